@@ -1,0 +1,3 @@
+module github.com/mimir-sidecar/mimir-sidecar
+
+go 1.26.8
