@@ -1,3 +1,9 @@
 module github.com/mimir-sidecar/mimir-sidecar
 
 go 1.26.8
+
+require (
+	github.com/bmatcuk/doublestar/v4 v4.10.4 // indirect
+	github.com/oklog/ulid/v2 v2.1.2 // indirect
+	go.yaml.in/yaml/v3 v3.0.6 // indirect
+)

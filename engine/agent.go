@@ -1,0 +1,121 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+)
+
+// Job is what an agent is given for one attempt of one task.
+type Job struct {
+	ExecutionID string
+	Task        *Task
+	Attempt     int
+	MaxAttempts int
+	// Dir is the task's staging folder: the worker writes its deliverables
+	// here, the QC agent reads them.
+	Dir string
+	// StagingRoot holds every task's folder, so a task can read what the
+	// tasks it depends on produced (StagingRoot/<dependency id>/…).
+	StagingRoot string
+	// WorkflowDir is the folder of the workflow file (or the workspace for
+	// inline workflows): where a workflow's own scripts live.
+	WorkflowDir string
+	// Workspace is the workspace root.
+	Workspace string
+	// Gap is the last failed QC's gap, nil on the first attempt; GapFile is
+	// the same as JSON on disk for commands ("" when Gap is nil).
+	Gap     *Gap
+	GapFile string
+
+	// toolCall reports a tool call as it happens (a worker-tool-call event).
+	toolCall func(tool, summary string)
+}
+
+// ToolCall reports a tool call the agent makes, as it happens.
+func (j *Job) ToolCall(tool, summary string) {
+	if j.toolCall != nil {
+		j.toolCall(tool, summary)
+	}
+}
+
+// WorkResult is what a worker reports about an attempt that ran to the end.
+type WorkResult struct {
+	ToolCalls int
+	// Output is a bounded tail of what the worker printed, for the gap when
+	// it fails and for people reading the execution later.
+	Output string
+}
+
+// Verdict is a QC agent's judgement of an attempt.
+type Verdict struct {
+	Passed bool
+	Score  int
+	Gap    Gap
+}
+
+// Worker does a task's work in its staging folder. An error means the
+// attempt failed; the error's text goes into the gap handed to the next one.
+type Worker interface {
+	Work(ctx context.Context, job *Job) (WorkResult, error)
+}
+
+// QC checks a worker's attempt. An error means the check itself could not be
+// done (the QC command crashed, the model was unreachable): that also fails
+// the attempt, never passes it.
+type QC interface {
+	Check(ctx context.Context, job *Job) (Verdict, error)
+}
+
+// Agents builds the agents a workflow names. The engine ships the exec
+// agent; others (llm) are added by whoever wires the engine up.
+type Agents map[string]AgentKind
+
+// AgentKind makes the worker and QC agents of one type.
+type AgentKind struct {
+	Worker func(task *Task, spec *AgentSpec) (Worker, error)
+	QC     func(task *Task, spec *AgentSpec) (QC, error)
+}
+
+// DefaultAgents is the set that needs no network.
+func DefaultAgents() Agents {
+	return Agents{"exec": ExecAgent()}
+}
+
+func (a Agents) worker(t *Task) (Worker, error) {
+	kind, err := a.kind(t.Worker)
+	if err != nil {
+		return nil, fmt.Errorf("task %s: worker: %w", t.ID, err)
+	}
+	w, err := kind.Worker(t, t.Worker)
+	if err != nil {
+		return nil, fmt.Errorf("task %s: worker: %w", t.ID, err)
+	}
+	return w, nil
+}
+
+func (a Agents) qc(t *Task) (QC, error) {
+	if t.QC == nil {
+		return nil, nil
+	}
+	kind, err := a.kind(t.QC)
+	if err != nil {
+		return nil, fmt.Errorf("task %s: qc: %w", t.ID, err)
+	}
+	q, err := kind.QC(t, t.QC)
+	if err != nil {
+		return nil, fmt.Errorf("task %s: qc: %w", t.ID, err)
+	}
+	return q, nil
+}
+
+func (a Agents) kind(spec *AgentSpec) (AgentKind, error) {
+	typ := spec.Type
+	if typ == "" {
+		typ = "exec"
+	}
+	k, ok := a[typ]
+	if !ok || k.Worker == nil || k.QC == nil {
+		return AgentKind{}, fmt.Errorf("agent type %q is not available in this sidecar", typ)
+	}
+	return k, nil
+}

@@ -1,0 +1,69 @@
+package engine
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+
+	"github.com/bmatcuk/doublestar/v4"
+)
+
+// collectDeliverables lists the regular files in a task's staging folder
+// that match its patterns (all of them when there are none). Symlinks are
+// not followed: a worker cannot make a file outside its folder a deliverable.
+func collectDeliverables(dir, taskID string, patterns []string) ([]Deliverable, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("collect deliverables of task %s: %w", taskID, err)
+	}
+	defer root.Close()
+	out := []Deliverable{}
+	err = fs.WalkDir(root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.Type().IsRegular() || !matchesAny(p, patterns) {
+			return nil
+		}
+		size, sum, err := hashFile(root, p)
+		if err != nil {
+			return err
+		}
+		out = append(out, Deliverable{Path: path.Join(taskID, p), Size: size, SHA256: sum})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("collect deliverables of task %s: %w", taskID, err)
+	}
+	return out, nil
+}
+
+func matchesAny(p string, patterns []string) bool {
+	if len(patterns) == 0 {
+		return true
+	}
+	for _, g := range patterns {
+		if ok, _ := doublestar.Match(g, p); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func hashFile(root *os.Root, p string) (int64, string, error) {
+	f, err := root.Open(p)
+	if err != nil {
+		return 0, "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return 0, "", fmt.Errorf("hash %s: %w", p, err)
+	}
+	return n, hex.EncodeToString(h.Sum(nil)), nil
+}

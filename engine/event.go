@@ -1,0 +1,102 @@
+package engine
+
+import (
+	"time"
+)
+
+// Event names, as clients match on them. See docs/protocol.md.
+const (
+	EventExecutionStart     = "execution-start"
+	EventTaskStart          = "task-start"
+	EventWorkerStart        = "worker-start"
+	EventWorkerToolCall     = "worker-tool-call"
+	EventWorkerComplete     = "worker-complete"
+	EventQCStart            = "qc-start"
+	EventQCComplete         = "qc-complete"
+	EventTaskComplete       = "task-complete"
+	EventTaskFail           = "task-fail"
+	EventTaskSkipped        = "task-skipped"
+	EventExecutionComplete  = "execution-complete"
+	EventExecutionCancelled = "execution-cancelled"
+	EventDeliverablesSaved  = "deliverables-saved"
+)
+
+// Phases named in event data.
+const (
+	PhaseWorker = "worker"
+	PhaseQC     = "qc"
+)
+
+// Event is the envelope every channel carries.
+type Event struct {
+	Seq         uint64    `json:"seq"`
+	ExecutionID string    `json:"executionId"`
+	Event       string    `json:"event"`
+	Time        time.Time `json:"time"`
+	Data        EventData `json:"data"`
+}
+
+// EventData is one struct for every event's payload rather than a type per
+// event: encoding stays reflection-cheap and a client reads one shape. Fields
+// whose zero value means something (passed, score, ok, counts) are pointers so
+// that they are present exactly when the event defines them.
+type EventData struct {
+	TaskID      string   `json:"taskId,omitempty"`
+	TaskTitle   string   `json:"taskTitle,omitempty"`
+	Phase       string   `json:"phase,omitempty"`
+	Attempt     int      `json:"attempt,omitempty"`
+	MaxAttempts int      `json:"maxAttempts,omitempty"`
+	DependsOn   []string `json:"dependsOn,omitempty"`
+
+	DurationMs *int64 `json:"durationMs,omitempty"`
+	ToolCalls  *int   `json:"toolCalls,omitempty"`
+	OK         *bool  `json:"ok,omitempty"`
+	Passed     *bool  `json:"passed,omitempty"`
+	Score      *int   `json:"score,omitempty"`
+	Gap        *Gap   `json:"gap,omitempty"`
+	Error      string `json:"error,omitempty"`
+	Output     string `json:"output,omitempty"`
+
+	Tool    string `json:"tool,omitempty"`
+	Summary string `json:"summary,omitempty"`
+
+	Reason           string `json:"reason,omitempty"`
+	FailedDependency string `json:"failedDependency,omitempty"`
+
+	Workflow       string `json:"workflow,omitempty"`
+	WorkflowPath   string `json:"workflowPath,omitempty"`
+	Parallelism    int    `json:"parallelism,omitempty"`
+	Status         string `json:"status,omitempty"`
+	Tasks          *int   `json:"tasks,omitempty"`
+	CompletedTasks *int   `json:"completedTasks,omitempty"`
+	FailedTasks    *int   `json:"failedTasks,omitempty"`
+	SkippedTasks   *int   `json:"skippedTasks,omitempty"`
+
+	// Deliverables is non-nil (possibly empty) on the events that report them,
+	// so clients always find a list there.
+	Deliverables []Deliverable `json:"deliverables,omitzero"`
+
+	Target  string `json:"target,omitempty"`
+	Saved   *int   `json:"saved,omitempty"`
+	Failed  *int   `json:"failed,omitempty"`
+	Results any    `json:"results,omitzero"`
+
+	Message string `json:"message"`
+}
+
+// Gap is what a failed QC hands back to the worker for its next attempt.
+type Gap struct {
+	Feedback      string   `json:"feedback"`
+	Issues        []string `json:"issues"`
+	RequiredFixes []string `json:"requiredFixes"`
+}
+
+// Deliverable is a file an execution produced. Path is the task id followed by
+// the file's path inside that task's staging folder, slash-separated.
+type Deliverable struct {
+	Path   string `json:"path"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,223 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// Execution is one run of a workflow.
+type Execution struct {
+	r           *Runner
+	id          string
+	wf          *Workflow
+	dir         string
+	parallelism int
+	workers     map[string]Worker
+	qcs         map[string]QC
+
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	start  sync.Once
+	done   chan struct{}
+
+	// state is guarded by r.mu: it changes only as events are emitted.
+	state *state
+}
+
+// ID is the execution's id ("ex_…").
+func (ex *Execution) ID() string { return ex.id }
+
+// Workflow is what it runs.
+func (ex *Execution) Workflow() *Workflow { return ex.wf }
+
+// StagingDir holds one folder per task; deliverable paths are relative to it.
+func (ex *Execution) StagingDir() string { return filepath.Join(ex.dir, "staging") }
+
+// Done is closed after the execution's last event.
+func (ex *Execution) Done() <-chan struct{} { return ex.done }
+
+// Start runs the execution in the background. Only the first call counts.
+func (ex *Execution) Start() {
+	ex.start.Do(func() {
+		ex.r.wg.Add(1)
+		go func() {
+			defer ex.r.wg.Done()
+			defer close(ex.done)
+			ex.run()
+		}()
+	})
+}
+
+// errCancelled is the cause recorded when no reason is given.
+var errCancelled = errors.New("cancelled by the user")
+
+// Cancel stops the execution: running agents are stopped (commands get
+// SIGTERM, then SIGKILL for their whole process group) and the execution
+// ends with execution-cancelled. Cancelling a finished execution does
+// nothing. It does not wait; see Done.
+func (ex *Execution) Cancel(reason string) {
+	cause := errCancelled
+	if reason != "" {
+		cause = errors.New(reason)
+	}
+	ex.cancel(cause)
+	// An execution that was prepared but never started still has to end
+	// with its events.
+	ex.Start()
+}
+
+// Info is a snapshot of the execution's state.
+func (ex *Execution) Info() Info {
+	ex.r.mu.Lock()
+	defer ex.r.mu.Unlock()
+	return ex.state.info()
+}
+
+// Summary is a snapshot of the execution's headline state.
+func (ex *Execution) Summary() Summary {
+	ex.r.mu.Lock()
+	defer ex.r.mu.Unlock()
+	return ex.state.summary()
+}
+
+// Deliverables lists what the execution's finished tasks produced so far.
+func (ex *Execution) Deliverables() []Deliverable {
+	ex.r.mu.Lock()
+	defer ex.r.mu.Unlock()
+	return ex.state.deliverables()
+}
+
+type taskOutcome int
+
+const (
+	outcomeCompleted taskOutcome = iota
+	outcomeFailed
+	outcomeCancelled
+)
+
+type taskResult struct {
+	task    *Task
+	outcome taskOutcome
+}
+
+// run schedules the task DAG: a task starts once every task it depends on
+// has completed, at most parallelism at a time, in workflow order among
+// those ready. A failed task's dependents are skipped, transitively.
+func (ex *Execution) run() {
+	began := time.Now()
+	tasks := ex.wf.Tasks
+	ex.r.emit(ex, EventExecutionStart, EventData{
+		Workflow:     ex.wf.Name,
+		WorkflowPath: ex.wf.Path,
+		Tasks:        ptr(len(tasks)),
+		Parallelism:  ex.parallelism,
+		Message:      msgExecutionStart(ex.wf.Name, len(tasks)),
+	})
+
+	waiting := make(map[string]int, len(tasks))        // unfinished dependencies
+	dependents := make(map[string][]*Task, len(tasks)) // reverse edges
+	for _, t := range tasks {
+		waiting[t.ID] = len(t.DependsOn)
+		for _, d := range t.DependsOn {
+			dependents[d] = append(dependents[d], t)
+		}
+	}
+	ready := make([]*Task, 0, len(tasks))
+	for _, t := range tasks {
+		if waiting[t.ID] == 0 {
+			ready = append(ready, t)
+		}
+	}
+
+	results := make(chan taskResult, ex.parallelism)
+	running, finished := 0, 0
+	var completed, failed, skipped int
+	for finished < len(tasks) {
+		for running < ex.parallelism && len(ready) > 0 && ex.ctx.Err() == nil {
+			t := ready[0]
+			ready = ready[1:]
+			running++
+			go func() { results <- taskResult{t, ex.runTask(t)} }()
+		}
+		if running == 0 {
+			break // cancelled before the rest could start
+		}
+		res := <-results
+		running--
+		finished++
+		switch res.outcome {
+		case outcomeCompleted:
+			completed++
+			for _, dep := range dependents[res.task.ID] {
+				if waiting[dep.ID]--; waiting[dep.ID] == 0 {
+					ready = append(ready, dep)
+				}
+			}
+		case outcomeFailed:
+			failed++
+			n := ex.skipDependents(res.task, dependents, waiting)
+			skipped += n
+			finished += n
+		}
+	}
+
+	elapsed := ptr(time.Since(began).Milliseconds())
+	if cause := context.Cause(ex.ctx); cause != nil && ex.ctx.Err() != nil {
+		ex.r.emit(ex, EventExecutionCancelled, EventData{
+			Reason:       cause.Error(),
+			DurationMs:   elapsed,
+			Deliverables: ex.Deliverables(),
+			Message:      msgExecutionCancelled(cause.Error()),
+		})
+		return
+	}
+	status, msg := StatusCompleted, ""
+	deliverables := ex.Deliverables()
+	if failed > 0 {
+		status, msg = StatusFailed, msgExecutionFailed(failed, len(tasks), skipped)
+	} else {
+		msg = msgExecutionComplete(completed, len(tasks), len(deliverables))
+	}
+	ex.r.emit(ex, EventExecutionComplete, EventData{
+		Status:         status,
+		DurationMs:     elapsed,
+		Tasks:          ptr(len(tasks)),
+		CompletedTasks: ptr(completed),
+		FailedTasks:    ptr(failed),
+		SkippedTasks:   ptr(skipped),
+		Deliverables:   deliverables,
+		Message:        msg,
+	})
+	// The execution is over: its context goes with it.
+	ex.cancel(nil)
+}
+
+// skipDependents reports every task that can no longer run because failed
+// did not complete, and returns how many there were.
+func (ex *Execution) skipDependents(failed *Task, dependents map[string][]*Task, waiting map[string]int) int {
+	n := 0
+	queue := []*Task{failed}
+	for len(queue) > 0 {
+		cause := queue[0]
+		queue = queue[1:]
+		for _, t := range dependents[cause.ID] {
+			if waiting[t.ID] < 0 {
+				continue // already skipped through another dependency
+			}
+			waiting[t.ID] = -1
+			n++
+			ex.r.emit(ex, EventTaskSkipped, EventData{
+				TaskID:           t.ID,
+				TaskTitle:        t.DisplayTitle(),
+				Reason:           "dependency " + cause.ID + " did not complete",
+				FailedDependency: cause.ID,
+				Message:          msgTaskSkipped(t.DisplayTitle(), cause.ID),
+			})
+			queue = append(queue, t)
+		}
+	}
+	return n
+}

@@ -1,0 +1,94 @@
+package engine
+
+import (
+	"fmt"
+	"time"
+)
+
+// The message texts below are a requirement (the seed's and docs/protocol.md's
+// wording); clients show them verbatim.
+
+func msgWorkerStart(title string) string { return "🤖 Worker executing: " + title }
+
+func msgWorkerComplete(d time.Duration, toolCalls int) string {
+	unit := "tool calls"
+	if toolCalls == 1 {
+		unit = "tool call"
+	}
+	return fmt.Sprintf("✅ Worker completed (%s, %d %s)", seconds(d), toolCalls, unit)
+}
+
+func msgWorkerFailed(d time.Duration, err string, attempt, maxAttempts int) string {
+	return fmt.Sprintf("❌ Worker failed (%s): %s", seconds(d), err) + retrySuffix(attempt, maxAttempts)
+}
+
+func msgQCStart(title string) string { return "🔍 QC verifying: " + title }
+
+func msgQCPassed(score int) string { return fmt.Sprintf("✅ QC passed (Score: %d/100)", score) }
+
+func msgQCFailed(score, attempt, maxAttempts int) string {
+	if attempt >= maxAttempts {
+		return fmt.Sprintf("❌ QC failed (Score: %d/100) - No retries left", score)
+	}
+	return fmt.Sprintf("❌ QC failed (Score: %d/100)", score) + retrySuffix(attempt, maxAttempts)
+}
+
+// retrySuffix counts retries, not attempts: the seed's "Retrying (1/2)" is the
+// first of two retries after attempt 1 of 3.
+func retrySuffix(attempt, maxAttempts int) string {
+	if attempt >= maxAttempts {
+		return ""
+	}
+	return fmt.Sprintf(" - Retrying (%d/%d)", attempt, maxAttempts-1)
+}
+
+func msgTaskStart(title string) string { return "▶️ Task started: " + title }
+
+func msgTaskComplete(title string, attempt, maxAttempts int) string {
+	return fmt.Sprintf("✅ Task completed: %s (attempt %d/%d)", title, attempt, maxAttempts)
+}
+
+func msgTaskFail(title string, attempts int) string {
+	unit := "attempts"
+	if attempts == 1 {
+		unit = "attempt"
+	}
+	return fmt.Sprintf("❌ Task failed: %s after %d %s", title, attempts, unit)
+}
+
+func msgTaskSkipped(title, dep string) string {
+	return fmt.Sprintf("⏭️ Task skipped: %s (dependency %s did not complete)", title, dep)
+}
+
+func msgExecutionStart(workflow string, tasks int) string {
+	return fmt.Sprintf("🚀 Execution started: %s (%d %s)", workflow, tasks, plural(tasks, "task", "tasks"))
+}
+
+func msgExecutionComplete(completed, total, deliverables int) string {
+	return fmt.Sprintf("✅ Execution completed: %d/%d tasks, %d %s", completed, total, deliverables,
+		plural(deliverables, "deliverable", "deliverables"))
+}
+
+func msgExecutionFailed(failed, total, skipped int) string {
+	return fmt.Sprintf("❌ Execution failed: %d of %d tasks failed, %d skipped", failed, total, skipped)
+}
+
+func msgExecutionCancelled(reason string) string { return "⏹️ Execution cancelled: " + reason }
+
+// SavedMessage is the deliverables-saved text, shared by every caller that
+// saves (the run command, the RPC server's save and auto-save).
+func SavedMessage(saved, failed int, target string) string {
+	if failed == 0 {
+		return fmt.Sprintf("✅ Saved %d %s to %s", saved, plural(saved, "deliverable", "deliverables"), target)
+	}
+	return fmt.Sprintf("⚠️ Saved %d of %d deliverables to %s (%d failed)", saved, saved+failed, target, failed)
+}
+
+func seconds(d time.Duration) string { return fmt.Sprintf("%.1fs", d.Seconds()) }
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}

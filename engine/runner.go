@@ -1,0 +1,235 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+)
+
+// Sink receives every event. Emit is called one event at a time in seq order
+// and must not block: hand the event to a bounded buffer, never to a reader
+// that may be slow.
+type Sink interface {
+	Emit(Event)
+}
+
+// SinkFunc adapts a function to Sink.
+type SinkFunc func(Event)
+
+// Emit calls f.
+func (f SinkFunc) Emit(ev Event) { f(ev) }
+
+// Options configure a Runner.
+type Options struct {
+	// Workspace is the root folder the executions work for.
+	Workspace string
+	// StateDir holds each execution's staging and bookkeeping folders;
+	// default <Workspace>/.mimir.
+	StateDir string
+	// Parallelism is how many tasks of one execution run at once when the
+	// workflow does not say; default one per CPU.
+	Parallelism int
+	// Agents are the agent types workflows may name; default DefaultAgents.
+	Agents Agents
+	Sink   Sink
+	Logger *slog.Logger
+	// LastSeq is the seq the first event follows (a journal's last seq).
+	LastSeq uint64
+}
+
+// Runner runs executions and numbers their events. It owns every
+// execution's goroutines: Close stops them all.
+type Runner struct {
+	opts Options
+	log  *slog.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	// mu orders events: seq assignment, state updates and the hand-off to
+	// the sink happen together, so every listener sees one total order.
+	mu         sync.Mutex
+	seq        uint64
+	executions map[string]*Execution
+	order      []*Execution
+	closed     bool
+}
+
+// NewRunner returns a Runner ready to execute workflows.
+func NewRunner(opts Options) *Runner {
+	if opts.StateDir == "" {
+		opts.StateDir = filepath.Join(opts.Workspace, ".mimir")
+	}
+	if opts.Parallelism <= 0 {
+		opts.Parallelism = runtime.NumCPU()
+	}
+	if opts.Agents == nil {
+		opts.Agents = DefaultAgents()
+	}
+	if opts.Sink == nil {
+		opts.Sink = SinkFunc(func(Event) {})
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Runner{
+		opts:       opts,
+		log:        opts.Logger,
+		ctx:        ctx,
+		cancel:     cancel,
+		seq:        opts.LastSeq,
+		executions: map[string]*Execution{},
+	}
+}
+
+// ExecOptions tune one execution.
+type ExecOptions struct {
+	// Parallelism overrides the workflow's and the runner's.
+	Parallelism int
+}
+
+// ErrClosed is returned for work asked of a closed Runner.
+var ErrClosed = errors.New("the sidecar is shutting down")
+
+// Prepare checks that every agent of wf can be made and sets up the
+// execution's folders, but starts nothing: the caller can announce the
+// execution's id before its first event (see Execution.Start).
+func (r *Runner) Prepare(wf *Workflow, opts ExecOptions) (*Execution, error) {
+	workers := make(map[string]Worker, len(wf.Tasks))
+	qcs := make(map[string]QC, len(wf.Tasks))
+	for _, t := range wf.Tasks {
+		w, err := r.opts.Agents.worker(t)
+		if err != nil {
+			return nil, err
+		}
+		q, err := r.opts.Agents.qc(t)
+		if err != nil {
+			return nil, err
+		}
+		workers[t.ID], qcs[t.ID] = w, q
+	}
+	par := opts.Parallelism
+	if par <= 0 {
+		par = wf.Parallelism
+	}
+	if par <= 0 {
+		par = r.opts.Parallelism
+	}
+	id := "ex_" + ulid.Make().String()
+	dir := filepath.Join(r.opts.StateDir, "executions", id)
+	if err := os.MkdirAll(filepath.Join(dir, "staging"), 0o755); err != nil {
+		return nil, fmt.Errorf("prepare execution: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "gaps"), 0o755); err != nil {
+		return nil, fmt.Errorf("prepare execution: %w", err)
+	}
+	ctx, cancel := context.WithCancelCause(r.ctx)
+	ex := &Execution{
+		r:           r,
+		id:          id,
+		wf:          wf,
+		dir:         dir,
+		parallelism: par,
+		workers:     workers,
+		qcs:         qcs,
+		ctx:         ctx,
+		cancel:      cancel,
+		done:        make(chan struct{}),
+		state:       newState(id, wf),
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		cancel(nil)
+		return nil, ErrClosed
+	}
+	r.executions[id] = ex
+	r.order = append(r.order, ex)
+	return ex, nil
+}
+
+// Execute prepares and starts an execution.
+func (r *Runner) Execute(wf *Workflow, opts ExecOptions) (*Execution, error) {
+	ex, err := r.Prepare(wf, opts)
+	if err != nil {
+		return nil, err
+	}
+	ex.Start()
+	return ex, nil
+}
+
+// Get returns the execution with that id.
+func (r *Runner) Get(id string) (*Execution, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ex, ok := r.executions[id]
+	return ex, ok
+}
+
+// List summarizes every execution, newest first.
+func (r *Runner) List() []Summary {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]Summary, 0, len(r.order))
+	for _, ex := range slices.Backward(r.order) {
+		out = append(out, ex.state.summary())
+	}
+	return out
+}
+
+// Seq is the seq of the last event emitted.
+func (r *Runner) Seq() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.seq
+}
+
+// Close cancels every running execution and waits, until ctx is done, for
+// each to finish with its execution-cancelled event.
+func (r *Runner) Close(ctx context.Context) error {
+	r.mu.Lock()
+	r.closed = true
+	running := make([]*Execution, 0, len(r.order))
+	for _, ex := range r.order {
+		running = append(running, ex)
+	}
+	r.mu.Unlock()
+	for _, ex := range running {
+		ex.Cancel("the sidecar is shutting down")
+	}
+	done := make(chan struct{})
+	go func() {
+		r.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		r.cancel()
+		return nil
+	case <-ctx.Done():
+		r.cancel()
+		return fmt.Errorf("close runner: executions still stopping: %w", ctx.Err())
+	}
+}
+
+// emit numbers an event, applies it to its execution's state and hands it
+// to the sink, all under one lock so that order is total.
+func (r *Runner) emit(ex *Execution, name string, data EventData) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.seq++
+	ev := Event{Seq: r.seq, ExecutionID: ex.id, Event: name, Time: time.Now().UTC(), Data: data}
+	ex.state.apply(ev)
+	r.opts.Sink.Emit(ev)
+}

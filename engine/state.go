@@ -1,0 +1,165 @@
+package engine
+
+import (
+	"time"
+)
+
+// Execution statuses.
+const (
+	StatusRunning     = "running"
+	StatusCompleted   = "completed"
+	StatusFailed      = "failed"
+	StatusCancelled   = "cancelled"
+	StatusInterrupted = "interrupted"
+)
+
+// Task statuses.
+const (
+	TaskPending   = "pending"
+	TaskRunning   = "running"
+	TaskCompleted = "completed"
+	TaskFailed    = "failed"
+	TaskSkipped   = "skipped"
+	TaskCancelled = "cancelled"
+)
+
+// Summary is an execution's headline.
+type Summary struct {
+	ExecutionID    string     `json:"executionId"`
+	Workflow       string     `json:"workflow"`
+	WorkflowPath   string     `json:"workflowPath,omitempty"`
+	Status         string     `json:"status"`
+	StartedAt      time.Time  `json:"startedAt"`
+	FinishedAt     *time.Time `json:"finishedAt,omitempty"`
+	Tasks          int        `json:"tasks"`
+	CompletedTasks int        `json:"completedTasks"`
+	FailedTasks    int        `json:"failedTasks"`
+	Deliverables   int        `json:"deliverables"`
+}
+
+// Info is an execution in full.
+type Info struct {
+	Summary
+	TaskList        []TaskInfo    `json:"taskList"`
+	DeliverableList []Deliverable `json:"deliverableList"`
+}
+
+// TaskInfo is one task's state.
+type TaskInfo struct {
+	ID          string   `json:"id"`
+	Title       string   `json:"title"`
+	Status      string   `json:"status"`
+	Phase       string   `json:"phase,omitempty"`
+	Attempt     int      `json:"attempt"`
+	MaxAttempts int      `json:"maxAttempts"`
+	DependsOn   []string `json:"dependsOn"`
+	Score       *int     `json:"score,omitempty"`
+	Gap         *Gap     `json:"gap,omitempty"`
+	Error       string   `json:"error,omitempty"`
+	// Deliverables is what this task produced, once it completed.
+	Deliverables []Deliverable `json:"deliverables,omitempty"`
+}
+
+// state is an execution's state as a pure function of its events, so the
+// same code rebuilds it from a journal after a restart.
+type state struct {
+	sum   Summary
+	tasks []TaskInfo
+	index map[string]int
+}
+
+func newState(id string, wf *Workflow) *state {
+	s := &state{
+		sum: Summary{
+			ExecutionID:  id,
+			Workflow:     wf.Name,
+			WorkflowPath: wf.Path,
+			Status:       StatusRunning,
+			StartedAt:    time.Now().UTC(),
+			Tasks:        len(wf.Tasks),
+		},
+		tasks: make([]TaskInfo, len(wf.Tasks)),
+		index: make(map[string]int, len(wf.Tasks)),
+	}
+	for i, t := range wf.Tasks {
+		deps := t.DependsOn
+		if deps == nil {
+			deps = []string{}
+		}
+		s.tasks[i] = TaskInfo{ID: t.ID, Title: t.DisplayTitle(), Status: TaskPending, MaxAttempts: t.Attempts(), DependsOn: deps}
+		s.index[t.ID] = i
+	}
+	return s
+}
+
+func (s *state) apply(ev Event) {
+	d := &ev.Data
+	var t *TaskInfo
+	if i, ok := s.index[d.TaskID]; ok && d.TaskID != "" {
+		t = &s.tasks[i]
+	}
+	switch ev.Event {
+	case EventExecutionStart:
+		s.sum.StartedAt = ev.Time
+	case EventTaskStart:
+		t.Status = TaskRunning
+	case EventWorkerStart:
+		t.Status, t.Phase, t.Attempt = TaskRunning, PhaseWorker, d.Attempt
+	case EventWorkerComplete:
+		if d.OK != nil && !*d.OK {
+			t.Error = d.Error
+		}
+	case EventQCStart:
+		t.Phase = PhaseQC
+	case EventQCComplete:
+		t.Score = d.Score
+		if d.Gap != nil {
+			t.Gap = d.Gap
+		}
+	case EventTaskComplete:
+		t.Status, t.Phase, t.Error = TaskCompleted, "", ""
+		t.Score = d.Score
+		t.Deliverables = d.Deliverables
+		s.sum.CompletedTasks++
+		s.sum.Deliverables += len(d.Deliverables)
+	case EventTaskFail:
+		t.Status, t.Phase, t.Error = TaskFailed, "", d.Error
+		if d.Gap != nil {
+			t.Gap = d.Gap
+		}
+		s.sum.FailedTasks++
+	case EventTaskSkipped:
+		t.Status, t.Error = TaskSkipped, d.Reason
+	case EventExecutionComplete:
+		s.finish(ev, d.Status)
+	case EventExecutionCancelled:
+		s.finish(ev, StatusCancelled)
+		for i := range s.tasks {
+			if st := s.tasks[i].Status; st == TaskPending || st == TaskRunning {
+				s.tasks[i].Status, s.tasks[i].Phase = TaskCancelled, ""
+			}
+		}
+	}
+}
+
+func (s *state) finish(ev Event, status string) {
+	at := ev.Time
+	s.sum.Status = status
+	s.sum.FinishedAt = &at
+}
+
+func (s *state) summary() Summary { return s.sum }
+
+func (s *state) info() Info {
+	tasks := make([]TaskInfo, len(s.tasks))
+	copy(tasks, s.tasks)
+	return Info{Summary: s.sum, TaskList: tasks, DeliverableList: s.deliverables()}
+}
+
+func (s *state) deliverables() []Deliverable {
+	out := make([]Deliverable, 0, s.sum.Deliverables)
+	for _, t := range s.tasks {
+		out = append(out, t.Deliverables...)
+	}
+	return out
+}

@@ -1,0 +1,204 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// maxEventOutput bounds the output excerpt an event carries.
+const maxEventOutput = 4 << 10
+
+// runTask runs one task's attempts: worker, then QC; a failed QC with
+// attempts left hands its gap to the next attempt's worker.
+func (ex *Execution) runTask(t *Task) taskOutcome {
+	ctx := ex.ctx
+	title := t.DisplayTitle()
+	maxAttempts := t.Attempts()
+	ex.r.emit(ex, EventTaskStart, EventData{
+		TaskID: t.ID, TaskTitle: title, MaxAttempts: maxAttempts, DependsOn: t.DependsOn,
+		Message: msgTaskStart(title),
+	})
+	dir := filepath.Join(ex.StagingDir(), t.ID)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return ex.failTask(t, 1, nil, fmt.Sprintf("create staging folder: %v", err))
+	}
+	worker, qc := ex.workers[t.ID], ex.qcs[t.ID]
+
+	var gap *Gap
+	for attempt := 1; attempt <= maxAttempts; attempt++ {
+		job := &Job{
+			ExecutionID: ex.id,
+			Task:        t,
+			Attempt:     attempt,
+			MaxAttempts: maxAttempts,
+			Dir:         dir,
+			StagingRoot: ex.StagingDir(),
+			WorkflowDir: ex.wf.Dir,
+			Workspace:   ex.r.opts.Workspace,
+			Gap:         gap,
+		}
+		job.toolCall = func(tool, summary string) {
+			ex.r.emit(ex, EventWorkerToolCall, EventData{
+				TaskID: t.ID, TaskTitle: title, Phase: PhaseWorker, Attempt: attempt, MaxAttempts: maxAttempts,
+				Tool: tool, Summary: summary, Message: "🔧 " + tool + ": " + summary,
+			})
+		}
+		if gap != nil {
+			path, err := ex.writeGap(t, attempt, gap)
+			if err != nil {
+				return ex.failTask(t, attempt, gap, err.Error())
+			}
+			job.GapFile = path
+		}
+
+		ex.r.emit(ex, EventWorkerStart, EventData{
+			TaskID: t.ID, TaskTitle: title, Phase: PhaseWorker, Attempt: attempt, MaxAttempts: maxAttempts,
+			Gap: gap, Message: msgWorkerStart(title),
+		})
+		began := time.Now()
+		res, err := callWithTimeout(ctx, t.TimeoutOrDefault(), func(ctx context.Context) (WorkResult, error) {
+			return worker.Work(ctx, job)
+		})
+		took := time.Since(began)
+		if ctx.Err() != nil {
+			return outcomeCancelled
+		}
+		if err != nil {
+			reason := describeFailure(err, t.TimeoutOrDefault())
+			gap = &Gap{
+				Feedback:      fmt.Sprintf("The worker failed on attempt %d: %s.", attempt, reason),
+				Issues:        lastLines(res.Output, 10),
+				RequiredFixes: []string{},
+			}
+			if errors.Is(err, context.DeadlineExceeded) {
+				gap.RequiredFixes = []string{fmt.Sprintf("Finish within the task's timeout of %s.", t.TimeoutOrDefault())}
+			}
+			ex.r.emit(ex, EventWorkerComplete, EventData{
+				TaskID: t.ID, TaskTitle: title, Phase: PhaseWorker, Attempt: attempt, MaxAttempts: maxAttempts,
+				DurationMs: ptr(took.Milliseconds()), ToolCalls: ptr(res.ToolCalls), OK: ptr(false),
+				Error: reason, Output: lastBytes(res.Output, maxEventOutput),
+				Message: msgWorkerFailed(took, reason, attempt, maxAttempts),
+			})
+			continue
+		}
+		ex.r.emit(ex, EventWorkerComplete, EventData{
+			TaskID: t.ID, TaskTitle: title, Phase: PhaseWorker, Attempt: attempt, MaxAttempts: maxAttempts,
+			DurationMs: ptr(took.Milliseconds()), ToolCalls: ptr(res.ToolCalls), OK: ptr(true),
+			Message: msgWorkerComplete(took, res.ToolCalls),
+		})
+
+		score := 100
+		if qc != nil {
+			ex.r.emit(ex, EventQCStart, EventData{
+				TaskID: t.ID, TaskTitle: title, Phase: PhaseQC, Attempt: attempt, MaxAttempts: maxAttempts,
+				Message: msgQCStart(title),
+			})
+			began := time.Now()
+			v, err := callWithTimeout(ctx, t.TimeoutOrDefault(), func(ctx context.Context) (Verdict, error) {
+				return qc.Check(ctx, job)
+			})
+			took := time.Since(began)
+			if ctx.Err() != nil {
+				return outcomeCancelled
+			}
+			if err != nil {
+				// A check that could not be made is a failure, never a pass.
+				v = Verdict{Score: 0, Gap: Gap{
+					Feedback:      "The QC check could not be completed: " + describeFailure(err, t.TimeoutOrDefault()) + ".",
+					Issues:        []string{},
+					RequiredFixes: []string{},
+				}}
+			}
+			data := EventData{
+				TaskID: t.ID, TaskTitle: title, Phase: PhaseQC, Attempt: attempt, MaxAttempts: maxAttempts,
+				Passed: ptr(v.Passed), Score: ptr(v.Score), DurationMs: ptr(took.Milliseconds()),
+			}
+			if v.Passed {
+				data.Message = msgQCPassed(v.Score)
+			} else {
+				g := Gap{Feedback: v.Gap.Feedback, Issues: nonNil(v.Gap.Issues), RequiredFixes: nonNil(v.Gap.RequiredFixes)}
+				gap = &g
+				data.Gap = gap
+				data.Message = msgQCFailed(v.Score, attempt, maxAttempts)
+			}
+			ex.r.emit(ex, EventQCComplete, data)
+			if !v.Passed {
+				continue
+			}
+			score = v.Score
+		}
+
+		found, err := collectDeliverables(dir, t.ID, t.Deliverables)
+		if err != nil {
+			return ex.failTask(t, attempt, gap, err.Error())
+		}
+		ex.r.emit(ex, EventTaskComplete, EventData{
+			TaskID: t.ID, TaskTitle: title, Attempt: attempt, MaxAttempts: maxAttempts,
+			Score: ptr(score), Deliverables: found, Message: msgTaskComplete(title, attempt, maxAttempts),
+		})
+		return outcomeCompleted
+	}
+	reason := "QC failed on every attempt"
+	if gap != nil && gap.Feedback != "" && len(gap.Feedback) < 200 {
+		reason += ": " + gap.Feedback
+	}
+	return ex.failTask(t, maxAttempts, gap, reason)
+}
+
+func (ex *Execution) failTask(t *Task, attempts int, gap *Gap, reason string) taskOutcome {
+	ex.r.emit(ex, EventTaskFail, EventData{
+		TaskID: t.ID, TaskTitle: t.DisplayTitle(), Attempt: attempts, MaxAttempts: t.Attempts(),
+		Gap: gap, Error: reason, Message: msgTaskFail(t.DisplayTitle(), attempts),
+	})
+	return outcomeFailed
+}
+
+// writeGap puts the gap where a command can read it: beside the staging
+// folders, not in them, so it never becomes a deliverable.
+func (ex *Execution) writeGap(t *Task, attempt int, gap *Gap) (string, error) {
+	data, err := json.MarshalIndent(gap, "", "  ")
+	if err != nil {
+		return "", fmt.Errorf("encode gap for task %s: %w", t.ID, err)
+	}
+	path := filepath.Join(ex.dir, "gaps", t.ID+"."+strconv.Itoa(attempt)+".json")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		return "", fmt.Errorf("write gap for task %s: %w", t.ID, err)
+	}
+	return path, nil
+}
+
+// callWithTimeout bounds one agent call by the task's timeout.
+func callWithTimeout[T any](ctx context.Context, d time.Duration, f func(context.Context) (T, error)) (T, error) {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	v, err := f(ctx)
+	if err != nil && ctx.Err() == context.DeadlineExceeded {
+		err = fmt.Errorf("%w", context.DeadlineExceeded)
+	}
+	return v, err
+}
+
+func describeFailure(err error, timeout time.Duration) string {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Sprintf("timed out after %s", timeout)
+	}
+	return err.Error()
+}
+
+func lastBytes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := len(s) - n
+	for i < len(s) && !utf8.RuneStart(s[i]) {
+		i++ // never start in the middle of a character
+	}
+	return "…" + s[i:]
+}

@@ -1,0 +1,169 @@
+package engine
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/bmatcuk/doublestar/v4"
+	"go.yaml.in/yaml/v3"
+)
+
+// Task ids name staging folders and deliverable paths, so they are kept to
+// characters every filesystem holds.
+var taskID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+const maxParallelism = 1024
+
+// validate checks what the decoder cannot: references, cycles, ranges.
+func (d *decoder) validate(wf *Workflow, doc *yaml.Node) {
+	wpos := d.pos[wf]
+	if strings.TrimSpace(wf.Name) == "" {
+		d.errorf(doc, "the workflow needs a name (add `name: my-workflow`)")
+	}
+	if wf.Parallelism < 0 || wf.Parallelism > maxParallelism {
+		d.errorf(wpos["parallelism"].value, "parallelism must be between 1 and %d (or left out for one per CPU), not %d", maxParallelism, wf.Parallelism)
+	}
+	if len(wf.Tasks) == 0 {
+		at := doc
+		if f, ok := wpos["tasks"]; ok {
+			at = f.value
+		}
+		d.errorf(at, "the workflow has no tasks: add at least one under `tasks:`")
+		return
+	}
+
+	byID := map[string]*Task{}
+	for i, t := range wf.Tasks {
+		tpos := d.pos[t]
+		where := fmt.Sprintf("tasks[%d]", i)
+		if t.ID == "" {
+			d.errorf(tpos[""].value, "%s needs an id", where)
+		} else if !taskID.MatchString(t.ID) {
+			d.errorf(tpos["id"].value, "task id %q must start with a letter or digit and use only letters, digits, '.', '_' and '-' (at most 64)", t.ID)
+		} else if first, dup := byID[t.ID]; dup {
+			d.errorf(tpos["id"].value, "task id %q is used twice (first at line %d)", t.ID, d.pos[first]["id"].value.Line)
+		} else {
+			byID[t.ID] = t
+		}
+		if t.ID != "" {
+			where = fmt.Sprintf("task %q", t.ID)
+		}
+		if t.Worker == nil {
+			d.errorf(tpos[""].value, "%s needs a worker (for example `worker: {command: ./do-it.sh}`)", where)
+		} else {
+			d.validateAgent(t.Worker, where+": worker")
+		}
+		if t.QC != nil {
+			d.validateAgent(t.QC, where+": qc")
+		}
+		if t.MaxRetries != nil && (*t.MaxRetries < 0 || *t.MaxRetries > maxRetriesLimit) {
+			d.errorf(tpos["maxRetries"].value, "%s: maxRetries must be between 0 and %d, not %d", where, maxRetriesLimit, *t.MaxRetries)
+		}
+		if f, ok := tpos["timeout"]; ok && t.Timeout <= 0 {
+			d.errorf(f.value, "%s: timeout must be more than zero, not %s", where, t.Timeout)
+		}
+		if t.PassThreshold != nil && (*t.PassThreshold < 0 || *t.PassThreshold > 100) {
+			d.errorf(tpos["passThreshold"].value, "%s: passThreshold must be a score from 0 to 100, not %d", where, *t.PassThreshold)
+		}
+		for j, g := range t.Deliverables {
+			at := tpos["deliverables"].value.Content[j]
+			switch {
+			case g == "" || strings.HasPrefix(g, "/") || strings.Contains(g, "\\"):
+				d.errorf(at, "%s: deliverable pattern %q must be a relative path with '/' separators", where, g)
+			case hasDotDot(g):
+				d.errorf(at, "%s: deliverable pattern %q must stay inside the task's folder (no '..')", where, g)
+			case !doublestar.ValidatePattern(g):
+				d.errorf(at, "%s: deliverable pattern %q is not a valid glob", where, g)
+			}
+		}
+	}
+
+	for _, t := range wf.Tasks {
+		for j, dep := range t.DependsOn {
+			if _, ok := byID[dep]; !ok {
+				at := d.pos[t]["dependsOn"].value.Content[j]
+				d.errorf(at, "task %q depends on %q, which is not a task of this workflow%s", t.ID, dep, suggest(dep, ids(wf)))
+			}
+		}
+	}
+	if cycle := findCycle(wf.Tasks, byID); cycle != nil {
+		d.errorf(d.pos[byID[cycle[0]]]["dependsOn"].key, "tasks depend on each other in a cycle: %s", strings.Join(cycle, " → "))
+	}
+}
+
+func (d *decoder) validateAgent(a *AgentSpec, where string) {
+	apos := d.pos[a]
+	switch a.Type {
+	case "", "exec":
+		if a.Command.IsZero() {
+			d.errorf(apos[""].value, "%s needs a command (text for the shell, or a list of arguments)", where)
+		}
+	default:
+		d.errorf(apos["type"].value, "%s: unknown agent type %q (known: exec)", where, a.Type)
+	}
+}
+
+func hasDotDot(p string) bool {
+	for _, e := range strings.Split(p, "/") {
+		if e == ".." {
+			return true
+		}
+	}
+	return false
+}
+
+func ids(wf *Workflow) []string {
+	out := make([]string, 0, len(wf.Tasks))
+	for _, t := range wf.Tasks {
+		out = append(out, t.ID)
+	}
+	return out
+}
+
+// findCycle returns one dependency cycle as ids, the first repeated at the
+// end ("a → b → a"), or nil.
+func findCycle(tasks []*Task, byID map[string]*Task) []string {
+	const (
+		unseen = iota
+		onPath
+		done
+	)
+	state := map[string]int{}
+	var path []string
+	var visit func(id string) []string
+	visit = func(id string) []string {
+		switch state[id] {
+		case onPath:
+			for i, p := range path {
+				if p == id {
+					return append(append([]string(nil), path[i:]...), id)
+				}
+			}
+		case done:
+			return nil
+		}
+		state[id] = onPath
+		path = append(path, id)
+		for _, dep := range byID[id].DependsOn {
+			if _, ok := byID[dep]; !ok {
+				continue
+			}
+			if c := visit(dep); c != nil {
+				return c
+			}
+		}
+		path = path[:len(path)-1]
+		state[id] = done
+		return nil
+	}
+	for _, t := range tasks {
+		if _, ok := byID[t.ID]; !ok {
+			continue
+		}
+		if c := visit(t.ID); c != nil {
+			return c
+		}
+	}
+	return nil
+}

@@ -1,0 +1,123 @@
+package engine
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Workflow is a set of tasks to run, parsed from YAML or JSON (one schema:
+// engine/workflow.schema.json).
+type Workflow struct {
+	Name        string  `yaml:"name"`
+	Description string  `yaml:"description"`
+	Parallelism int     `yaml:"parallelism"`
+	Tasks       []*Task `yaml:"tasks"`
+
+	// Path is the file it was read from ("" when inline); commands run with
+	// its folder in MIMIR_WORKFLOW_DIR so they can find their scripts.
+	Path string `yaml:"-"`
+	// Dir is the folder relative paths in the workflow resolve against.
+	Dir string `yaml:"-"`
+}
+
+// Task is one unit of work: a worker does it, an optional QC checks it.
+type Task struct {
+	ID           string     `yaml:"id"`
+	Title        string     `yaml:"title"`
+	Worker       *AgentSpec `yaml:"worker"`
+	QC           *AgentSpec `yaml:"qc"`
+	DependsOn    []string   `yaml:"dependsOn"`
+	MaxRetries   *int       `yaml:"maxRetries"`
+	Timeout      Duration   `yaml:"timeout"`
+	Deliverables []string   `yaml:"deliverables"`
+	// PassThreshold is the score a QC verdict without an explicit "passed"
+	// needs to pass.
+	PassThreshold *int `yaml:"passThreshold"`
+	// AcceptanceCriteria is what the QC agent checks the work against.
+	AcceptanceCriteria []string `yaml:"acceptanceCriteria"`
+}
+
+// AgentSpec says which agent does a role and how.
+type AgentSpec struct {
+	// Type is "exec" (the default: a command) or "llm".
+	Type    string            `yaml:"type"`
+	Command Command           `yaml:"command"`
+	Env     map[string]string `yaml:"env"`
+}
+
+// Defaults.
+const (
+	DefaultMaxRetries    = 2
+	DefaultTimeout       = 10 * time.Minute
+	DefaultPassThreshold = 80
+	maxRetriesLimit      = 100
+)
+
+// Attempts is how many times the worker may run.
+func (t *Task) Attempts() int {
+	if t.MaxRetries == nil {
+		return DefaultMaxRetries + 1
+	}
+	return *t.MaxRetries + 1
+}
+
+// TimeoutOrDefault is the limit on one attempt (worker and QC together).
+func (t *Task) TimeoutOrDefault() time.Duration {
+	if t.Timeout <= 0 {
+		return DefaultTimeout
+	}
+	return time.Duration(t.Timeout)
+}
+
+// Threshold is the pass score for verdicts that give only a score.
+func (t *Task) Threshold() int {
+	if t.PassThreshold == nil {
+		return DefaultPassThreshold
+	}
+	return *t.PassThreshold
+}
+
+// DisplayTitle falls back to the id so messages never show an empty title.
+func (t *Task) DisplayTitle() string {
+	if t.Title != "" {
+		return t.Title
+	}
+	return t.ID
+}
+
+// Command is argv, written either as one string (run by /bin/sh -c, so
+// pipes and variables work) or as a list (run directly).
+type Command struct {
+	Shell string
+	Argv  []string
+}
+
+// IsZero reports whether no command was given.
+func (c Command) IsZero() bool { return c.Shell == "" && len(c.Argv) == 0 }
+
+func (c Command) String() string {
+	if c.Shell != "" {
+		return c.Shell
+	}
+	return strings.Join(c.Argv, " ")
+}
+
+// Duration accepts "90s", "2m", "1h30m" or a number of seconds.
+type Duration time.Duration
+
+func (d Duration) String() string { return time.Duration(d).String() }
+
+func parseDuration(s string) (Duration, error) {
+	if s == "" {
+		return 0, fmt.Errorf("empty duration")
+	}
+	if v, err := time.ParseDuration(s); err == nil {
+		return Duration(v), nil
+	}
+	var secs float64
+	if _, err := fmt.Sscanf(s, "%g", &secs); err == nil && fmt.Sprint(secs) == strings.TrimSpace(s) {
+		return Duration(secs * float64(time.Second)), nil
+	}
+	return 0, fmt.Errorf("%q is not a duration: write it like \"30s\", \"5m\" or \"1h30m\"", s)
+}
