@@ -221,3 +221,15 @@ func (ex *Execution) skipDependents(failed *Task, dependents map[string][]*Task,
 	}
 	return n
 }
+
+// RecordSaved reports that deliverables of this execution were saved into
+// target (a deliverables-saved event); results are the per-file outcomes.
+func (ex *Execution) RecordSaved(target string, saved, failed int, results any) {
+	ex.r.emit(ex, EventDeliverablesSaved, EventData{
+		Target:  target,
+		Saved:   ptr(saved),
+		Failed:  ptr(failed),
+		Results: results,
+		Message: SavedMessage(saved, failed, target),
+	})
+}

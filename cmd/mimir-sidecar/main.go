@@ -1,0 +1,106 @@
+// Command mimir-sidecar runs AI-agent workflows for an editor.
+//
+// With no subcommand (or "serve") it speaks JSON-RPC on stdin/stdout for an
+// editor; "run" runs one workflow headless.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+)
+
+// version is set at release time with -ldflags "-X main.version=…".
+var version = "0.1.0-dev"
+
+// exitError carries a process exit status up to main.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cmd, rest := "serve", args
+	if len(args) > 0 && (!strings.HasPrefix(args[0], "-") || args[0] == "--version" || args[0] == "--help" || args[0] == "-h") {
+		cmd, rest = args[0], args[1:]
+	}
+	var err error
+	switch cmd {
+	case "serve":
+		err = serveCmd(ctx, rest, stdin, stdout, stderr)
+	case "run":
+		err = runCmd(ctx, rest, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "mimir-sidecar", version)
+	case "help", "-h", "--help":
+		usage(stdout)
+	default:
+		fmt.Fprintf(stderr, "mimir-sidecar: unknown command %q\n\n", cmd)
+		usage(stderr)
+		return 2
+	}
+	var exit exitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &exit):
+		return exit.code
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	default:
+		fmt.Fprintln(stderr, "mimir-sidecar:", err)
+		return 1
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `Usage:
+  mimir-sidecar [serve] [flags]       speak JSON-RPC on stdin/stdout (what editors start)
+  mimir-sidecar run WORKFLOW [flags]  run one workflow and save its deliverables
+  mimir-sidecar version               print the version
+
+Run "mimir-sidecar COMMAND -h" for a command's flags.
+`)
+}
+
+// parseFlags parses flags wherever they stand among the arguments, so
+// "run wf.yaml --json" works as well as "run --json wf.yaml".
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return positional, nil
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
+}
+
+// newLogger logs to stderr (stdout may be the RPC channel), quiet unless
+// asked: warnings and errors only by default.
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+func defaultLogLevel() string {
+	if l := os.Getenv("MIMIR_LOG"); l != "" {
+		return l
+	}
+	return "warn"
+}

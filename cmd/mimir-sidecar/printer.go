@@ -1,0 +1,88 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/notify"
+)
+
+type printer interface {
+	print(ev notify.Event) error
+}
+
+// jsonPrinter writes each envelope on a line of its own, for scripts.
+type jsonPrinter struct{ w io.Writer }
+
+func (p jsonPrinter) print(ev notify.Event) error {
+	_, err := fmt.Fprintf(p.w, "%s\n", ev.JSON)
+	return err
+}
+
+// textPrinter writes progress a person can follow: each event's message,
+// prefixed with its task, and a failed QC's gap in full.
+type textPrinter struct{ w io.Writer }
+
+func (p *textPrinter) print(nev notify.Event) error {
+	var ev engine.Event
+	if err := json.Unmarshal(nev.JSON, &ev); err != nil {
+		return fmt.Errorf("print event %d: %w", nev.Seq, err)
+	}
+	d := ev.Data
+	var b strings.Builder
+	switch ev.Event {
+	case engine.EventExecutionStart:
+		fmt.Fprintf(&b, "%s  [%s, %d at a time]\n", d.Message, ev.ExecutionID, d.Parallelism)
+	case engine.EventWorkerStart:
+		fmt.Fprintf(&b, "[%s] %s (attempt %d/%d)\n", d.TaskID, d.Message, d.Attempt, d.MaxAttempts)
+	case engine.EventQCComplete, engine.EventTaskFail:
+		fmt.Fprintf(&b, "[%s] %s\n", d.TaskID, d.Message)
+		if d.Gap != nil && (d.Passed == nil || !*d.Passed) {
+			writeGap(&b, d.Gap)
+		}
+	case engine.EventWorkerComplete:
+		fmt.Fprintf(&b, "[%s] %s\n", d.TaskID, d.Message)
+		if d.OK != nil && !*d.OK && d.Output != "" {
+			writeIndented(&b, "Output:", strings.Split(strings.TrimSpace(d.Output), "\n"))
+		}
+	case engine.EventDeliverablesSaved:
+		fmt.Fprintln(&b, d.Message)
+		if results, ok := d.Results.([]any); ok {
+			for _, r := range results {
+				if m, ok := r.(map[string]any); ok && m["status"] == "failed" {
+					fmt.Fprintf(&b, "    ✗ %v: %v\n", m["path"], m["error"])
+				}
+			}
+		}
+	default:
+		if d.TaskID != "" {
+			fmt.Fprintf(&b, "[%s] %s\n", d.TaskID, d.Message)
+		} else {
+			fmt.Fprintln(&b, d.Message)
+		}
+	}
+	_, err := io.WriteString(p.w, b.String())
+	return err
+}
+
+func writeGap(b *strings.Builder, g *engine.Gap) {
+	if g.Feedback != "" {
+		writeIndented(b, "Feedback:", strings.Split(g.Feedback, "\n"))
+	}
+	if len(g.Issues) > 0 {
+		writeIndented(b, "📋 Issues:", g.Issues)
+	}
+	if len(g.RequiredFixes) > 0 {
+		writeIndented(b, "🔧 Required fixes:", g.RequiredFixes)
+	}
+}
+
+func writeIndented(b *strings.Builder, heading string, lines []string) {
+	fmt.Fprintf(b, "      %s\n", heading)
+	for _, l := range lines {
+		fmt.Fprintf(b, "        %s\n", l)
+	}
+}

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/notify"
+	"github.com/mimir-sidecar/mimir-sidecar/workspace"
+)
+
+func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	wsDir := fs.String("workspace", ".", "the workspace folder: state goes to its .mimir/, deliverables to its deliverables/")
+	jsonOut := fs.Bool("json", false, "print one event envelope per line instead of readable progress")
+	parallelism := fs.Int("parallelism", 0, "tasks run at once (default: the workflow's, else one per CPU)")
+	noSave := fs.Bool("no-save", false, "do not save the deliverables into the workspace at the end")
+	target := fs.String("deliverables", "deliverables", "the folder inside the workspace to save deliverables into")
+	conflict := fs.String("conflict", "keep-both", "when a deliverable's file already exists: keep-both, overwrite or skip")
+	logLevel := fs.String("log-level", defaultLogLevel(), "debug, info, warn or error (logs go to stderr)")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "Usage: mimir-sidecar run WORKFLOW [flags]\n\nRuns one workflow, shows its progress and saves its deliverables.\nExit status 0 only when the execution completed.\n\n")
+		fs.PrintDefaults()
+	}
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return exitError{2}
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return exitError{2}
+	}
+	log, err := newLogger(stderr, *logLevel)
+	if err != nil {
+		return err
+	}
+	policy, err := workspace.ParseConflict(*conflict)
+	if err != nil {
+		return err
+	}
+	ws, err := workspace.Open(*wsDir)
+	if err != nil {
+		return err
+	}
+	wf, err := engine.LoadWorkflow(pos[0])
+	var invalid *engine.ValidationError
+	if errors.As(err, &invalid) {
+		fmt.Fprintln(stderr, err)
+		return exitError{2}
+	}
+	if err != nil {
+		return err
+	}
+
+	hub := notify.NewHub(8192)
+	runner := engine.NewRunner(engine.Options{
+		Workspace: ws.Dir(),
+		StateDir:  ws.StateDir(),
+		Agents:    engine.DefaultAgents(),
+		Logger:    log,
+		Sink:      hubSink(hub),
+	})
+	ex, err := runner.Prepare(wf, engine.ExecOptions{Parallelism: *parallelism})
+	if err != nil {
+		return err
+	}
+
+	var p printer = &textPrinter{w: stdout}
+	if *jsonOut {
+		p = jsonPrinter{w: stdout}
+	}
+	printed := make(chan error, 1)
+	followCtx, stopFollowing := context.WithCancel(ctx)
+	defer stopFollowing()
+	go func() {
+		printed <- followExecution(followCtx, hub, ex.ID(), p, engine.EventDeliverablesSaved, engine.EventExecutionCancelled)
+	}()
+
+	sigs, stopSignals := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stopSignals()
+	ex.Start()
+	select {
+	case <-ex.Done():
+	case <-sigs.Done():
+		ex.Cancel("interrupted")
+		<-ex.Done()
+	}
+
+	sum := ex.Summary()
+	if sum.Status == engine.StatusCancelled || *noSave || sum.Deliverables == 0 {
+		hub.Close() // the printer drains what is left and stops
+	} else {
+		saveCtx, cancel := context.WithTimeout(ctx, time.Minute)
+		report, err := ws.Save(saveCtx, ex.StagingDir(), deliverablePaths(ex.Deliverables()), workspace.SaveOptions{Target: *target, Conflict: policy})
+		cancel()
+		if err != nil {
+			hub.Close()
+			<-printed
+			return fmt.Errorf("save deliverables: %w", err)
+		}
+		ex.RecordSaved(report.Target, report.Saved, report.Failed, report.Results)
+	}
+	if err := <-printed; err != nil && !errors.Is(err, notify.ErrClosed) && !errors.Is(err, errFollowDone) {
+		return err
+	}
+	switch sum.Status {
+	case engine.StatusCompleted:
+		return nil
+	case engine.StatusCancelled:
+		return exitError{130}
+	default:
+		return exitError{1}
+	}
+}
+
+func deliverablePaths(ds []engine.Deliverable) []string {
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = d.Path
+	}
+	return out
+}
+
+// hubSink publishes the engine's events to the hub, encoded once.
+func hubSink(hub *notify.Hub) engine.Sink {
+	return engine.SinkFunc(func(ev engine.Event) {
+		// An event that cannot be encoded is a bug in the engine's types;
+		// dropping it beats stopping every listener.
+		_ = hub.Publish(ev.Seq, ev.ExecutionID, ev.Event, ev)
+	})
+}
+
+var errFollowDone = errors.New("execution finished")
+
+// followExecution prints one execution's events until one of the final
+// names arrives.
+func followExecution(ctx context.Context, hub *notify.Hub, id string, p printer, final ...string) error {
+	return hub.Follow(ctx, 0, func(ev notify.Event, _ bool) error {
+		if ev.ExecutionID != id {
+			return nil
+		}
+		if err := p.print(ev); err != nil {
+			return err
+		}
+		for _, f := range final {
+			if ev.Name == f {
+				return errFollowDone
+			}
+		}
+		return nil
+	})
+}

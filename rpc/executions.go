@@ -1,0 +1,89 @@
+package rpc
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/notify"
+)
+
+type executionsResult struct {
+	Executions []engine.Summary `json:"executions"`
+}
+
+func (s *Server) executions(_ context.Context, params json.RawMessage) (any, error) {
+	var p struct{}
+	if err := decode("mimir/executions", params, &p); err != nil {
+		return nil, err
+	}
+	_, runner := s.session()
+	return encode(executionsResult{Executions: runner.List()})
+}
+
+type executionParams struct {
+	ExecutionID string `json:"executionId"`
+}
+
+func (s *Server) execution(_ context.Context, params json.RawMessage) (any, error) {
+	var p executionParams
+	if err := decode("mimir/execution", params, &p); err != nil {
+		return nil, err
+	}
+	ex, err := s.lookup(p.ExecutionID)
+	if err != nil {
+		return nil, err
+	}
+	return encode(ex.Info())
+}
+
+type eventsParams struct {
+	Since       uint64 `json:"since"`
+	ExecutionID string `json:"executionId,omitempty"`
+	Limit       int    `json:"limit,omitempty"`
+}
+
+type eventsResult struct {
+	Events []json.RawMessage `json:"events"`
+	// Reset says events after Since are no longer all kept: the list starts
+	// at the oldest one kept.
+	Reset bool `json:"reset"`
+}
+
+const (
+	maxEventsPerRequest = 10000
+	maxEventsScanned    = 1 << 20
+)
+
+// events returns the events after a seq, for a client catching up.
+func (s *Server) events(_ context.Context, params json.RawMessage) (any, error) {
+	var p eventsParams
+	if err := decode("mimir/events", params, &p); err != nil {
+		return nil, err
+	}
+	if p.ExecutionID != "" {
+		if _, err := s.lookup(p.ExecutionID); err != nil {
+			return nil, err
+		}
+	}
+	limit := p.Limit
+	if limit <= 0 || limit > maxEventsPerRequest {
+		limit = maxEventsPerRequest
+	}
+	scan := 0
+	if last := s.hub.Last(); last > p.Since {
+		scan = int(min(last-p.Since, maxEventsScanned))
+	}
+	evs, reset := s.hub.Read(make([]notify.Event, 0, 64), p.Since, scan)
+	out := eventsResult{Events: make([]json.RawMessage, 0, len(evs)), Reset: reset}
+	for _, ev := range evs {
+		if p.ExecutionID != "" && ev.ExecutionID != p.ExecutionID {
+			continue
+		}
+		if len(out.Events) == limit {
+			break
+		}
+		out.Events = append(out.Events, ev.JSON)
+	}
+	return encode(out)
+}

@@ -1,0 +1,170 @@
+package rpc
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"go.lsp.dev/jsonrpc2"
+	"go.lsp.dev/protocol"
+	"go.lsp.dev/uri"
+
+	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/workspace"
+)
+
+// initOptions are the client's initializationOptions.
+type initOptions struct {
+	// Toasts is which window/showMessage toasts to send: all, failures, none.
+	Toasts string `json:"toasts"`
+	// Progress false turns work-done progress off.
+	Progress *bool `json:"progress"`
+	// AutoSave saves each completed execution's deliverables.
+	AutoSave           bool   `json:"autoSave"`
+	DeliverablesFolder string `json:"deliverablesFolder"`
+}
+
+const (
+	toastsAll      = "all"
+	toastsFailures = "failures"
+	toastsNone     = "none"
+)
+
+// Commands advertised in executeCommandProvider.
+var commandNames = []string{
+	"mimir.execute", "mimir.cancel", "mimir.executions", "mimir.execution",
+	"mimir.deliverables", "mimir.saveDeliverables", "mimir.readDeliverable",
+	"mimir.events", "mimir.sse",
+}
+
+type sseInfo struct {
+	URL   string `json:"url"`
+	Token string `json:"token"`
+}
+
+type mimirInfo struct {
+	ProtocolVersion string   `json:"protocolVersion"`
+	Workspace       string   `json:"workspace"`
+	SSE             *sseInfo `json:"sse,omitempty"`
+}
+
+func (s *Server) initialize(_ context.Context, params json.RawMessage) (any, error) {
+	var p protocol.InitializeParams
+	if err := protocol.Unmarshal(params, &p); err != nil {
+		return nil, invalidParams("initialize", err)
+	}
+	opts := initOptions{Toasts: toastsAll, DeliverablesFolder: "deliverables"}
+	if len(p.InitializationOptions) > 0 && string(p.InitializationOptions) != "null" {
+		if err := json.Unmarshal(p.InitializationOptions, &opts); err != nil {
+			return nil, invalidParams("initialize", fmt.Errorf("initializationOptions: %w", err))
+		}
+	}
+	switch opts.Toasts {
+	case toastsAll, toastsFailures, toastsNone:
+	case "":
+		opts.Toasts = toastsAll
+	default:
+		return nil, invalidParams("initialize", fmt.Errorf("initializationOptions.toasts %q: use all, failures or none", opts.Toasts))
+	}
+	if opts.DeliverablesFolder == "" {
+		opts.DeliverablesFolder = "deliverables"
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state != uninitialized {
+		return nil, rpcError(jsonrpc2.InvalidRequest, &errorData{Method: "initialize"}, "initialize was already called")
+	}
+	dir := workspaceDir(&p, s.opts.DefaultWorkspace)
+	ws, err := workspace.Open(dir)
+	if err != nil {
+		return nil, rpcError(CodePathNotAllowed, &errorData{Path: dir}, "open the workspace: %v", err)
+	}
+	if _, err := ws.Rel(opts.DeliverablesFolder); err != nil {
+		return nil, invalidParams("initialize", fmt.Errorf("initializationOptions.deliverablesFolder: %w", err))
+	}
+	agents, err := s.opts.Agents(ws)
+	if err != nil {
+		return nil, rpcError(jsonrpc2.InternalError, &errorData{Path: ws.Dir()}, "set up the agents for %s: %v", ws.Dir(), err)
+	}
+	runner := engine.NewRunner(engine.Options{
+		Workspace: ws.Dir(),
+		StateDir:  ws.StateDir(),
+		Agents:    agents,
+		Logger:    s.log,
+		Sink:      engine.SinkFunc(func(ev engine.Event) { _ = s.hub.Publish(ev.Seq, ev.ExecutionID, ev.Event, ev) }),
+	})
+	info := mimirInfo{ProtocolVersion: ProtocolVersion, Workspace: ws.Dir()}
+	if s.opts.StartMirror != nil {
+		m, err := s.opts.StartMirror(ws, s.hub, runner)
+		if err != nil {
+			return nil, rpcError(jsonrpc2.InternalError, nil, "start the SSE mirror: %v (start the sidecar with --no-sse to run without it)", err)
+		}
+		s.mirror = m
+		info.SSE = &sseInfo{URL: m.URL(), Token: m.Token()}
+	}
+	s.ws, s.runner, s.settings = ws, runner, opts
+	s.progress = p.Capabilities.Window != nil && p.Capabilities.Window.WorkDoneProgress != nil &&
+		*p.Capabilities.Window.WorkDoneProgress && (opts.Progress == nil || *opts.Progress)
+	s.state = running
+	s.log.Info("initialized", "workspace", ws.Dir(), "client", p.ClientInfo.Name)
+
+	result := protocol.InitializeResult{
+		Capabilities: protocol.ServerCapabilities{
+			ExecuteCommandProvider: protocol.ExecuteCommandOptions{Commands: commandNames},
+		},
+		ServerInfo: protocol.ServerInfo{Name: "mimir-sidecar", Version: protocol.NewOptional(s.opts.Version)},
+	}
+	return withMember(result, "mimir", info)
+}
+
+// withMember encodes an LSP result and adds a member of our own, which
+// clients that do not know it ignore.
+func withMember(v any, name string, member any) (jsonrpc2.RawMessage, error) {
+	base, err := protocol.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode result: %w", err)
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(base, &obj); err != nil {
+		return nil, fmt.Errorf("encode result: %w", err)
+	}
+	if obj[name], err = json.Marshal(member); err != nil {
+		return nil, fmt.Errorf("encode result: %w", err)
+	}
+	return encode(obj)
+}
+
+// workspaceDir picks the first workspace folder, else rootUri, else
+// rootPath, else the default.
+func workspaceDir(p *protocol.InitializeParams, def string) string {
+	if folders, ok := p.WorkspaceFolders.Get(); ok && len(folders) > 0 {
+		return uri.URI(folders[0].URI).FsPath()
+	}
+	if p.RootURI != nil && *p.RootURI != "" {
+		return p.RootURI.FsPath()
+	}
+	if root, ok := p.RootPath.Get(); ok && root != "" {
+		return root
+	}
+	if def != "" {
+		return def
+	}
+	wd, _ := os.Getwd()
+	return wd
+}
+
+func (s *Server) initialized(context.Context, json.RawMessage) (any, error) { return nil, nil }
+
+func (s *Server) shutdown(context.Context, json.RawMessage) (any, error) {
+	s.mu.Lock()
+	s.state = shutDown
+	s.mu.Unlock()
+	return nil, nil
+}
+
+func (s *Server) exit(context.Context, json.RawMessage) (any, error) {
+	s.exitOnce.Do(func() { close(s.exited) })
+	return nil, nil
+}

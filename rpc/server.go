@@ -1,0 +1,347 @@
+// Package rpc is the sidecar's stdio JSON-RPC server: the LSP lifecycle, the
+// mimir/* methods, and the engine's events turned into notifications
+// (mimir/event, $/progress, window/showMessage). It is a thin layer: the work
+// is done by the engine, notify and workspace packages.
+//
+// One file per method group: lifecycle.go, execute.go, executions.go,
+// deliverables.go, commands.go; notifications.go and toasts.go for what the
+// server sends unasked.
+package rpc
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"go.lsp.dev/jsonrpc2"
+
+	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/notify"
+	"github.com/mimir-sidecar/mimir-sidecar/workspace"
+)
+
+// ProtocolVersion is the version of docs/protocol.md this server speaks.
+const ProtocolVersion = "1.0"
+
+// DefaultMaxMessage bounds one incoming message.
+const DefaultMaxMessage = 64 << 20
+
+// Mirror is a running SSE mirror of the events.
+type Mirror interface {
+	URL() string
+	Token() string
+	Close() error
+}
+
+// Options configure a Server.
+type Options struct {
+	Version string
+	Logger  *slog.Logger
+	// MaxMessage bounds one incoming message's body (default 64 MiB).
+	MaxMessage int
+	// DefaultWorkspace is used when the client names no workspace.
+	DefaultWorkspace string
+	// Agents gives the agent types available in a workspace; default
+	// engine.DefaultAgents.
+	Agents func(ws *workspace.Workspace) (engine.Agents, error)
+	// StartMirror starts the SSE mirror for a workspace; nil runs none.
+	StartMirror func(ws *workspace.Workspace, hub *notify.Hub, runner *engine.Runner) (Mirror, error)
+	// StopTimeout bounds how long stopping running executions may take when
+	// the editor goes away (default 1.5s, inside LSP's usual 2s).
+	StopTimeout time.Duration
+}
+
+type lifecycle int
+
+const (
+	uninitialized lifecycle = iota
+	running
+	shutDown
+)
+
+// Server serves one editor connection.
+type Server struct {
+	opts Options
+	log  *slog.Logger
+	hub  *notify.Hub
+
+	stream *stream
+	conn   jsonrpc2.Conn
+
+	// ctx lives as long as the connection; background work hangs off it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	exited chan struct{}
+
+	mu           sync.Mutex
+	state        lifecycle
+	exitOnce     sync.Once
+	ws           *workspace.Workspace
+	runner       *engine.Runner
+	mirror       Mirror
+	settings     initOptions
+	progress     bool // the client can show work-done progress
+	methods      map[string]method
+	execSettings map[string]execSettings
+}
+
+type method struct {
+	handle func(s *Server, ctx context.Context, params json.RawMessage) (any, error)
+	// async methods run concurrently with later requests; the lifecycle
+	// ones run in wire order.
+	async bool
+}
+
+func (s *Server) registerMethods() {
+	s.methods = map[string]method{
+		"initialize":                     {handle: (*Server).initialize},
+		"initialized":                    {handle: (*Server).initialized},
+		"shutdown":                       {handle: (*Server).shutdown},
+		"exit":                           {handle: (*Server).exit},
+		"window/workDoneProgress/cancel": {handle: (*Server).progressCancel},
+		"workspace/executeCommand":       {handle: (*Server).executeCommand, async: true},
+		"mimir/execute":                  {handle: (*Server).execute},
+		"mimir/cancel":                   {handle: (*Server).cancelExecution, async: true},
+		"mimir/executions":               {handle: (*Server).executions, async: true},
+		"mimir/execution":                {handle: (*Server).execution, async: true},
+		"mimir/events":                   {handle: (*Server).events, async: true},
+		"mimir/deliverables":             {handle: (*Server).deliverables, async: true},
+		"mimir/saveDeliverables":         {handle: (*Server).saveDeliverables, async: true},
+		"mimir/readDeliverable":          {handle: (*Server).readDeliverable, async: true},
+		"mimir/sse":                      {handle: (*Server).sse, async: true},
+	}
+}
+
+// Serve speaks JSON-RPC on in/out until the client sends exit or closes its
+// end, then stops every execution and returns the process exit status: 0
+// after shutdown, 1 without.
+func Serve(ctx context.Context, in io.ReadCloser, out io.Writer, opts Options) int {
+	s := newServer(opts)
+	return s.serve(ctx, in, out)
+}
+
+func newServer(opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.MaxMessage <= 0 {
+		opts.MaxMessage = DefaultMaxMessage
+	}
+	if opts.Agents == nil {
+		opts.Agents = func(*workspace.Workspace) (engine.Agents, error) { return engine.DefaultAgents(), nil }
+	}
+	if opts.StopTimeout <= 0 {
+		opts.StopTimeout = 1500 * time.Millisecond
+	}
+	s := &Server{
+		opts:         opts,
+		log:          opts.Logger,
+		hub:          notify.NewHub(8192),
+		exited:       make(chan struct{}),
+		execSettings: map[string]execSettings{},
+	}
+	s.registerMethods()
+	return s
+}
+
+func (s *Server) serve(ctx context.Context, in io.ReadCloser, out io.Writer) int {
+	s.ctx, s.cancel = context.WithCancel(ctx)
+	defer s.cancel()
+	s.stream = newStream(in, out, in, s.opts.MaxMessage)
+	handler, cancelRequest := jsonrpc2.CancelHandler(s.handle)
+	s.conn = jsonrpc2.NewConn(s.stream, jsonrpc2.WithPreempter(preempter{cancelRequest}))
+	s.conn.Go(s.ctx, handler)
+
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.forwardEvents(s.ctx)
+	}()
+
+	select {
+	case <-s.conn.Done():
+		s.log.Info("the editor closed the connection")
+	case <-s.exited:
+	case <-ctx.Done():
+	}
+	s.stop()
+
+	s.mu.Lock()
+	code := 1
+	if s.state == shutDown {
+		code = 0
+	}
+	s.mu.Unlock()
+	return code
+}
+
+// stop cancels running executions and waits (bounded) for them to record
+// their end, then lets every goroutine go.
+func (s *Server) stop() {
+	s.mu.Lock()
+	runner, mirror := s.runner, s.mirror
+	s.mu.Unlock()
+	if runner != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), s.opts.StopTimeout)
+		if err := runner.Close(ctx); err != nil {
+			s.log.Warn("executions did not stop in time", "err", err)
+		}
+		cancel()
+	}
+	if mirror != nil {
+		if err := mirror.Close(); err != nil {
+			s.log.Warn("stop the SSE mirror", "err", err)
+		}
+	}
+	s.hub.Close()
+	s.cancel()
+	_ = s.conn.Close()
+	s.wg.Wait()
+}
+
+// handle dispatches one request or notification. A panic in a method is
+// answered as an internal error and the connection carries on.
+func (s *Server) handle(ctx context.Context, req *jsonrpc2.Request) (result any, err error) {
+	name := req.Method()
+	isCall := req.IsCall()
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("method panicked", "method", name, "panic", p, "stack", string(debug.Stack()))
+			result, err = nil, internalError(name, p)
+		}
+		if !isCall {
+			// A notification's error would close the connection; log it.
+			if err != nil {
+				s.log.Warn("notification failed", "method", name, "err", err)
+			}
+			result, err = nil, nil
+			return
+		}
+		if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			err = rpcError(codeRequestCancelled, &errorData{Method: name}, "%s was cancelled by the client", name)
+		}
+	}()
+
+	m, ok := s.methods[name]
+	if !ok {
+		if isCall {
+			return nil, rpcError(jsonrpc2.MethodNotFound, &errorData{Method: name},
+				"unknown method %q: see docs/protocol.md for the methods mimir-sidecar answers", name)
+		}
+		return nil, nil // unknown notifications ($/setTrace, …) are ignored, as LSP asks
+	}
+	if err := s.admit(name, isCall); err != nil {
+		return nil, err
+	}
+	if m.async {
+		jsonrpc2.Async(ctx)
+	}
+	params := json.RawMessage(bytes.Clone(req.Params()))
+	if isCall {
+		ctx = context.WithValue(ctx, requestIDKey{}, req.ID())
+	}
+	return m.handle(s, ctx, params)
+}
+
+// admit enforces the LSP lifecycle.
+func (s *Server) admit(name string, isCall bool) error {
+	s.mu.Lock()
+	state := s.state
+	s.mu.Unlock()
+	switch {
+	case name == "exit":
+		return nil
+	case state == uninitialized && name != "initialize":
+		if !isCall {
+			return nil // dropped by the handler: nothing to answer
+		}
+		return rpcError(jsonrpc2.ServerNotInitialized, &errorData{Method: name},
+			"%s before initialize: send initialize first", name)
+	case state == shutDown:
+		return rpcError(jsonrpc2.InvalidRequest, &errorData{Method: name},
+			"%s after shutdown: the server is shutting down, only exit is accepted", name)
+	}
+	return nil
+}
+
+// preempter sees $/cancelRequest before the request it cancels, even when
+// that request is queued behind others.
+type preempter struct{ cancel func(jsonrpc2.ID) }
+
+func (p preempter) Preempt(_ context.Context, req *jsonrpc2.Request) (any, error) {
+	if req.Method() != "$/cancelRequest" {
+		return nil, jsonrpc2.ErrNotHandled
+	}
+	var params struct {
+		ID json.RawMessage `json:"id"`
+	}
+	if err := json.Unmarshal(req.Params(), &params); err == nil {
+		var n int64
+		var str string
+		switch {
+		case json.Unmarshal(params.ID, &n) == nil:
+			p.cancel(jsonrpc2.NewNumberID(n))
+		case json.Unmarshal(params.ID, &str) == nil:
+			p.cancel(jsonrpc2.NewStringID(str))
+		}
+	}
+	return true, nil
+}
+
+// decode reads params strictly: an unknown field is usually a typo the
+// caller wants to hear about.
+func decode(method string, params json.RawMessage, v any) error {
+	if len(params) == 0 || string(params) == "null" {
+		params = json.RawMessage("{}")
+	}
+	dec := json.NewDecoder(bytes.NewReader(params))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return invalidParams(method, err)
+	}
+	return nil
+}
+
+// encode answers with encoding/json, the encoding the events use too.
+func encode(v any) (jsonrpc2.RawMessage, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode result: %w", err)
+	}
+	return b, nil
+}
+
+// notify sends a notification; a failure means the client is gone, which
+// the connection notices by itself.
+func (s *Server) notify(method string, params jsonrpc2.RawMessage) {
+	if err := s.conn.Notify(s.ctx, method, params); err != nil && s.ctx.Err() == nil {
+		s.log.Debug("notify", "method", method, "err", err)
+	}
+}
+
+// session returns the workspace and runner, set by initialize.
+func (s *Server) session() (*workspace.Workspace, *engine.Runner) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ws, s.runner
+}
+
+func (s *Server) lookup(id string) (*engine.Execution, error) {
+	_, runner := s.session()
+	if id == "" {
+		return nil, rpcError(jsonrpc2.InvalidParams, nil, "executionId is required: list executions with mimir/executions")
+	}
+	ex, ok := runner.Get(id)
+	if !ok {
+		return nil, unknownExecution(id)
+	}
+	return ex, nil
+}
