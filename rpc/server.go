@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
 	"go.lsp.dev/jsonrpc2"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
@@ -90,6 +91,7 @@ type Server struct {
 	settings     initOptions
 	progress     bool // the client can show work-done progress
 	methods      map[string]method
+	inflight     sync.Map // request id (JSON) → context.CancelFunc
 	execSettings map[string]execSettings
 }
 
@@ -156,9 +158,8 @@ func (s *Server) serve(ctx context.Context, in io.ReadCloser, out io.Writer) int
 	s.ctx, s.cancel = context.WithCancel(ctx)
 	defer s.cancel()
 	s.stream = newStream(in, out, in, s.opts.MaxMessage)
-	handler, cancelRequest := jsonrpc2.CancelHandler(s.handle)
-	s.conn = jsonrpc2.NewConn(s.stream, jsonrpc2.WithPreempter(preempter{cancelRequest}))
-	s.conn.Go(s.ctx, handler)
+	s.conn = jsonrpc2.NewConn(s.stream, jsonrpc2.WithPreempter(preempter{s.cancelRequest}))
+	s.conn.Go(s.ctx, s.handle)
 
 	s.wg.Add(1)
 	go func() {
@@ -209,9 +210,14 @@ func (s *Server) stop() {
 
 // handle dispatches one request or notification. A panic in a method is
 // answered as an internal error and the connection carries on.
-func (s *Server) handle(ctx context.Context, req *jsonrpc2.Request) (result any, err error) {
+func (s *Server) handle(reqCtx context.Context, req *jsonrpc2.Request) (result any, err error) {
 	name := req.Method()
 	isCall := req.IsCall()
+	// The request's own context is pooled and recycled when the handler
+	// returns, so nothing may derive from it; methods get a context of the
+	// connection's that $/cancelRequest cancels by id.
+	ctx, cancel := context.WithCancel(jsonrpc2.DetachContext(reqCtx))
+	defer cancel()
 	defer func() {
 		if p := recover(); p != nil {
 			s.log.Error("method panicked", "method", name, "panic", p, "stack", string(debug.Stack()))
@@ -241,14 +247,26 @@ func (s *Server) handle(ctx context.Context, req *jsonrpc2.Request) (result any,
 	if err := s.admit(name, isCall); err != nil {
 		return nil, err
 	}
-	if m.async {
-		jsonrpc2.Async(ctx)
-	}
 	params := json.RawMessage(bytes.Clone(req.Params()))
 	if isCall {
-		ctx = context.WithValue(ctx, requestIDKey{}, req.ID())
+		id := req.ID()
+		key := idKey(id)
+		s.inflight.Store(key, cancel)
+		defer s.inflight.Delete(key)
+		ctx = context.WithValue(ctx, requestIDKey{}, id)
+	}
+	if m.async {
+		jsonrpc2.Async(reqCtx)
 	}
 	return m.handle(s, ctx, params)
+}
+
+// cancelRequest is $/cancelRequest: it cancels the method's context, and
+// the method answers RequestCancelled.
+func (s *Server) cancelRequest(id jsonrpc2.ID) {
+	if cancel, ok := s.inflight.Load(idKey(id)); ok {
+		cancel.(context.CancelFunc)()
+	}
 }
 
 // admit enforces the LSP lifecycle.
@@ -302,9 +320,9 @@ func decode(method string, params json.RawMessage, v any) error {
 	if len(params) == 0 || string(params) == "null" {
 		params = json.RawMessage("{}")
 	}
-	dec := json.NewDecoder(bytes.NewReader(params))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	// JSON v2 matches names exactly: "executionID" is a typo to report,
+	// not an alias of "executionId" as encoding/json would take it.
+	if err := jsonv2.Unmarshal(params, v, jsonv2.RejectUnknownMembers(true)); err != nil {
 		return invalidParams(method, err)
 	}
 	return nil

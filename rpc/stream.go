@@ -44,8 +44,13 @@ func (s *stream) afterResponse(id jsonrpc2.ID, f func()) {
 	s.hooks[key] = f
 }
 
+// idKey is the id as it appears in JSON, the form runHook finds it in.
 func idKey(id jsonrpc2.ID) string {
-	b, _ := json.Marshal(id)
+	if n, ok := id.Number(); ok {
+		return strconv.FormatInt(n, 10)
+	}
+	s, _ := id.StringValue()
+	b, _ := json.Marshal(s)
 	return string(b)
 }
 
