@@ -30,11 +30,7 @@ func serveCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if err != nil {
 		return err
 	}
-	in, ok := stdin.(io.ReadCloser)
-	if !ok {
-		in = io.NopCloser(stdin)
-	}
-	code := rpc.Serve(ctx, in, stdout, rpc.Options{
+	code := rpc.Serve(ctx, pollable(stdin), stdout, rpc.Options{
 		Version:          version,
 		Logger:           log.With("component", "rpc"),
 		MaxMessage:       *maxMessage,
