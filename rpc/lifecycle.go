@@ -35,7 +35,7 @@ const (
 var commandNames = []string{
 	"mimir.execute", "mimir.cancel", "mimir.executions", "mimir.execution",
 	"mimir.deliverables", "mimir.saveDeliverables", "mimir.readDeliverable",
-	"mimir.events", "mimir.sse",
+	"mimir.events", "mimir.sse", "mimir.workflows",
 }
 
 type sseInfo struct {
@@ -49,7 +49,7 @@ type mimirInfo struct {
 	SSE             *sseInfo `json:"sse,omitempty"`
 }
 
-func (s *Server) initialize(_ context.Context, params json.RawMessage) (any, error) {
+func (s *Server) initialize(ctx context.Context, params json.RawMessage) (any, error) {
 	var p protocol.InitializeParams
 	if err := protocol.Unmarshal(params, &p); err != nil {
 		return nil, invalidParams("initialize", err)
@@ -108,11 +108,20 @@ func (s *Server) initialize(_ context.Context, params json.RawMessage) (any, err
 	s.progress = p.Capabilities.Window != nil && p.Capabilities.Window.WorkDoneProgress != nil &&
 		*p.Capabilities.Window.WorkDoneProgress && (opts.Progress == nil || *opts.Progress)
 	s.state = running
+	// Diagnostics are notifications, which LSP allows only once the client
+	// has the answer to initialize.
+	if id, ok := ctx.Value(requestIDKey{}).(jsonrpc2.ID); ok {
+		s.stream.afterResponse(id, func() { s.startDiagnostics(ws) })
+	}
 	s.log.Info("initialized", "workspace", ws.Dir(), "client", p.ClientInfo.Name)
 
 	result := protocol.InitializeResult{
 		Capabilities: protocol.ServerCapabilities{
 			ExecuteCommandProvider: protocol.ExecuteCommandOptions{Commands: commandNames},
+			TextDocumentSync: &protocol.TextDocumentSyncOptions{
+				OpenClose: ptr(true),
+				Change:    ptr(protocol.TextDocumentSyncKindFull),
+			},
 		},
 		ServerInfo: protocol.ServerInfo{Name: "mimir-sidecar", Version: protocol.NewOptional(s.opts.Version)},
 	}

@@ -93,6 +93,7 @@ type Server struct {
 	methods      map[string]method
 	inflight     sync.Map // request id (JSON) → context.CancelFunc
 	execSettings map[string]execSettings
+	openDocs     map[string]bool // workflow documents the editor has open, by URI
 }
 
 type method struct {
@@ -119,6 +120,10 @@ func (s *Server) registerMethods() {
 		"mimir/saveDeliverables":         {handle: (*Server).saveDeliverables, async: true},
 		"mimir/readDeliverable":          {handle: (*Server).readDeliverable, async: true},
 		"mimir/sse":                      {handle: (*Server).sse, async: true},
+		"mimir/workflows":                {handle: (*Server).workflows, async: true},
+		"textDocument/didOpen":           {handle: (*Server).didOpen},
+		"textDocument/didChange":         {handle: (*Server).didChange},
+		"textDocument/didClose":          {handle: (*Server).didClose},
 	}
 }
 
@@ -149,6 +154,7 @@ func newServer(opts Options) *Server {
 		hub:          notify.NewHub(8192),
 		exited:       make(chan struct{}),
 		execSettings: map[string]execSettings{},
+		openDocs:     map[string]bool{},
 	}
 	s.registerMethods()
 	return s

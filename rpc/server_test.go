@@ -486,3 +486,58 @@ func TestToastsFixture(t *testing.T) {
 		}
 	}
 }
+
+func TestWorkflowDiagnostics(t *testing.T) {
+	ws := workspaceWith(t, "broken.mimir.yaml", "name: broken\ntasks:\n  - id: a\n    worker: {command: x}\n    dependsOn: [nope]\n")
+	os.WriteFile(filepath.Join(ws, "notes.yaml"), []byte("not: a workflow\n"), 0o644)
+	c := startServer(t, Options{})
+	c.initialize(ws, nil)
+
+	isDiag := func(m map[string]any) bool { return m["method"] == "textDocument/publishDiagnostics" }
+	first := c.until(isDiag)
+	p := first[len(first)-1]["params"].(map[string]any)
+	uri := "file://" + filepath.Join(ws, "broken.mimir.yaml")
+	diags := p["diagnostics"].([]any)
+	if p["uri"] != uri || len(diags) != 1 {
+		t.Fatalf("diagnostics on start: %v", p)
+	}
+	d := diags[0].(map[string]any)
+	start := d["range"].(map[string]any)["start"].(map[string]any)
+	if start["line"] != float64(4) || start["character"] != float64(16) || !strings.Contains(d["message"].(string), `"nope"`) {
+		t.Errorf("diagnostic %v", d)
+	}
+
+	// Typing in the editor re-validates the buffer, not the file.
+	c.notify("textDocument/didOpen", map[string]any{"textDocument": map[string]any{"uri": uri, "languageId": "yaml", "version": 1,
+		"text": "name: fixed\ntasks:\n  - id: a\n    worker: {command: x}\n"}})
+	got := c.until(isDiag)
+	if diags := got[len(got)-1]["params"].(map[string]any)["diagnostics"].([]any); len(diags) != 0 {
+		t.Errorf("a valid buffer still has diagnostics: %v", diags)
+	}
+	c.notify("textDocument/didChange", map[string]any{"textDocument": map[string]any{"uri": uri, "version": 2},
+		"contentChanges": []any{map[string]any{"text": "name: x\ntasks:\n  - id: a\n    wroker: {}\n"}}})
+	got = c.until(isDiag)
+	if diags := got[len(got)-1]["params"].(map[string]any)["diagnostics"].([]any); len(diags) != 1 ||
+		!strings.Contains(diags[0].(map[string]any)["message"].(string), `did you mean "worker"`) {
+		t.Errorf("want the misspelt field, got %v", diags)
+	}
+
+	// A workflow that appears on disk is found and checked.
+	os.WriteFile(filepath.Join(ws, "workflow.json"), []byte(`{"name": "j", "tasks": []}`), 0o644)
+	got = c.until(func(m map[string]any) bool {
+		return isDiag(m) && strings.HasSuffix(m["params"].(map[string]any)["uri"].(string), "/workflow.json")
+	})
+	if diags := got[len(got)-1]["params"].(map[string]any)["diagnostics"].([]any); len(diags) != 1 {
+		t.Errorf("new workflow.json: %v", diags)
+	}
+
+	list := c.result("mimir/workflows", nil)["workflows"].([]any)
+	if len(list) != 2 {
+		t.Fatalf("workflows = %v, want broken.mimir.yaml and workflow.json", list)
+	}
+	for _, w := range list {
+		if w.(map[string]any)["valid"] != false {
+			t.Errorf("workflow %v", w)
+		}
+	}
+}

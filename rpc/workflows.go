@@ -1,0 +1,241 @@
+package rpc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/workspace"
+)
+
+// Workflow files get live diagnostics: every problem the validator finds,
+// at its line and column, as the user types (didOpen/didChange) and when
+// the file changes on disk (the watcher). Any LSP editor shows them.
+
+type workflowInfo struct {
+	Path     string           `json:"path"`
+	Name     string           `json:"name,omitempty"`
+	Tasks    int              `json:"tasks"`
+	Valid    bool             `json:"valid"`
+	Problems []engine.Problem `json:"problems"`
+}
+
+// workflows lists the workspace's workflow files, each validated.
+func (s *Server) workflows(ctx context.Context, params json.RawMessage) (any, error) {
+	var p struct{}
+	if err := decode("mimir/workflows", params, &p); err != nil {
+		return nil, err
+	}
+	ws, _ := s.session()
+	paths, err := ws.FindWorkflows(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]workflowInfo, 0, len(paths))
+	for _, rel := range paths {
+		info := workflowInfo{Path: rel, Problems: []engine.Problem{}}
+		wf, err := engine.LoadWorkflow(filepath.Join(ws.Dir(), filepath.FromSlash(rel)))
+		var invalid *engine.ValidationError
+		switch {
+		case errors.As(err, &invalid):
+			info.Problems = invalid.Problems
+		case err != nil:
+			info.Problems = []engine.Problem{{File: rel, Message: err.Error()}}
+		default:
+			info.Name, info.Tasks, info.Valid = wf.Name, len(wf.Tasks), true
+		}
+		out = append(out, info)
+	}
+	return encode(map[string]any{"workflows": out})
+}
+
+// startDiagnostics validates every workflow on disk once and then whenever
+// one changes; it runs until the connection ends.
+func (s *Server) startDiagnostics(ws *workspace.Workspace) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		paths, err := ws.FindWorkflows(s.ctx)
+		if err != nil {
+			s.log.Debug("find workflows", "err", err)
+		}
+		for _, rel := range paths {
+			s.diagnoseFile(ws, rel)
+		}
+		w, err := ws.Watch(s.log, func(rel string) { s.diagnoseFile(ws, rel) })
+		if err != nil {
+			s.log.Warn("cannot watch the workspace for workflow changes", "err", err)
+			return
+		}
+		<-s.ctx.Done()
+		w.Close()
+	}()
+}
+
+// diagnoseFile validates a workflow as it is on disk, unless the editor
+// has it open: then the editor's text is the truth.
+func (s *Server) diagnoseFile(ws *workspace.Workspace, rel string) {
+	path := filepath.Join(ws.Dir(), filepath.FromSlash(rel))
+	uri := fileURI(path)
+	s.mu.Lock()
+	_, open := s.openDocs[uri]
+	s.mu.Unlock()
+	if open {
+		return
+	}
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		s.publishDiagnostics(uri, nil, nil)
+		return
+	}
+	if err != nil {
+		return
+	}
+	s.diagnoseText(uri, path, data)
+}
+
+func (s *Server) diagnoseText(uri, path string, text []byte) {
+	_, err := engine.ParseWorkflow(filepath.Base(path), text)
+	var invalid *engine.ValidationError
+	if errors.As(err, &invalid) {
+		s.publishDiagnostics(uri, text, invalid.Problems)
+		return
+	}
+	s.publishDiagnostics(uri, text, nil)
+}
+
+type position struct {
+	Line      int `json:"line"`
+	Character int `json:"character"`
+}
+
+type diagnostic struct {
+	Range struct {
+		Start position `json:"start"`
+		End   position `json:"end"`
+	} `json:"range"`
+	Severity int    `json:"severity"`
+	Source   string `json:"source"`
+	Message  string `json:"message"`
+}
+
+// publishDiagnostics sends the problems (none clears them) with LSP's
+// zero-based positions, each spanning to the end of its line.
+func (s *Server) publishDiagnostics(uri string, text []byte, problems []engine.Problem) {
+	lines := strings.Split(string(text), "\n")
+	diags := make([]diagnostic, 0, len(problems))
+	for _, p := range problems {
+		var d diagnostic
+		line := max(p.Line-1, 0)
+		d.Range.Start = position{Line: line, Character: max(p.Column-1, 0)}
+		end := d.Range.Start.Character + 1
+		if line < len(lines) {
+			end = max(end, utf16Len(strings.TrimRight(lines[line], "\r")))
+		}
+		d.Range.End = position{Line: line, Character: end}
+		d.Severity, d.Source, d.Message = 1, "mimir", p.Message
+		diags = append(diags, d)
+	}
+	params, err := encode(map[string]any{"uri": uri, "diagnostics": diags})
+	if err == nil {
+		s.notify("textDocument/publishDiagnostics", params)
+	}
+}
+
+func utf16Len(s string) int {
+	n := 0
+	for _, r := range s {
+		if r >= 0x10000 {
+			n += 2
+		} else {
+			n++
+		}
+	}
+	return n
+}
+
+func fileURI(path string) string {
+	return (&url.URL{Scheme: "file", Path: filepath.ToSlash(path)}).String()
+}
+
+// uriPath turns a file URI back into a path inside the workspace, or "".
+func (s *Server) workflowURI(uri string) (string, bool) {
+	u, err := url.Parse(uri)
+	if err != nil || u.Scheme != "file" {
+		return "", false
+	}
+	ws, _ := s.session()
+	rel, err := ws.Rel(filepath.FromSlash(u.Path))
+	if err != nil || !workspace.IsWorkflowFile(rel) {
+		return "", false
+	}
+	return filepath.Join(ws.Dir(), filepath.FromSlash(rel)), true
+}
+
+type textDocument struct {
+	URI  string `json:"uri"`
+	Text string `json:"text"`
+}
+
+func (s *Server) didOpen(_ context.Context, params json.RawMessage) (any, error) {
+	var p struct {
+		TextDocument textDocument `json:"textDocument"`
+	}
+	if err := json.Unmarshal(params, &p); err != nil {
+		return nil, err
+	}
+	return nil, s.documentText(p.TextDocument.URI, p.TextDocument.Text)
+}
+
+func (s *Server) didChange(_ context.Context, params json.RawMessage) (any, error) {
+	var p struct {
+		TextDocument   textDocument `json:"textDocument"`
+		ContentChanges []struct {
+			Text string `json:"text"`
+		} `json:"contentChanges"`
+	}
+	if err := json.Unmarshal(params, &p); err != nil {
+		return nil, err
+	}
+	if n := len(p.ContentChanges); n > 0 {
+		// Full sync: the last change is the whole document.
+		return nil, s.documentText(p.TextDocument.URI, p.ContentChanges[n-1].Text)
+	}
+	return nil, nil
+}
+
+func (s *Server) didClose(_ context.Context, params json.RawMessage) (any, error) {
+	var p struct {
+		TextDocument textDocument `json:"textDocument"`
+	}
+	if err := json.Unmarshal(params, &p); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	delete(s.openDocs, p.TextDocument.URI)
+	s.mu.Unlock()
+	if path, ok := s.workflowURI(p.TextDocument.URI); ok {
+		ws, _ := s.session()
+		rel, _ := filepath.Rel(ws.Dir(), path)
+		s.diagnoseFile(ws, filepath.ToSlash(rel))
+	}
+	return nil, nil
+}
+
+func (s *Server) documentText(uri, text string) error {
+	path, ok := s.workflowURI(uri)
+	if !ok {
+		return nil // not a workflow: not ours to judge
+	}
+	s.mu.Lock()
+	s.openDocs[uri] = true
+	s.mu.Unlock()
+	s.diagnoseText(uri, path, []byte(text))
+	return nil
+}
