@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"os"
 )
 
 // Job is what an agent is given for one attempt of one task.
@@ -12,7 +13,8 @@ type Job struct {
 	Attempt     int
 	MaxAttempts int
 	// Dir is the task's staging folder: the worker writes its deliverables
-	// here, the QC agent reads them.
+	// here, the QC agent reads them. It exists once EnsureDir has been
+	// called; agents that use it call that first.
 	Dir string
 	// StagingRoot holds every task's folder, so a task can read what the
 	// tasks it depends on produced (StagingRoot/<dependency id>/…).
@@ -29,6 +31,16 @@ type Job struct {
 
 	// toolCall reports a tool call as it happens (a worker-tool-call event).
 	toolCall func(tool, summary string)
+}
+
+// EnsureDir creates the task's staging folder if it is not there yet. The
+// engine leaves that to the agents that use a folder, so an in-process agent
+// costs no filesystem work.
+func (j *Job) EnsureDir() error {
+	if err := os.MkdirAll(j.Dir, 0o755); err != nil {
+		return fmt.Errorf("create staging folder of task %s: %w", j.Task.ID, err)
+	}
+	return nil
 }
 
 // ToolCall reports a tool call the agent makes, as it happens.

@@ -130,6 +130,9 @@ func nonNil(s []string) []string {
 // runCommand runs spec's command for job in its staging folder, in a process
 // group of its own so that cancelling kills everything it started.
 func runCommand(ctx context.Context, job *Job, spec *AgentSpec, phase string, stdout, stderr interface{ Write([]byte) (int, error) }) error {
+	if err := job.EnsureDir(); err != nil {
+		return err
+	}
 	var cmd *exec.Cmd
 	if spec.Command.Shell != "" {
 		cmd = exec.CommandContext(ctx, "/bin/sh", "-c", spec.Command.Shell)

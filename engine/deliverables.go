@@ -3,6 +3,7 @@ package engine
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -17,6 +18,9 @@ import (
 // not followed: a worker cannot make a file outside its folder a deliverable.
 func collectDeliverables(dir, taskID string, patterns []string) ([]Deliverable, error) {
 	root, err := os.OpenRoot(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return []Deliverable{}, nil // the task's agents never used a folder
+	}
 	if err != nil {
 		return nil, fmt.Errorf("collect deliverables of task %s: %w", taskID, err)
 	}

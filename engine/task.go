@@ -26,9 +26,6 @@ func (ex *Execution) runTask(t *Task) taskOutcome {
 		Message: msgTaskStart(title),
 	})
 	dir := filepath.Join(ex.StagingDir(), t.ID)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return ex.failTask(t, 1, nil, fmt.Sprintf("create staging folder: %v", err))
-	}
 	worker, qc := ex.workers[t.ID], ex.qcs[t.ID]
 
 	var gap *Gap
