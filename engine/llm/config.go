@@ -262,9 +262,32 @@ func readConfigFile(path string) (*fileConfig, error) {
 	dec.KnownFields(true)
 	var fc fileConfig
 	if err := dec.Decode(&fc); err != nil && !errors.Is(err, io.EOF) { // io.EOF: an empty file
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			return nil, fmt.Errorf("read llm configuration %s: %s", path, strings.Join(readable(te.Errors), "; "))
+		}
 		return nil, fmt.Errorf("read llm configuration %s: %w", path, err)
 	}
 	return &fc, nil
+}
+
+var unknownField = regexp.MustCompile(`^(line \d+): field (\S+) not found in type llm\.(\w+)$`)
+
+// readable rewords the decoder's complaints about unknown settings, which
+// name Go types, into the file's own terms.
+func readable(errs []string) []string {
+	known := map[string]string{
+		"fileProvider": "baseURL, model, apiKeyEnv, timeout, concurrency, maxToolCalls, maxRetries, stream, structuredOutput",
+		"fileLLM":      "default, providers",
+	}
+	out := make([]string, len(errs))
+	for i, e := range errs {
+		out[i] = e
+		if m := unknownField.FindStringSubmatch(e); m != nil && known[m[3]] != "" {
+			out[i] = fmt.Sprintf("%s: unknown setting %q (known: %s)", m[1], m[2], known[m[3]])
+		}
+	}
+	return out
 }
 
 func (fp *fileProvider) applyTo(p *Provider) {

@@ -404,14 +404,17 @@ func cutPartialRune(b []byte) []byte {
 // rootErr shortens os.Root's errors to their reason; the path is already
 // in the message around them.
 func rootErr(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		if pe.Err.Error() == "path escapes from parent" {
-			return errors.New("it leads out of the task folder")
-		}
-		return pe.Err
+	if strings.Contains(err.Error(), "path escapes from parent") {
+		return errors.New("it leads out of the task folder")
 	}
-	return err
+	// The innermost PathError holds the reason (MkdirAll nests them).
+	for {
+		var pe *fs.PathError
+		if !errors.As(err, &pe) {
+			return err
+		}
+		err = pe.Err
+	}
 }
 
 func size(n int64) string {
