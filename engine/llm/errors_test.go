@@ -271,7 +271,7 @@ tasks:
     acceptanceCriteria: [it is done]
     worker: {type: llm, prompt: Do it., allowCommands: true}
     qc: {type: llm}
-`, cfg, WithLogger(log))
+`, nil, cfg, WithLogger(log))
 
 	reqs := f.requests()
 	if len(reqs) != 3 {
@@ -328,7 +328,7 @@ name: retry
 tasks:
   - id: t
     worker: {type: llm, prompt: Do it.}
-`, testConfig(f.URL()))
+`, nil, testConfig(f.URL()))
 	done := eventsNamed(events, engine.EventWorkerComplete)
 	if len(done) != 2 || *done[0].Data.OK || !*done[1].Data.OK {
 		t.Fatalf("worker-complete events = %+v", done)

@@ -364,10 +364,14 @@ func (s *syncBuffer) String() string {
 }
 
 // runWorkflow runs a workflow file through the engine with the llm agents
-// and returns its events once it is over.
-func runWorkflow(t *testing.T, workflowYAML string, cfg *Config, opts ...Option) ([]engine.Event, *engine.Execution) {
+// and returns its events once it is over. files are written beside the
+// workflow first.
+func runWorkflow(t *testing.T, workflowYAML string, files map[string]string, cfg *Config, opts ...Option) ([]engine.Event, *engine.Execution) {
 	t.Helper()
 	ws := t.TempDir()
+	for name, content := range files {
+		mustWrite(t, filepath.Join(ws, name), content)
+	}
 	path := filepath.Join(ws, "workflow.yaml")
 	if err := os.WriteFile(path, []byte(workflowYAML), 0o644); err != nil {
 		t.Fatal(err)

@@ -97,7 +97,7 @@ name: tools
 tasks:
   - id: t
     worker: {type: llm, prompt: Write a.txt.}
-`, testConfig(f.URL()))
+`, nil, testConfig(f.URL()))
 	calls := eventsNamed(events, engine.EventWorkerToolCall)
 	var got []string
 	for _, ev := range calls {
