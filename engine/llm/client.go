@@ -48,7 +48,12 @@ func newClient(p Provider, log *slog.Logger, backoff time.Duration) *client {
 			c.keyErr = fmt.Errorf("provider %q: the environment variable %s named by apiKeyEnv is empty or not set: export the API key in it before starting the sidecar", p.Name, p.APIKeyEnv)
 		}
 	}
-	transport := http.DefaultTransport.(*http.Transport).Clone()
+	// A transport of its own per provider: its idle connections are the
+	// provider's, and nothing set on the default one leaks in.
+	transport := &http.Transport{Proxy: http.ProxyFromEnvironment, ForceAttemptHTTP2: true, IdleConnTimeout: 90 * time.Second}
+	if dt, ok := http.DefaultTransport.(*http.Transport); ok {
+		transport = dt.Clone()
+	}
 	opts := []option.RequestOption{
 		option.WithBaseURL(p.BaseURL),
 		option.WithHTTPClient(&http.Client{Transport: transport}),

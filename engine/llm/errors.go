@@ -22,12 +22,12 @@ import (
 type failure int
 
 const (
-	failUnreachable failure = iota + 1 // nothing listens at baseURL
+	failUnreachable failure = iota + 1 // nothing listens at baseURL (or no such host)
 	failAuth                           // 401/403: the key
 	failModel                          // 404 (or 400) for the model name
 	failNotFound                       // 404 for the API itself: baseURL
 	failRateLimit                      // 429
-	failServer                         // 5xx
+	failServer                         // 5xx, or the connection lost mid-request
 	failTimeout                        // no answer within the provider's timeout
 	failContext                        // the conversation does not fit the model
 	failNoSchema                       // response_format json_schema refused
@@ -85,13 +85,18 @@ func (c *client) classify(ctx, reqCtx context.Context, req chatRequest, resp *ht
 		}
 		return &callError{kind: failServer, msg: fmt.Sprintf("%s reported an error while answering: %s: check the server's log", at, c.redact(clip(msg, 300)))}
 	}
-	var ue *url.Error
-	if errors.As(err, &ue) || isNetError(err) {
+	if isDialError(err) {
 		hint := "start the server or fix `baseURL` in the llm configuration"
 		if c.p.Name == builtinProvider || strings.Contains(c.p.BaseURL, ":11434") {
 			hint = "start Ollama (`ollama serve`) or fix `baseURL` in the llm configuration"
 		}
 		return &callError{kind: failUnreachable, msg: fmt.Sprintf("cannot reach %s (provider %q): %s: %s", at, c.p.Name, c.redact(netReason(err)), hint)}
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) || isNetError(err) {
+		// Connected, then lost: a server that crashed or restarted under
+		// load, worth a retry like a 5xx.
+		return &callError{kind: failServer, msg: fmt.Sprintf("the connection to %s (provider %q) broke off (%s): the server may have crashed or restarted; check its log", at, c.p.Name, c.redact(netReason(err)))}
 	}
 	return &callError{kind: failBadAnswer, msg: fmt.Sprintf(
 		"%s answered something that is not a chat completion (%s): check that `baseURL` of provider %q points at an OpenAI-compatible API (it usually ends in /v1)",
@@ -261,6 +266,14 @@ func isSchemaRefused(code, msg string) bool {
 func isToolsRefused(msg string) bool {
 	m := strings.ToLower(msg)
 	return strings.Contains(m, "does not support tools") || (strings.Contains(m, "tool") && strings.Contains(m, "not supported"))
+}
+
+// isDialError tells a server that is not there (refused, unknown host)
+// from a connection that was made and then lost.
+func isDialError(err error) bool {
+	var op *net.OpError
+	var dns *net.DNSError
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.As(err, &dns) || (errors.As(err, &op) && op.Op == "dial")
 }
 
 func isNetError(err error) bool {

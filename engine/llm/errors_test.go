@@ -15,6 +15,7 @@ import (
 // Each failure people meet is an error that says what to change, and
 // fails the attempt rather than crashing or hanging.
 func TestErrorsSayWhatToChange(t *testing.T) {
+	t.Setenv("MIMIR_TEST_KEY", "sk-some-key")
 	cases := []struct {
 		name     string
 		script   []step
@@ -43,6 +44,14 @@ func TestErrorsSayWhatToChange(t *testing.T) {
 			kind:     failNotFound,
 			requests: 1,
 			want:     []string{"has no chat-completions API (404", "fix `baseURL`", "/v1"},
+		},
+		{
+			name:     "wrong key",
+			script:   []step{status(401, `{"error": {"message": "Incorrect API key provided", "code": "invalid_api_key"}}`)},
+			mod:      func(p *Provider) { p.APIKeyEnv = "MIMIR_TEST_KEY" },
+			kind:     failAuth,
+			requests: 1,
+			want:     []string{"refused the API key from $MIMIR_TEST_KEY (401: Incorrect API key provided): set a valid key in MIMIR_TEST_KEY"},
 		},
 		{
 			name:     "missing key",
@@ -120,6 +129,16 @@ func TestErrorsSayWhatToChange(t *testing.T) {
 			kind:     failBadAnswer,
 			requests: 1,
 			want:     []string{"without a stream", "`stream: false`"},
+		},
+		{
+			name: "connection lost mid-answer, then an answer",
+			script: []step{func(w http.ResponseWriter, r *http.Request, req *seenRequest) {
+				conn, _, err := w.(http.Hijacker).Hijack()
+				if err == nil {
+					conn.Close()
+				}
+			}, answer("fine")},
+			requests: 2,
 		},
 		{
 			name: "error inside a stream",
