@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/json"
 	"errors"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -49,8 +50,67 @@ tasks:
 	if wf.LLM == nil || wf.LLM.Provider != "local" || wf.LLM.Model != "small" {
 		t.Errorf("workflow llm = %+v", wf.LLM)
 	}
-	if wf.Tasks[0].Workflow() != wf {
-		t.Error("a parsed task does not lead back to its workflow")
+}
+
+// Agents are built from a copy of their spec with the workflow's llm
+// defaults and folder filled in; the workflow itself stays as written.
+func TestAgentsGetResolvedSpecs(t *testing.T) {
+	wf, err := ParseWorkflow("wf.yaml", []byte(`
+name: r
+llm: {provider: local, model: small}
+tasks:
+  - id: a
+    worker: {type: llm, prompt: p, preambleFile: prompts/w.md}
+  - id: b
+    worker: {type: llm, prompt: p, model: big}
+  - id: c
+    worker: {type: llm, prompt: p, provider: remote}
+  - id: d
+    worker: {type: llm, prompt: p, provider: local}
+    qc: {type: llm, prompt: q, preambleFile: ../shared/qc.md}
+  - id: e
+    worker: {command: ls}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wf.Dir = t.TempDir()
+	got := map[string]AgentSpec{}
+	record := func(role string) func(task *Task, spec *AgentSpec) (Worker, error) {
+		return func(task *Task, spec *AgentSpec) (Worker, error) {
+			got[task.ID+"/"+role] = *spec
+			return nil, nil
+		}
+	}
+	llm := AgentKind{
+		Worker: record("worker"),
+		QC: func(task *Task, spec *AgentSpec) (QC, error) {
+			got[task.ID+"/qc"] = *spec
+			return nil, nil
+		},
+	}
+	exec := AgentKind{Worker: record("worker"), QC: func(*Task, *AgentSpec) (QC, error) { return nil, nil }}
+	r := NewRunner(Options{Workspace: t.TempDir(), Agents: Agents{"exec": exec, "llm": llm}})
+	defer r.Close(t.Context())
+	if _, err := r.Prepare(wf, ExecOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"a/worker": "local/small/" + filepath.Join(wf.Dir, "prompts", "w.md"),
+		"b/worker": "local/big/",
+		"c/worker": "remote//", // the workflow's model goes with its provider
+		"d/worker": "local/small/",
+		"d/qc":     "local/small/" + filepath.Join(wf.Dir, "../shared/qc.md"),
+		"e/worker": "//",
+	}
+	for k, w := range want {
+		s := got[k]
+		if g := s.Provider + "/" + s.Model + "/" + s.PreambleFile; g != w {
+			t.Errorf("%s: %q, want %q", k, g, w)
+		}
+	}
+	if a := wf.Tasks[0].Worker; a.Provider != "" || a.Model != "" || a.PreambleFile != "prompts/w.md" {
+		t.Errorf("the workflow was changed: %+v", a)
 	}
 }
 

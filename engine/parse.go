@@ -121,9 +121,6 @@ func ParseWorkflow(file string, data []byte) (*Workflow, error) {
 		})
 		return nil, &ValidationError{d.problems}
 	}
-	for _, t := range wf.Tasks {
-		t.wf = wf
-	}
 	return wf, nil
 }
 

@@ -39,15 +39,7 @@ type Task struct {
 	PassThreshold *int `yaml:"passThreshold"`
 	// AcceptanceCriteria is what the QC agent checks the work against.
 	AcceptanceCriteria []string `yaml:"acceptanceCriteria"`
-
-	// wf is the workflow the task was parsed with, so that agents built
-	// from the task alone can find the workflow's folder and defaults.
-	wf *Workflow
 }
-
-// Workflow is the workflow the task belongs to, or nil for a task that was
-// not parsed as part of one.
-func (t *Task) Workflow() *Workflow { return t.wf }
 
 // LLMDefaults are a workflow's choices for its llm agents; an agent's own
 // provider and model win over them.
@@ -69,14 +61,16 @@ type AgentSpec struct {
 	// elsewhere, so that a misplaced one is not silently ignored).
 
 	// Provider names a provider of the llm configuration; Model overrides
-	// its model.
+	// its model. The spec an agent is built from has the workflow's llm
+	// defaults filled in.
 	Provider string `yaml:"provider"`
 	Model    string `yaml:"model"`
 	// Prompt is what the model is asked to do (a worker needs one; for a
 	// QC agent it adds to the task's acceptance criteria).
 	Prompt string `yaml:"prompt"`
 	// Preamble is the system message, given inline or as a file relative
-	// to the workflow's folder.
+	// to the workflow's folder (the spec an agent is built from has it
+	// made absolute when the folder is known).
 	Preamble     string `yaml:"preamble"`
 	PreambleFile string `yaml:"preambleFile"`
 	// AllowCommands lets an llm worker run shell commands in its staging

@@ -171,81 +171,71 @@ func TestConfigProblems(t *testing.T) {
 }
 
 // Agents pick provider and model: the agent's own, else the workflow's,
-// else the configuration's; what cannot work fails when the agent is
-// made, before the execution starts.
+// else the configuration's; the preamble file is read from the workflow's
+// folder.
 func TestAgentResolution(t *testing.T) {
-	cfg := testConfig("http://127.0.0.1:1/v1")
+	home, away := newFakeLLM(t, answer("c")), newFakeLLM(t, answer("a"), answer("b"))
+	cfg := testConfig(home.URL())
 	other := newProvider("other")
-	other.BaseURL = "http://127.0.0.1:2/v1"
+	other.BaseURL = away.URL()
+	other.Model = "other-default"
 	cfg.Providers["other"] = other
+	runWorkflow(t, `
+name: r
+parallelism: 1
+llm: {provider: other, model: wf-model}
+tasks:
+  - id: a
+    worker: {type: llm, prompt: p, preambleFile: prompts/writer.md}
+  - id: b
+    dependsOn: [a]
+    worker: {type: llm, prompt: p, model: own-model}
+  - id: c
+    dependsOn: [b]
+    worker: {type: llm, prompt: p, provider: test}
+`, map[string]string{"prompts/writer.md": "You write well."}, cfg)
+	a, b, c := away.requests()[0].Body, away.requests()[1].Body, home.requests()[0].Body
+	if a.Model != "wf-model" || a.Messages[0].Text() != "You write well." {
+		t.Errorf("task a asked %q with system message %q", a.Model, a.Messages[0].Text())
+	}
+	if b.Model != "own-model" || b.Messages[0].Text() != defaultWorkerPreamble {
+		t.Errorf("task b asked %q", b.Model)
+	}
+	if c.Model != "test-model" {
+		t.Errorf("task c asked %q: the workflow's model must go with its provider only", c.Model)
+	}
+}
+
+// What cannot work fails when the agents are made, before the execution
+// starts, with what to change.
+func TestAgentProblemsStopPrepare(t *testing.T) {
+	cfg := testConfig("http://127.0.0.1:1/v1")
 	keyed := newProvider("keyed")
 	keyed.BaseURL = "http://127.0.0.1:3/v1"
 	keyed.Model = "m"
 	keyed.APIKeyEnv = "MIMIR_TEST_UNSET_KEY"
 	cfg.Providers["keyed"] = keyed
 	t.Setenv("MIMIR_TEST_UNSET_KEY", "")
-	k := Kind(cfg)
-
-	dir := t.TempDir()
-	mustWrite(t, filepath.Join(dir, "prompts", "writer.md"), "You write well.")
-	wf, err := engine.ParseWorkflow("wf.yaml", []byte(`
-name: r
-llm: {provider: other, model: wf-model}
-tasks:
-  - id: a
-    worker: {type: llm, prompt: p, preambleFile: prompts/writer.md}
-  - id: b
-    worker: {type: llm, prompt: p, model: own-model}
-  - id: c
-    worker: {type: llm, prompt: p, provider: test}
-  - id: d
-    worker: {type: llm, prompt: p, provider: nowhere}
-  - id: e
-    worker: {type: llm, prompt: p, provider: keyed}
-  - id: f
-    worker: {type: llm, prompt: p, preambleFile: missing.md}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	wf.Dir = dir
-	got := map[string]string{}
-	errs := map[string]string{}
-	for _, task := range wf.Tasks {
-		w, err := k.Worker(task, task.Worker)
-		if err != nil {
-			errs[task.ID] = err.Error()
-			continue
-		}
-		a := w.(*worker).agent
-		got[task.ID] = a.client.p.Name + "/" + a.model + "/" + a.preamble
-	}
-	want := map[string]string{
-		"a": "other/wf-model/You write well.",
-		"b": "other/own-model/",
-		"c": "test/test-model/", // the workflow's model goes with its provider
-	}
-	for id, w := range want {
-		if got[id] != w {
-			t.Errorf("task %s: %q, want %q (err %s)", id, got[id], w, errs[id])
-		}
-	}
-	for id, w := range map[string]string{
-		"d": `llm provider "nowhere" is not configured (configured: keyed, other, test)`,
-		"e": "MIMIR_TEST_UNSET_KEY named by apiKeyEnv is empty or not set",
-		"f": "read preambleFile",
+	for _, c := range []struct {
+		name, worker, want string
+		cfg                *Config
+	}{
+		{"unknown provider", "{type: llm, prompt: p, provider: nowhere}", `task t: worker: llm provider "nowhere" is not configured (configured: keyed, test)`, cfg},
+		{"key variable unset", "{type: llm, prompt: p, provider: keyed}", "MIMIR_TEST_UNSET_KEY named by apiKeyEnv is empty or not set", cfg},
+		{"missing preamble file", "{type: llm, prompt: p, preambleFile: missing.md}", "read preambleFile", cfg},
+		{"no model anywhere", "{type: llm, prompt: p}", `no model for llm provider "ollama"`, nil},
 	} {
-		if !strings.Contains(errs[id], w) {
-			t.Errorf("task %s: err %q, want %q", id, errs[id], w)
-		}
-	}
-
-	// No model anywhere.
-	bare := &engine.Task{ID: "x", Worker: &engine.AgentSpec{Type: "llm", Prompt: "p"}}
-	if _, err := k.Worker(bare, bare.Worker); err != nil {
-		t.Errorf("the config's model was not used: %v", err)
-	}
-	if _, err := Kind(nil).Worker(bare, bare.Worker); err == nil || !strings.Contains(err.Error(), `no model for llm provider "ollama"`) || !strings.Contains(err.Error(), EnvModel) {
-		t.Errorf("err = %v", err)
+		t.Run(c.name, func(t *testing.T) {
+			wf, err := engine.ParseWorkflow("wf.yaml", []byte("name: n\ntasks:\n  - id: t\n    worker: "+c.worker+"\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			wf.Dir = t.TempDir()
+			r := engine.NewRunner(engine.Options{Workspace: t.TempDir(), Agents: engine.Agents{"llm": Kind(c.cfg)}})
+			defer r.Close(t.Context())
+			if _, err := r.Prepare(wf, engine.ExecOptions{}); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("err = %v, want %q", err, c.want)
+			}
+		})
 	}
 }

@@ -107,24 +107,3 @@ tasks:
 		}
 	}
 }
-
-// An llm workflow is refused before it starts when an agent cannot be
-// made: the execution is never prepared.
-func TestEndToEndUnusableProviderFailsPrepare(t *testing.T) {
-	ws := t.TempDir()
-	wf, err := engine.ParseWorkflow("wf.yaml", []byte(`
-name: n
-tasks:
-  - id: t
-    worker: {type: llm, prompt: p, provider: nowhere}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	runner := engine.NewRunner(engine.Options{Workspace: ws, Agents: engine.Agents{"exec": engine.ExecAgent(), "llm": Kind(testConfig("http://127.0.0.1:1/v1"))}})
-	defer runner.Close(t.Context())
-	_, err = runner.Prepare(wf, engine.ExecOptions{})
-	if err == nil || !strings.Contains(err.Error(), `task t: worker: llm provider "nowhere" is not configured`) {
-		t.Errorf("err = %v", err)
-	}
-}

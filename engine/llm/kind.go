@@ -99,16 +99,12 @@ type agent struct {
 // maxPreambleSize bounds a preamble file: it goes into every request.
 const maxPreambleSize = 256 << 10
 
-// agent resolves provider and model (the agent's own, else the workflow's,
-// else the configuration's) and reads the preamble, so that a workflow
-// naming something unusable fails before its execution starts.
+// agent resolves provider and model (the agent's own, which the engine
+// has filled in from the workflow's llm defaults, else the
+// configuration's) and reads the preamble, so that a workflow naming
+// something unusable fails before its execution starts.
 func (k *kind) agent(task *engine.Task, spec *engine.AgentSpec) (*agent, error) {
-	var wfLLM engine.LLMDefaults
-	wf := task.Workflow()
-	if wf != nil && wf.LLM != nil {
-		wfLLM = *wf.LLM
-	}
-	name := first(spec.Provider, wfLLM.Provider, k.cfg.Default)
+	name := first(spec.Provider, k.cfg.Default)
 	c, ok := k.clients[name]
 	if !ok {
 		return nil, fmt.Errorf("llm provider %q is not configured (configured: %s): add it under llm.providers in .mimir/config.yaml", name, strings.Join(k.cfg.names(), ", "))
@@ -116,22 +112,14 @@ func (k *kind) agent(task *engine.Task, spec *engine.AgentSpec) (*agent, error) 
 	if c.keyErr != nil {
 		return nil, c.keyErr
 	}
-	model := spec.Model
-	if model == "" && (wfLLM.Provider == "" || wfLLM.Provider == name) {
-		// The workflow's model goes with its provider: it means nothing
-		// to an agent that asks another one.
-		model = wfLLM.Model
-	}
-	if model == "" {
-		model = c.p.Model
-	}
+	model := first(spec.Model, c.p.Model)
 	if model == "" {
 		return nil, fmt.Errorf("no model for llm provider %q: set `model` on the agent or under `llm:` in the workflow, or for the provider in .mimir/config.yaml (or %s)", name, EnvModel)
 	}
 	preamble := spec.Preamble
 	if spec.PreambleFile != "" {
 		var err error
-		if preamble, err = readPreamble(wf, spec.PreambleFile); err != nil {
+		if preamble, err = readPreamble(spec.PreambleFile); err != nil {
 			return nil, err
 		}
 	}
@@ -145,11 +133,12 @@ func (k *kind) agent(task *engine.Task, spec *engine.AgentSpec) (*agent, error) 
 	}, nil
 }
 
-func readPreamble(wf *engine.Workflow, rel string) (string, error) {
-	if wf == nil || wf.Dir == "" {
-		return "", fmt.Errorf("read preambleFile %s: the workflow's folder is not known, so the path has nothing to be relative to", rel)
+// readPreamble reads a preamble file; the engine has made its path
+// absolute against the workflow's folder, when it knows that folder.
+func readPreamble(path string) (string, error) {
+	if !filepath.IsAbs(path) {
+		return "", fmt.Errorf("read preambleFile %s: the workflow's folder is not known, so the path has nothing to be relative to", path)
 	}
-	path := filepath.Join(wf.Dir, filepath.FromSlash(rel))
 	f, err := os.Open(path)
 	if err != nil {
 		return "", fmt.Errorf("read preambleFile: %w", err)
