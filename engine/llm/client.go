@@ -36,6 +36,18 @@ type client struct {
 const maxBackoff = 30 * time.Second
 
 func newClient(p Provider, log *slog.Logger, backoff time.Duration) *client {
+	// A Config built by hand rather than loaded may leave settings zero;
+	// zero slots would block every request forever.
+	if p.Concurrency < 1 {
+		p.Concurrency = DefaultConcurrency
+	}
+	if p.Timeout <= 0 {
+		p.Timeout = DefaultTimeout
+	}
+	if p.MaxToolCalls < 1 {
+		p.MaxToolCalls = DefaultMaxToolCalls
+	}
+	p.MaxRetries = max(p.MaxRetries, 0)
 	c := &client{
 		p:       p,
 		slots:   make(chan struct{}, p.Concurrency),

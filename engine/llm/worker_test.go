@@ -282,3 +282,20 @@ func TestProviderConcurrencyLimit(t *testing.T) {
 		t.Errorf("%d requests were in flight at once, want 1", n)
 	}
 }
+
+// A Config built by hand with settings left zero still works: defaults
+// stand in rather than, say, zero request slots that block forever.
+func TestHandBuiltConfig(t *testing.T) {
+	f := newFakeLLM(t, answer("done"))
+	cfg := &Config{Default: "p", Providers: map[string]*Provider{"p": {Name: "p", BaseURL: f.URL(), Model: "m"}}}
+	task := llmTask("Write.")
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	res, err := buildWorker(t, Kind(cfg), task).Work(ctx, testJob(t, task))
+	if err != nil || res.Output != "done" {
+		t.Errorf("res = %+v, err = %v", res, err)
+	}
+	if strings.Contains(f.requests()[0].Body.Messages[1].Text(), "at most 0 tool calls") {
+		t.Error("a zero maxToolCalls was used as the limit")
+	}
+}
