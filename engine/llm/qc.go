@@ -233,6 +233,9 @@ func (q *qc) brief(job *engine.Job) string {
 // followed, so the QC agent sees only what is in the folder.
 func workerFiles(dir string) string {
 	r, err := os.OpenRoot(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "The worker wrote no files.\n" // nor made the folder
+	}
 	if err != nil {
 		return fmt.Sprintf("(the folder could not be opened: %v)\n", err)
 	}

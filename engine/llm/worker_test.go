@@ -299,3 +299,29 @@ func TestHandBuiltConfig(t *testing.T) {
 		t.Error("a zero maxToolCalls was used as the limit")
 	}
 }
+
+// The staging folder may not exist yet when an attempt starts: the worker
+// makes it, and a QC agent finds no files rather than failing.
+func TestStagingFolderMadeOnDemand(t *testing.T) {
+	f := newFakeLLM(t,
+		verdictAnswer(false, 0, "Nothing there.", nil, nil),
+		answer("", call{toolWrite, map[string]any{"path": "a.txt", "content": "x"}}),
+		answer("done"),
+	)
+	task := llmTask("Write.", "a.txt exists")
+	job := testJob(t, task)
+	job.Dir = filepath.Join(job.StagingRoot, "not-yet")
+	k := Kind(testConfig(f.URL()))
+	if v, err := buildQC(t, k, task).Check(t.Context(), job); err != nil || v.Passed {
+		t.Fatalf("verdict = %+v, %v", v, err)
+	}
+	if !strings.Contains(f.requests()[0].Body.Messages[1].Text(), "The worker wrote no files.") {
+		t.Error("a missing folder is not reported as no files")
+	}
+	if _, err := buildWorker(t, k, task).Work(t.Context(), job); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(job.Dir, "a.txt")); err != nil {
+		t.Error(err)
+	}
+}
