@@ -90,13 +90,13 @@ func (c *client) classify(ctx, reqCtx context.Context, req chatRequest, resp *ht
 		if c.p.Name == builtinProvider || strings.Contains(c.p.BaseURL, ":11434") {
 			hint = "start Ollama (`ollama serve`) or fix `baseURL` in the llm configuration"
 		}
-		return &callError{kind: failUnreachable, msg: fmt.Sprintf("cannot reach %s (provider %q): %s: %s", at, c.p.Name, c.redact(netReason(err)), hint)}
+		return &callError{kind: failUnreachable, msg: fmt.Sprintf("cannot reach %s: %s: %s", at, c.redact(netReason(err)), hint)}
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) || isNetError(err) {
 		// Connected, then lost: a server that crashed or restarted under
 		// load, worth a retry like a 5xx.
-		return &callError{kind: failServer, msg: fmt.Sprintf("the connection to %s (provider %q) broke off (%s): the server may have crashed or restarted; check its log", at, c.p.Name, c.redact(netReason(err)))}
+		return &callError{kind: failServer, msg: fmt.Sprintf("the connection to %s broke off (%s): the server may have crashed or restarted; check its log", at, c.redact(netReason(err)))}
 	}
 	return &callError{kind: failBadAnswer, msg: fmt.Sprintf(
 		"%s answered something that is not a chat completion (%s): check that `baseURL` of provider %q points at an OpenAI-compatible API (it usually ends in /v1)",
