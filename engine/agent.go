@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 )
 
 // Job is what an agent is given for one attempt of one task.
@@ -93,19 +94,19 @@ func DefaultAgents() Agents {
 	return Agents{"exec": ExecAgent()}
 }
 
-func (a Agents) worker(t *Task) (Worker, error) {
+func (a Agents) worker(wf *Workflow, t *Task) (Worker, error) {
 	kind, err := a.kind(t.Worker)
 	if err != nil {
 		return nil, fmt.Errorf("task %s: worker: %w", t.ID, err)
 	}
-	w, err := kind.Worker(t, t.Worker)
+	w, err := kind.Worker(t, specFor(wf, t.Worker))
 	if err != nil {
 		return nil, fmt.Errorf("task %s: worker: %w", t.ID, err)
 	}
 	return w, nil
 }
 
-func (a Agents) qc(t *Task) (QC, error) {
+func (a Agents) qc(wf *Workflow, t *Task) (QC, error) {
 	if t.QC == nil {
 		return nil, nil
 	}
@@ -113,11 +114,38 @@ func (a Agents) qc(t *Task) (QC, error) {
 	if err != nil {
 		return nil, fmt.Errorf("task %s: qc: %w", t.ID, err)
 	}
-	q, err := kind.QC(t, t.QC)
+	q, err := kind.QC(t, specFor(wf, t.QC))
 	if err != nil {
 		return nil, fmt.Errorf("task %s: qc: %w", t.ID, err)
 	}
 	return q, nil
+}
+
+// specFor is the spec an agent of wf is built from. An agent is given the
+// task alone, so what only the workflow knows is filled into a copy (the
+// workflow itself is never changed, so one workflow can be prepared
+// concurrently): for llm agents, the workflow's provider and model where
+// the agent names none, and the preamble file made absolute against the
+// workflow's folder.
+func specFor(wf *Workflow, spec *AgentSpec) *AgentSpec {
+	if spec.Type != "llm" {
+		return spec
+	}
+	s := *spec
+	if d := wf.LLM; d != nil {
+		// The workflow's model goes with its provider: it means nothing
+		// to an agent that asks another one.
+		if s.Model == "" && (d.Provider == "" || s.Provider == "" || s.Provider == d.Provider) {
+			s.Model = d.Model
+		}
+		if s.Provider == "" {
+			s.Provider = d.Provider
+		}
+	}
+	if s.PreambleFile != "" && wf.Dir != "" && !filepath.IsAbs(s.PreambleFile) {
+		s.PreambleFile = filepath.Join(wf.Dir, filepath.FromSlash(s.PreambleFile))
+	}
+	return &s
 }
 
 func (a Agents) kind(spec *AgentSpec) (AgentKind, error) {

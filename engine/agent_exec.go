@@ -34,7 +34,7 @@ type execWorker struct{ spec *AgentSpec }
 
 func (w execWorker) Work(ctx context.Context, job *Job) (WorkResult, error) {
 	out := newTail(maxOutputTail)
-	err := runCommand(ctx, job, w.spec, PhaseWorker, out, out)
+	err := runCommand(ctx, job, w.spec.Command, w.spec.Env, PhaseWorker, out, out)
 	return WorkResult{Output: out.String()}, err
 }
 
@@ -46,7 +46,7 @@ type execQC struct {
 func (q execQC) Check(ctx context.Context, job *Job) (Verdict, error) {
 	stdout := newHead(maxQCStdout)
 	combined := newTail(maxOutputTail)
-	runErr := runCommand(ctx, job, q.spec, PhaseQC, multiWriter(stdout, combined), combined)
+	runErr := runCommand(ctx, job, q.spec.Command, q.spec.Env, PhaseQC, multiWriter(stdout, combined), combined)
 	if ctx.Err() != nil {
 		return Verdict{}, runErr
 	}
@@ -127,20 +127,35 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// runCommand runs spec's command for job in its staging folder, in a process
+// RunCommand runs command for job in its staging folder under the exec
+// agent's limits, for agents that run commands of their own (an llm
+// worker's tool): the same environment (MIMIR_* plus env, whose entries
+// win over the sidecar's own, so an empty value hides a variable), a
+// process group of its own that dies with the call, and ctx for the
+// timeout. It returns the last 64 KiB of the combined output.
+func RunCommand(ctx context.Context, job *Job, command Command, env map[string]string, phase string) (string, error) {
+	if command.IsZero() {
+		return "", fmt.Errorf("%s command: nothing to run", phase)
+	}
+	out := newTail(maxOutputTail)
+	err := runCommand(ctx, job, command, env, phase, out, out)
+	return out.String(), err
+}
+
+// runCommand runs command for job in its staging folder, in a process
 // group of its own so that cancelling kills everything it started.
-func runCommand(ctx context.Context, job *Job, spec *AgentSpec, phase string, stdout, stderr interface{ Write([]byte) (int, error) }) error {
+func runCommand(ctx context.Context, job *Job, command Command, env map[string]string, phase string, stdout, stderr interface{ Write([]byte) (int, error) }) error {
 	if err := job.EnsureDir(); err != nil {
 		return err
 	}
 	var cmd *exec.Cmd
-	if spec.Command.Shell != "" {
-		cmd = exec.CommandContext(ctx, "/bin/sh", "-c", spec.Command.Shell)
+	if command.Shell != "" {
+		cmd = exec.CommandContext(ctx, "/bin/sh", "-c", command.Shell)
 	} else {
-		cmd = exec.CommandContext(ctx, spec.Command.Argv[0], spec.Command.Argv[1:]...)
+		cmd = exec.CommandContext(ctx, command.Argv[0], command.Argv[1:]...)
 	}
 	cmd.Dir = job.Dir
-	cmd.Env = commandEnv(job, spec, phase)
+	cmd.Env = commandEnv(job, env, phase)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.Stdin = nil
 	prepareGroup(cmd)
@@ -158,12 +173,12 @@ func runCommand(ctx context.Context, job *Job, spec *AgentSpec, phase string, st
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return fmt.Errorf("%s command %q: %w", phase, spec.Command.String(), err)
+		return fmt.Errorf("%s command %q: %w", phase, command.String(), err)
 	}
 	return nil
 }
 
-func commandEnv(job *Job, spec *AgentSpec, phase string) []string {
+func commandEnv(job *Job, extra map[string]string, phase string) []string {
 	env := os.Environ()
 	env = append(env,
 		"MIMIR_EXECUTION_ID="+job.ExecutionID,
@@ -178,7 +193,7 @@ func commandEnv(job *Job, spec *AgentSpec, phase string) []string {
 		"MIMIR_WORKSPACE="+job.Workspace,
 		"MIMIR_GAP_FILE="+job.GapFile,
 	)
-	for k, v := range spec.Env {
+	for k, v := range extra {
 		env = append(env, k+"="+v)
 	}
 	return env

@@ -109,11 +109,11 @@ func (r *Runner) Prepare(wf *Workflow, opts ExecOptions) (*Execution, error) {
 	workers := make(map[string]Worker, len(wf.Tasks))
 	qcs := make(map[string]QC, len(wf.Tasks))
 	for _, t := range wf.Tasks {
-		w, err := r.opts.Agents.worker(t)
+		w, err := r.opts.Agents.worker(wf, t)
 		if err != nil {
 			return nil, err
 		}
-		q, err := r.opts.Agents.qc(t)
+		q, err := r.opts.Agents.qc(wf, t)
 		if err != nil {
 			return nil, err
 		}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -23,6 +24,13 @@ func (d *decoder) validate(wf *Workflow, doc *yaml.Node) {
 	}
 	if wf.Parallelism < 0 || wf.Parallelism > maxParallelism {
 		d.errorf(wpos["parallelism"].value, "parallelism must be between 1 and %d (or left out for one per CPU), not %d", maxParallelism, wf.Parallelism)
+	}
+	if wf.LLM != nil {
+		for _, f := range []string{"provider", "model"} {
+			if p, ok := d.pos[wf.LLM][f]; ok && strings.TrimSpace(p.value.Value) == "" {
+				d.errorf(p.value, "llm.%s must not be empty (leave it out for the default)", f)
+			}
+		}
 	}
 	if len(wf.Tasks) == 0 {
 		at := doc
@@ -52,10 +60,10 @@ func (d *decoder) validate(wf *Workflow, doc *yaml.Node) {
 		if t.Worker == nil {
 			d.errorf(tpos[""].value, "%s needs a worker (for example `worker: {command: ./do-it.sh}`)", where)
 		} else {
-			d.validateAgent(t.Worker, where+": worker")
+			d.validateAgent(t.Worker, where+": worker", PhaseWorker, t)
 		}
 		if t.QC != nil {
-			d.validateAgent(t.QC, where+": qc")
+			d.validateAgent(t.QC, where+": qc", PhaseQC, t)
 		}
 		if t.MaxRetries != nil && (*t.MaxRetries < 0 || *t.MaxRetries > maxRetriesLimit) {
 			d.errorf(tpos["maxRetries"].value, "%s: maxRetries must be between 0 and %d, not %d", where, maxRetriesLimit, *t.MaxRetries)
@@ -92,15 +100,75 @@ func (d *decoder) validate(wf *Workflow, doc *yaml.Node) {
 	}
 }
 
-func (d *decoder) validateAgent(a *AgentSpec, where string) {
+// llmFields are the agent fields only llm agents read.
+var llmFields = []string{"provider", "model", "prompt", "preamble", "preambleFile", "allowCommands", "maxToolCalls", "temperature"}
+
+// maxToolCallsLimit bounds what a workflow may allow an llm worker per
+// attempt: past it a loop is a runaway, not a plan.
+const maxToolCallsLimit = 1000
+
+func (d *decoder) validateAgent(a *AgentSpec, where, role string, t *Task) {
 	apos := d.pos[a]
 	switch a.Type {
 	case "", "exec":
 		if a.Command.IsZero() {
 			d.errorf(apos[""].value, "%s needs a command (text for the shell, or a list of arguments)", where)
 		}
+		for _, f := range llmFields {
+			if p, ok := apos[f]; ok {
+				d.errorf(p.key, "%s: %q is for llm agents only (add `type: llm`, or leave it out)", where, f)
+			}
+		}
+	case "llm":
+		d.validateLLMAgent(a, apos, where, role, t)
 	default:
-		d.errorf(apos["type"].value, "%s: unknown agent type %q (known: exec)", where, a.Type)
+		d.errorf(apos["type"].value, "%s: unknown agent type %q (known: exec, llm)", where, a.Type)
+	}
+}
+
+func (d *decoder) validateLLMAgent(a *AgentSpec, apos positions, where, role string, t *Task) {
+	if p, ok := apos["command"]; ok {
+		d.errorf(p.key, "%s: an llm agent takes a prompt, not a command (to let the model run commands, set `allowCommands: true`)", where)
+	}
+	if role == PhaseWorker && strings.TrimSpace(a.Prompt) == "" {
+		at := apos[""].value
+		if p, ok := apos["prompt"]; ok {
+			at = p.value
+		}
+		d.errorf(at, "%s needs a prompt: what the model should do (add `prompt: …`)", where)
+	}
+	if role == PhaseQC && strings.TrimSpace(a.Prompt) == "" && len(t.AcceptanceCriteria) == 0 {
+		d.errorf(apos[""].value, "%s: an llm QC agent needs something to check against: add `acceptanceCriteria` to the task or a `prompt` to the qc agent", where)
+	}
+	if role == PhaseQC {
+		if p, ok := apos["allowCommands"]; ok {
+			d.errorf(p.key, "%s: allowCommands is for llm workers; the QC agent reads the worker's files and runs nothing", where)
+		}
+		if p, ok := apos["maxToolCalls"]; ok {
+			d.errorf(p.key, "%s: maxToolCalls is for llm workers; the QC agent calls no tools", where)
+		}
+	}
+	if a.Preamble != "" && a.PreambleFile != "" {
+		d.errorf(apos["preambleFile"].key, "%s: give either preamble or preambleFile, not both", where)
+	}
+	if p, ok := apos["preambleFile"]; ok {
+		switch {
+		case strings.TrimSpace(a.PreambleFile) == "":
+			d.errorf(p.value, "%s: preambleFile must name a file", where)
+		case filepath.IsAbs(a.PreambleFile) || strings.HasPrefix(a.PreambleFile, "/"):
+			d.errorf(p.value, "%s: preambleFile %q must be relative to the workflow's folder", where, a.PreambleFile)
+		}
+	}
+	if p, ok := apos["maxToolCalls"]; ok && (a.MaxToolCalls < 1 || a.MaxToolCalls > maxToolCallsLimit) {
+		d.errorf(p.value, "%s: maxToolCalls must be between 1 and %d, not %d", where, maxToolCallsLimit, a.MaxToolCalls)
+	}
+	if a.Temperature != nil && (*a.Temperature < 0 || *a.Temperature > 2) {
+		d.errorf(apos["temperature"].value, "%s: temperature must be between 0 and 2, not %g", where, *a.Temperature)
+	}
+	for _, f := range []string{"provider", "model"} {
+		if p, ok := apos[f]; ok && strings.TrimSpace(p.value.Value) == "" {
+			d.errorf(p.value, "%s: %s must not be empty (leave it out for the default)", where, f)
+		}
 	}
 }
 

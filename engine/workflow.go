@@ -9,10 +9,13 @@ import (
 // Workflow is a set of tasks to run, parsed from YAML or JSON (one schema:
 // engine/workflow.schema.json).
 type Workflow struct {
-	Name        string  `yaml:"name"`
-	Description string  `yaml:"description"`
-	Parallelism int     `yaml:"parallelism"`
-	Tasks       []*Task `yaml:"tasks"`
+	Name        string `yaml:"name"`
+	Description string `yaml:"description"`
+	Parallelism int    `yaml:"parallelism"`
+	// LLM picks the provider and model for every llm agent of the workflow
+	// that does not name its own.
+	LLM   *LLMDefaults `yaml:"llm"`
+	Tasks []*Task      `yaml:"tasks"`
 
 	// Path is the file it was read from ("" when inline); commands run with
 	// its folder in MIMIR_WORKFLOW_DIR so they can find their scripts.
@@ -38,12 +41,46 @@ type Task struct {
 	AcceptanceCriteria []string `yaml:"acceptanceCriteria"`
 }
 
+// LLMDefaults are a workflow's choices for its llm agents; an agent's own
+// provider and model win over them.
+type LLMDefaults struct {
+	Provider string `yaml:"provider"`
+	Model    string `yaml:"model"`
+}
+
 // AgentSpec says which agent does a role and how.
 type AgentSpec struct {
 	// Type is "exec" (the default: a command) or "llm".
-	Type    string            `yaml:"type"`
-	Command Command           `yaml:"command"`
-	Env     map[string]string `yaml:"env"`
+	Type string `yaml:"type"`
+	// Command is what an exec agent runs.
+	Command Command `yaml:"command"`
+	// Env is added to the environment of the commands an agent runs.
+	Env map[string]string `yaml:"env"`
+
+	// The fields below are for llm agents only (validation rejects them
+	// elsewhere, so that a misplaced one is not silently ignored).
+
+	// Provider names a provider of the llm configuration; Model overrides
+	// its model. The spec an agent is built from has the workflow's llm
+	// defaults filled in.
+	Provider string `yaml:"provider"`
+	Model    string `yaml:"model"`
+	// Prompt is what the model is asked to do (a worker needs one; for a
+	// QC agent it adds to the task's acceptance criteria).
+	Prompt string `yaml:"prompt"`
+	// Preamble is the system message, given inline or as a file relative
+	// to the workflow's folder (the spec an agent is built from has it
+	// made absolute when the folder is known).
+	Preamble     string `yaml:"preamble"`
+	PreambleFile string `yaml:"preambleFile"`
+	// AllowCommands lets an llm worker run shell commands in its staging
+	// folder; off unless the workflow says so.
+	AllowCommands bool `yaml:"allowCommands"`
+	// MaxToolCalls bounds an llm worker's tool calls per attempt (0: the
+	// provider's default).
+	MaxToolCalls int `yaml:"maxToolCalls"`
+	// Temperature is the sampling temperature (nil: the endpoint's default).
+	Temperature *float64 `yaml:"temperature"`
 }
 
 // Defaults.

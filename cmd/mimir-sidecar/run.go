@@ -60,11 +60,15 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 
+	agents, err := agentsFor(ws, log)
+	if err != nil {
+		return err
+	}
 	hub := notify.NewHub(8192)
 	runner := engine.NewRunner(engine.Options{
 		Workspace: ws.Dir(),
 		StateDir:  ws.StateDir(),
-		Agents:    engine.DefaultAgents(),
+		Agents:    agents,
 		Logger:    log,
 		Sink:      hubSink(hub),
 	})

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/mimir-sidecar/mimir-sidecar/engine"
 	"github.com/mimir-sidecar/mimir-sidecar/rpc"
+	"github.com/mimir-sidecar/mimir-sidecar/workspace"
 )
 
 func serveCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -35,6 +37,7 @@ func serveCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		Logger:           log.With("component", "rpc"),
 		MaxMessage:       *maxMessage,
 		DefaultWorkspace: *wsDir,
+		Agents:           func(ws *workspace.Workspace) (engine.Agents, error) { return agentsFor(ws, log) },
 	})
 	if code != 0 {
 		return exitError{code}

@@ -1,0 +1,375 @@
+// Package llm provides the llm worker and QC agents: language models behind
+// any OpenAI-compatible chat-completions endpoint (Ollama, llama.cpp's
+// server, vLLM, LM Studio, OpenAI), reached through the official Go SDK.
+//
+// The engine knows nothing of it; whoever wires the engine up adds it:
+//
+//	cfg, err := llm.LoadConfig(workspaceDir)
+//	agents := engine.DefaultAgents()
+//	agents["llm"] = llm.Kind(cfg, llm.WithLogger(logger))
+package llm
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the set of providers the llm agents may use.
+type Config struct {
+	// Default names the provider of agents and workflows that name none.
+	Default string
+	// Providers by name.
+	Providers map[string]*Provider
+	// Files are the configuration files that were read, lowest precedence
+	// first, so messages can say where to change a setting.
+	Files []string
+}
+
+// Provider is one OpenAI-compatible endpoint.
+type Provider struct {
+	Name    string
+	BaseURL string
+	// Model is asked when neither the agent nor the workflow names one.
+	Model string
+	// APIKeyEnv is the NAME of the environment variable holding the API
+	// key ("" for servers that need none). The key itself is read when the
+	// agents are made and never written anywhere.
+	APIKeyEnv string
+	// Timeout bounds one request (one model answer, streamed or not).
+	Timeout time.Duration
+	// Concurrency is how many requests may be in flight to this provider at
+	// once, across every agent and execution that uses it: a local server
+	// answers one or two at a time and queues (or fails) the rest.
+	Concurrency int
+	// MaxToolCalls is a worker's default limit of tool calls per attempt.
+	MaxToolCalls int
+	// MaxRetries is how many times a request refused with 429 or a 5xx is
+	// tried again (Retry-After honoured, else exponential backoff).
+	MaxRetries int
+	// Stream asks for streamed answers, so a slow model's answer arrives as
+	// it is made rather than all at the end of a long wait.
+	Stream bool
+	// StructuredOutput sends the QC verdict's JSON Schema as response_format;
+	// endpoints that reject it are asked again without it.
+	StructuredOutput bool
+}
+
+// Defaults of a provider's settings.
+const (
+	DefaultTimeout      = 5 * time.Minute
+	DefaultConcurrency  = 2
+	DefaultMaxToolCalls = 25
+	DefaultMaxRetries   = 3
+)
+
+// Ollama is there without any configuration: a local Ollama is what most
+// people try first, and the only thing it then needs is a model name.
+const (
+	builtinProvider = "ollama"
+	builtinBaseURL  = "http://localhost:11434/v1"
+)
+
+// Environment variables that override the configuration files for the
+// default provider, so a run can be pointed at an endpoint in one line.
+const (
+	EnvProvider = "MIMIR_LLM_PROVIDER"
+	EnvBaseURL  = "MIMIR_LLM_BASE_URL"
+	EnvModel    = "MIMIR_LLM_MODEL"
+)
+
+// Bounds on configured values.
+const (
+	maxConcurrency = 256
+	maxToolCalls   = 1000
+	maxRetries     = 10
+	maxConfigSize  = 1 << 20
+)
+
+// LoadConfig reads the llm configuration: the user's
+// (os.UserConfigDir()/mimir/config.yaml), then the workspace's
+// (<workspace>/.mimir/config.yaml) over it, then the MIMIR_LLM_*
+// environment variables over both. Missing files are fine; without any,
+// the built-in "ollama" provider at http://localhost:11434/v1 is the
+// default and only needs a model.
+func LoadConfig(workspaceDir string) (*Config, error) {
+	var files []string
+	if dir, err := os.UserConfigDir(); err == nil {
+		files = append(files, filepath.Join(dir, "mimir", "config.yaml"))
+	}
+	if workspaceDir != "" {
+		files = append(files, filepath.Join(workspaceDir, ".mimir", "config.yaml"))
+	}
+	return loadConfig(files, os.Getenv)
+}
+
+// The file format. Pointers tell "not set here" from a zero, so a later
+// file overrides only what it sets.
+type fileConfig struct {
+	LLM *fileLLM `yaml:"llm"`
+	// The rest of the file belongs to other parts of the sidecar.
+	Rest map[string]any `yaml:",inline"`
+}
+
+type fileLLM struct {
+	Default   string                   `yaml:"default"`
+	Providers map[string]*fileProvider `yaml:"providers"`
+}
+
+type fileProvider struct {
+	BaseURL          *string   `yaml:"baseURL"`
+	Model            *string   `yaml:"model"`
+	APIKeyEnv        *string   `yaml:"apiKeyEnv"`
+	Timeout          *duration `yaml:"timeout"`
+	Concurrency      *int      `yaml:"concurrency"`
+	MaxToolCalls     *int      `yaml:"maxToolCalls"`
+	MaxRetries       *int      `yaml:"maxRetries"`
+	Stream           *bool     `yaml:"stream"`
+	StructuredOutput *bool     `yaml:"structuredOutput"`
+}
+
+// duration accepts "90s", "5m" or a number of seconds.
+type duration time.Duration
+
+func (d *duration) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: a duration must be like \"30s\" or \"5m\"", n.Line)
+	}
+	if v, err := time.ParseDuration(n.Value); err == nil {
+		*d = duration(v)
+		return nil
+	}
+	if secs, err := strconv.ParseFloat(n.Value, 64); err == nil {
+		*d = duration(secs * float64(time.Second))
+		return nil
+	}
+	return fmt.Errorf("line %d: %q is not a duration: write it like \"30s\", \"5m\" or \"1h\"", n.Line, n.Value)
+}
+
+func newProvider(name string) *Provider {
+	return &Provider{
+		Name:             name,
+		Timeout:          DefaultTimeout,
+		Concurrency:      DefaultConcurrency,
+		MaxToolCalls:     DefaultMaxToolCalls,
+		MaxRetries:       DefaultMaxRetries,
+		Stream:           true,
+		StructuredOutput: true,
+	}
+}
+
+// defaultConfig is the configuration when nothing is configured.
+func defaultConfig() *Config {
+	p := newProvider(builtinProvider)
+	p.BaseURL = builtinBaseURL
+	return &Config{Default: builtinProvider, Providers: map[string]*Provider{builtinProvider: p}}
+}
+
+func loadConfig(files []string, getenv func(string) string) (*Config, error) {
+	cfg := defaultConfig()
+	cfg.Default = ""
+	configured := map[string]bool{}
+	for _, path := range files {
+		fc, err := readConfigFile(path)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		cfg.Files = append(cfg.Files, path)
+		if fc.LLM == nil {
+			continue
+		}
+		if fc.LLM.Default != "" {
+			cfg.Default = fc.LLM.Default
+		}
+		for name, fp := range fc.LLM.Providers {
+			if fp == nil {
+				continue
+			}
+			p, ok := cfg.Providers[name]
+			if !ok {
+				p = newProvider(name)
+				cfg.Providers[name] = p
+			}
+			configured[name] = true
+			fp.applyTo(p)
+		}
+	}
+
+	if cfg.Default == "" {
+		// One configured provider is the obvious default; with several the
+		// user has to say, and the built-in one stands in until they do.
+		cfg.Default = builtinProvider
+		if len(configured) == 1 {
+			for name := range configured {
+				cfg.Default = name
+			}
+		}
+	}
+	if v := getenv(EnvProvider); v != "" {
+		cfg.Default = v
+	}
+	if base, model := getenv(EnvBaseURL), getenv(EnvModel); base != "" || model != "" {
+		p, ok := cfg.Providers[cfg.Default]
+		if !ok {
+			p = newProvider(cfg.Default)
+			cfg.Providers[cfg.Default] = p
+		}
+		if base != "" {
+			p.BaseURL = base
+		}
+		if model != "" {
+			p.Model = model
+		}
+	}
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+func readConfigFile(path string) (*fileConfig, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("read llm configuration: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("read llm configuration %s: %w", path, err)
+	}
+	if st.Size() > maxConfigSize {
+		return nil, fmt.Errorf("read llm configuration %s: %d bytes is more than a configuration file can be", path, st.Size())
+	}
+	dec := yaml.NewDecoder(f)
+	// Strict within llm:, so a misspelt setting is an error rather than a
+	// default that silently stays; other sections are left to their owners.
+	dec.KnownFields(true)
+	var fc fileConfig
+	if err := dec.Decode(&fc); err != nil && !errors.Is(err, io.EOF) { // io.EOF: an empty file
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			return nil, fmt.Errorf("read llm configuration %s: %s", path, strings.Join(readable(te.Errors), "; "))
+		}
+		return nil, fmt.Errorf("read llm configuration %s: %w", path, err)
+	}
+	return &fc, nil
+}
+
+var unknownField = regexp.MustCompile(`^(line \d+): field (\S+) not found in type llm\.(\w+)$`)
+
+// readable rewords the decoder's complaints about unknown settings, which
+// name Go types, into the file's own terms.
+func readable(errs []string) []string {
+	known := map[string]string{
+		"fileProvider": "baseURL, model, apiKeyEnv, timeout, concurrency, maxToolCalls, maxRetries, stream, structuredOutput",
+		"fileLLM":      "default, providers",
+	}
+	out := make([]string, len(errs))
+	for i, e := range errs {
+		out[i] = e
+		if m := unknownField.FindStringSubmatch(e); m != nil && known[m[3]] != "" {
+			out[i] = fmt.Sprintf("%s: unknown setting %q (known: %s)", m[1], m[2], known[m[3]])
+		}
+	}
+	return out
+}
+
+func (fp *fileProvider) applyTo(p *Provider) {
+	set(&p.BaseURL, fp.BaseURL)
+	set(&p.Model, fp.Model)
+	set(&p.APIKeyEnv, fp.APIKeyEnv)
+	if fp.Timeout != nil {
+		p.Timeout = time.Duration(*fp.Timeout)
+	}
+	set(&p.Concurrency, fp.Concurrency)
+	set(&p.MaxToolCalls, fp.MaxToolCalls)
+	set(&p.MaxRetries, fp.MaxRetries)
+	set(&p.Stream, fp.Stream)
+	set(&p.StructuredOutput, fp.StructuredOutput)
+}
+
+func set[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// check reports every unusable setting at once, naming the files to fix.
+func (c *Config) check() error {
+	var problems []string
+	where := "the llm configuration"
+	if len(c.Files) > 0 {
+		where = strings.Join(c.Files, " or ")
+	}
+	if _, ok := c.Providers[c.Default]; !ok {
+		problems = append(problems, fmt.Sprintf("the default provider %q is not configured (configured: %s)", c.Default, strings.Join(c.names(), ", ")))
+	}
+	for _, name := range c.names() {
+		p := c.Providers[name]
+		bad := func(format string, args ...any) {
+			problems = append(problems, fmt.Sprintf("provider %q: ", name)+fmt.Sprintf(format, args...))
+		}
+		if p.BaseURL == "" {
+			bad("baseURL is missing (for example http://localhost:11434/v1)")
+		} else if u, err := url.Parse(p.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("baseURL %q is not an http:// or https:// address", redactURL(p.BaseURL))
+		}
+		if p.APIKeyEnv != "" && !envName.MatchString(p.APIKeyEnv) {
+			// Never echo the value: it may be the key itself, pasted in the
+			// wrong place.
+			bad("apiKeyEnv must be the NAME of an environment variable that holds the key (like OPENAI_API_KEY), not the key itself")
+		}
+		if p.Timeout <= 0 {
+			bad("timeout must be more than zero")
+		}
+		if p.Concurrency < 1 || p.Concurrency > maxConcurrency {
+			bad("concurrency must be between 1 and %d, not %d", maxConcurrency, p.Concurrency)
+		}
+		if p.MaxToolCalls < 1 || p.MaxToolCalls > maxToolCalls {
+			bad("maxToolCalls must be between 1 and %d, not %d", maxToolCalls, p.MaxToolCalls)
+		}
+		if p.MaxRetries < 0 || p.MaxRetries > maxRetries {
+			bad("maxRetries must be between 0 and %d, not %d", maxRetries, p.MaxRetries)
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("llm configuration (%s): %s", where, strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+func (c *Config) names() []string {
+	names := make([]string, 0, len(c.Providers))
+	for name := range c.Providers {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// redactURL hides credentials written into a URL.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(an address that does not parse)"
+	}
+	return u.Redacted()
+}

@@ -1,0 +1,241 @@
+package llm
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mimir-sidecar/mimir-sidecar/engine"
+)
+
+func noEnv(string) string { return "" }
+
+func envOf(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+// Nothing configured: the built-in Ollama provider, waiting for a model.
+func TestConfigDefaults(t *testing.T) {
+	cfg, err := loadConfig([]string{filepath.Join(t.TempDir(), "missing.yaml")}, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := cfg.Providers[cfg.Default]
+	if cfg.Default != "ollama" || p.BaseURL != "http://localhost:11434/v1" || p.Model != "" || p.APIKeyEnv != "" ||
+		p.Timeout != DefaultTimeout || p.Concurrency != DefaultConcurrency || p.MaxToolCalls != DefaultMaxToolCalls ||
+		p.MaxRetries != DefaultMaxRetries || !p.Stream || !p.StructuredOutput {
+		t.Errorf("defaults = %+v, %+v", cfg, p)
+	}
+	if len(cfg.Files) != 0 {
+		t.Errorf("files read = %v", cfg.Files)
+	}
+}
+
+// The workspace's file goes over the user's, setting by setting; other
+// sections of the file are left alone; the environment goes over both.
+func TestConfigLayers(t *testing.T) {
+	dir := t.TempDir()
+	user := filepath.Join(dir, "user.yaml")
+	ws := filepath.Join(dir, "ws.yaml")
+	mustWrite(t, user, `
+editor: {theme: dark}
+llm:
+  default: openai
+  providers:
+    openai:
+      baseURL: https://api.openai.com/v1
+      model: gpt-4o-mini
+      apiKeyEnv: OPENAI_API_KEY
+      timeout: 90
+      concurrency: 8
+    ollama:
+      model: llama3.1
+`)
+	mustWrite(t, ws, `
+llm:
+  providers:
+    openai:
+      model: gpt-4o
+      maxToolCalls: 40
+      stream: false
+    vllm:
+      baseURL: http://gpu-box:8000/v1
+      model: qwen
+      timeout: 2m
+      structuredOutput: false
+      maxRetries: 0
+`)
+	cfg, err := loadConfig([]string{user, ws}, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := cfg.Providers["openai"]
+	if cfg.Default != "openai" || o.BaseURL != "https://api.openai.com/v1" || o.Model != "gpt-4o" || o.APIKeyEnv != "OPENAI_API_KEY" ||
+		o.Timeout != 90*time.Second || o.Concurrency != 8 || o.MaxToolCalls != 40 || o.Stream {
+		t.Errorf("openai = %+v", o)
+	}
+	if l := cfg.Providers["ollama"]; l.BaseURL != builtinBaseURL || l.Model != "llama3.1" {
+		t.Errorf("ollama = %+v", l)
+	}
+	if v := cfg.Providers["vllm"]; v.Timeout != 2*time.Minute || v.StructuredOutput || v.MaxRetries != 0 || !v.Stream {
+		t.Errorf("vllm = %+v", v)
+	}
+	if strings.Join(cfg.Files, ",") != user+","+ws {
+		t.Errorf("files = %v", cfg.Files)
+	}
+
+	cfg, err = loadConfig([]string{user, ws}, envOf(map[string]string{EnvProvider: "vllm", EnvModel: "qwen-big", EnvBaseURL: "http://other:9000/v1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := cfg.Providers["vllm"]; cfg.Default != "vllm" || v.Model != "qwen-big" || v.BaseURL != "http://other:9000/v1" {
+		t.Errorf("env overrides: default %q, %+v", cfg.Default, v)
+	}
+}
+
+// The one-line Ollama setup: a model name in the environment.
+func TestConfigOneLiner(t *testing.T) {
+	cfg, err := loadConfig(nil, envOf(map[string]string{EnvModel: "qwen2.5-coder:7b"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := cfg.Providers[cfg.Default]; cfg.Default != "ollama" || p.Model != "qwen2.5-coder:7b" || p.BaseURL != builtinBaseURL {
+		t.Errorf("%q: %+v", cfg.Default, p)
+	}
+	// One configured provider is the default without saying so.
+	f := filepath.Join(t.TempDir(), "c.yaml")
+	mustWrite(t, f, "llm: {providers: {local: {baseURL: 'http://localhost:8080/v1', model: m}}}\n")
+	if cfg, err = loadConfig([]string{f}, noEnv); err != nil || cfg.Default != "local" {
+		t.Errorf("default = %q, %v", cfg.Default, err)
+	}
+}
+
+// LoadConfig reads the user's folder and the workspace's .mimir.
+func TestLoadConfigFiles(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("XDG_CONFIG_HOME", home)
+	t.Setenv("HOME", home)
+	t.Setenv(EnvProvider, "")
+	t.Setenv(EnvBaseURL, "")
+	t.Setenv(EnvModel, "")
+	userDir, err := os.UserConfigDir()
+	if err != nil {
+		t.Skip("no user config folder here:", err)
+	}
+	mustWrite(t, filepath.Join(userDir, "mimir", "config.yaml"), "llm: {providers: {ollama: {model: from-user, concurrency: 1}}}\n")
+	ws := t.TempDir()
+	mustWrite(t, filepath.Join(ws, ".mimir", "config.yaml"), "llm: {providers: {ollama: {model: from-workspace}}}\n")
+	cfg, err := LoadConfig(ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := cfg.Providers["ollama"]; p.Model != "from-workspace" || p.Concurrency != 1 {
+		t.Errorf("ollama = %+v", p)
+	}
+}
+
+func TestConfigProblems(t *testing.T) {
+	cases := []struct{ name, yaml, want string }{
+		{"misspelt setting", "llm: {providers: {x: {baseURL: 'http://h/v1', modle: m}}}", `line 1: unknown setting "modle" (known: baseURL, model,`},
+		{"bad timeout", "llm: {providers: {x: {baseURL: 'http://h/v1', timeout: soon}}}", `"soon" is not a duration`},
+		{"no base URL", "llm: {providers: {x: {model: m}}}", `provider "x": baseURL is missing`},
+		{"not http", "llm: {providers: {x: {baseURL: 'ftp://h'}}}", "not an http:// or https:// address"},
+		{"concurrency", "llm: {providers: {x: {baseURL: 'http://h/v1', concurrency: 0}}}", "concurrency must be between 1 and 256"},
+		{"tool calls", "llm: {providers: {x: {baseURL: 'http://h/v1', maxToolCalls: 5000}}}", "maxToolCalls must be between 1 and 1000"},
+		{"unknown default", "llm: {default: nope}", `the default provider "nope" is not configured (configured: ollama)`},
+		{"not yaml", "llm: [", "read llm configuration"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := filepath.Join(t.TempDir(), "config.yaml")
+			mustWrite(t, f, c.yaml)
+			_, err := loadConfig([]string{f}, noEnv)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want %q", err, c.want)
+			}
+			if !strings.Contains(err.Error(), f) {
+				t.Errorf("err %q does not name the file", err)
+			}
+		})
+	}
+	// A key pasted where its variable's name belongs is refused without
+	// being repeated.
+	f := filepath.Join(t.TempDir(), "config.yaml")
+	mustWrite(t, f, "llm: {providers: {x: {baseURL: 'https://user:pw@h/v1', apiKeyEnv: sk-live-abcdef123}}}")
+	_, err := loadConfig([]string{f}, noEnv)
+	if err == nil || !strings.Contains(err.Error(), "NAME of an environment variable") || strings.Contains(err.Error(), "sk-live-abcdef123") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+// Agents pick provider and model: the agent's own, else the workflow's,
+// else the configuration's; the preamble file is read from the workflow's
+// folder.
+func TestAgentResolution(t *testing.T) {
+	home, away := newFakeLLM(t, answer("c")), newFakeLLM(t, answer("a"), answer("b"))
+	cfg := testConfig(home.URL())
+	other := newProvider("other")
+	other.BaseURL = away.URL()
+	other.Model = "other-default"
+	cfg.Providers["other"] = other
+	runWorkflow(t, `
+name: r
+parallelism: 1
+llm: {provider: other, model: wf-model}
+tasks:
+  - id: a
+    worker: {type: llm, prompt: p, preambleFile: prompts/writer.md}
+  - id: b
+    dependsOn: [a]
+    worker: {type: llm, prompt: p, model: own-model}
+  - id: c
+    dependsOn: [b]
+    worker: {type: llm, prompt: p, provider: test}
+`, map[string]string{"prompts/writer.md": "You write well."}, cfg)
+	a, b, c := away.requests()[0].Body, away.requests()[1].Body, home.requests()[0].Body
+	if a.Model != "wf-model" || a.Messages[0].Text() != "You write well." {
+		t.Errorf("task a asked %q with system message %q", a.Model, a.Messages[0].Text())
+	}
+	if b.Model != "own-model" || b.Messages[0].Text() != defaultWorkerPreamble {
+		t.Errorf("task b asked %q", b.Model)
+	}
+	if c.Model != "test-model" {
+		t.Errorf("task c asked %q: the workflow's model must go with its provider only", c.Model)
+	}
+}
+
+// What cannot work fails when the agents are made, before the execution
+// starts, with what to change.
+func TestAgentProblemsStopPrepare(t *testing.T) {
+	cfg := testConfig("http://127.0.0.1:1/v1")
+	keyed := newProvider("keyed")
+	keyed.BaseURL = "http://127.0.0.1:3/v1"
+	keyed.Model = "m"
+	keyed.APIKeyEnv = "MIMIR_TEST_UNSET_KEY"
+	cfg.Providers["keyed"] = keyed
+	t.Setenv("MIMIR_TEST_UNSET_KEY", "")
+	for _, c := range []struct {
+		name, worker, want string
+		cfg                *Config
+	}{
+		{"unknown provider", "{type: llm, prompt: p, provider: nowhere}", `task t: worker: llm provider "nowhere" is not configured (configured: keyed, test)`, cfg},
+		{"key variable unset", "{type: llm, prompt: p, provider: keyed}", "MIMIR_TEST_UNSET_KEY named by apiKeyEnv is empty or not set", cfg},
+		{"missing preamble file", "{type: llm, prompt: p, preambleFile: missing.md}", "read preambleFile", cfg},
+		{"no model anywhere", "{type: llm, prompt: p}", `no model for llm provider "ollama"`, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			wf, err := engine.ParseWorkflow("wf.yaml", []byte("name: n\ntasks:\n  - id: t\n    worker: "+c.worker+"\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			wf.Dir = t.TempDir()
+			r := engine.NewRunner(engine.Options{Workspace: t.TempDir(), Agents: engine.Agents{"llm": Kind(c.cfg)}})
+			defer r.Close(t.Context())
+			if _, err := r.Prepare(wf, engine.ExecOptions{}); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("err = %v, want %q", err, c.want)
+			}
+		})
+	}
+}

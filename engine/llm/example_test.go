@@ -1,0 +1,42 @@
+package llm
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/mimir-sidecar/mimir-sidecar/engine"
+)
+
+// The shipped example parses and its agents can be made (its preamble
+// files are where it says), and a scripted model can run it to the end.
+func TestExampleWorkflow(t *testing.T) {
+	wf, err := engine.LoadWorkflow("../../examples/llm-review/workflow.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFakeLLM(t,
+		answer("", call{toolWrite, map[string]any{"path": "review.md", "content": "# Review\n\n## Data race in Allow\n…"}}),
+		answer("Wrote review.md."),
+		verdictAnswer(true, 90, "Both bugs found.", nil, nil),
+	)
+	runner := engine.NewRunner(engine.Options{Workspace: t.TempDir(), Agents: engine.Agents{"exec": engine.ExecAgent(), "llm": Kind(testConfig(f.URL()))}})
+	defer runner.Close(t.Context())
+	ex, err := runner.Execute(wf, engine.ExecOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-ex.Done()
+	if s := ex.Summary(); s.Status != engine.StatusCompleted {
+		t.Fatalf("status = %s", s.Status)
+	}
+	if d := ex.Deliverables(); len(d) != 1 || d[0].Path != "review/review.md" {
+		t.Errorf("deliverables = %+v", d)
+	}
+	reqs := f.requests()
+	if !strings.Contains(reqs[0].Body.Messages[0].Text(), "senior Go reviewer") || !strings.Contains(reqs[2].Body.Messages[0].Text(), "strict quality-control reviewer") {
+		t.Error("the example's preamble files are not the system messages")
+	}
+	if !strings.Contains(reqs[0].Body.Messages[1].Text(), "elapsed := float64(now.Unix() - l.last.Unix())") {
+		t.Error("the code under review is not in the worker's brief")
+	}
+}

@@ -1,0 +1,203 @@
+package llm
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Attack: a model that asks its tools for paths outside the staging
+// folder (.., absolute, symlinks out, another task's folder) gets an error
+// back for each, and nothing outside is read or written.
+func TestToolsStayInStagingFolder(t *testing.T) {
+	outside := t.TempDir()
+	mustWrite(t, filepath.Join(outside, "secret.txt"), "OUTSIDE-SECRET")
+	mustWrite(t, filepath.Join(outside, "dir", "deep.txt"), "OUTSIDE-DEEP")
+
+	task := llmTask("Write.")
+	job := testJob(t, task)
+	sibling := filepath.Join(job.StagingRoot, "other")
+	mustWrite(t, filepath.Join(sibling, "theirs.txt"), "SIBLING-SECRET")
+	mustSymlink(t, outside, filepath.Join(job.Dir, "escape"))
+	mustSymlink(t, filepath.Join(outside, "secret.txt"), filepath.Join(job.Dir, "secretlink"))
+	mustSymlink(t, "../other", filepath.Join(job.Dir, "rel"))
+	before := snapshot(t, outside)
+	beforeSibling := snapshot(t, sibling)
+
+	attacks := []call{
+		{toolRead, map[string]any{"path": "../../etc/passwd"}},
+		{toolRead, map[string]any{"path": "/etc/passwd"}},
+		{toolRead, map[string]any{"path": filepath.Join(outside, "secret.txt")}},
+		{toolRead, map[string]any{"path": "secretlink"}},
+		{toolRead, map[string]any{"path": "escape/secret.txt"}},
+		{toolRead, map[string]any{"path": "rel/theirs.txt"}},
+		{toolRead, map[string]any{"path": `..\..\etc\passwd`}},
+		{toolRead, map[string]any{"path": "a/../../other/theirs.txt"}},
+		{toolRead, map[string]any{"path": "theirs.txt", "task": "other"}},
+		{toolRead, map[string]any{"path": "x\x00y"}},
+		{toolList, map[string]any{"path": ".."}},
+		{toolList, map[string]any{"path": "escape"}},
+		{toolList, map[string]any{"path": "/"}},
+		{toolList, map[string]any{"path": ".", "task": "../.."}},
+		{toolWrite, map[string]any{"path": "../pwned.txt", "content": "PWNED"}},
+		{toolWrite, map[string]any{"path": filepath.Join(outside, "pwned.txt"), "content": "PWNED"}},
+		{toolWrite, map[string]any{"path": "escape/pwned.txt", "content": "PWNED"}},
+		{toolWrite, map[string]any{"path": "escape/dir/deep.txt", "content": "PWNED"}},
+		{toolWrite, map[string]any{"path": "secretlink", "content": "PWNED"}},
+		{toolWrite, map[string]any{"path": "rel/theirs.txt", "content": "PWNED"}},
+		{toolWrite, map[string]any{"path": "sub/../../pwned.txt", "content": "PWNED"}},
+		{toolWrite, map[string]any{"path": "theirs.txt", "task": "other", "content": "PWNED"}},
+	}
+	f := newFakeLLM(t, answer("", attacks...), answer("gave up"))
+	res, err := buildWorker(t, Kind(testConfig(f.URL())), task).Work(t.Context(), job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ToolCalls != len(attacks) {
+		t.Errorf("ToolCalls = %d, want %d", res.ToolCalls, len(attacks))
+	}
+	results := f.requests()[1].Body.Messages[3:]
+	if len(results) != len(attacks) {
+		t.Fatalf("%d tool results for %d calls", len(results), len(attacks))
+	}
+	for i, r := range results {
+		text := r.Text()
+		if !strings.HasPrefix(text, "error: ") {
+			t.Errorf("%s %s: got %q, want an error", attacks[i].name, attacks[i].arguments(), text)
+		}
+		for _, leak := range []string{"OUTSIDE-SECRET", "OUTSIDE-DEEP", "SIBLING-SECRET", "root:"} {
+			if strings.Contains(text, leak) {
+				t.Errorf("%s %s leaked %q", attacks[i].name, attacks[i].arguments(), leak)
+			}
+		}
+	}
+	if after := snapshot(t, outside); !equalMaps(before, after) {
+		t.Errorf("the folder outside changed:\nbefore %v\nafter  %v", before, after)
+	}
+	if after := snapshot(t, sibling); !equalMaps(beforeSibling, after) {
+		t.Errorf("another task's folder changed: %v", after)
+	}
+	if _, err := os.Lstat(filepath.Join(job.StagingRoot, "pwned.txt")); err == nil {
+		t.Error("pwned.txt was written beside the staging folder")
+	}
+	if _, err := os.Lstat(filepath.Join(filepath.Dir(job.StagingRoot), "pwned.txt")); err == nil {
+		t.Error("pwned.txt was written above the staging root")
+	}
+}
+
+// A task reads what the tasks it depends on produced, and writes only its
+// own folder.
+func TestToolsReadDependencies(t *testing.T) {
+	task := llmTask("Review.")
+	task.DependsOn = []string{"collect"}
+	job := testJob(t, task)
+	mustWrite(t, filepath.Join(job.StagingRoot, "collect", "src", "main.go"), "package main")
+	f := newFakeLLM(t,
+		answer("",
+			call{toolList, map[string]any{"task": "collect"}},
+			call{toolRead, map[string]any{"task": "collect", "path": "src/main.go"}},
+			call{toolWrite, map[string]any{"task": "collect", "path": "src/main.go", "content": "changed"}},
+			call{toolWrite, map[string]any{"path": "review.md", "content": "looks fine"}},
+		),
+		answer("reviewed"),
+	)
+	if _, err := buildWorker(t, Kind(testConfig(f.URL())), task).Work(t.Context(), job); err != nil {
+		t.Fatal(err)
+	}
+	results := f.requests()[1].Body.Messages[3:]
+	want := []string{"src/\nsrc/main.go\t12 B", "package main", "error: only your own task folder can be written to", "wrote 10 B to review.md"}
+	for i, w := range want {
+		if got := results[i].Text(); got != w {
+			t.Errorf("result %d = %q, want %q", i, got, w)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(job.StagingRoot, "collect", "src", "main.go")); string(b) != "package main" {
+		t.Error("a dependency's file was changed")
+	}
+	if !strings.Contains(f.requests()[0].Body.Messages[1].Text(), `"task": "<id>"`) {
+		t.Error("the brief does not say how to read the dependencies' files")
+	}
+}
+
+// Reads are bounded and say how to go on; binary files are not sent.
+func TestToolsReadBounds(t *testing.T) {
+	task := llmTask("Read.")
+	job := testJob(t, task)
+	big := strings.Repeat("é", maxReadBytes) // two bytes each: twice the bound
+	mustWrite(t, filepath.Join(job.Dir, "big.txt"), big)
+	mustWrite(t, filepath.Join(job.Dir, "bin.dat"), "a\x00b")
+	tb := &toolbox{job: job}
+	out, err := tb.call(t.Context(), toolRead, toolArgs{Path: "big.txt"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	header, body, _ := strings.Cut(out, "\n")
+	if header != "[bytes 0–65536 of 131072; read_file with offset 65536 for more]" || len(body) != maxReadBytes {
+		t.Errorf("header %q, body of %d bytes", header, len(body))
+	}
+	off := int64(maxReadBytes)
+	out, _ = tb.call(t.Context(), toolRead, toolArgs{Path: "big.txt", Offset: &off})
+	if _, body, _ = strings.Cut(out, "\n"); body != big[maxReadBytes:] {
+		t.Error("the second read is not the rest of the file")
+	}
+	if out, _ = tb.call(t.Context(), toolRead, toolArgs{Path: "bin.dat"}); !strings.Contains(out, "binary file") {
+		t.Errorf("binary read = %q", out)
+	}
+}
+
+func mustWrite(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustSymlink(t *testing.T, target, link string) {
+	t.Helper()
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// snapshot maps every path under dir to its content (or its kind).
+func snapshot(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if d.Type().IsRegular() {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			m[rel] = string(b)
+		} else {
+			m[rel] = d.Type().String()
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func equalMaps(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
