@@ -29,6 +29,7 @@ func (ex *Execution) runTask(t *Task) taskOutcome {
 	worker, qc := ex.workers[t.ID], ex.qcs[t.ID]
 
 	var gap *Gap
+	lastFailed := "QC" // what failed the latest attempt, for task-fail's reason
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
 		job := &Job{
 			ExecutionID: ex.id,
@@ -83,6 +84,7 @@ func (ex *Execution) runTask(t *Task) taskOutcome {
 				Error: reason, Output: lastBytes(res.Output, maxEventOutput),
 				Message: msgWorkerFailed(took, reason, attempt, maxAttempts),
 			})
+			lastFailed = "the worker"
 			continue
 		}
 		ex.r.emit(ex, EventWorkerComplete, EventData{
@@ -127,6 +129,7 @@ func (ex *Execution) runTask(t *Task) taskOutcome {
 			}
 			ex.r.emit(ex, EventQCComplete, data)
 			if !v.Passed {
+				lastFailed = "QC"
 				continue
 			}
 			score = v.Score
@@ -142,7 +145,7 @@ func (ex *Execution) runTask(t *Task) taskOutcome {
 		})
 		return outcomeCompleted
 	}
-	reason := "QC failed on every attempt"
+	reason := lastFailed + " failed on the last attempt"
 	if gap != nil && gap.Feedback != "" && len(gap.Feedback) < 200 {
 		reason += ": " + gap.Feedback
 	}
