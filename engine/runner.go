@@ -200,10 +200,7 @@ func (r *Runner) Seq() uint64 {
 func (r *Runner) Close(ctx context.Context) error {
 	r.mu.Lock()
 	r.closed = true
-	running := make([]*Execution, 0, len(r.order))
-	for _, ex := range r.order {
-		running = append(running, ex)
-	}
+	running := append([]*Execution(nil), r.order...)
 	r.mu.Unlock()
 	for _, ex := range running {
 		ex.Cancel("the sidecar is shutting down")

@@ -2,7 +2,6 @@ package rpc
 
 import (
 	"encoding/json"
-	"fmt"
 
 	"go.lsp.dev/jsonrpc2"
 )
@@ -50,8 +49,4 @@ func unknownExecution(id string) *jsonrpc2.Error {
 func internalError(method string, err any) *jsonrpc2.Error {
 	return rpcError(jsonrpc2.InternalError, &errorData{Method: method},
 		"internal error while handling %s: %v (this is a bug in mimir-sidecar; the sidecar carries on)", method, err)
-}
-
-func errorf(code jsonrpc2.Code, format string, args ...any) *jsonrpc2.Error {
-	return jsonrpc2.NewError(code, fmt.Sprintf(format, args...))
 }

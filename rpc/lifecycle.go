@@ -1,5 +1,7 @@
 package rpc
 
+//lint:file-ignore SA1019 workspaceDir reads rootUri and rootPath: older clients send only those
+
 import (
 	"context"
 	"encoding/json"
@@ -146,7 +148,8 @@ func withMember(v any, name string, member any) (jsonrpc2.RawMessage, error) {
 }
 
 // workspaceDir picks the first workspace folder, else rootUri, else
-// rootPath, else the default.
+// rootPath, else the default. The deprecated fields are read on purpose:
+// older clients (Neovim 0.7's among them) send only those.
 func workspaceDir(p *protocol.InitializeParams, def string) string {
 	if folders, ok := p.WorkspaceFolders.Get(); ok && len(folders) > 0 {
 		return uri.URI(folders[0].URI).FsPath()

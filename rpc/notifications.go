@@ -41,7 +41,7 @@ func (s *Server) forwardEvents(ctx context.Context) {
 		s.showToast(&ev)
 		return nil
 	})
-	if err != nil && ctx.Err() == nil {
+	if ctx.Err() == nil {
 		s.log.Debug("event forwarding stopped", "err", err)
 	}
 }

@@ -106,12 +106,6 @@ func newFakeLLM(t *testing.T, script ...step) *fakeLLM {
 // URL is the base URL a provider points at.
 func (f *fakeLLM) URL() string { return f.srv.URL + "/v1" }
 
-func (f *fakeLLM) add(s ...step) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.script = append(f.script, s...)
-}
-
 func (f *fakeLLM) requests() []*seenRequest {
 	f.mu.Lock()
 	defer f.mu.Unlock()
