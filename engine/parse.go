@@ -201,7 +201,13 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		}
 		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
 		for i, c := range n.Content {
-			d.decode(c, s.Index(i), fmt.Sprintf("%s[%d]", path, i))
+			elem := fmt.Sprintf("%s[%d]", path, i)
+			if c.Kind == yaml.ScalarNode && c.Tag == "!!null" {
+				// An empty item ("-" alone) would otherwise be a nil task.
+				d.errorf(c, "%s is empty: remove the lone '-' or fill it in", elem)
+				continue
+			}
+			d.decode(c, s.Index(i), elem)
 		}
 		v.Set(s)
 	case reflect.Map:

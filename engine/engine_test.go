@@ -1,0 +1,529 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// recorder is a Sink that keeps every event.
+type recorder struct {
+	mu  sync.Mutex
+	evs []Event
+}
+
+func (r *recorder) Emit(ev Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.evs = append(r.evs, ev)
+}
+
+func (r *recorder) events() []Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.evs)
+}
+
+// funcAgent is an in-process agent whose behaviour a test scripts.
+type funcAgent struct {
+	work  func(ctx context.Context, j *Job) (WorkResult, error)
+	check func(ctx context.Context, j *Job) (Verdict, error)
+}
+
+func (a funcAgent) Work(ctx context.Context, j *Job) (WorkResult, error) {
+	if a.work == nil {
+		return WorkResult{}, nil
+	}
+	return a.work(ctx, j)
+}
+
+func (a funcAgent) Check(ctx context.Context, j *Job) (Verdict, error) {
+	if a.check == nil {
+		return Verdict{Passed: true, Score: 100}, nil
+	}
+	return a.check(ctx, j)
+}
+
+// run executes wf with every task's worker and QC being a, and waits.
+func run(t *testing.T, wf *Workflow, a funcAgent, opts ...func(*Options)) (*Execution, []Event) {
+	t.Helper()
+	rec := &recorder{}
+	o := Options{
+		Workspace: t.TempDir(),
+		Sink:      rec,
+		Agents: Agents{
+			"exec": ExecAgent(),
+			"test": {
+				Worker: func(*Task, *AgentSpec) (Worker, error) { return a, nil },
+				QC:     func(*Task, *AgentSpec) (QC, error) { return a, nil },
+			},
+		},
+	}
+	for _, f := range opts {
+		f(&o)
+	}
+	r := NewRunner(o)
+	ex, err := r.Execute(wf, ExecOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ex.Done():
+	case <-time.After(30 * time.Second):
+		t.Fatal("the execution did not finish within 30s")
+	}
+	return ex, rec.events()
+}
+
+func task(id string, deps ...string) *Task {
+	return &Task{ID: id, Worker: &AgentSpec{Type: "test"}, QC: &AgentSpec{Type: "test"}, DependsOn: deps}
+}
+
+func names(evs []Event, taskID string) []string {
+	var out []string
+	for _, ev := range evs {
+		if taskID == "" || ev.Data.TaskID == taskID {
+			out = append(out, ev.Event)
+		}
+	}
+	return out
+}
+
+func index(evs []Event, name, taskID string) int {
+	return slices.IndexFunc(evs, func(ev Event) bool { return ev.Event == name && ev.Data.TaskID == taskID })
+}
+
+func TestDependencyOrderAndSeq(t *testing.T) {
+	wf := &Workflow{Name: "dag", Parallelism: 4, Tasks: []*Task{task("d", "b", "c"), task("b", "a"), task("c", "a"), task("a")}}
+	ex, evs := run(t, wf, funcAgent{})
+	for i, ev := range evs {
+		if ev.Seq != uint64(i+1) {
+			t.Fatalf("event %d has seq %d: seqs must be strictly increasing without gaps", i, ev.Seq)
+		}
+		if ev.ExecutionID != ex.ID() {
+			t.Fatalf("event for %s", ev.ExecutionID)
+		}
+	}
+	for _, edge := range [][2]string{{"a", "b"}, {"a", "c"}, {"b", "d"}, {"c", "d"}} {
+		if index(evs, EventTaskComplete, edge[0]) > index(evs, EventTaskStart, edge[1]) {
+			t.Errorf("%s started before %s completed", edge[1], edge[0])
+		}
+	}
+	if evs[0].Event != EventExecutionStart || evs[len(evs)-1].Event != EventExecutionComplete {
+		t.Errorf("first/last: %s/%s", evs[0].Event, evs[len(evs)-1].Event)
+	}
+	want := "task-start worker-start worker-complete qc-start qc-complete task-complete"
+	if got := strings.Join(names(evs, "a"), " "); got != want {
+		t.Errorf("a's events: %s", got)
+	}
+	info := ex.Info()
+	if info.Status != StatusCompleted || info.CompletedTasks != 4 || info.FinishedAt == nil {
+		t.Errorf("info %+v", info.Summary)
+	}
+}
+
+// The bound is reached and never exceeded.
+func TestParallelismBound(t *testing.T) {
+	const n, limit = 12, 3
+	var running, peak atomic.Int32
+	var tasks []*Task
+	for i := range n {
+		tasks = append(tasks, task(fmt.Sprint("t", i)))
+	}
+	work := func(ctx context.Context, j *Job) (WorkResult, error) {
+		now := running.Add(1)
+		for {
+			p := peak.Load()
+			if now <= p || peak.CompareAndSwap(p, now) {
+				break
+			}
+		}
+		// Hold the slot until the bound is reached or time passes, so
+		// tasks overlap for certain.
+		deadline := time.Now().Add(200 * time.Millisecond)
+		for peak.Load() < limit && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		running.Add(-1)
+		return WorkResult{}, nil
+	}
+	_, evs := run(t, &Workflow{Name: "wide", Parallelism: limit, Tasks: tasks}, funcAgent{work: work})
+	if peak.Load() != limit {
+		t.Errorf("peak concurrency %d, want exactly %d", peak.Load(), limit)
+	}
+	if got := len(names(evs, "")); got != 2+n*6 {
+		t.Errorf("%d events", got)
+	}
+}
+
+func TestFailedTaskSkipsDependents(t *testing.T) {
+	wf := &Workflow{Name: "skip", Parallelism: 1, Tasks: []*Task{
+		task("bad"), task("child", "bad"), task("grandchild", "child"), task("free"), task("mixed", "bad", "free"),
+	}}
+	zero := 0
+	wf.Tasks[0].MaxRetries = &zero
+	var ran sync.Map
+	a := funcAgent{
+		work: func(_ context.Context, j *Job) (WorkResult, error) {
+			ran.Store(j.Task.ID, true)
+			return WorkResult{}, nil
+		},
+		check: func(_ context.Context, j *Job) (Verdict, error) {
+			if j.Task.ID == "bad" {
+				return Verdict{Score: 10, Gap: Gap{Feedback: "no"}}, nil
+			}
+			return Verdict{Passed: true, Score: 90}, nil
+		},
+	}
+	ex, evs := run(t, wf, a)
+	for _, id := range []string{"child", "grandchild", "mixed"} {
+		if _, ok := ran.Load(id); ok {
+			t.Errorf("%s ran although a dependency failed", id)
+		}
+		if index(evs, EventTaskSkipped, id) < 0 {
+			t.Errorf("%s was not reported skipped", id)
+		}
+	}
+	if _, ok := ran.Load("free"); !ok {
+		t.Error("an independent task did not run")
+	}
+	last := evs[len(evs)-1]
+	if last.Data.Status != StatusFailed || *last.Data.FailedTasks != 1 || *last.Data.SkippedTasks != 3 || *last.Data.CompletedTasks != 1 {
+		t.Errorf("execution-complete %+v", last.Data)
+	}
+	skip := evs[index(evs, EventTaskSkipped, "grandchild")]
+	if skip.Data.FailedDependency != "child" || skip.Data.Message != "⏭️ Task skipped: grandchild (dependency child did not complete)" {
+		t.Errorf("grandchild skipped: %+v", skip.Data)
+	}
+	if ex.Info().TaskList[2].Status != TaskSkipped {
+		t.Errorf("state: %+v", ex.Info().TaskList[2])
+	}
+}
+
+// The gap of attempt N's QC reaches attempt N+1, as Job.Gap, in its
+// worker-start event, and out of attempts the task fails with the last gap.
+func TestRetryHandsGapToWorker(t *testing.T) {
+	var gaps []*Gap
+	var mu sync.Mutex
+	a := funcAgent{
+		work: func(_ context.Context, j *Job) (WorkResult, error) {
+			mu.Lock()
+			gaps = append(gaps, j.Gap)
+			mu.Unlock()
+			return WorkResult{ToolCalls: 2}, nil
+		},
+		check: func(_ context.Context, j *Job) (Verdict, error) {
+			return Verdict{Score: 30 + j.Attempt, Gap: Gap{Feedback: fmt.Sprint("fix ", j.Attempt), Issues: []string{"i"}, RequiredFixes: []string{"f"}}}, nil
+		},
+	}
+	ex, evs := run(t, &Workflow{Name: "retry", Tasks: []*Task{task("a")}}, a)
+	if len(gaps) != 3 || gaps[0] != nil || gaps[1].Feedback != "fix 1" || gaps[2].Feedback != "fix 2" {
+		t.Fatalf("gaps handed to the worker: %+v", gaps)
+	}
+	var starts []Event
+	for _, ev := range evs {
+		if ev.Event == EventWorkerStart {
+			starts = append(starts, ev)
+		}
+	}
+	if starts[0].Data.Gap != nil || starts[1].Data.Gap.Feedback != "fix 1" {
+		t.Errorf("worker-start gaps: %+v %+v", starts[0].Data.Gap, starts[1].Data.Gap)
+	}
+	qcs := []string{}
+	for _, ev := range evs {
+		if ev.Event == EventQCComplete {
+			qcs = append(qcs, ev.Data.Message)
+		}
+	}
+	want := []string{"❌ QC failed (Score: 31/100) - Retrying (1/2)", "❌ QC failed (Score: 32/100) - Retrying (2/2)", "❌ QC failed (Score: 33/100) - No retries left"}
+	if !slices.Equal(qcs, want) {
+		t.Errorf("qc messages %q", qcs)
+	}
+	fail := evs[index(evs, EventTaskFail, "a")]
+	if fail.Data.Gap.Feedback != "fix 3" || fail.Data.Message != "❌ Task failed: a after 3 attempts" {
+		t.Errorf("task-fail %+v", fail.Data)
+	}
+	if g := ex.Info().TaskList[0].Gap; g == nil || g.Feedback != "fix 3" {
+		t.Errorf("state's last gap %+v", g)
+	}
+	wc := evs[index(evs, EventWorkerComplete, "a")]
+	if *wc.Data.ToolCalls != 2 || !strings.HasSuffix(wc.Data.Message, ", 2 tool calls)") {
+		t.Errorf("worker-complete %+v", wc.Data)
+	}
+}
+
+func TestWorkerErrorIsAFailedAttempt(t *testing.T) {
+	one := 1
+	tk := task("a")
+	tk.MaxRetries = &one
+	calls := 0
+	a := funcAgent{work: func(_ context.Context, j *Job) (WorkResult, error) {
+		calls++
+		if j.Attempt == 1 {
+			return WorkResult{Output: "line1\nboom"}, errors.New("exit status 3")
+		}
+		if j.Gap == nil || !strings.Contains(j.Gap.Feedback, "exit status 3") || !slices.Contains(j.Gap.Issues, "boom") {
+			return WorkResult{}, fmt.Errorf("attempt 2 got gap %+v", j.Gap)
+		}
+		return WorkResult{}, nil
+	}}
+	_, evs := run(t, &Workflow{Name: "w", Tasks: []*Task{tk}}, a)
+	want := "task-start worker-start worker-complete worker-start worker-complete qc-start qc-complete task-complete"
+	if got := strings.Join(names(evs, "a"), " "); got != want {
+		t.Errorf("events %s", got)
+	}
+	wc := evs[index(evs, EventWorkerComplete, "a")]
+	if *wc.Data.OK || wc.Data.Error != "exit status 3" || !strings.HasPrefix(wc.Data.Message, "❌ Worker failed (") {
+		t.Errorf("failed worker-complete %+v", wc.Data)
+	}
+}
+
+func TestTimeoutIsAFailedAttempt(t *testing.T) {
+	zero := 0
+	tk := task("slow")
+	tk.MaxRetries = &zero
+	tk.Timeout = Duration(50 * time.Millisecond)
+	a := funcAgent{work: func(ctx context.Context, _ *Job) (WorkResult, error) {
+		<-ctx.Done()
+		return WorkResult{}, ctx.Err()
+	}}
+	_, evs := run(t, &Workflow{Name: "t", Tasks: []*Task{tk}}, a)
+	fail := evs[index(evs, EventTaskFail, "slow")]
+	if fail.Data.Gap == nil || !strings.Contains(fail.Data.Gap.Feedback, "timed out after 50ms") {
+		t.Errorf("task-fail %+v", fail.Data)
+	}
+	if evs[len(evs)-1].Data.Status != StatusFailed {
+		t.Errorf("last %+v", evs[len(evs)-1])
+	}
+}
+
+func TestCancelMidTask(t *testing.T) {
+	started := make(chan struct{})
+	a := funcAgent{work: func(ctx context.Context, _ *Job) (WorkResult, error) {
+		close(started)
+		<-ctx.Done()
+		return WorkResult{}, ctx.Err()
+	}}
+	rec := &recorder{}
+	r := NewRunner(Options{Workspace: t.TempDir(), Sink: rec, Agents: Agents{"test": {
+		Worker: func(*Task, *AgentSpec) (Worker, error) { return a, nil },
+		QC:     func(*Task, *AgentSpec) (QC, error) { return a, nil },
+	}}})
+	ex, err := r.Execute(&Workflow{Name: "c", Tasks: []*Task{task("a"), task("b", "a")}}, ExecOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	ex.Cancel("")
+	select {
+	case <-ex.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("cancel did not end the execution")
+	}
+	evs := rec.events()
+	last := evs[len(evs)-1]
+	if last.Event != EventExecutionCancelled || last.Data.Message != "⏹️ Execution cancelled: cancelled by the user" {
+		t.Errorf("last event %s %q", last.Event, last.Data.Message)
+	}
+	if index(evs, EventTaskStart, "b") >= 0 {
+		t.Error("a task started after cancel")
+	}
+	info := ex.Info()
+	if info.Status != StatusCancelled || info.TaskList[0].Status != TaskCancelled || info.TaskList[1].Status != TaskCancelled {
+		t.Errorf("state after cancel %+v", info)
+	}
+	ex.Cancel("again") // harmless
+	if len(rec.events()) != len(evs) {
+		t.Error("cancelling a finished execution emitted events")
+	}
+}
+
+func TestDeliverables(t *testing.T) {
+	tk := task("docs")
+	tk.Deliverables = []string{"**/*.md"}
+	a := funcAgent{work: func(_ context.Context, j *Job) (WorkResult, error) {
+		if err := j.EnsureDir(); err != nil {
+			return WorkResult{}, err
+		}
+		os.MkdirAll(filepath.Join(j.Dir, "a/b"), 0o755)
+		os.WriteFile(filepath.Join(j.Dir, "a/b/deep.md"), []byte("deep"), 0o644)
+		os.WriteFile(filepath.Join(j.Dir, "top.md"), []byte("top"), 0o644)
+		os.WriteFile(filepath.Join(j.Dir, "notes.txt"), []byte("no"), 0o644)
+		os.Symlink("/etc/passwd", filepath.Join(j.Dir, "link.md"))
+		return WorkResult{}, nil
+	}}
+	ex, _ := run(t, &Workflow{Name: "d", Tasks: []*Task{tk}}, a)
+	got := ex.Deliverables()
+	paths := []string{}
+	for _, d := range got {
+		paths = append(paths, d.Path)
+	}
+	if !slices.Equal(paths, []string{"docs/a/b/deep.md", "docs/top.md"}) {
+		t.Errorf("deliverables %v: want the .md files, prefixed with the task id, no symlink", paths)
+	}
+	if got[1].Size != 3 || got[1].SHA256 != sha("top") {
+		t.Errorf("top.md %+v", got[1])
+	}
+}
+
+func sha(s string) string { return fmt.Sprintf("%x", sha256.Sum256([]byte(s))) }
+
+// The exec agent: the environment it promises, the gap file, a JSON
+// verdict, and bounded output.
+func TestExecAgent(t *testing.T) {
+	tk := &Task{
+		ID:     "x",
+		Title:  "Exec",
+		Worker: &AgentSpec{Command: Command{Shell: `echo "$MIMIR_TASK_ID $MIMIR_ATTEMPT/$MIMIR_MAX_ATTEMPTS $(basename "$PWD")" > env.txt; [ -n "$MIMIR_GAP_FILE" ] && cp "$MIMIR_GAP_FILE" gap.json; head -c 1000000 /dev/zero | tr '\0' x; echo; echo last-line`}},
+		QC:     &AgentSpec{Command: Command{Argv: []string{"sh", "-c", `echo checking; if [ "$MIMIR_ATTEMPT" = 1 ]; then echo '{"score": 40, "feedback": "more", "issues": ["short"], "requiredFixes": ["longer"]}'; fi`}}},
+	}
+	ex, evs := run(t, &Workflow{Name: "e", Tasks: []*Task{tk}}, funcAgent{})
+	if ex.Summary().Status != StatusCompleted {
+		t.Fatalf("status %s: %+v", ex.Summary().Status, evs[len(evs)-1].Data)
+	}
+	qc := evs[index(evs, EventQCComplete, "x")]
+	if *qc.Data.Passed || *qc.Data.Score != 40 || qc.Data.Gap.Feedback != "more" {
+		t.Errorf("verdict below the threshold: %+v", qc.Data)
+	}
+	dir := filepath.Join(ex.StagingDir(), "x")
+	env, _ := os.ReadFile(filepath.Join(dir, "env.txt"))
+	if string(env) != "x 2/3 x\n" {
+		t.Errorf("env.txt = %q", env)
+	}
+	var gap Gap
+	b, _ := os.ReadFile(filepath.Join(dir, "gap.json"))
+	if err := json.Unmarshal(b, &gap); err != nil || gap.Feedback != "more" || gap.RequiredFixes[0] != "longer" {
+		t.Errorf("gap file %s", b)
+	}
+}
+
+func TestExecWorkerOutputBounded(t *testing.T) {
+	w := execWorker{&AgentSpec{Command: Command{Shell: "head -c 1000000 /dev/zero | tr '\\0' x; echo; echo last-line; exit 1"}}}
+	j := &Job{Task: &Task{ID: "o"}, Dir: t.TempDir()}
+	res, err := w.Work(context.Background(), j)
+	if err == nil || !strings.Contains(err.Error(), "exit status 1") {
+		t.Errorf("err %v", err)
+	}
+	if len(res.Output) > maxOutputTail+len("…") || !strings.HasSuffix(res.Output, "last-line\n") {
+		t.Errorf("output kept: %d bytes, ending %q", len(res.Output), res.Output[max(0, len(res.Output)-20):])
+	}
+}
+
+func TestExecQCWithoutVerdict(t *testing.T) {
+	q := execQC{spec: &AgentSpec{Command: Command{Shell: "echo missing README >&2; exit 1"}}, threshold: 80}
+	v, err := q.Check(context.Background(), &Job{Task: &Task{ID: "q"}, Dir: t.TempDir()})
+	if err != nil || v.Passed || v.Score != 0 || !strings.Contains(v.Gap.Feedback, "missing README") {
+		t.Errorf("failing QC: %+v %v", v, err)
+	}
+	q = execQC{spec: &AgentSpec{Command: Command{Shell: `echo '{"passed": true, "score": 150}'`}}, threshold: 80}
+	if _, err := q.Check(context.Background(), &Job{Task: &Task{ID: "q"}, Dir: t.TempDir()}); err == nil {
+		t.Error("a score of 150 was accepted")
+	}
+	q = execQC{spec: &AgentSpec{Command: Command{Shell: "true"}}, threshold: 80}
+	if v, err := q.Check(context.Background(), &Job{Task: &Task{ID: "q"}, Dir: t.TempDir()}); err != nil || !v.Passed || v.Score != 100 {
+		t.Errorf("exit 0: %+v %v", v, err)
+	}
+}
+
+// Cancelling kills the command's whole process group, even a process that
+// ignores SIGTERM and one started in the background.
+func TestCancelKillsProcessGroup(t *testing.T) {
+	ws := t.TempDir()
+	tk := &Task{ID: "p", Worker: &AgentSpec{Command: Command{Shell: `trap '' TERM; sleep 300 & echo $! > "$MIMIR_WORKSPACE/child"; echo $$ > "$MIMIR_WORKSPACE/shell"; while :; do sleep 1; done`}}}
+	rec := &recorder{}
+	r := NewRunner(Options{Workspace: ws, Sink: rec})
+	ex, err := r.Execute(&Workflow{Name: "k", Tasks: []*Task{tk}}, ExecOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pids []int
+	deadline := time.Now().Add(10 * time.Second)
+	for _, f := range []string{"shell", "child"} {
+		for {
+			var pid int
+			b, _ := os.ReadFile(filepath.Join(ws, f))
+			if _, err := fmt.Sscan(string(b), &pid); err == nil {
+				pids = append(pids, pid)
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no %s pid", f)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	start := time.Now()
+	ex.Cancel("")
+	<-ex.Done()
+	if took := time.Since(start); took > time.Second+200*time.Millisecond {
+		t.Errorf("cancel took %v", took)
+	}
+	// SIGKILL is delivered at once but a process takes a moment to die.
+	gone := time.Now().Add(2 * time.Second)
+	for _, pid := range pids {
+		for {
+			if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) || zombie(pid) {
+				break
+			}
+			if time.Now().After(gone) {
+				t.Errorf("process %d survived the cancel", pid)
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if evs := rec.events(); evs[len(evs)-1].Event != EventExecutionCancelled {
+		t.Errorf("last event %s", evs[len(evs)-1].Event)
+	}
+}
+
+func zombie(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	_, rest, _ := strings.Cut(string(b), ") ")
+	return strings.HasPrefix(rest, "Z")
+}
+
+// BenchmarkScheduler10kTasks measures the engine's own cost per task: a
+// 10,000-task DAG of no-op in-process agents with QC, every event encoded
+// as the sidecar does.
+func BenchmarkScheduler10kTasks(b *testing.B) {
+	const n = 10000
+	wf := &Workflow{Name: "big"}
+	for i := range n {
+		tk := task(fmt.Sprint("t", i))
+		if i >= 100 { // each depends on two tasks of earlier layers
+			tk.DependsOn = []string{fmt.Sprint("t", i-100), fmt.Sprint("t", i-37)}
+		}
+		wf.Tasks = append(wf.Tasks, tk)
+	}
+	agents := Agents{"test": {
+		Worker: func(*Task, *AgentSpec) (Worker, error) { return funcAgent{}, nil },
+		QC:     func(*Task, *AgentSpec) (QC, error) { return funcAgent{}, nil },
+	}}
+	sink := SinkFunc(func(ev Event) { json.NewEncoder(io.Discard).Encode(ev) })
+	b.ReportAllocs()
+	for b.Loop() {
+		r := NewRunner(Options{Workspace: b.TempDir(), Agents: agents, Sink: sink})
+		ex, err := r.Execute(wf, ExecOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		<-ex.Done()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n)/1000, "µs/task")
+}
