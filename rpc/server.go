@@ -323,7 +323,9 @@ func (p preempter) Preempt(_ context.Context, req *jsonrpc2.Request) (any, error
 // decode reads params strictly: an unknown field is usually a typo the
 // caller wants to hear about.
 func decode(method string, params json.RawMessage, v any) error {
-	if len(params) == 0 || string(params) == "null" {
+	// No params, null, or an empty array (what Neovim sends for an empty
+	// Lua table) all mean "nothing given".
+	if t := bytes.TrimSpace(params); len(t) == 0 || string(t) == "null" || string(t) == "[]" {
 		params = json.RawMessage("{}")
 	}
 	// JSON v2 matches names exactly: "executionID" is a typo to report,

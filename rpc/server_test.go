@@ -394,6 +394,10 @@ func TestBadInput(t *testing.T) {
 	if p["line"] != float64(4) || p["column"] != float64(5) {
 		t.Errorf("problem position = %v, want line 4 column 5", p)
 	}
+	// Neovim sends an empty Lua table as [].
+	if r := c.result("mimir/executions", []any{}); r["executions"] == nil {
+		t.Errorf("executions with [] params = %v", r)
+	}
 	// After all that, the connection still works.
 	if r := c.result("mimir/executions", nil); r["executions"] == nil {
 		t.Errorf("executions after bad input = %v", r)

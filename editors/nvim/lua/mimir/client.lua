@@ -1,0 +1,149 @@
+-- Starting, finding and talking to the sidecar: one LSP client named
+-- "mimir" per workspace root, through Neovim's own LSP client so that
+-- :LspInfo and friends see it.
+local config = require("mimir.config")
+local events = require("mimir.events")
+local progress = require("mimir.progress")
+
+local M = {}
+
+-- Client ids by workspace root.
+M.ids = {}
+
+local function dirname(path)
+  return vim.fn.fnamemodify(path, ":h")
+end
+
+--- The workspace root for a buffer: the nearest folder upwards holding a
+--- root marker, else the current directory.
+function M.root(bufnr)
+  local name = vim.api.nvim_buf_get_name(bufnr or 0)
+  local dir = name ~= "" and dirname(vim.fn.fnamemodify(name, ":p")) or vim.fn.getcwd()
+  local cwd = vim.fn.getcwd()
+  while dir and dir ~= "" do
+    for _, marker in ipairs(config.options.root_markers) do
+      if vim.loop.fs_stat(dir .. "/" .. marker) then
+        return dir
+      end
+    end
+    local parent = dirname(dir)
+    if parent == dir then
+      break
+    end
+    dir = parent
+  end
+  return cwd
+end
+
+local function command()
+  local cmd = vim.deepcopy(config.options.cmd)
+  if not config.options.sse then
+    table.insert(cmd, "--no-sse")
+  end
+  return cmd
+end
+
+--- Starts the sidecar for root (once) and returns its client id, or nil
+--- and a message saying what to do.
+function M.start(root)
+  if M.ids[root] and vim.lsp.get_client_by_id(M.ids[root]) then
+    return M.ids[root]
+  end
+  local cmd = command()
+  if vim.fn.executable(cmd[1]) ~= 1 then
+    return nil, string.format(
+      "mimir: cannot find the sidecar %q: install it (go install ./cmd/mimir-sidecar in its repository) "
+        .. "or set cmd in require(\"mimir\").setup({ cmd = { \"/path/to/mimir-sidecar\" } })",
+      cmd[1]
+    )
+  end
+  local uri = vim.uri_from_fname(root)
+  local id = vim.lsp.start_client({
+    name = "mimir",
+    cmd = cmd,
+    root_dir = root,
+    workspace_folders = { { uri = uri, name = vim.fn.fnamemodify(root, ":t") } },
+    init_options = {
+      toasts = "none", -- this plugin shows its own
+      autoSave = config.options.auto_save,
+      deliverablesFolder = config.options.deliverables_folder,
+    },
+    handlers = {
+      ["mimir/event"] = function(_, ev)
+        events.on_event(ev)
+      end,
+      ["$/progress"] = progress.handler,
+    },
+    on_exit = function()
+      M.ids[root] = nil
+    end,
+  })
+  if not id then
+    return nil, "mimir: the sidecar did not start; :checkhealth mimir says why"
+  end
+  M.ids[root] = id
+  return id
+end
+
+--- The running client for root, started if need be, once initialized
+--- (waiting up to timeout ms); nil and a message otherwise.
+function M.get(root, timeout)
+  root = root or M.root(0)
+  local id, err = M.start(root)
+  if not id then
+    return nil, err
+  end
+  local client
+  vim.wait(timeout or 10000, function()
+    client = vim.lsp.get_client_by_id(id)
+    return client ~= nil and client.initialized == true
+  end, 10)
+  if not client or not client.initialized then
+    return nil, "mimir: the sidecar did not answer initialize; :checkhealth mimir says why"
+  end
+  return client
+end
+
+--- Sends a request; cb(err, result) runs on the main loop.
+function M.request(method, params, cb)
+  local client, err = M.get()
+  if not client then
+    cb({ message = err })
+    return
+  end
+  client.request(method, params, function(e, result)
+    cb(e, result)
+  end)
+end
+
+--- Sends a request and waits for its answer.
+function M.request_sync(method, params, timeout)
+  local client, err = M.get()
+  if not client then
+    return nil, { message = err }
+  end
+  local resp = client.request_sync(method, params, timeout or 10000)
+  if not resp then
+    return nil, { message = "mimir: " .. method .. " got no answer in time" }
+  end
+  return resp.result, resp.err
+end
+
+--- Attaches the workspace's client to a workflow buffer, so that its
+--- problems show as diagnostics while editing.
+function M.attach(bufnr)
+  local id = M.start(M.root(bufnr))
+  if id then
+    vim.lsp.buf_attach_client(bufnr, id)
+  end
+end
+
+--- Stops every sidecar this plugin started.
+function M.stop_all()
+  for root, id in pairs(M.ids) do
+    vim.lsp.stop_client(id)
+    M.ids[root] = nil
+  end
+end
+
+return M

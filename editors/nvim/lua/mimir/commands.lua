@@ -1,0 +1,167 @@
+-- The :Mimir* commands and their completion.
+local client = require("mimir.client")
+local deliverables = require("mimir.deliverables")
+local events = require("mimir.events")
+local log = require("mimir.log")
+
+local M = {}
+
+local function notify(msg, level)
+  vim.notify(msg, level or vim.log.levels.INFO, { title = "Mimir" })
+end
+
+local function fail(err)
+  notify("❌ " .. (type(err) == "table" and (err.message or vim.inspect(err)) or tostring(err)), vim.log.levels.ERROR)
+end
+
+--- :MimirRun [file]: runs a workflow, the current file by default.
+function M.run(file)
+  local path = (file and file ~= "") and file or vim.api.nvim_buf_get_name(0)
+  if path == "" then
+    return fail("mimir: name a workflow file, or run :MimirRun from one")
+  end
+  path = vim.fn.fnamemodify(path, ":p")
+  client.request("mimir/execute", { workflow = path }, function(err, res)
+    if err then
+      local problems = err.data and err.data.problems
+      if type(problems) == "table" and #problems > 0 then
+        local lines = {}
+        for _, p in ipairs(problems) do
+          table.insert(lines, string.format("%s:%d:%d: %s", p.file, p.line, p.column, p.message))
+        end
+        return fail(err.message .. "\n" .. table.concat(lines, "\n"))
+      end
+      return fail(err)
+    end
+    notify(string.format("🚀 %s started (%d tasks) as %s", res.workflow, res.tasks, res.executionId))
+  end)
+end
+
+--- :MimirCancel [id]: cancels an execution, the newest running by default.
+function M.cancel(id)
+  if not id or id == "" then
+    local ex = events.latest_running()
+    if not ex then
+      return notify("No running execution to cancel", vim.log.levels.WARN)
+    end
+    id = ex.id
+  end
+  client.request("mimir/cancel", { executionId = id }, function(err, res)
+    if err then
+      return fail(err)
+    end
+    notify(string.format("%s: %s", res.executionId, res.status))
+  end)
+end
+
+local function show_execution(info)
+  local lines = {
+    string.format("%s  %s  %s", info.executionId, info.workflow, info.status),
+    string.format("tasks: %d completed, %d failed of %d; %d deliverables", info.completedTasks, info.failedTasks, info.tasks, info.deliverables),
+    "",
+  }
+  for _, t in ipairs(info.taskList or {}) do
+    local score = t.score and string.format(" score %d", t.score) or ""
+    table.insert(lines, string.format("%-10s %s (attempt %d/%d%s)", t.status, t.title, t.attempt, t.maxAttempts, score))
+    if t.gap then
+      if t.gap.feedback and t.gap.feedback ~= "" then
+        table.insert(lines, "    feedback: " .. t.gap.feedback:gsub("\n", " "))
+      end
+      for _, i in ipairs(t.gap.issues or {}) do
+        table.insert(lines, "    📋 " .. i)
+      end
+      for _, f in ipairs(t.gap.requiredFixes or {}) do
+        table.insert(lines, "    🔧 " .. f)
+      end
+    end
+    if t.error and t.error ~= "" then
+      table.insert(lines, "    error: " .. t.error)
+    end
+  end
+  for _, d in ipairs(info.deliverableList or {}) do
+    table.insert(lines, string.format("📄 %s (%d bytes)", d.path, d.size))
+  end
+  local buf = vim.api.nvim_create_buf(false, true)
+  vim.api.nvim_buf_set_lines(buf, 0, -1, false, lines)
+  vim.api.nvim_buf_set_option(buf, "modifiable", false)
+  vim.cmd("botright split")
+  vim.api.nvim_win_set_buf(0, buf)
+end
+
+--- :MimirExecutions: pick an execution, see its tasks.
+function M.executions()
+  client.request("mimir/executions", {}, function(err, res)
+    if err then
+      return fail(err)
+    end
+    local list = res.executions or {}
+    if #list == 0 then
+      return notify("No executions yet: run one with :MimirRun")
+    end
+    vim.ui.select(list, {
+      prompt = "Executions",
+      format_item = function(e)
+        return string.format("%s  %-20s %-10s %d/%d tasks", e.executionId, e.workflow, e.status, e.completedTasks, e.tasks)
+      end,
+    }, function(e)
+      if not e then
+        return
+      end
+      client.request("mimir/execution", { executionId = e.executionId }, function(err2, info)
+        if err2 then
+          return fail(err2)
+        end
+        show_execution(info)
+      end)
+    end)
+  end)
+end
+
+--- :MimirDeliverables [id] [path…]: saves an execution's deliverables,
+--- the newest execution's by default.
+function M.deliverables(args)
+  local id = args[1]
+  if not id or id == "" then
+    id = events.order[#events.order]
+    if not id then
+      return notify("No deliverables to download: no execution yet", vim.log.levels.WARN)
+    end
+  end
+  deliverables.pick_and_save(id, vim.list_slice(args, 2))
+end
+
+function M.log()
+  log.open()
+end
+
+-- Completion.
+
+local function matching(items, lead)
+  return vim.tbl_filter(function(s)
+    return s:sub(1, #lead) == lead
+  end, items)
+end
+
+function M.complete_workflows(lead)
+  local ok, res = pcall(client.request_sync, "mimir/workflows", {}, 2000)
+  local paths = {}
+  if ok and res and res.workflows then
+    for _, w in ipairs(res.workflows) do
+      table.insert(paths, w.path)
+    end
+  end
+  if #paths == 0 then
+    return vim.fn.getcompletion(lead, "file")
+  end
+  return matching(paths, lead)
+end
+
+function M.complete_executions(lead)
+  local ids = {}
+  for i = #events.order, 1, -1 do
+    table.insert(ids, events.order[i])
+  end
+  return matching(ids, lead)
+end
+
+return M

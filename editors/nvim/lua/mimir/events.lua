@@ -1,0 +1,68 @@
+-- Every mimir/event notification goes through here: the plugin's view of
+-- executions, the log, the toasts, and a User MimirEvent autocommand.
+local config = require("mimir.config")
+local log = require("mimir.log")
+local toasts = require("mimir.toasts")
+
+local M = {}
+
+-- Executions seen, by id: { id, workflow, status, tasks, done }.
+M.executions = {}
+M.order = {}
+
+local finished = { ["task-complete"] = true, ["task-fail"] = true, ["task-skipped"] = true }
+
+local function track(ev)
+  local id = ev.executionId
+  local ex = M.executions[id]
+  if not ex then
+    ex = { id = id, status = "running", done = 0, tasks = 0, workflow = "" }
+    M.executions[id] = ex
+    table.insert(M.order, id)
+  end
+  local d = ev.data or {}
+  if ev.event == "execution-start" then
+    ex.workflow, ex.tasks = d.workflow or "", d.tasks or 0
+  elseif finished[ev.event] then
+    ex.done = ex.done + 1
+  elseif ev.event == "execution-complete" then
+    ex.status = d.status
+  elseif ev.event == "execution-cancelled" then
+    ex.status = "cancelled"
+  end
+end
+
+--- The newest execution that is still running, if any.
+function M.latest_running()
+  for i = #M.order, 1, -1 do
+    local ex = M.executions[M.order[i]]
+    if ex.status == "running" then
+      return ex
+    end
+  end
+end
+
+local has_autocmd_data = vim.fn.has("nvim-0.8") == 1
+
+local function fire(ev)
+  if has_autocmd_data then
+    vim.api.nvim_exec_autocmds("User", { pattern = "MimirEvent", data = ev, modeline = false })
+  else
+    -- Neovim 0.7's autocommands carry no data: the event is in
+    -- vim.g.mimir_last_event while the autocommand runs.
+    vim.g.mimir_last_event = ev
+    vim.api.nvim_exec_autocmds("User", { pattern = "MimirEvent", modeline = false })
+  end
+end
+
+function M.on_event(ev)
+  if type(ev) ~= "table" or not ev.event then
+    return
+  end
+  track(ev)
+  log.append(ev)
+  toasts.show(ev, config.options.notifications)
+  fire(ev)
+end
+
+return M

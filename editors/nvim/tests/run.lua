@@ -1,0 +1,256 @@
+-- Headless tests of the plugin, run by tests/run.sh:
+--   unit tests (toasts against the shared fixture, the log format,
+--   completion), then the plugin driving the real sidecar through the
+--   example workflow. Prints "N passed, N failed" and exits non-zero on any
+--   failure.
+local repo = vim.env.MIMIR_REPO
+local bin = vim.env.MIMIR_SIDECAR_BIN
+local passed, failed = 0, 0
+
+local function test(name, fn)
+  local ok, err = xpcall(fn, debug.traceback)
+  if ok then
+    passed = passed + 1
+    io.stdout:write("ok   " .. name .. "\n")
+  else
+    failed = failed + 1
+    io.stdout:write("FAIL " .. name .. "\n" .. tostring(err) .. "\n")
+  end
+end
+
+local function eq(got, want, what)
+  if not vim.deep_equal(got, want) then
+    error(string.format("%s:\n got  %s\n want %s", what or "value", vim.inspect(got), vim.inspect(want)), 2)
+  end
+end
+
+local function read(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+-- Unit tests.
+
+test("toasts match testdata/toasts.json", function()
+  local toasts = require("mimir.toasts")
+  local cases = vim.json.decode(read(repo .. "/testdata/toasts.json"))
+  assert(#cases > 10, "fixture too small")
+  for _, c in ipairs(cases) do
+    local level, text = toasts.toast(c.event)
+    local want = c.toast
+    if want == vim.NIL or want == nil then
+      eq(level, nil, c.event.event .. " (seq " .. c.event.seq .. ") level")
+    else
+      eq({ level, text }, { want.level, want.text }, c.event.event .. " (seq " .. c.event.seq .. ")")
+    end
+  end
+end)
+
+test("failures setting shows only warnings and errors", function()
+  local toasts = require("mimir.toasts")
+  local shown = {}
+  local orig = vim.notify
+  vim.notify = function(msg, level)
+    table.insert(shown, { msg, level })
+  end
+  toasts.show({ event = "qc-start", data = { message = "🔍 QC verifying: x" } }, "failures")
+  toasts.show({ event = "task-fail", data = { message = "❌ Task failed: x after 3 attempts" } }, "failures")
+  toasts.show({ event = "task-fail", data = { message = "❌ no" } }, "none")
+  vim.notify = orig
+  eq(shown, { { "❌ Task failed: x after 3 attempts", vim.log.levels.ERROR } }, "shown")
+end)
+
+test("log line format", function()
+  local log = require("mimir.log")
+  eq(log.format({ seq = 7, event = "qc-complete", data = { taskId = "a", message = "⚠️ x\ny" } }),
+    "    7 qc-complete          [a] ⚠️ x ⏎ y", "line")
+end)
+
+test("setup validates its options", function()
+  local ok, err = pcall(require("mimir").setup, { notifications = "loud" })
+  assert(not ok and tostring(err):find("notifications must be"), tostring(err))
+  ok, err = pcall(require("mimir").setup, { cmd = 42 })
+  assert(not ok and tostring(err):find("cmd must be"), tostring(err))
+end)
+
+test("a missing binary says what to do", function()
+  require("mimir").setup({ cmd = { "/nonexistent/mimir-sidecar" } })
+  local id, err = require("mimir.client").start(vim.fn.getcwd())
+  eq(id, nil, "client id")
+  assert(err:find("cannot find the sidecar") and err:find("setup%("), err)
+end)
+
+-- The plugin against the real sidecar.
+
+local ws = vim.fn.tempname()
+vim.fn.mkdir(ws, "p")
+vim.fn.system({ "cp", "-r", repo .. "/examples", ws .. "/examples" })
+vim.fn.mkdir(ws .. "/.git", "p")
+vim.cmd("cd " .. vim.fn.fnameescape(ws))
+
+local notes = {}
+vim.notify = function(msg, level)
+  table.insert(notes, { msg = msg, level = level })
+end
+local fired = {}
+vim.api.nvim_create_autocmd("User", {
+  pattern = "MimirEvent",
+  callback = function(args)
+    table.insert(fired, args.data or vim.g.mimir_last_event)
+  end,
+})
+
+local events = require("mimir.events")
+
+local function wait_for(what, pred, ms)
+  if not vim.wait(ms or 30000, pred, 20) then
+    error("timed out waiting for " .. what, 2)
+  end
+end
+
+local function completed(id)
+  return function()
+    local ex = events.executions[id]
+    return ex ~= nil and ex.status ~= "running"
+  end
+end
+
+test(":MimirRun runs the example with the seed's notifications", function()
+  require("mimir").setup({ cmd = { bin } })
+  vim.cmd("edit examples/translate-docs/workflow.yaml")
+  vim.cmd("MimirRun")
+  wait_for("the execution to start", function()
+    return #events.order > 0
+  end)
+  local id = events.order[1]
+  wait_for("execution-complete", completed(id))
+  eq(events.executions[id].status, "completed", "status")
+
+  local texts = {}
+  for _, n in ipairs(notes) do
+    table.insert(texts, n.msg)
+  end
+  local all = table.concat(texts, "\n---\n")
+  for _, want in ipairs({
+    "🤖 Worker executing: Translate README to French",
+    "🔍 QC verifying: Translate README to French",
+    "⚠️ QC failed (Score: 43/100) - Retrying (1/2)\n\n📋 Issues:\nSection 4. Workers is not translated",
+    "🔧 Required fixes:\nFix 1: Translate the remaining sections (4-7)",
+    "✅ QC passed (Score: 100/100)",
+    "✅ Execution completed: 4/4 tasks, 6 deliverables",
+  }) do
+    assert(all:find(want, 1, true), "no notification with " .. want .. "\nnotifications:\n" .. all)
+  end
+  assert(all:find("✅ Worker completed %(%d+%.%ds, 0 tool calls%)"), "no worker-complete toast")
+  local warned = vim.tbl_filter(function(n)
+    return n.msg:find("⚠️ QC failed", 1, true)
+  end, notes)
+  eq(warned[1].level, vim.log.levels.WARN, "QC failed level")
+end)
+
+test("progress began and ended", function()
+  local progress = require("mimir.progress")
+  wait_for("progress end", function()
+    return #progress.seen > 1
+  end)
+  local kinds = {}
+  for _, p in ipairs(progress.seen) do
+    table.insert(kinds, p.kind)
+  end
+  eq({ kinds[1], kinds[#kinds] }, { "begin", "end" }, "progress kinds")
+  assert(progress.seen[1].title == "Mimir: translate-docs", vim.inspect(progress.seen[1]))
+end)
+
+test("User MimirEvent fired for every event, in seq order", function()
+  local id = events.order[1]
+  local seqs = {}
+  for _, ev in ipairs(fired) do
+    if ev.executionId == id then
+      table.insert(seqs, ev.seq)
+    end
+  end
+  assert(#seqs > 20, "only " .. #seqs .. " autocommands")
+  for i = 2, #seqs do
+    assert(seqs[i] > seqs[i - 1], "seq out of order at " .. i)
+  end
+  eq(fired[1].event, "execution-start", "first event")
+  eq(#require("mimir.log").lines, #fired, "log lines")
+end)
+
+test(":MimirDeliverables saves all into deliverables/", function()
+  local choices
+  vim.ui.select = function(items, opts, on_choice)
+    choices = vim.tbl_map(opts.format_item, items)
+    on_choice(items[1]) -- "All"
+  end
+  vim.ui.input = function(opts, on_confirm)
+    on_confirm(opts.default)
+  end
+  local before = #notes
+  vim.cmd("MimirDeliverables")
+  wait_for("the save", function()
+    return #notes > before and notes[#notes].msg:find("Saved", 1, true) ~= nil
+  end)
+  eq(choices[1], "📥 All 6 deliverables", "first choice")
+  eq(notes[#notes].msg, "✅ Saved 6 deliverables to " .. ws .. "/deliverables", "message")
+  for _, f in ipairs({ "site/site/index.html", "translate-fr/docs/fr/README.md", "glossary/reports/glossary.csv" }) do
+    assert(vim.loop.fs_stat(ws .. "/deliverables/" .. f), f .. " was not saved")
+  end
+end)
+
+test("completion lists workflows and executions", function()
+  local cmds = require("mimir.commands")
+  local wfs = cmds.complete_workflows("examples/")
+  assert(vim.tbl_contains(wfs, "examples/translate-docs/workflow.yaml"), vim.inspect(wfs))
+  eq(cmds.complete_executions("ex_"), { events.order[1] }, "executions")
+end)
+
+test("a broken workflow shows diagnostics and its run says why", function()
+  local path = ws .. "/broken.mimir.yaml"
+  local f = assert(io.open(path, "w"))
+  f:write("name: broken\ntasks:\n  - id: a\n    worker: {command: x}\n    dependsOn: [nope]\n")
+  f:close()
+  vim.cmd("edit " .. path)
+  local buf = vim.api.nvim_get_current_buf()
+  wait_for("diagnostics", function()
+    return #vim.diagnostic.get(buf) > 0
+  end)
+  local d = vim.diagnostic.get(buf)[1]
+  eq({ d.lnum, d.col }, { 4, 16 }, "position")
+  local before = #notes
+  vim.cmd("MimirRun")
+  wait_for("the error", function()
+    return #notes > before
+  end)
+  assert(notes[#notes].msg:find('depends on "nope"', 1, true), notes[#notes].msg)
+  eq(notes[#notes].level, vim.log.levels.ERROR, "level")
+end)
+
+test(":MimirCancel stops a running execution", function()
+  local path = ws .. "/slow.mimir.yaml"
+  local f = assert(io.open(path, "w"))
+  f:write("name: slow\ntasks:\n  - id: nap\n    worker: {command: sleep 300}\n")
+  f:close()
+  local count = #events.order
+  vim.cmd("MimirRun " .. path)
+  wait_for("the run", function()
+    return #events.order > count
+  end)
+  local id = events.order[#events.order]
+  vim.cmd("MimirCancel")
+  wait_for("the cancel", completed(id), 5000)
+  eq(events.executions[id].status, "cancelled", "status")
+end)
+
+test(":checkhealth mimir", function()
+  vim.cmd("checkhealth mimir")
+  local text = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), "\n")
+  assert(text:find("mimir%-sidecar"), text)
+  assert(text:find("workspace: " .. ws, 1, true), text)
+end)
+
+io.stdout:write(string.format("%d passed, %d failed\n", passed, failed))
+require("mimir.client").stop_all()
+vim.cmd(failed == 0 and "qall!" or "cquit 1")
