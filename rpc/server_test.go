@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -543,5 +545,48 @@ func TestWorkflowDiagnostics(t *testing.T) {
 		if w.(map[string]any)["valid"] != false {
 			t.Errorf("workflow %v", w)
 		}
+	}
+}
+
+func TestMirrorAdvertisedAndCleanedUp(t *testing.T) {
+	ws := exampleWorkspace(t)
+	c := startServer(t, Options{StartMirror: MirrorStarter(MirrorOptions{})})
+	r := c.initialize(ws, map[string]any{"toasts": "none"})
+	sse, _ := r["mimir"].(map[string]any)["sse"].(map[string]any)
+	url, _ := sse["url"].(string)
+	if !strings.HasPrefix(url, "http://127.0.0.1:") || len(sse["token"].(string)) != 64 {
+		t.Fatalf("initialize's sse = %v", sse)
+	}
+	path := filepath.Join(ws, ".mimir", "sidecar.json")
+	st, err := os.Stat(path)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("sidecar.json: %v %v", st, err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(ws, ".mimir", ".gitignore")); !strings.Contains(string(b), "*") {
+		t.Errorf(".mimir/.gitignore = %q", b)
+	}
+	got := c.result("mimir/sse", nil)
+	if got["url"] != url {
+		t.Errorf("mimir/sse = %v", got)
+	}
+	// An execution's events and deliverables reach the mirror.
+	id := c.result("mimir/execute", map[string]any{"workflow": exampleWorkflow})["executionId"].(string)
+	c.until(isEvent("execution-complete"))
+	req, _ := http.NewRequest("GET", url+"/executions/"+id+"/deliverables/site/site/index.html", nil)
+	req.Header.Set("Authorization", "Bearer "+sse["token"].(string))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.HasPrefix(string(body), "<!doctype html>") {
+		t.Errorf("download through the mirror: %d %q", resp.StatusCode, body)
+	}
+	c.call("shutdown", nil)
+	c.notify("exit", nil)
+	c.served <- <-c.served
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("sidecar.json left after exit: %v", err)
 	}
 }

@@ -125,3 +125,19 @@ func CheckName(rel string) error {
 	}
 	return nil
 }
+
+// EnsureStateDir creates the sidecar's folder with a .gitignore that keeps
+// all of it out of version control.
+func (w *Workspace) EnsureStateDir() error {
+	dir := w.StateDir()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	ignore := filepath.Join(dir, ".gitignore")
+	if _, err := os.Stat(ignore); errors.Is(err, os.ErrNotExist) {
+		if err := os.WriteFile(ignore, []byte("# mimir-sidecar's state: never commit it\n*\n"), 0o644); err != nil {
+			return fmt.Errorf("create %s: %w", ignore, err)
+		}
+	}
+	return nil
+}

@@ -38,6 +38,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = serveCmd(ctx, rest, stdin, stdout, stderr)
 	case "run":
 		err = runCmd(ctx, rest, stdout, stderr)
+	case "events":
+		err = eventsCmd(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "mimir-sidecar", version)
 	case "help", "-h", "--help":
@@ -65,6 +67,7 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `Usage:
   mimir-sidecar [serve] [flags]       speak JSON-RPC on stdin/stdout (what editors start)
   mimir-sidecar run WORKFLOW [flags]  run one workflow and save its deliverables
+  mimir-sidecar events [flags]        follow a running sidecar's events (SSE)
   mimir-sidecar version               print the version
 
 Run "mimir-sidecar COMMAND -h" for a command's flags.

@@ -8,11 +8,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
 	"github.com/mimir-sidecar/mimir-sidecar/notify"
+	"github.com/mimir-sidecar/mimir-sidecar/rpc"
 	"github.com/mimir-sidecar/mimir-sidecar/workspace"
 )
 
@@ -26,6 +28,8 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	target := fs.String("deliverables", "deliverables", "the folder inside the workspace to save deliverables into")
 	conflict := fs.String("conflict", "keep-both", "when a deliverable's file already exists: keep-both, overwrite or skip")
 	logLevel := fs.String("log-level", defaultLogLevel(), "debug, info, warn or error (logs go to stderr)")
+	sse := fs.Bool("sse", false, "mirror the events on a local SSE port while the run lasts (address and token are printed)")
+	sseAddr := fs.String("sse-addr", "127.0.0.1:0", "where the SSE mirror listens, with --sse")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "Usage: mimir-sidecar run WORKFLOW [flags]\n\nRuns one workflow, shows its progress and saves its deliverables.\nExit status 0 only when the execution completed.\n\n")
 		fs.PrintDefaults()
@@ -75,6 +79,14 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	ex, err := runner.Prepare(wf, engine.ExecOptions{Parallelism: *parallelism})
 	if err != nil {
 		return err
+	}
+	if *sse {
+		m, err := rpc.StartMirror(rpc.MirrorOptions{Addr: *sseAddr, Logger: log}, ws, hub, runner)
+		if err != nil {
+			return err
+		}
+		defer m.Close()
+		fmt.Fprintf(stderr, "📡 SSE: %s/events (token %s, also in %s)\n", m.URL(), m.Token(), filepath.Join(ws.StateDir(), "sidecar.json"))
 	}
 
 	var p printer = &textPrinter{w: stdout}

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
 	"github.com/mimir-sidecar/mimir-sidecar/rpc"
@@ -18,6 +19,10 @@ func serveCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	maxMessage := fs.Int("max-message", rpc.DefaultMaxMessage, "the largest message accepted, in bytes")
 	wsDir := fs.String("workspace", "", "the workspace when the editor names none (default: the working directory)")
 	logLevel := fs.String("log-level", defaultLogLevel(), "debug, info, warn or error (logs go to stderr)")
+	sseAddr := fs.String("sse-addr", "127.0.0.1:0", "where the SSE mirror listens (a loopback address; port 0: any free one)")
+	noSSE := fs.Bool("no-sse", false, "do not start the SSE mirror")
+	var origins listFlag
+	fs.Var(&origins, "sse-allow-origin", "a browser origin allowed to use the SSE mirror (repeatable, or comma-separated)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "Usage: mimir-sidecar [serve] [flags]\n\nSpeaks JSON-RPC with LSP framing on stdin/stdout; editors start it this way.\n\n")
 		fs.PrintDefaults()
@@ -32,15 +37,33 @@ func serveCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if err != nil {
 		return err
 	}
-	code := rpc.Serve(ctx, pollable(stdin), stdout, rpc.Options{
+	opts := rpc.Options{
 		Version:          version,
 		Logger:           log.With("component", "rpc"),
 		MaxMessage:       *maxMessage,
 		DefaultWorkspace: *wsDir,
 		Agents:           func(ws *workspace.Workspace) (engine.Agents, error) { return agentsFor(ws, log) },
-	})
+	}
+	if !*noSSE {
+		opts.StartMirror = rpc.MirrorStarter(rpc.MirrorOptions{Addr: *sseAddr, AllowOrigins: origins, Logger: log.With("component", "sse")})
+	}
+	code := rpc.Serve(ctx, pollable(stdin), stdout, opts)
 	if code != 0 {
 		return exitError{code}
+	}
+	return nil
+}
+
+// listFlag collects a repeatable, comma-separated flag.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(v string) error {
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*l = append(*l, s)
+		}
 	}
 	return nil
 }

@@ -1,0 +1,371 @@
+package notify
+
+import (
+	"archive/zip"
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+type fakeSource struct {
+	dir   string
+	files []File
+}
+
+func (f fakeSource) Executions() any { return []map[string]string{{"executionId": "ex_a"}} }
+
+func (f fakeSource) Deliverables(id string) (string, []File, error) {
+	if id != "ex_a" {
+		return "", nil, ErrNotFound
+	}
+	return f.dir, f.files, nil
+}
+
+func startSSE(t *testing.T, hub *Hub, opts SSEOptions) *SSE {
+	t.Helper()
+	s, err := StartSSE(hub, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func get(t *testing.T, s *SSE, path string, header map[string]string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, s.URL()+path, nil)
+	req.Header.Set("Authorization", "Bearer "+s.Token())
+	for k, v := range header {
+		if k == "Host" {
+			req.Host = v
+			continue
+		}
+		if v == "" {
+			req.Header.Del(k)
+		} else {
+			req.Header.Set(k, v)
+		}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+type sseEvent struct{ id, name, data string }
+
+// reader parses an SSE stream; comments arrive with name ":".
+type reader struct {
+	sc *bufio.Scanner
+}
+
+func newReader(r io.Reader) *reader {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<16), 1<<22)
+	return &reader{sc}
+}
+
+func (r *reader) next() (sseEvent, error) {
+	var ev sseEvent
+	for r.sc.Scan() {
+		line := r.sc.Text()
+		switch {
+		case line == "":
+			if ev.data != "" || ev.name == ":" {
+				return ev, nil
+			}
+		case strings.HasPrefix(line, ":"):
+			return sseEvent{name: ":", data: line}, nil
+		case strings.HasPrefix(line, "id: "):
+			ev.id = line[4:]
+		case strings.HasPrefix(line, "event: "):
+			ev.name = line[7:]
+		case strings.HasPrefix(line, "data: "):
+			ev.data += line[6:]
+		}
+	}
+	if r.sc.Err() != nil {
+		return ev, r.sc.Err()
+	}
+	return ev, io.EOF
+}
+
+// events reads n events, skipping heartbeats.
+func (r *reader) events(t *testing.T, n int) []sseEvent {
+	t.Helper()
+	var out []sseEvent
+	for len(out) < n {
+		ev, err := r.next()
+		if err != nil {
+			t.Fatalf("after %d events: %v", len(out), err)
+		}
+		if ev.name != ":" {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+func publish(h *Hub, from, to uint64, exec, name string) {
+	for s := from; s <= to; s++ {
+		h.Append(Event{Seq: s, ExecutionID: exec, Name: name, JSON: fmt.Appendf(nil, `{"seq":%d,"executionId":%q,"event":%q}`, s, exec, name)})
+	}
+}
+
+func ids(evs []sseEvent) string {
+	var b []string
+	for _, e := range evs {
+		b = append(b, e.id)
+	}
+	return strings.Join(b, " ")
+}
+
+func TestRefusals(t *testing.T) {
+	hub := NewHub(16)
+	s := startSSE(t, hub, SSEOptions{AllowOrigins: []string{"http://127.0.0.1:9999"}})
+	port := s.URL()[strings.LastIndex(s.URL(), ":")+1:]
+	cases := []struct {
+		name   string
+		path   string
+		header map[string]string
+		status int
+		says   string
+	}{
+		{"no token", "/healthz", map[string]string{"Authorization": ""}, 401, "missing or wrong token"},
+		{"wrong token", "/healthz", map[string]string{"Authorization": "Bearer nope"}, 401, "sidecar.json"},
+		{"foreign host", "/healthz", map[string]string{"Host": "evil.example:" + port}, 403, "loopback"},
+		{"foreign port", "/healthz", map[string]string{"Host": "127.0.0.1:1"}, 403, "loopback"},
+		{"foreign origin", "/healthz", map[string]string{"Origin": "http://evil.example"}, 403, "--sse-allow-origin"},
+		{"token in the query", "/healthz?token=" + s.Token(), map[string]string{"Authorization": ""}, 200, `"ok":true`},
+		{"localhost host", "/healthz", map[string]string{"Host": "localhost:" + port}, 200, `"ok":true`},
+		{"allowed origin", "/healthz", map[string]string{"Origin": "http://127.0.0.1:9999"}, 200, `"ok":true`},
+		{"no listing", "/", nil, 404, ""},
+	}
+	for _, tc := range cases {
+		resp := get(t, s, tc.path, tc.header)
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != tc.status || !strings.Contains(string(body), tc.says) {
+			t.Errorf("%s: %d %q, want %d saying %q", tc.name, resp.StatusCode, body, tc.status, tc.says)
+		}
+		if tc.name == "allowed origin" && resp.Header.Get("Access-Control-Allow-Origin") != "http://127.0.0.1:9999" {
+			t.Errorf("allowed origin without CORS header: %v", resp.Header)
+		}
+	}
+	if _, err := StartSSE(hub, SSEOptions{Addr: "0.0.0.0:0"}); err == nil || !strings.Contains(err.Error(), "loopback") {
+		t.Errorf("listening on all interfaces: %v", err)
+	}
+}
+
+// A listener that reconnects with Last-Event-ID gets exactly what it
+// missed, then the live stream: no gap, no duplicate.
+func TestResumeAcrossReconnect(t *testing.T) {
+	hub := NewHub(64)
+	s := startSSE(t, hub, SSEOptions{})
+	publish(hub, 1, 5, "ex_a", "task-start")
+
+	resp := get(t, s, "/events", map[string]string{"Last-Event-ID": "0"})
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" || resp.Header.Get("Cache-Control") != "no-cache" {
+		t.Errorf("headers %v", resp.Header)
+	}
+	r := newReader(resp.Body)
+	if got := ids(r.events(t, 5)); got != "1 2 3 4 5" {
+		t.Fatalf("replay from 0: %s", got)
+	}
+	resp.Body.Close()
+
+	publish(hub, 6, 8, "ex_a", "task-start")
+	r = newReader(get(t, s, "/events?lastEventId=5", nil).Body)
+	if got := ids(r.events(t, 3)); got != "6 7 8" {
+		t.Fatalf("resume after 5: %s", got)
+	}
+	publish(hub, 9, 9, "ex_a", "qc-complete")
+	ev := r.events(t, 1)[0]
+	if ev.id != "9" || ev.name != "qc-complete" || !strings.Contains(ev.data, `"seq":9`) {
+		t.Errorf("live event %+v", ev)
+	}
+}
+
+func TestTooOldIDGetsReset(t *testing.T) {
+	hub := NewHub(4)
+	s := startSSE(t, hub, SSEOptions{})
+	publish(hub, 1, 10, "ex_a", "task-start") // keeps 7..10
+	r := newReader(get(t, s, "/events", map[string]string{"Last-Event-ID": "2"}).Body)
+	evs := r.events(t, 5)
+	if evs[0].name != "reset" || !strings.Contains(evs[0].data, `"resumesAt":7`) || !strings.Contains(evs[0].data, "events after 2 are not available") {
+		t.Errorf("first event %+v, want a reset", evs[0])
+	}
+	if got := ids(evs[1:]); got != "7 8 9 10" {
+		t.Errorf("after the reset: %s", got)
+	}
+}
+
+func TestFilters(t *testing.T) {
+	hub := NewHub(64)
+	s := startSSE(t, hub, SSEOptions{})
+	publish(hub, 1, 2, "ex_a", "task-start")
+	publish(hub, 3, 4, "ex_b", "qc-complete")
+	publish(hub, 5, 6, "ex_a", "qc-complete")
+	publish(hub, 7, 7, "ex_a", "task-fail")
+	r := newReader(get(t, s, "/executions/ex_a/events?event=qc-complete,task-fail", map[string]string{"Last-Event-ID": "0"}).Body)
+	if got := ids(r.events(t, 3)); got != "5 6 7" {
+		t.Errorf("ex_a's qc-complete and task-fail: %s", got)
+	}
+}
+
+func TestHeartbeat(t *testing.T) {
+	hub := NewHub(4)
+	s := startSSE(t, hub, SSEOptions{Heartbeat: 30 * time.Millisecond})
+	r := newReader(get(t, s, "/events", nil).Body)
+	first, err := r.next()
+	if err != nil || first.name != ":" || first.data != ": ping" {
+		t.Errorf("first thing on an idle stream: %+v %v, want a heartbeat", first, err)
+	}
+}
+
+// A reader that stops reading is cut off; a fast one gets everything; the
+// publisher never waits for either.
+func TestSlowReaderCutOff(t *testing.T) {
+	const n = 4000
+	hub := NewHub(n)
+	s := startSSE(t, hub, SSEOptions{MaxLag: 100, WriteTimeout: 200 * time.Millisecond})
+
+	// The slow one: a raw connection that sends its request and never reads.
+	slow, err := net.Dial("tcp", strings.TrimPrefix(s.URL(), "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	fmt.Fprintf(slow, "GET /events HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n\r\n", strings.TrimPrefix(s.URL(), "http://"), s.Token())
+
+	fast := newReader(get(t, s, "/events", nil).Body)
+	got := make(chan string, 1)
+	go func() {
+		var seqs []string
+		for len(seqs) < n {
+			ev, err := fast.next()
+			if err != nil {
+				break
+			}
+			if ev.name != ":" {
+				seqs = append(seqs, ev.id)
+			}
+		}
+		got <- strings.Join(seqs, " ")
+	}()
+	time.Sleep(50 * time.Millisecond) // both subscribed
+	pad := strings.Repeat("x", 4096)
+	start := time.Now()
+	for i := uint64(1); i <= n; i++ {
+		hub.Append(Event{Seq: i, Name: "e", JSON: fmt.Appendf(nil, `{"seq":%d,"pad":%q}`, i, pad)})
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("publishing %d events took %v: the publisher waited", n, took)
+	}
+	var want []string
+	for i := 1; i <= n; i++ {
+		want = append(want, fmt.Sprint(i))
+	}
+	select {
+	case g := <-got:
+		if g != strings.Join(want, " ") {
+			t.Errorf("the fast reader missed events (%d bytes of ids)", len(g))
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the fast reader did not get everything")
+	}
+	// The slow connection is closed by the server: reading it to the end
+	// finishes instead of waiting for more events forever.
+	slow.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.Copy(io.Discard, slow); err != nil {
+		t.Errorf("the slow reader was not disconnected: %v", err)
+	}
+}
+
+func TestDownloads(t *testing.T) {
+	base := t.TempDir()
+	dir := filepath.Join(base, "staging")
+	os.MkdirAll(filepath.Join(dir, "a/docs"), 0o755)
+	os.WriteFile(filepath.Join(dir, "a/docs/r.md"), []byte("# hi"), 0o644)
+	os.WriteFile(filepath.Join(base, "secret"), []byte("secret"), 0o644)
+	os.Symlink(filepath.Join(base, "secret"), filepath.Join(dir, "a/link.md"))
+	src := fakeSource{dir: dir, files: []File{{Path: "a/docs/r.md", Size: 4}, {Path: "a/link.md", Size: 6}}}
+	s := startSSE(t, NewHub(4), SSEOptions{Source: src})
+
+	resp := get(t, s, "/executions/ex_a/deliverables/a/docs/r.md", nil)
+	if b, _ := io.ReadAll(resp.Body); resp.StatusCode != 200 || string(b) != "# hi" {
+		t.Errorf("download: %d %q", resp.StatusCode, b)
+	}
+	for _, p := range []string{"a/link.md", "a/../../secret", "%2e%2e/secret", "/etc/passwd", "a/docs"} {
+		resp := get(t, s, "/executions/ex_a/deliverables/"+p, nil)
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode == 200 || strings.Contains(string(b), "secret") && !strings.Contains(string(b), "deliverable") {
+			t.Errorf("%s: %d %q", p, resp.StatusCode, b)
+		}
+	}
+	if resp := get(t, s, "/executions/ex_nope/deliverables", nil); resp.StatusCode != 404 {
+		t.Errorf("unknown execution: %d", resp.StatusCode)
+	}
+	var list struct{ Deliverables []File }
+	json.NewDecoder(get(t, s, "/executions/ex_a/deliverables", nil).Body).Decode(&list)
+	if len(list.Deliverables) != 2 {
+		t.Errorf("list %+v", list)
+	}
+	// The zip stops at the file it cannot read, so the archive is
+	// unreadable rather than silently incomplete; list only good files.
+	s2 := startSSE(t, NewHub(4), SSEOptions{Source: fakeSource{dir: dir, files: src.files[:1]}})
+	zb, _ := io.ReadAll(get(t, s2, "/executions/ex_a/deliverables.zip", nil).Body)
+	zr, err := zip.NewReader(bytes.NewReader(zb), int64(len(zb)))
+	if err != nil || len(zr.File) != 1 || zr.File[0].Name != "a/docs/r.md" {
+		t.Fatalf("zip: %v %v", err, zr)
+	}
+	f, _ := zr.File[0].Open()
+	if b, _ := io.ReadAll(f); string(b) != "# hi" {
+		t.Errorf("zipped content %q", b)
+	}
+}
+
+func TestDiscoveryFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), ".mimir", "sidecar.json")
+	if err := WriteDiscovery(path, Discovery{URL: "http://127.0.0.1:1", Token: "t", PID: 7}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(path)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %v %v, want 0600", st.Mode(), err)
+	}
+	d, err := ReadDiscovery(path)
+	if err != nil || d.Token != "t" || d.PID != 7 {
+		t.Errorf("read back %+v %v", d, err)
+	}
+}
+
+func TestCloseEndsStreams(t *testing.T) {
+	hub := NewHub(4)
+	s, err := StartSSE(hub, SSEOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := get(t, s, "/events", nil)
+	done := make(chan error, 1)
+	go func() { _, err := io.Copy(io.Discard, resp.Body); done <- err }()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s.Close()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		t.Fatal("a stream outlived Close")
+	}
+}

@@ -1,0 +1,81 @@
+package rpc
+
+import (
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/notify"
+	"github.com/mimir-sidecar/mimir-sidecar/workspace"
+)
+
+// MirrorOptions configure the SSE mirror.
+type MirrorOptions struct {
+	Addr         string
+	AllowOrigins []string
+	Logger       *slog.Logger
+}
+
+// StartMirror starts the SSE mirror of a workspace's events and writes
+// <workspace>/.mimir/sidecar.json (mode 0600) so headless listeners find it;
+// Close removes the file.
+func StartMirror(o MirrorOptions, ws *workspace.Workspace, hub *notify.Hub, runner *engine.Runner) (Mirror, error) {
+	if err := ws.EnsureStateDir(); err != nil {
+		return nil, err
+	}
+	s, err := notify.StartSSE(hub, notify.SSEOptions{
+		Addr:         o.Addr,
+		AllowOrigins: o.AllowOrigins,
+		Source:       runnerSource{runner},
+		Logger:       o.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(ws.StateDir(), "sidecar.json")
+	if err := notify.WriteDiscovery(path, notify.Discovery{URL: s.URL(), Token: s.Token(), PID: os.Getpid(), Workspace: ws.Dir()}); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return &mirror{SSE: s, discovery: path}, nil
+}
+
+// MirrorStarter adapts StartMirror to Options.StartMirror.
+func MirrorStarter(o MirrorOptions) func(*workspace.Workspace, *notify.Hub, *engine.Runner) (Mirror, error) {
+	return func(ws *workspace.Workspace, hub *notify.Hub, runner *engine.Runner) (Mirror, error) {
+		return StartMirror(o, ws, hub, runner)
+	}
+}
+
+type mirror struct {
+	*notify.SSE
+	discovery string
+}
+
+func (m *mirror) Close() error {
+	err := os.Remove(m.discovery)
+	if errors.Is(err, os.ErrNotExist) {
+		err = nil
+	}
+	return errors.Join(err, m.SSE.Close())
+}
+
+// runnerSource shows the engine's executions to the mirror.
+type runnerSource struct{ r *engine.Runner }
+
+func (s runnerSource) Executions() any { return s.r.List() }
+
+func (s runnerSource) Deliverables(id string) (string, []notify.File, error) {
+	ex, ok := s.r.Get(id)
+	if !ok {
+		return "", nil, notify.ErrNotFound
+	}
+	ds := ex.Deliverables()
+	files := make([]notify.File, len(ds))
+	for i, d := range ds {
+		files[i] = notify.File{Path: d.Path, Size: d.Size, SHA256: d.SHA256}
+	}
+	return ex.StagingDir(), files, nil
+}
