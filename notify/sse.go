@@ -47,7 +47,8 @@ type SSEOptions struct {
 	// Heartbeat is the longest silence on a stream (default 15s).
 	Heartbeat time.Duration
 	// MaxLag is how many events a subscriber may fall behind before it is
-	// cut off to resume later with Last-Event-ID (default 1024).
+	// cut off to resume later with Last-Event-ID (default 4096; bursts
+	// larger than that are the ring's to absorb).
 	MaxLag int
 	// WriteTimeout bounds one write to a subscriber (default 10s).
 	WriteTimeout time.Duration
@@ -82,7 +83,7 @@ func StartSSE(hub *Hub, opts SSEOptions) (*SSE, error) {
 		opts.Heartbeat = 15 * time.Second
 	}
 	if opts.MaxLag <= 0 {
-		opts.MaxLag = 1024
+		opts.MaxLag = 4096
 	}
 	if opts.WriteTimeout <= 0 {
 		opts.WriteTimeout = 10 * time.Second
@@ -199,6 +200,14 @@ func (s *SSE) events(w http.ResponseWriter, r *http.Request) {
 		}
 		return rc.Flush()
 	}
+	// drop ends a stream so that the client sees the connection go and
+	// reconnects with Last-Event-ID; returning would leave a keep-alive
+	// connection open and the client waiting. ErrAbortHandler is net/http's
+	// way to do that: the server recovers it and closes the connection.
+	drop := func(why string, args ...any) {
+		s.opts.Logger.Info("SSE subscriber disconnected: "+why, append([]any{"remote", r.RemoteAddr}, args...)...)
+		panic(http.ErrAbortHandler)
+	}
 	if err := write("retry: 2000\n\n"); err != nil {
 		return
 	}
@@ -220,17 +229,15 @@ func (s *SSE) events(w http.ResponseWriter, r *http.Request) {
 			if !first {
 				// Lapped while streaming: this reader is too slow. It
 				// resumes with Last-Event-ID and is told what was lost.
-				s.opts.Logger.Info("SSE subscriber fell behind; disconnected", "remote", r.RemoteAddr, "at", after)
-				return
+				drop("lapped by the ring", "at", after)
 			}
 			if err := s.writeReset(write, after, batch[0].Seq, "older events are no longer kept"); err != nil {
 				return
 			}
 		}
 		first = false
-		if s.hub.Last()-after > uint64(s.opts.MaxLag) && !resuming {
-			s.opts.Logger.Info("SSE subscriber too far behind; disconnected", "remote", r.RemoteAddr, "lag", s.hub.Last()-after)
-			return
+		if lag := s.hub.Last() - after; lag > uint64(s.opts.MaxLag) && !resuming {
+			drop("too far behind", "lag", lag)
 		}
 		for _, ev := range batch {
 			after = ev.Seq
@@ -238,7 +245,7 @@ func (s *SSE) events(w http.ResponseWriter, r *http.Request) {
 				continue
 			}
 			if err := write("id: %d\nevent: %s\ndata: %s\n\n", ev.Seq, ev.Name, ev.JSON); err != nil {
-				return
+				drop("write failed", "err", err)
 			}
 		}
 		if len(batch) > 0 {
