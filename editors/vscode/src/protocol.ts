@@ -1,0 +1,91 @@
+// The sidecar's wire types: docs/protocol.md in the repository.
+
+export interface Gap {
+  feedback: string;
+  issues: string[];
+  requiredFixes: string[];
+}
+
+export interface Deliverable {
+  path: string;
+  size: number;
+  sha256: string;
+}
+
+export interface EventData {
+  taskId?: string;
+  taskTitle?: string;
+  phase?: 'worker' | 'qc';
+  attempt?: number;
+  maxAttempts?: number;
+  durationMs?: number;
+  toolCalls?: number;
+  ok?: boolean;
+  passed?: boolean;
+  score?: number;
+  gap?: Gap;
+  error?: string;
+  workflow?: string;
+  status?: string;
+  tasks?: number;
+  completedTasks?: number;
+  failedTasks?: number;
+  skippedTasks?: number;
+  deliverables?: Deliverable[];
+  target?: string;
+  saved?: number;
+  failed?: number;
+  reason?: string;
+  message: string;
+}
+
+export interface MimirEvent {
+  seq: number;
+  executionId: string;
+  event: string;
+  time: string;
+  data: EventData;
+}
+
+export interface SaveResult {
+  path: string;
+  savedAs?: string;
+  status: 'saved' | 'overwritten' | 'renamed' | 'unchanged' | 'skipped' | 'failed';
+  error?: string;
+}
+
+export interface SaveResponse {
+  executionId: string;
+  target: string;
+  saved: number;
+  failed: number;
+  results: SaveResult[];
+  message: string;
+}
+
+export interface ReadResponse {
+  path: string;
+  size: number;
+  offset: number;
+  encoding: 'utf-8' | 'base64';
+  content: string;
+  truncated: boolean;
+}
+
+export interface ExecutionSummary {
+  executionId: string;
+  workflow: string;
+  status: string;
+  startedAt: string;
+  tasks: number;
+  completedTasks: number;
+  failedTasks: number;
+  deliverables: number;
+}
+
+export interface WorkflowInfo {
+  path: string;
+  name?: string;
+  tasks: number;
+  valid: boolean;
+}

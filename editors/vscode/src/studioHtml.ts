@@ -1,0 +1,39 @@
+// The Studio page's HTML, with a strict Content-Security-Policy: only this
+// extension's script (by nonce) and style run in it.
+export interface StudioAssets {
+  scriptUri: string;
+  styleUri: string;
+  cspSource: string;
+  nonce: string;
+}
+
+export function studioHtml(a: StudioAssets): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src ${a.cspSource}; script-src 'nonce-${a.nonce}';">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="${a.styleUri}">
+<title>Mimir Studio</title>
+</head>
+<body>
+<header>
+  <h1>Mimir Studio</h1>
+  <button id="download" disabled title="No deliverables available">📥 Download Deliverables (0)</button>
+</header>
+<ul id="deliverables"></ul>
+<h3 id="preview-title"></h3>
+<pre id="preview"></pre>
+<div id="executions"></div>
+<script nonce="${a.nonce}" src="${a.scriptUri}"></script>
+</body>
+</html>`;
+}
+
+export function nonce(): string {
+  const chars = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+  let s = '';
+  for (let i = 0; i < 32; i++) s += chars[Math.floor(Math.random() * chars.length)];
+  return s;
+}

@@ -1,0 +1,54 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { downloadButton, initialState, reduce, toggle } from '../webview/state';
+import type { MimirEvent } from '../src/protocol';
+
+// A real run of examples/translate-docs, recorded with `run --json`.
+const events: MimirEvent[] = JSON.parse(readFileSync(new URL('./fixtures/events.json', import.meta.url), 'utf8'));
+
+test('the button: disabled (0) before, enabled with the count after execution-complete', () => {
+  assert.deepEqual(downloadButton(initialState), { label: '📥 Download Deliverables (0)', disabled: true, title: 'No deliverables available' });
+  const done = events.findIndex((e) => e.event === 'execution-complete');
+  const before = events.slice(0, done).reduce(reduce, initialState);
+  assert.equal(downloadButton(before).disabled, true, 'enabled before execution-complete');
+  const after = reduce(before, events[done]);
+  assert.deepEqual(downloadButton(after), { label: '📥 Download Deliverables (6)', disabled: false, title: 'Download 6 deliverable(s)' });
+});
+
+test('selection changes the count; none selected disables', () => {
+  let s = events.reduce(reduce, initialState);
+  const paths = s.deliverables.map((d) => d.path);
+  s = toggle(s, paths[0]);
+  assert.equal(downloadButton(s).label, '📥 Download Deliverables (5)');
+  assert.ok(!s.selected.includes(paths[0]));
+  for (const p of paths.slice(1)) s = toggle(s, p);
+  assert.deepEqual(downloadButton(s), { label: '📥 Download Deliverables (0)', disabled: true, title: 'No deliverables selected' });
+  s = toggle(s, paths[2]);
+  assert.deepEqual(s.selected, [paths[2]]);
+});
+
+test('tasks: phase, attempt, QC score and the failed QC gap', () => {
+  const qcFail = events.findIndex((e) => e.event === 'qc-complete' && e.data.passed === false);
+  const mid = events.slice(0, qcFail + 1).reduce(reduce, initialState);
+  const ex = mid.executions[0];
+  const t = ex.tasks.find((x) => x.id === events[qcFail].data.taskId)!;
+  assert.equal(t.score, 43);
+  assert.equal(t.gap?.issues.length, 4);
+  assert.equal(t.gap?.requiredFixes[0], 'Fix 1: Translate the remaining sections (4-7)');
+  const end = events.reduce(reduce, initialState).executions[0];
+  assert.equal(end.status, 'completed');
+  assert.ok(end.tasks.every((x) => x.status === 'completed'));
+  assert.deepEqual(end.tasks.find((x) => x.id === 'translate-fr')!.attempt, 2);
+});
+
+test('a cancelled execution cancels its running tasks', () => {
+  const s = [
+    { seq: 1, executionId: 'ex_c', event: 'execution-start', time: '', data: { workflow: 'w', message: '' } },
+    { seq: 2, executionId: 'ex_c', event: 'worker-start', time: '', data: { taskId: 'a', phase: 'worker' as const, attempt: 1, maxAttempts: 3, message: '' } },
+    { seq: 3, executionId: 'ex_c', event: 'execution-cancelled', time: '', data: { message: '⏹️ Execution cancelled: cancelled by the user' } },
+  ].reduce(reduce, initialState);
+  assert.equal(s.executions[0].status, 'cancelled');
+  assert.equal(s.executions[0].tasks[0].status, 'cancelled');
+  assert.equal(downloadButton(s).disabled, true);
+});
