@@ -31,8 +31,13 @@ async function serve() {
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` };
 }
 
-const replay = (page: Page, evs: MimirEvent[]) =>
-  page.evaluate((list) => list.forEach((event) => window.postMessage({ type: 'event', event }, '*')), evs);
+// Messages are delivered asynchronously: replay waits until the page has
+// handled the last one (its message shows as the execution's status line).
+async function replay(page: Page, evs: MimirEvent[]) {
+  await page.evaluate((list) => list.forEach((event) => window.postMessage({ type: 'event', event }, '*')), evs);
+  const last = evs[evs.length - 1].data.message;
+  await page.waitForFunction((m) => [...document.querySelectorAll('.execution p')].some((p) => p.textContent === m), last);
+}
 
 test('the Download Deliverables button, selection and preview', async (t) => {
   const { server, url } = await serve();
@@ -67,7 +72,7 @@ test('the Download Deliverables button, selection and preview', async (t) => {
 
   const skip = 'glossary/reports/glossary.csv';
   await page.locator(`input[data-path="${skip}"]`).uncheck();
-  assert.equal(await button.textContent(), '📥 Download Deliverables (5)');
+  await page.locator('#download', { hasText: '(5)' }).waitFor();
   await button.click();
   const posted = await page.evaluate(() => (window as unknown as { posted: { type: string; paths?: string[]; executionId?: string }[] }).posted);
   const dl = posted.find((m) => m.type === 'download')!;
@@ -79,7 +84,7 @@ test('the Download Deliverables button, selection and preview', async (t) => {
   const asked = await page.evaluate(() => (window as unknown as { posted: { type: string; path?: string }[] }).posted.find((m) => m.type === 'preview'));
   assert.equal(asked?.path, 'site/site/index.html');
   await page.evaluate(() => window.postMessage({ type: 'preview', executionId: 'x', preview: { path: 'site/site/index.html', size: 200, offset: 0, encoding: 'utf-8', content: '<!doctype html>\n<h1>Mimir documentation</h1>', truncated: false } }, '*'));
-  assert.match(await page.locator('#preview').textContent() ?? '', /Mimir documentation/);
+  await page.locator('#preview', { hasText: 'Mimir documentation' }).waitFor({ timeout: 5000 });
   assert.equal(await page.locator('#preview-title').textContent(), 'site/site/index.html');
 
   mkdirSync(new URL('../../test-artifacts/', import.meta.url), { recursive: true });
