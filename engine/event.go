@@ -18,7 +18,10 @@ const (
 	EventTaskSkipped        = "task-skipped"
 	EventExecutionComplete  = "execution-complete"
 	EventExecutionCancelled = "execution-cancelled"
-	EventDeliverablesSaved  = "deliverables-saved"
+	// EventExecutionInterrupted is recorded on start for an execution that
+	// was running when the previous sidecar stopped.
+	EventExecutionInterrupted = "execution-interrupted"
+	EventDeliverablesSaved    = "deliverables-saved"
 )
 
 // Phases named in event data.
@@ -66,6 +69,7 @@ type EventData struct {
 	Workflow       string `json:"workflow,omitempty"`
 	WorkflowPath   string `json:"workflowPath,omitempty"`
 	Parallelism    int    `json:"parallelism,omitempty"`
+	Resumed        bool   `json:"resumed,omitempty"`
 	Status         string `json:"status,omitempty"`
 	Tasks          *int   `json:"tasks,omitempty"`
 	CompletedTasks *int   `json:"completedTasks,omitempty"`

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -25,6 +26,8 @@ type Execution struct {
 
 	// state is guarded by r.mu: it changes only as events are emitted.
 	state *state
+	// resumed executions keep the tasks that completed before.
+	resumed bool
 }
 
 // ID is the execution's id ("ex_…").
@@ -109,13 +112,31 @@ type taskResult struct {
 func (ex *Execution) run() {
 	began := time.Now()
 	tasks := ex.wf.Tasks
-	ex.r.emit(ex, EventExecutionStart, EventData{
+	done := map[string]bool{} // completed before a resume
+	if ex.resumed {
+		for _, t := range ex.Info().TaskList {
+			done[t.ID] = t.Status == TaskCompleted
+		}
+	}
+	start := EventData{
 		Workflow:     ex.wf.Name,
 		WorkflowPath: ex.wf.Path,
 		Tasks:        ptr(len(tasks)),
 		Parallelism:  ex.parallelism,
 		Message:      msgExecutionStart(ex.wf.Name, len(tasks)),
-	})
+	}
+	if ex.resumed {
+		remaining := 0
+		for _, t := range tasks {
+			if !done[t.ID] {
+				remaining++
+				// A rerun starts from a clean folder, not a half-written one.
+				_ = os.RemoveAll(filepath.Join(ex.StagingDir(), t.ID))
+			}
+		}
+		start.Resumed, start.Message = true, msgExecutionResumed(ex.wf.Name, remaining)
+	}
+	ex.r.emit(ex, EventExecutionStart, start)
 
 	waiting := make(map[string]int, len(tasks))        // unfinished dependencies
 	dependents := make(map[string][]*Task, len(tasks)) // reverse edges
@@ -125,16 +146,25 @@ func (ex *Execution) run() {
 			dependents[d] = append(dependents[d], t)
 		}
 	}
+	running, finished := 0, 0
+	var completed, failed, skipped int
+	for _, t := range tasks {
+		if done[t.ID] {
+			finished++
+			completed++
+			for _, dep := range dependents[t.ID] {
+				waiting[dep.ID]--
+			}
+		}
+	}
 	ready := make([]*Task, 0, len(tasks))
 	for _, t := range tasks {
-		if waiting[t.ID] == 0 {
+		if waiting[t.ID] == 0 && !done[t.ID] {
 			ready = append(ready, t)
 		}
 	}
 
 	results := make(chan taskResult, ex.parallelism)
-	running, finished := 0, 0
-	var completed, failed, skipped int
 	for finished < len(tasks) {
 		for running < ex.parallelism && len(ready) > 0 && ex.ctx.Err() == nil {
 			t := ready[0]

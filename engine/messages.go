@@ -75,6 +75,12 @@ func msgExecutionFailed(failed, total, skipped int) string {
 
 func msgExecutionCancelled(reason string) string { return "⏹️ Execution cancelled: " + reason }
 
+const msgExecutionInterrupted = "⚠️ Execution interrupted: the sidecar stopped while it ran"
+
+func msgExecutionResumed(workflow string, remaining int) string {
+	return fmt.Sprintf("🔁 Execution resumed: %s (%d %s to run)", workflow, remaining, plural(remaining, "task", "tasks"))
+}
+
 // SavedMessage is the deliverables-saved text, shared by every caller that
 // saves (the run command, the RPC server's save and auto-save).
 func SavedMessage(saved, failed int, target string) string {

@@ -121,6 +121,7 @@ func ParseWorkflow(file string, data []byte) (*Workflow, error) {
 		})
 		return nil, &ValidationError{d.problems}
 	}
+	wf.Source = data
 	return wf, nil
 }
 

@@ -109,6 +109,10 @@ tasks:
 	if err != nil {
 		t.Fatal(err)
 	}
+	if string(a.Source) != y {
+		t.Errorf("Source does not hold the text parsed")
+	}
+	a.Source, b.Source = nil, nil
 	if !reflect.DeepEqual(a, b) {
 		t.Errorf("YAML and JSON differ:\n%+v\n%+v", a, b)
 	}

@@ -42,8 +42,11 @@ type Options struct {
 	Agents Agents
 	Sink   Sink
 	Logger *slog.Logger
-	// LastSeq is the seq the first event follows (a journal's last seq).
+	// LastSeq is the seq the first event follows when there is no journal.
 	LastSeq uint64
+	// Journal, when set, keeps every event before the sink sees it, and the
+	// runner starts with the executions it holds. The runner closes it.
+	Journal *Journal
 }
 
 // Runner runs executions and numbers their events. It owns every
@@ -63,6 +66,7 @@ type Runner struct {
 	executions map[string]*Execution
 	order      []*Execution
 	closed     bool
+	journal    *Journal // nil once closed
 }
 
 // NewRunner returns a Runner ready to execute workflows.
@@ -83,7 +87,7 @@ func NewRunner(opts Options) *Runner {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Runner{
+	r := &Runner{
 		opts:       opts,
 		log:        opts.Logger,
 		ctx:        ctx,
@@ -91,6 +95,17 @@ func NewRunner(opts Options) *Runner {
 		seq:        opts.LastSeq,
 		executions: map[string]*Execution{},
 	}
+	if j := opts.Journal; j != nil {
+		r.journal = j
+		if last, err := j.LastSeq(); err != nil {
+			r.log.Error("read the journal's last seq", "err", err)
+		} else {
+			r.seq = max(r.seq, last)
+		}
+		j.start(opts.Sink)
+		r.loadHistory()
+	}
+	return r
 }
 
 // ExecOptions tune one execution.
@@ -106,16 +121,26 @@ var ErrClosed = errors.New("the sidecar is shutting down")
 // execution's folders, but starts nothing: the caller can announce the
 // execution's id before its first event (see Execution.Start).
 func (r *Runner) Prepare(wf *Workflow, opts ExecOptions) (*Execution, error) {
+	workers, qcs, par, err := r.build(wf, opts)
+	if err != nil {
+		return nil, err
+	}
+	id := "ex_" + ulid.Make().String()
+	return r.prepare(id, wf, par, workers, qcs, nil)
+}
+
+// build makes a workflow's agents and settles its parallelism.
+func (r *Runner) build(wf *Workflow, opts ExecOptions) (map[string]Worker, map[string]QC, int, error) {
 	workers := make(map[string]Worker, len(wf.Tasks))
 	qcs := make(map[string]QC, len(wf.Tasks))
 	for _, t := range wf.Tasks {
 		w, err := r.opts.Agents.worker(wf, t)
 		if err != nil {
-			return nil, err
+			return nil, nil, 0, err
 		}
 		q, err := r.opts.Agents.qc(wf, t)
 		if err != nil {
-			return nil, err
+			return nil, nil, 0, err
 		}
 		workers[t.ID], qcs[t.ID] = w, q
 	}
@@ -126,7 +151,12 @@ func (r *Runner) Prepare(wf *Workflow, opts ExecOptions) (*Execution, error) {
 	if par <= 0 {
 		par = r.opts.Parallelism
 	}
-	id := "ex_" + ulid.Make().String()
+	return workers, qcs, par, nil
+}
+
+// prepare makes the execution's folders and registers it; st carries the
+// state of an execution being resumed.
+func (r *Runner) prepare(id string, wf *Workflow, par int, workers map[string]Worker, qcs map[string]QC, st *state) (*Execution, error) {
 	dir := filepath.Join(r.opts.StateDir, "executions", id)
 	if err := os.MkdirAll(filepath.Join(dir, "staging"), 0o755); err != nil {
 		return nil, fmt.Errorf("prepare execution: %w", err)
@@ -146,7 +176,11 @@ func (r *Runner) Prepare(wf *Workflow, opts ExecOptions) (*Execution, error) {
 		ctx:         ctx,
 		cancel:      cancel,
 		done:        make(chan struct{}),
-		state:       newState(id, wf),
+		state:       st,
+		resumed:     st != nil,
+	}
+	if st == nil {
+		ex.state = newState(id, wf)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -154,8 +188,16 @@ func (r *Runner) Prepare(wf *Workflow, opts ExecOptions) (*Execution, error) {
 		cancel(nil)
 		return nil, ErrClosed
 	}
+	if _, known := r.executions[id]; !known {
+		r.order = append(r.order, ex)
+	} else {
+		for i, old := range r.order {
+			if old.id == id {
+				r.order[i] = ex
+			}
+		}
+	}
 	r.executions[id] = ex
-	r.order = append(r.order, ex)
 	return ex, nil
 }
 
@@ -210,14 +252,23 @@ func (r *Runner) Close(ctx context.Context) error {
 		r.wg.Wait()
 		close(done)
 	}()
+	var err error
 	select {
 	case <-done:
-		r.cancel()
-		return nil
 	case <-ctx.Done():
-		r.cancel()
-		return fmt.Errorf("close runner: executions still stopping: %w", ctx.Err())
+		err = fmt.Errorf("close runner: executions still stopping: %w", ctx.Err())
 	}
+	r.cancel()
+	r.mu.Lock()
+	j := r.journal
+	r.journal = nil // later events (none are expected) go straight to the sink
+	r.mu.Unlock()
+	if j != nil {
+		if cerr := j.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("close the journal: %w", cerr))
+		}
+	}
+	return err
 }
 
 // emit numbers an event, applies it to its execution's state and hands it
@@ -228,5 +279,13 @@ func (r *Runner) emit(ex *Execution, name string, data EventData) {
 	r.seq++
 	ev := Event{Seq: r.seq, ExecutionID: ex.id, Event: name, Time: time.Now().UTC(), Data: data}
 	ex.state.apply(ev)
-	r.opts.Sink.Emit(ev)
+	if r.journal == nil {
+		r.opts.Sink.Emit(ev)
+		return
+	}
+	var rec *journalRecord
+	if name == EventExecutionStart {
+		rec = &journalRecord{id: ex.id, name: ex.wf.Name, path: ex.wf.Path, dir: ex.wf.Dir, source: ex.wf.Source}
+	}
+	r.journal.append(ev, rec)
 }

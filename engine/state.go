@@ -100,6 +100,16 @@ func (s *state) apply(ev Event) {
 	}
 	switch ev.Event {
 	case EventExecutionStart:
+		if d.Resumed {
+			// Completed tasks keep their results; the rest run again.
+			s.sum.Status, s.sum.FinishedAt, s.sum.FailedTasks = StatusRunning, nil, 0
+			for i := range s.tasks {
+				if t := &s.tasks[i]; t.Status != TaskCompleted {
+					*t = TaskInfo{ID: t.ID, Title: t.Title, Status: TaskPending, MaxAttempts: t.MaxAttempts, DependsOn: t.DependsOn}
+				}
+			}
+			return
+		}
 		s.sum.StartedAt = ev.Time
 	case EventTaskStart:
 		t.Status = TaskRunning
@@ -132,8 +142,12 @@ func (s *state) apply(ev Event) {
 		t.Status, t.Error = TaskSkipped, d.Reason
 	case EventExecutionComplete:
 		s.finish(ev, d.Status)
-	case EventExecutionCancelled:
-		s.finish(ev, StatusCancelled)
+	case EventExecutionCancelled, EventExecutionInterrupted:
+		status := StatusCancelled
+		if ev.Event == EventExecutionInterrupted {
+			status = StatusInterrupted
+		}
+		s.finish(ev, status)
 		for i := range s.tasks {
 			if st := s.tasks[i].Status; st == TaskPending || st == TaskRunning {
 				s.tasks[i].Status, s.tasks[i].Phase = TaskCancelled, ""

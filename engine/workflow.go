@@ -22,6 +22,9 @@ type Workflow struct {
 	Path string `yaml:"-"`
 	// Dir is the folder relative paths in the workflow resolve against.
 	Dir string `yaml:"-"`
+	// Source is the text it was parsed from: the journal keeps it so that a
+	// restarted sidecar can rebuild and resume the execution.
+	Source []byte `yaml:"-"`
 }
 
 // Task is one unit of work: a worker does it, an optional QC checks it.

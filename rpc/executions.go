@@ -56,7 +56,7 @@ const (
 )
 
 // events returns the events after a seq, for a client catching up.
-func (s *Server) events(_ context.Context, params json.RawMessage) (any, error) {
+func (s *Server) events(ctx context.Context, params json.RawMessage) (any, error) {
 	var p eventsParams
 	if err := decode("mimir/events", params, &p); err != nil {
 		return nil, err
@@ -69,6 +69,12 @@ func (s *Server) events(_ context.Context, params json.RawMessage) (any, error) 
 	limit := p.Limit
 	if limit <= 0 || limit > maxEventsPerRequest {
 		limit = maxEventsPerRequest
+	}
+	s.mu.Lock()
+	journaled := s.journal != nil
+	s.mu.Unlock()
+	if journaled {
+		return s.eventsFromJournal(ctx, p, limit)
 	}
 	scan := 0
 	if last := s.hub.Last(); last > p.Since {

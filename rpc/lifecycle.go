@@ -90,11 +90,13 @@ func (s *Server) initialize(ctx context.Context, params json.RawMessage) (any, e
 	if err != nil {
 		return nil, rpcError(jsonrpc2.InternalError, &errorData{Path: ws.Dir()}, "set up the agents for %s: %v", ws.Dir(), err)
 	}
+	journal, warnings := s.openJournal(ws)
 	runner := engine.NewRunner(engine.Options{
 		Workspace: ws.Dir(),
 		StateDir:  ws.StateDir(),
 		Agents:    agents,
 		Logger:    s.log,
+		Journal:   journal,
 		Sink:      engine.SinkFunc(func(ev engine.Event) { _ = s.hub.Publish(ev.Seq, ev.ExecutionID, ev.Event, ev) }),
 	})
 	info := mimirInfo{ProtocolVersion: ProtocolVersion, Workspace: ws.Dir()}
@@ -112,8 +114,14 @@ func (s *Server) initialize(ctx context.Context, params json.RawMessage) (any, e
 	s.state = running
 	// Diagnostics are notifications, which LSP allows only once the client
 	// has the answer to initialize.
+	s.journal = journal
 	if id, ok := ctx.Value(requestIDKey{}).(jsonrpc2.ID); ok {
-		s.stream.afterResponse(id, func() { s.startDiagnostics(ws) })
+		s.stream.afterResponse(id, func() {
+			s.startDiagnostics(ws)
+			for _, w := range warnings {
+				s.warn(w)
+			}
+		})
 	}
 	s.log.Info("initialized", "workspace", ws.Dir(), "client", p.ClientInfo.Name)
 

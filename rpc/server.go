@@ -94,6 +94,7 @@ type Server struct {
 	inflight     sync.Map // request id (JSON) → context.CancelFunc
 	execSettings map[string]execSettings
 	openDocs     map[string]bool // workflow documents the editor has open, by URI
+	journal      *engine.Journal // nil when another sidecar keeps the workspace's
 }
 
 type method struct {
@@ -121,6 +122,8 @@ func (s *Server) registerMethods() {
 		"mimir/readDeliverable":          {handle: (*Server).readDeliverable, async: true},
 		"mimir/sse":                      {handle: (*Server).sse, async: true},
 		"mimir/workflows":                {handle: (*Server).workflows, async: true},
+		"mimir/resume":                   {handle: (*Server).resume},
+		"mimir/prune":                    {handle: (*Server).prune, async: true},
 		"textDocument/didOpen":           {handle: (*Server).didOpen},
 		"textDocument/didChange":         {handle: (*Server).didChange},
 		"textDocument/didClose":          {handle: (*Server).didClose},

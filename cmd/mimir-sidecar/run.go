@@ -28,17 +28,18 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	target := fs.String("deliverables", "deliverables", "the folder inside the workspace to save deliverables into")
 	conflict := fs.String("conflict", "keep-both", "when a deliverable's file already exists: keep-both, overwrite or skip")
 	logLevel := fs.String("log-level", defaultLogLevel(), "debug, info, warn or error (logs go to stderr)")
+	resume := fs.String("resume", "", "resume this interrupted, failed or cancelled execution instead of running a workflow")
 	sse := fs.Bool("sse", false, "mirror the events on a local SSE port while the run lasts (address and token are printed)")
 	sseAddr := fs.String("sse-addr", "127.0.0.1:0", "where the SSE mirror listens, with --sse")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "Usage: mimir-sidecar run WORKFLOW [flags]\n\nRuns one workflow, shows its progress and saves its deliverables.\nExit status 0 only when the execution completed.\n\n")
+		fmt.Fprint(stderr, "Usage: mimir-sidecar run WORKFLOW [flags]\n       mimir-sidecar run --resume ID [flags]\n\nRuns one workflow, shows its progress and saves its deliverables.\nExit status 0 only when the execution completed.\n\n")
 		fs.PrintDefaults()
 	}
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return exitError{2}
 	}
-	if len(pos) != 1 {
+	if (len(pos) != 1) == (*resume == "") {
 		fs.Usage()
 		return exitError{2}
 	}
@@ -54,13 +55,32 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	wf, err := engine.LoadWorkflow(pos[0])
-	var invalid *engine.ValidationError
-	if errors.As(err, &invalid) {
-		fmt.Fprintln(stderr, err)
-		return exitError{2}
+	var wf *engine.Workflow
+	if *resume == "" {
+		wf, err = engine.LoadWorkflow(pos[0])
+		var invalid *engine.ValidationError
+		if errors.As(err, &invalid) {
+			fmt.Fprintln(stderr, err)
+			return exitError{2}
+		}
+		if err != nil {
+			return err
+		}
 	}
-	if err != nil {
+	if err := ws.EnsureStateDir(); err != nil {
+		return err
+	}
+	journal, status, err := engine.OpenJournal(ws.StateDir(), log)
+	if status.Damaged != "" {
+		fmt.Fprintf(stderr, "⚠️ The execution history was damaged (%v); a copy is kept at %s and a new history started.\n", status.Err, status.Damaged)
+	}
+	if errors.Is(err, engine.ErrJournalBusy) {
+		if *resume != "" {
+			return fmt.Errorf("%w: resume from the editor that runs it, or close it first", err)
+		}
+		fmt.Fprintf(stderr, "⚠️ %v: this run is not kept in the workspace's history.\n", err)
+		journal = nil
+	} else if err != nil {
 		return err
 	}
 
@@ -75,8 +95,17 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		Agents:    agents,
 		Logger:    log,
 		Sink:      hubSink(hub),
+		Journal:   journal,
 	})
-	ex, err := runner.Prepare(wf, engine.ExecOptions{Parallelism: *parallelism})
+	// Closing the runner flushes the journal: every event is on disk before
+	// the process ends.
+	defer runner.Close(context.Background())
+	var ex *engine.Execution
+	if *resume != "" {
+		ex, err = runner.Resume(*resume)
+	} else {
+		ex, err = runner.Prepare(wf, engine.ExecOptions{Parallelism: *parallelism})
+	}
 	if err != nil {
 		return err
 	}
@@ -111,18 +140,26 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 
 	sum := ex.Summary()
-	if sum.Status == engine.StatusCancelled || *noSave || sum.Deliverables == 0 {
-		hub.Close() // the printer drains what is left and stops
-	} else {
+	var saveErr error
+	if sum.Status != engine.StatusCancelled && !*noSave && sum.Deliverables > 0 {
 		saveCtx, cancel := context.WithTimeout(ctx, time.Minute)
 		report, err := ws.Save(saveCtx, ex.StagingDir(), deliverablePaths(ex.Deliverables()), workspace.SaveOptions{Target: *target, Conflict: policy})
 		cancel()
 		if err != nil {
-			hub.Close()
-			<-printed
-			return fmt.Errorf("save deliverables: %w", err)
+			saveErr = fmt.Errorf("save deliverables: %w", err)
+		} else {
+			ex.RecordSaved(report.Target, report.Saved, report.Failed, report.Results)
 		}
-		ex.RecordSaved(report.Target, report.Saved, report.Failed, report.Results)
+	}
+	// Every event goes through the journal before the hub: closing the
+	// runner flushes it, then the printer drains the hub and stops.
+	if err := runner.Close(ctx); err != nil {
+		log.Warn("close", "err", err)
+	}
+	hub.Close()
+	if saveErr != nil {
+		<-printed
+		return saveErr
 	}
 	if err := <-printed; err != nil && !errors.Is(err, notify.ErrClosed) && !errors.Is(err, errFollowDone) {
 		return err

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/rpc"
+	"github.com/mimir-sidecar/mimir-sidecar/workspace"
+)
+
+// pruneCmd removes old executions from the workspace's history, with their
+// staging folders.
+func pruneCmd(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("prune", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	wsDir := fs.String("workspace", ".", "the workspace whose history to prune")
+	olderThan := fs.String("older-than", "", "remove executions finished longer ago than this (7d, 12h, 30m)")
+	keep := fs.Int("keep", 0, "keep only this many of the newest finished executions")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "Usage: mimir-sidecar prune [--older-than 7d] [--keep N] [--workspace DIR]\n\nRemoves finished executions, their events and their files. Running ones are kept.\n\n")
+		fs.PrintDefaults()
+	}
+	if pos, err := parseFlags(fs, args); err != nil || len(pos) > 0 {
+		if err == nil {
+			fs.Usage()
+		}
+		return exitError{2}
+	}
+	age, err := rpc.ParseAge(*olderThan)
+	if err != nil {
+		return err
+	}
+	if age == 0 && *keep <= 0 {
+		fmt.Fprintln(stderr, "mimir-sidecar prune: say what to remove with --older-than and/or --keep")
+		return exitError{2}
+	}
+	ws, err := workspace.Open(*wsDir)
+	if err != nil {
+		return err
+	}
+	journal, _, err := engine.OpenJournal(ws.StateDir(), nil)
+	if errors.Is(err, engine.ErrJournalBusy) {
+		return fmt.Errorf("%w: prune from the editor (mimir/prune), or close it first", err)
+	}
+	if err != nil {
+		return err
+	}
+	runner := engine.NewRunner(engine.Options{Workspace: ws.Dir(), StateDir: ws.StateDir(), Journal: journal})
+	defer runner.Close(context.Background())
+	removed, err := runner.Prune(age, *keep)
+	fmt.Fprintf(stdout, "removed %d %s\n", len(removed), map[bool]string{true: "execution", false: "executions"}[len(removed) == 1])
+	return err
+}

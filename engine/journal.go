@@ -1,0 +1,335 @@
+package engine
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // the pure-Go SQLite driver, "sqlite"
+)
+
+// A Journal keeps every event and execution record in SQLite under the
+// workspace's .mimir/, so a restarted sidecar lists, replays, saves and
+// resumes what ran before. Events are committed in batches by one writer
+// goroutine and only then handed to the sink: a listener never sees an
+// event that a crash could lose.
+type Journal struct {
+	db   *sql.DB
+	path string
+	log  *slog.Logger
+	lock *os.File
+
+	queue chan journalEntry
+	done  chan struct{}
+	sink  Sink // set by the Runner before the first event
+
+	closeOnce sync.Once
+}
+
+type journalEntry struct {
+	ev   Event
+	data []byte
+	// record, when set, is an execution to insert before the event.
+	record *journalRecord
+	// flushed, when set, marks a barrier: it is closed once everything
+	// queued before it is committed. It carries no event.
+	flushed chan struct{}
+}
+
+type journalRecord struct {
+	id, name, path, dir string
+	source              []byte
+}
+
+// JournalStatus says what opening the journal found, for the user.
+type JournalStatus struct {
+	// Damaged is where a damaged database was moved aside ("" if none).
+	Damaged string
+	// Err is why it was damaged.
+	Err error
+}
+
+// ErrJournalBusy means another sidecar holds this workspace's journal.
+var ErrJournalBusy = errors.New("another mimir-sidecar keeps this workspace's journal")
+
+const journalQueue = 4096
+
+// OpenJournal opens (or creates) the journal in stateDir. A database that
+// cannot be read is moved aside and a fresh one started; the status says so.
+// When another sidecar holds the journal it returns an error wrapping
+// ErrJournalBusy that names its process.
+func OpenJournal(stateDir string, log *slog.Logger) (*Journal, JournalStatus, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	var status JournalStatus
+	if err := os.MkdirAll(stateDir, 0o755); err != nil {
+		return nil, status, fmt.Errorf("open journal: %w", err)
+	}
+	lock, err := lockJournal(filepath.Join(stateDir, "journal.lock"))
+	if err != nil {
+		return nil, status, err
+	}
+	path := filepath.Join(stateDir, "journal.db")
+	db, err := openDB(path)
+	if err != nil {
+		aside := fmt.Sprintf("%s.damaged-%s", path, time.Now().UTC().Format("20060102T150405Z"))
+		log.Warn("the journal is damaged; keeping a copy and starting a new one", "err", err, "copy", aside)
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			if rerr := os.Rename(path+suffix, aside+suffix); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+				unlockJournal(lock)
+				return nil, status, fmt.Errorf("move the damaged journal aside: %w", rerr)
+			}
+		}
+		status = JournalStatus{Damaged: aside, Err: err}
+		if db, err = openDB(path); err != nil {
+			unlockJournal(lock)
+			return nil, status, fmt.Errorf("open journal: %w", err)
+		}
+	}
+	j := &Journal{db: db, path: path, log: log, lock: lock, queue: make(chan journalEntry, journalQueue), done: make(chan struct{})}
+	return j, status, nil
+}
+
+func openDB(path string) (*sql.DB, error) {
+	dsn := "file:" + path + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, err
+	}
+	// One connection: one writer, and reads see its commits.
+	db.SetMaxOpenConns(1)
+	var check string
+	if err := db.QueryRow("PRAGMA quick_check").Scan(&check); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("check %s: %w", path, err)
+	}
+	if check != "ok" {
+		db.Close()
+		return nil, fmt.Errorf("check %s: %s", path, check)
+	}
+	if _, err := db.Exec(`
+		CREATE TABLE IF NOT EXISTS executions (
+			id TEXT PRIMARY KEY, workflow TEXT NOT NULL, workflow_path TEXT NOT NULL,
+			workflow_dir TEXT NOT NULL, source BLOB NOT NULL, started_at TEXT NOT NULL);
+		CREATE TABLE IF NOT EXISTS events (
+			seq INTEGER PRIMARY KEY, execution_id TEXT NOT NULL, name TEXT NOT NULL, envelope BLOB NOT NULL);
+		CREATE INDEX IF NOT EXISTS events_by_execution ON events (execution_id, seq);
+		PRAGMA user_version = 1;`); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("prepare %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// LastSeq is the seq of the newest event journaled.
+func (j *Journal) LastSeq() (uint64, error) {
+	var seq sql.NullInt64
+	if err := j.db.QueryRow("SELECT MAX(seq) FROM events").Scan(&seq); err != nil {
+		return 0, fmt.Errorf("read the journal: %w", err)
+	}
+	return uint64(seq.Int64), nil
+}
+
+// start runs the writer; the Runner calls it with the sink events go to
+// after they are committed.
+func (j *Journal) start(sink Sink) {
+	j.sink = sink
+	go j.write()
+}
+
+// append queues an event (and, with the first event of an execution, its
+// record). It blocks only when the disk is this far behind.
+func (j *Journal) append(ev Event, rec *journalRecord) {
+	data, err := json.Marshal(ev)
+	if err != nil {
+		j.log.Error("encode event for the journal", "seq", ev.Seq, "err", err)
+		return
+	}
+	j.queue <- journalEntry{ev: ev, data: data, record: rec}
+}
+
+// write commits whatever is queued in one transaction, then hands the
+// events on in order.
+func (j *Journal) write() {
+	defer close(j.done)
+	batch := make([]journalEntry, 0, 256)
+	for first := range j.queue {
+		batch = append(batch[:0], first)
+	more:
+		for len(batch) < cap(batch) {
+			select {
+			case e, ok := <-j.queue:
+				if !ok {
+					break more
+				}
+				batch = append(batch, e)
+			default:
+				break more
+			}
+		}
+		if err := j.commit(batch); err != nil {
+			// The events still go out: a disk problem must not silence
+			// the editor. It is logged, loudly.
+			j.log.Error("journal write failed; these events will not survive a restart", "err", err, "from", batch[0].ev.Seq)
+		}
+		for _, e := range batch {
+			if e.flushed != nil {
+				close(e.flushed)
+				continue
+			}
+			j.sink.Emit(e.ev)
+		}
+	}
+}
+
+func (j *Journal) commit(batch []journalEntry) error {
+	tx, err := j.db.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, e := range batch {
+		if e.flushed != nil {
+			continue
+		}
+		if r := e.record; r != nil {
+			if _, err := tx.Exec(`INSERT OR REPLACE INTO executions VALUES (?, ?, ?, ?, ?, ?)`,
+				r.id, r.name, r.path, r.dir, r.source, e.ev.Time.Format(time.RFC3339Nano)); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.Exec(`INSERT INTO events VALUES (?, ?, ?, ?)`, e.ev.Seq, e.ev.ExecutionID, e.ev.Event, e.data); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// flush waits until every event queued so far is committed.
+func (j *Journal) flush() {
+	done := make(chan struct{})
+	j.queue <- journalEntry{flushed: done}
+	<-done
+}
+
+// Close flushes what is queued and closes the database.
+func (j *Journal) Close() error {
+	var err error
+	j.closeOnce.Do(func() {
+		if j.sink != nil {
+			close(j.queue)
+			<-j.done
+		}
+		err = j.db.Close()
+		unlockJournal(j.lock)
+	})
+	return err
+}
+
+// Events returns journaled envelopes with seq above since, oldest first,
+// at most limit, optionally of one execution.
+func (j *Journal) Events(ctx context.Context, since uint64, executionID string, limit int) ([]json.RawMessage, error) {
+	q := "SELECT envelope FROM events WHERE seq > ?"
+	args := []any{since}
+	if executionID != "" {
+		q += " AND execution_id = ?"
+		args = append(args, executionID)
+	}
+	q += " ORDER BY seq LIMIT ?"
+	args = append(args, limit)
+	rows, err := j.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read the journal: %w", err)
+	}
+	defer rows.Close()
+	var out []json.RawMessage
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			return nil, fmt.Errorf("read the journal: %w", err)
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+type storedExecution struct {
+	id, path, dir string
+	source        []byte
+	events        []Event
+}
+
+// load reads every execution with its events.
+func (j *Journal) load() ([]storedExecution, error) {
+	rows, err := j.db.Query("SELECT id, workflow_path, workflow_dir, source FROM executions ORDER BY started_at, id")
+	if err != nil {
+		return nil, fmt.Errorf("read the journal: %w", err)
+	}
+	var out []storedExecution
+	for rows.Next() {
+		var s storedExecution
+		if err := rows.Scan(&s.id, &s.path, &s.dir, &s.source); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("read the journal: %w", err)
+		}
+		out = append(out, s)
+	}
+	rows.Close()
+	for i := range out {
+		evs, err := j.Events(context.Background(), 0, out[i].id, 1<<30)
+		if err != nil {
+			return nil, err
+		}
+		for _, b := range evs {
+			var ev Event
+			if err := json.Unmarshal(b, &ev); err != nil {
+				return nil, fmt.Errorf("read the journal: event of %s: %w", out[i].id, err)
+			}
+			out[i].events = append(out[i].events, ev)
+		}
+	}
+	return out, nil
+}
+
+// forget removes executions and their events.
+func (j *Journal) forget(ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	tx, err := j.db.Begin()
+	if err != nil {
+		return fmt.Errorf("prune the journal: %w", err)
+	}
+	defer tx.Rollback()
+	for _, id := range ids {
+		if _, err := tx.Exec("DELETE FROM events WHERE execution_id = ?", id); err != nil {
+			return fmt.Errorf("prune the journal: %w", err)
+		}
+		if _, err := tx.Exec("DELETE FROM executions WHERE id = ?", id); err != nil {
+			return fmt.Errorf("prune the journal: %w", err)
+		}
+	}
+	return tx.Commit()
+}
+
+func lockHolder(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "unknown"
+	}
+	pid := strings.TrimSpace(string(b))
+	if _, err := strconv.Atoi(pid); err != nil {
+		return "unknown"
+	}
+	return pid
+}

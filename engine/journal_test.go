@@ -1,0 +1,325 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func openJournal(t testing.TB, dir string) *Journal {
+	t.Helper()
+	j, status, err := OpenJournal(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status.Damaged != "" {
+		t.Fatalf("a fresh journal was damaged: %v", status.Err)
+	}
+	return j
+}
+
+// parsedWorkflow gives a workflow with Source, as the journal needs to
+// rebuild it; "test" agents keep it in-process.
+func parsedWorkflow(t testing.TB, src string) *Workflow {
+	t.Helper()
+	wf, err := ParseWorkflow("wf.yaml", []byte(src))
+	if err == nil {
+		return wf
+	}
+	t.Fatal(err)
+	return nil
+}
+
+const twoTasks = `name: two
+tasks:
+  - {id: a, worker: {type: exec, command: "true"}}
+  - {id: b, dependsOn: [a], worker: {type: exec, command: "true"}}
+`
+
+// Use in-process agents for the exec type so the tests control them.
+func execAs(a funcAgent) Agents {
+	return Agents{"exec": {
+		Worker: func(*Task, *AgentSpec) (Worker, error) { return a, nil },
+		QC:     func(*Task, *AgentSpec) (QC, error) { return a, nil },
+	}}
+}
+
+func TestSinkSeesOnlyCommittedEvents(t *testing.T) {
+	state := t.TempDir()
+	j := openJournal(t, state)
+	var bad atomic.Int32
+	var n atomic.Int32
+	sink := SinkFunc(func(ev Event) {
+		n.Add(1)
+		evs, err := j.Events(context.Background(), ev.Seq-1, "", 1)
+		if err != nil || len(evs) != 1 {
+			bad.Add(1)
+		}
+	})
+	r := NewRunner(Options{Workspace: t.TempDir(), StateDir: state, Sink: sink, Journal: j, Agents: execAs(funcAgent{})})
+	ex, err := r.Execute(parsedWorkflow(t, twoTasks), ExecOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-ex.Done()
+	if err := r.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n.Load() == 0 || bad.Load() != 0 {
+		t.Errorf("%d of %d events reached the sink before they were on disk", bad.Load(), n.Load())
+	}
+}
+
+func TestHistoryAcrossRestart(t *testing.T) {
+	state, ws := t.TempDir(), t.TempDir()
+	rec := &recorder{}
+	r := NewRunner(Options{Workspace: ws, StateDir: state, Sink: rec, Journal: openJournal(t, state), Agents: execAs(funcAgent{
+		work: func(_ context.Context, j *Job) (WorkResult, error) {
+			j.EnsureDir()
+			return WorkResult{}, os.WriteFile(filepath.Join(j.Dir, "out.txt"), []byte(j.Task.ID), 0o644)
+		},
+	})})
+	ex, _ := r.Execute(parsedWorkflow(t, twoTasks), ExecOptions{})
+	<-ex.Done()
+	r.Close(context.Background())
+	first := rec.events()
+	last := first[len(first)-1].Seq
+
+	rec2 := &recorder{}
+	r2 := NewRunner(Options{Workspace: ws, StateDir: state, Sink: rec2, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
+	defer r2.Close(context.Background())
+	list := r2.List()
+	if len(list) != 1 || list[0].ExecutionID != ex.ID() || list[0].Status != StatusCompleted || list[0].Deliverables != 2 {
+		t.Fatalf("history after restart: %+v", list)
+	}
+	past, _ := r2.Get(ex.ID())
+	if d := past.Deliverables(); len(d) != 2 || d[0].Path != "a/out.txt" {
+		t.Errorf("past deliverables %+v", d)
+	}
+	if _, err := os.Stat(filepath.Join(past.StagingDir(), "a/out.txt")); err != nil {
+		t.Errorf("the staging folder is not kept: %v", err)
+	}
+	ex2, _ := r2.Execute(parsedWorkflow(t, twoTasks), ExecOptions{})
+	<-ex2.Done()
+	r2.Close(context.Background())
+	if got := rec2.events()[0].Seq; got != last+1 {
+		t.Errorf("seq after restart starts at %d, want %d", got, last+1)
+	}
+	all, _ := openJournalEvents(t, state, 0, "")
+	if len(all) != len(first)+len(rec2.events()) {
+		t.Errorf("journal holds %d events, want %d", len(all), len(first)+len(rec2.events()))
+	}
+}
+
+func openJournalEvents(t *testing.T, state string, since uint64, id string) ([]Event, error) {
+	t.Helper()
+	j := openJournal(t, state)
+	defer j.Close()
+	raw, err := j.Events(context.Background(), since, id, 1<<20)
+	var out []Event
+	for _, b := range raw {
+		var ev Event
+		json.Unmarshal(b, &ev)
+		out = append(out, ev)
+	}
+	return out, err
+}
+
+// A sidecar that stops mid-execution leaves it interrupted; a resume runs
+// only what had not completed.
+func TestInterruptedAndResume(t *testing.T) {
+	state, ws := t.TempDir(), t.TempDir()
+	release := make(chan struct{})
+	var ranA atomic.Int32
+	blockB := funcAgent{work: func(ctx context.Context, j *Job) (WorkResult, error) {
+		if j.Task.ID == "a" {
+			ranA.Add(1)
+			return WorkResult{}, nil
+		}
+		select {
+		case <-release:
+			return WorkResult{}, nil
+		case <-ctx.Done():
+			return WorkResult{}, ctx.Err()
+		}
+	}}
+	rec := &recorder{}
+	j := openJournal(t, state)
+	r := NewRunner(Options{Workspace: ws, StateDir: state, Sink: rec, Journal: j, Agents: execAs(blockB)})
+	ex, _ := r.Execute(parsedWorkflow(t, twoTasks), ExecOptions{})
+	deadline := time.Now().Add(10 * time.Second)
+	for index(rec.events(), EventWorkerStart, "b") < 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("b never started")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// The sidecar "dies": its journal stops with the execution unfinished.
+	j.Close()
+	r.mu.Lock()
+	r.journal = nil
+	r.mu.Unlock()
+
+	rec2 := &recorder{}
+	r2 := NewRunner(Options{Workspace: ws, StateDir: state, Sink: rec2, Journal: openJournal(t, state), Agents: execAs(blockB)})
+	defer r2.Close(context.Background())
+	got, _ := r2.Get(ex.ID())
+	if s := got.Summary().Status; s != StatusInterrupted {
+		t.Fatalf("status after restart %s, want interrupted", s)
+	}
+	for wait := time.Now().Add(5 * time.Second); len(rec2.events()) == 0 && time.Now().Before(wait); {
+		time.Sleep(5 * time.Millisecond) // the event reaches the sink once committed
+	}
+	if evs := rec2.events(); len(evs) != 1 || evs[0].Event != EventExecutionInterrupted || evs[0].Data.Message != "⚠️ Execution interrupted: the sidecar stopped while it ran" {
+		t.Fatalf("events on restart: %+v", evs)
+	}
+	close(release)
+	resumed, err := r2.Resume(ex.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resumed.Start()
+	<-resumed.Done()
+	if s := resumed.Summary(); s.Status != StatusCompleted || s.CompletedTasks != 2 {
+		t.Errorf("after resume: %+v", s)
+	}
+	if ranA.Load() != 1 {
+		t.Errorf("task a ran %d times; a completed task must not run again", ranA.Load())
+	}
+	r2.journal.flush() // the sink hears an event once it is committed
+	evs := rec2.events()
+	start := evs[index(evs, EventExecutionStart, "")]
+	if !start.Data.Resumed || start.Data.Message != "🔁 Execution resumed: two (1 task to run)" {
+		t.Errorf("resume's execution-start %+v", start.Data)
+	}
+	if _, err := r2.Resume(ex.ID()); err == nil || !strings.Contains(err.Error(), "only interrupted, failed or cancelled") {
+		t.Errorf("resuming a completed execution: %v", err)
+	}
+	ex.Cancel("test over") // the first runner's goroutines
+	r.Close(context.Background())
+}
+
+func TestPrune(t *testing.T) {
+	state, ws := t.TempDir(), t.TempDir()
+	r := NewRunner(Options{Workspace: ws, StateDir: state, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
+	var ids []string
+	for range 3 {
+		ex, _ := r.Execute(parsedWorkflow(t, twoTasks), ExecOptions{})
+		<-ex.Done()
+		ids = append(ids, ex.ID())
+	}
+	removed, err := r.Prune(0, 1)
+	if err != nil || len(removed) != 2 || removed[0] != ids[1] || removed[1] != ids[0] {
+		t.Fatalf("prune keep 1: %v %v (ids %v)", removed, err, ids)
+	}
+	if len(r.List()) != 1 {
+		t.Errorf("listed after prune: %v", r.List())
+	}
+	if _, err := os.Stat(filepath.Join(state, "executions", ids[0])); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("pruned files remain: %v", err)
+	}
+	r.Close(context.Background())
+	if evs, _ := openJournalEvents(t, state, 0, ids[0]); len(evs) != 0 {
+		t.Errorf("pruned events remain: %d", len(evs))
+	}
+	r2 := NewRunner(Options{Workspace: ws, StateDir: state, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
+	defer r2.Close(context.Background())
+	if l := r2.List(); len(l) != 1 || l[0].ExecutionID != ids[2] {
+		t.Errorf("history after prune and restart: %+v", l)
+	}
+}
+
+func TestDamagedJournalIsKeptAside(t *testing.T) {
+	for _, damage := range []string{"garbage", "truncated"} {
+		t.Run(damage, func(t *testing.T) {
+			state := t.TempDir()
+			r := NewRunner(Options{Workspace: t.TempDir(), StateDir: state, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
+			ex, _ := r.Execute(parsedWorkflow(t, twoTasks), ExecOptions{})
+			<-ex.Done()
+			r.Close(context.Background())
+			db := filepath.Join(state, "journal.db")
+			switch damage {
+			case "garbage":
+				os.WriteFile(db, []byte(strings.Repeat("not a database ", 1000)), 0o644)
+			case "truncated":
+				st, _ := os.Stat(db)
+				os.Truncate(db, st.Size()/2)
+				os.Remove(db + "-wal")
+			}
+			j, status, err := OpenJournal(state, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer j.Close()
+			if status.Damaged == "" || status.Err == nil {
+				t.Fatalf("damage not reported: %+v", status)
+			}
+			if _, err := os.Stat(status.Damaged); err != nil {
+				t.Errorf("no copy of the damaged file: %v", err)
+			}
+			if last, err := j.LastSeq(); err != nil || last != 0 {
+				t.Errorf("the fresh journal: %d %v", last, err)
+			}
+		})
+	}
+}
+
+func TestSecondSidecarIsTold(t *testing.T) {
+	state := t.TempDir()
+	j := openJournal(t, state)
+	defer j.Close()
+	_, _, err := OpenJournal(state, nil)
+	if !errors.Is(err, ErrJournalBusy) || !strings.Contains(err.Error(), fmt.Sprintf("pid %d", os.Getpid())) {
+		t.Errorf("second open: %v", err)
+	}
+}
+
+// BenchmarkJournal compares the engine's cost per task with and without
+// the journal, on a 2,000-task DAG of in-process agents.
+func BenchmarkJournal(b *testing.B) {
+	const n = 2000
+	var src strings.Builder
+	src.WriteString("name: big\ntasks:\n")
+	for i := range n {
+		fmt.Fprintf(&src, "  - {id: t%d, worker: {command: x}, qc: {command: x}", i)
+		if i >= 10 {
+			fmt.Fprintf(&src, ", dependsOn: [t%d]", i-10)
+		}
+		src.WriteString("}\n")
+	}
+	wf := parsedWorkflow(b, src.String())
+	sink := SinkFunc(func(ev Event) { json.NewEncoder(io.Discard).Encode(ev) })
+	for _, journaled := range []bool{false, true} {
+		b.Run(map[bool]string{false: "off", true: "on"}[journaled], func(b *testing.B) {
+			var mu sync.Mutex
+			events := 0
+			for b.Loop() {
+				state := b.TempDir()
+				opts := Options{Workspace: state, StateDir: state, Agents: execAs(funcAgent{}), Sink: SinkFunc(func(ev Event) {
+					mu.Lock()
+					events++
+					mu.Unlock()
+					sink.Emit(ev)
+				})}
+				if journaled {
+					opts.Journal = openJournal(b, state)
+				}
+				r := NewRunner(opts)
+				ex, _ := r.Execute(wf, ExecOptions{})
+				<-ex.Done()
+				r.Close(context.Background())
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n)/1000, "µs/task")
+			b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}

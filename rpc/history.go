@@ -1,0 +1,128 @@
+package rpc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.lsp.dev/jsonrpc2"
+	"go.lsp.dev/protocol"
+
+	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/workspace"
+)
+
+// openJournal opens the workspace's journal. A second sidecar on the same
+// workspace (another editor window) runs without one rather than refusing:
+// it works, and says its executions will not outlive it.
+func (s *Server) openJournal(ws *workspace.Workspace) (*engine.Journal, []string) {
+	if err := ws.EnsureStateDir(); err != nil {
+		return nil, []string{fmt.Sprintf("⚠️ Mimir keeps no history for this workspace: %v", err)}
+	}
+	j, status, err := engine.OpenJournal(ws.StateDir(), s.log)
+	var warnings []string
+	if status.Damaged != "" {
+		warnings = append(warnings, fmt.Sprintf("⚠️ Mimir's execution history was damaged (%v); a copy is kept at %s and a new history started.", status.Err, status.Damaged))
+	}
+	switch {
+	case errors.Is(err, engine.ErrJournalBusy):
+		warnings = append(warnings, fmt.Sprintf("⚠️ %v: this window's executions run, but are not kept after it closes.", err))
+		return nil, warnings
+	case err != nil:
+		warnings = append(warnings, fmt.Sprintf("⚠️ Mimir keeps no history for this workspace: %v", err))
+		return nil, warnings
+	}
+	return j, warnings
+}
+
+func (s *Server) warn(text string) {
+	params, err := protocol.Marshal(&protocol.ShowMessageParams{Type: protocol.MessageTypeWarning, Message: text})
+	if err == nil {
+		s.notify("window/showMessage", params)
+	}
+}
+
+// eventsFromJournal serves mimir/events from the journal, which holds
+// every event, across restarts.
+func (s *Server) eventsFromJournal(ctx context.Context, p eventsParams, limit int) (any, error) {
+	evs, err := s.journal.Events(ctx, p.Since, p.ExecutionID, limit)
+	if err != nil {
+		return nil, err
+	}
+	if evs == nil {
+		evs = []json.RawMessage{}
+	}
+	return encode(eventsResult{Events: evs})
+}
+
+func (s *Server) resume(ctx context.Context, params json.RawMessage) (any, error) {
+	var p executionParams
+	if err := decode("mimir/resume", params, &p); err != nil {
+		return nil, err
+	}
+	if _, err := s.lookup(p.ExecutionID); err != nil {
+		return nil, err
+	}
+	_, runner := s.session()
+	ex, err := runner.Resume(p.ExecutionID)
+	if err != nil {
+		return nil, rpcError(jsonrpc2.InvalidParams, &errorData{ExecutionID: p.ExecutionID}, "%v", err)
+	}
+	if id, ok := ctx.Value(requestIDKey{}).(jsonrpc2.ID); ok {
+		s.stream.afterResponse(id, ex.Start)
+	} else {
+		ex.Start()
+	}
+	return encode(cancelResult{ExecutionID: ex.ID(), Status: engine.StatusRunning})
+}
+
+type pruneParams struct {
+	OlderThan string `json:"olderThan,omitempty"`
+	Keep      int    `json:"keep,omitempty"`
+}
+
+func (s *Server) prune(_ context.Context, params json.RawMessage) (any, error) {
+	var p pruneParams
+	if err := decode("mimir/prune", params, &p); err != nil {
+		return nil, err
+	}
+	age, err := ParseAge(p.OlderThan)
+	if err != nil {
+		return nil, invalidParams("mimir/prune", err)
+	}
+	if age == 0 && p.Keep <= 0 {
+		return nil, invalidParams("mimir/prune", errors.New(`say what to remove: olderThan (like "7d") and/or keep (how many of the newest to keep)`))
+	}
+	_, runner := s.session()
+	removed, err := runner.Prune(age, p.Keep)
+	if removed == nil {
+		removed = []string{}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("prune: %w", err)
+	}
+	return encode(map[string]any{"removed": removed})
+}
+
+// ParseAge reads "7d", "12h", "30m" (or any Go duration); "" is zero.
+func ParseAge(s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("age %q: write it like 7d, 12h or 30m", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("age %q: write it like 7d, 12h or 30m", s)
+	}
+	return d, nil
+}
