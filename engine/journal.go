@@ -36,8 +36,7 @@ type Journal struct {
 }
 
 type journalEntry struct {
-	ev   Event
-	data []byte
+	ev Event
 	// record, when set, is an execution to insert before the event.
 	record *journalRecord
 	// flushed, when set, marks a barrier: it is closed once everything
@@ -150,12 +149,8 @@ func (j *Journal) start(sink Sink) {
 // append queues an event (and, with the first event of an execution, its
 // record). It blocks only when the disk is this far behind.
 func (j *Journal) append(ev Event, rec *journalRecord) {
-	data, err := json.Marshal(ev)
-	if err != nil {
-		j.log.Error("encode event for the journal", "seq", ev.Seq, "err", err)
-		return
-	}
-	j.queue <- journalEntry{ev: ev, data: data, record: rec}
+	// Encoding happens on the writer's goroutine, off the engine's path.
+	j.queue <- journalEntry{ev: ev, record: rec}
 }
 
 // write commits whatever is queued in one transaction, then hands the
@@ -192,12 +187,26 @@ func (j *Journal) write() {
 	}
 }
 
+// insertChunk is how many events one INSERT statement carries: SQLite's
+// cost is per statement more than per row.
+const insertChunk = 64
+
 func (j *Journal) commit(batch []journalEntry) error {
 	tx, err := j.db.Begin()
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
+	args := make([]any, 0, 4*insertChunk)
+	flush := func() error {
+		if len(args) == 0 {
+			return nil
+		}
+		q := "INSERT INTO events VALUES (?, ?, ?, ?)" + strings.Repeat(", (?, ?, ?, ?)", len(args)/4-1)
+		_, err := tx.Exec(q, args...)
+		args = args[:0]
+		return err
+	}
 	for _, e := range batch {
 		if e.flushed != nil {
 			continue
@@ -208,9 +217,19 @@ func (j *Journal) commit(batch []journalEntry) error {
 				return err
 			}
 		}
-		if _, err := tx.Exec(`INSERT INTO events VALUES (?, ?, ?, ?)`, e.ev.Seq, e.ev.ExecutionID, e.ev.Event, e.data); err != nil {
-			return err
+		data, err := json.Marshal(e.ev)
+		if err != nil {
+			return fmt.Errorf("encode event %d: %w", e.ev.Seq, err)
 		}
+		args = append(args, e.ev.Seq, e.ev.ExecutionID, e.ev.Event, data)
+		if len(args) == cap(args) {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return err
 	}
 	return tx.Commit()
 }

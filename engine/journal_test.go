@@ -323,3 +323,31 @@ func BenchmarkJournal(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkJournalRealTasks is the same comparison with tasks that run a
+// command (the exec agent running "true"), as real workflows do.
+func BenchmarkJournalRealTasks(b *testing.B) {
+	const n = 100
+	var src strings.Builder
+	src.WriteString("name: real\nparallelism: 2\ntasks:\n")
+	for i := range n {
+		fmt.Fprintf(&src, "  - {id: t%d, worker: {command: \"true\"}, qc: {command: \"true\"}}\n", i)
+	}
+	wf := parsedWorkflow(b, src.String())
+	for _, journaled := range []bool{false, true} {
+		b.Run(map[bool]string{false: "off", true: "on"}[journaled], func(b *testing.B) {
+			for b.Loop() {
+				state := b.TempDir()
+				opts := Options{Workspace: state, StateDir: state, Sink: SinkFunc(func(Event) {})}
+				if journaled {
+					opts.Journal = openJournal(b, state)
+				}
+				r := NewRunner(opts)
+				ex, _ := r.Execute(wf, ExecOptions{})
+				<-ex.Done()
+				r.Close(context.Background())
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n)/1000, "µs/task")
+		})
+	}
+}

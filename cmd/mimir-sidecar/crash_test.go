@@ -1,0 +1,194 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mimir-sidecar/mimir-sidecar/engine"
+)
+
+// sidecarProc is the built binary in serve mode, spoken to over its pipes.
+type sidecarProc struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	in     io.WriteCloser
+	frames chan map[string]any
+	nextID int
+}
+
+func startSidecar(t *testing.T, ws string) *sidecarProc {
+	t.Helper()
+	cmd := exec.Command(bin, "--no-sse")
+	cmd.Dir = ws
+	in, _ := cmd.StdinPipe()
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &sidecarProc{t: t, cmd: cmd, in: in, frames: make(chan map[string]any, 4096)}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	go func() {
+		defer close(p.frames)
+		br := bufio.NewReader(out)
+		for {
+			var n int
+			if _, err := fmt.Fscanf(br, "Content-Length: %d\r\n\r\n", &n); err != nil {
+				return
+			}
+			body := make([]byte, n)
+			if _, err := io.ReadFull(br, body); err != nil {
+				return
+			}
+			var m map[string]any
+			json.Unmarshal(body, &m)
+			p.frames <- m
+		}
+	}()
+	p.call("initialize", map[string]any{"rootUri": "file://" + ws, "capabilities": map[string]any{}, "initializationOptions": map[string]any{"toasts": "none"}})
+	return p
+}
+
+func (p *sidecarProc) send(v any) {
+	b, _ := json.Marshal(v)
+	fmt.Fprintf(p.in, "Content-Length: %d\r\n\r\n%s", len(b), b)
+}
+
+// call returns the result, collecting the events that came before it.
+func (p *sidecarProc) call(method string, params any) (map[string]any, []map[string]any) {
+	p.t.Helper()
+	p.nextID++
+	id := float64(p.nextID)
+	p.send(map[string]any{"jsonrpc": "2.0", "id": id, "method": method, "params": params})
+	var before []map[string]any
+	for {
+		m := p.next()
+		if m["id"] == id && m["method"] == nil {
+			if m["error"] != nil {
+				p.t.Fatalf("%s: %v", method, m["error"])
+			}
+			r, _ := m["result"].(map[string]any)
+			return r, before
+		}
+		before = append(before, m)
+	}
+}
+
+func (p *sidecarProc) next() map[string]any {
+	p.t.Helper()
+	select {
+	case m, ok := <-p.frames:
+		if !ok {
+			p.t.Fatal("the sidecar closed its output")
+		}
+		return m
+	case <-time.After(20 * time.Second):
+		p.t.Fatal("no frame within 20s")
+	}
+	return nil
+}
+
+func eventOf(m map[string]any) (engine.Event, bool) {
+	if m["method"] != "mimir/event" {
+		return engine.Event{}, false
+	}
+	b, _ := json.Marshal(m["params"])
+	var ev engine.Event
+	json.Unmarshal(b, &ev)
+	return ev, true
+}
+
+const crashWorkflow = `name: crash
+tasks:
+  - id: a
+    worker: {command: echo a > a.txt}
+  - id: b
+    dependsOn: [a]
+    worker:
+      command: 'if [ -f "$MIMIR_WORKSPACE/go" ]; then echo b > b.txt; else sleep 300; fi'
+`
+
+// A sidecar killed mid-execution loses nothing: the next one finds the
+// execution interrupted, replays its events exactly, resumes it, and saves
+// its deliverables.
+func TestKilledSidecarRecovers(t *testing.T) {
+	ws := t.TempDir()
+	os.WriteFile(filepath.Join(ws, "crash.yaml"), []byte(crashWorkflow), 0o644)
+
+	first := startSidecar(t, ws)
+	res, _ := first.call("mimir/execute", map[string]any{"workflow": "crash.yaml"})
+	id := res["executionId"].(string)
+	var seen []engine.Event
+	for {
+		if ev, ok := eventOf(first.next()); ok {
+			seen = append(seen, ev)
+			if ev.Event == engine.EventWorkerStart && ev.Data.TaskID == "b" {
+				break
+			}
+		}
+	}
+	first.cmd.Process.Signal(syscall.SIGKILL)
+	first.cmd.Wait()
+
+	second := startSidecar(t, ws)
+	list, _ := second.call("mimir/executions", map[string]any{})
+	ex := list["executions"].([]any)[0].(map[string]any)
+	if ex["executionId"] != id || ex["status"] != "interrupted" {
+		t.Fatalf("after the kill: %v", ex)
+	}
+	all := replay(second, 0, id)
+	if len(all) != len(seen)+1 || all[len(all)-1].Event != engine.EventExecutionInterrupted {
+		t.Fatalf("journal holds %d events (last %s); the editor saw %d before the kill", len(all), all[len(all)-1].Event, len(seen))
+	}
+	for i := range seen {
+		if !reflect.DeepEqual(all[i], seen[i]) {
+			t.Fatalf("event %d differs:\njournal %+v\neditor  %+v", i, all[i], seen[i])
+		}
+	}
+	for _, from := range []int{1, len(all) / 2, len(all) - 1} {
+		if got := replay(second, all[from-1].Seq, id); !reflect.DeepEqual(got, all[from:]) {
+			t.Errorf("replay after seq %d: %d events, want %d", all[from-1].Seq, len(got), len(all)-from)
+		}
+	}
+
+	os.WriteFile(filepath.Join(ws, "go"), nil, 0o644)
+	second.call("mimir/resume", map[string]any{"executionId": id})
+	for {
+		if ev, ok := eventOf(second.next()); ok && ev.Event == engine.EventExecutionComplete {
+			if ev.Data.Status != "completed" || len(ev.Data.Deliverables) != 2 {
+				t.Fatalf("resumed execution ended %+v", ev.Data)
+			}
+			break
+		}
+	}
+	saved, _ := second.call("mimir/saveDeliverables", map[string]any{"executionId": id})
+	if saved["saved"] != float64(2) {
+		t.Fatalf("save after resume: %v", saved)
+	}
+	for _, f := range []string{"a/a.txt", "b/b.txt"} {
+		if _, err := os.Stat(filepath.Join(ws, "deliverables", f)); err != nil {
+			t.Errorf("%s not saved: %v", f, err)
+		}
+	}
+}
+
+func replay(p *sidecarProc, since uint64, id string) []engine.Event {
+	p.t.Helper()
+	res, _ := p.call("mimir/events", map[string]any{"since": since, "executionId": id})
+	var out []engine.Event
+	for _, raw := range res["events"].([]any) {
+		b, _ := json.Marshal(raw)
+		var ev engine.Event
+		json.Unmarshal(b, &ev)
+		out = append(out, ev)
+	}
+	return out
+}
