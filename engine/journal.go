@@ -282,6 +282,33 @@ func (j *Journal) Events(ctx context.Context, since uint64, executionID string, 
 	return out, rows.Err()
 }
 
+// Stored is a journaled event in the form listeners replay it.
+type Stored struct {
+	Seq         uint64
+	ExecutionID string
+	Name        string
+	JSON        []byte
+}
+
+// Since returns up to limit journaled events with seq above since, oldest
+// first.
+func (j *Journal) Since(ctx context.Context, since uint64, limit int) ([]Stored, error) {
+	rows, err := j.db.QueryContext(ctx, "SELECT seq, execution_id, name, envelope FROM events WHERE seq > ? ORDER BY seq LIMIT ?", since, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read the journal: %w", err)
+	}
+	defer rows.Close()
+	var out []Stored
+	for rows.Next() {
+		var e Stored
+		if err := rows.Scan(&e.Seq, &e.ExecutionID, &e.Name, &e.JSON); err != nil {
+			return nil, fmt.Errorf("read the journal: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
 type storedExecution struct {
 	id, path, dir string
 	source        []byte

@@ -53,7 +53,10 @@ type SSEOptions struct {
 	// WriteTimeout bounds one write to a subscriber (default 10s).
 	WriteTimeout time.Duration
 	Source       Source
-	Logger       *slog.Logger
+	// Backlog, when set, serves a Last-Event-ID older than the hub keeps
+	// (a journal of every event), so listeners resume across restarts.
+	Backlog func(ctx context.Context, after uint64, max int) ([]Event, error)
+	Logger  *slog.Logger
 }
 
 // SSE is the mirror: every event on a local HTTP port, for listeners that
@@ -211,7 +214,18 @@ func (s *SSE) events(w http.ResponseWriter, r *http.Request) {
 	if err := write("retry: 2000\n\n"); err != nil {
 		return
 	}
-	if resuming && after > last {
+	ctx := r.Context()
+	send := func(ev Event) {
+		if (execID != "" && ev.ExecutionID != execID) || (only != nil && !only[ev.Name]) {
+			return
+		}
+		if err := write("id: %d\nevent: %s\ndata: %s\n\n", ev.Seq, ev.Name, ev.JSON); err != nil {
+			drop("write failed", "err", err)
+		}
+	}
+	if resuming && s.opts.Backlog != nil {
+		after = s.replayBacklog(ctx, after, send)
+	} else if resuming && after > last {
 		// An id from the future: the sidecar restarted without a journal.
 		if err := s.writeReset(write, after, 0, "the sidecar restarted; events start over"); err != nil {
 			return
@@ -219,12 +233,16 @@ func (s *SSE) events(w http.ResponseWriter, r *http.Request) {
 		after = 0
 	}
 
-	ctx := r.Context()
 	batch := make([]Event, 0, 64)
 	first := true
 	for {
 		var reset bool
 		batch, reset = s.hub.Read(batch[:0], after, cap(batch))
+		if reset && first && s.opts.Backlog != nil {
+			// The ring moved on during the replay: the journal has the rest.
+			after = s.replayBacklog(ctx, after, send)
+			continue
+		}
 		if reset {
 			if !first {
 				// Lapped while streaming: this reader is too slow. It
@@ -241,12 +259,7 @@ func (s *SSE) events(w http.ResponseWriter, r *http.Request) {
 		}
 		for _, ev := range batch {
 			after = ev.Seq
-			if (execID != "" && ev.ExecutionID != execID) || (only != nil && !only[ev.Name]) {
-				continue
-			}
-			if err := write("id: %d\nevent: %s\ndata: %s\n\n", ev.Seq, ev.Name, ev.JSON); err != nil {
-				drop("write failed", "err", err)
-			}
+			send(ev)
 		}
 		if len(batch) > 0 {
 			continue
@@ -262,6 +275,26 @@ func (s *SSE) events(w http.ResponseWriter, r *http.Request) {
 			if err := write(": ping\n\n"); err != nil {
 				return
 			}
+		}
+	}
+}
+
+// replayBacklog sends everything the backlog holds after the cursor and
+// returns the new cursor.
+func (s *SSE) replayBacklog(ctx context.Context, after uint64, send func(Event)) uint64 {
+	const page = 512
+	for {
+		evs, err := s.opts.Backlog(ctx, after, page)
+		if err != nil {
+			s.opts.Logger.Warn("replay from the journal", "err", err)
+			return after
+		}
+		for _, ev := range evs {
+			after = ev.Seq
+			send(ev)
+		}
+		if len(evs) < page {
+			return after
 		}
 	}
 }

@@ -377,3 +377,32 @@ func TestCloseEndsStreams(t *testing.T) {
 		t.Fatal("a stream outlived Close")
 	}
 }
+
+// With a backlog (the journal), an id older than the hub holds, even one
+// from before a restart, resumes exactly: backlog first, then live.
+func TestResumeFromBacklog(t *testing.T) {
+	hub := NewHub(4)
+	var journal []Event
+	for s := uint64(1); s <= 10; s++ {
+		journal = append(journal, Event{Seq: s, ExecutionID: "ex_a", Name: "task-start", JSON: fmt.Appendf(nil, `{"seq":%d}`, s)})
+	}
+	backlog := func(_ context.Context, after uint64, max int) ([]Event, error) {
+		var out []Event
+		for _, e := range journal {
+			if e.Seq > after && len(out) < max {
+				out = append(out, e)
+			}
+		}
+		return out, nil
+	}
+	s := startSSE(t, hub, SSEOptions{Backlog: backlog})
+	// The hub is empty, as after a restart; the journal has 1..10.
+	r := newReader(get(t, s, "/events", map[string]string{"Last-Event-ID": "7"}).Body)
+	if got := ids(r.events(t, 3)); got != "8 9 10" {
+		t.Fatalf("from the backlog: %s", got)
+	}
+	publish(hub, 11, 12, "ex_a", "task-complete")
+	if got := ids(r.events(t, 2)); got != "11 12" {
+		t.Errorf("then live: %s", got)
+	}
+}

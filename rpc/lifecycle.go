@@ -101,7 +101,7 @@ func (s *Server) initialize(ctx context.Context, params json.RawMessage) (any, e
 	})
 	info := mimirInfo{ProtocolVersion: ProtocolVersion, Workspace: ws.Dir()}
 	if s.opts.StartMirror != nil {
-		m, err := s.opts.StartMirror(ws, s.hub, runner)
+		m, err := s.opts.StartMirror(ws, s.hub, runner, journal)
 		if err != nil {
 			return nil, rpcError(jsonrpc2.InternalError, nil, "start the SSE mirror: %v (start the sidecar with --no-sse to run without it)", err)
 		}

@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"os"
@@ -18,10 +19,15 @@ type MirrorOptions struct {
 	Logger       *slog.Logger
 }
 
-// StartMirror starts the SSE mirror of a workspace's events and writes
+// StartMirror starts the SSE mirror of a workspace's events (replaying
+// from journal, when there is one, what the hub no longer holds) and writes
 // <workspace>/.mimir/sidecar.json (mode 0600) so headless listeners find it;
 // Close removes the file.
 func StartMirror(o MirrorOptions, ws *workspace.Workspace, hub *notify.Hub, runner *engine.Runner) (Mirror, error) {
+	return startMirror(o, ws, hub, runner, nil)
+}
+
+func startMirror(o MirrorOptions, ws *workspace.Workspace, hub *notify.Hub, runner *engine.Runner, journal *engine.Journal) (Mirror, error) {
 	if err := ws.EnsureStateDir(); err != nil {
 		return nil, err
 	}
@@ -29,6 +35,7 @@ func StartMirror(o MirrorOptions, ws *workspace.Workspace, hub *notify.Hub, runn
 		Addr:         o.Addr,
 		AllowOrigins: o.AllowOrigins,
 		Source:       runnerSource{runner},
+		Backlog:      backlog(journal),
 		Logger:       o.Logger,
 	})
 	if err != nil {
@@ -43,9 +50,23 @@ func StartMirror(o MirrorOptions, ws *workspace.Workspace, hub *notify.Hub, runn
 }
 
 // MirrorStarter adapts StartMirror to Options.StartMirror.
-func MirrorStarter(o MirrorOptions) func(*workspace.Workspace, *notify.Hub, *engine.Runner) (Mirror, error) {
-	return func(ws *workspace.Workspace, hub *notify.Hub, runner *engine.Runner) (Mirror, error) {
-		return StartMirror(o, ws, hub, runner)
+func MirrorStarter(o MirrorOptions) func(*workspace.Workspace, *notify.Hub, *engine.Runner, *engine.Journal) (Mirror, error) {
+	return func(ws *workspace.Workspace, hub *notify.Hub, runner *engine.Runner, journal *engine.Journal) (Mirror, error) {
+		return startMirror(o, ws, hub, runner, journal)
+	}
+}
+
+func backlog(j *engine.Journal) func(context.Context, uint64, int) ([]notify.Event, error) {
+	if j == nil {
+		return nil
+	}
+	return func(ctx context.Context, after uint64, max int) ([]notify.Event, error) {
+		stored, err := j.Since(ctx, after, max)
+		out := make([]notify.Event, len(stored))
+		for i, e := range stored {
+			out[i] = notify.Event{Seq: e.Seq, ExecutionID: e.ExecutionID, Name: e.Name, JSON: e.JSON}
+		}
+		return out, err
 	}
 }
 

@@ -53,7 +53,7 @@ type Options struct {
 	// engine.DefaultAgents.
 	Agents func(ws *workspace.Workspace) (engine.Agents, error)
 	// StartMirror starts the SSE mirror for a workspace; nil runs none.
-	StartMirror func(ws *workspace.Workspace, hub *notify.Hub, runner *engine.Runner) (Mirror, error)
+	StartMirror func(ws *workspace.Workspace, hub *notify.Hub, runner *engine.Runner, journal *engine.Journal) (Mirror, error)
 	// StopTimeout bounds how long stopping running executions may take when
 	// the editor goes away (default 1.5s, inside LSP's usual 2s).
 	StopTimeout time.Duration

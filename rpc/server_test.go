@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -588,5 +589,52 @@ func TestMirrorAdvertisedAndCleanedUp(t *testing.T) {
 	c.served <- <-c.served
 	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("sidecar.json left after exit: %v", err)
+	}
+}
+
+// A dashboard that followed one sidecar resumes on the next one, after a
+// restart, from the journal.
+func TestSSEResumesAcrossRestart(t *testing.T) {
+	ws := exampleWorkspace(t)
+	c := startServer(t, Options{StartMirror: MirrorStarter(MirrorOptions{})}, func(*Server) {})
+	c.initialize(ws, map[string]any{"toasts": "none"})
+	c.result("mimir/execute", map[string]any{"workflow": exampleWorkflow})
+	frames := c.until(isEvent("execution-complete"))
+	var seqs []float64
+	for _, m := range frames {
+		if m["method"] == "mimir/event" {
+			seqs = append(seqs, m["params"].(map[string]any)["seq"].(float64))
+		}
+	}
+	c.call("shutdown", nil)
+	c.notify("exit", nil)
+	c.served <- <-c.served
+
+	c2 := startServer(t, Options{StartMirror: MirrorStarter(MirrorOptions{})})
+	sse := c2.initialize(ws, map[string]any{"toasts": "none"})["mimir"].(map[string]any)["sse"].(map[string]any)
+	from := seqs[len(seqs)/2]
+	req, _ := http.NewRequest("GET", sse["url"].(string)+"/events", nil)
+	req.Header.Set("Authorization", "Bearer "+sse["token"].(string))
+	req.Header.Set("Last-Event-ID", fmt.Sprint(from))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	var got []float64
+	for len(got) < len(seqs)-len(seqs)/2-1 {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("after %d events: %v", len(got), err)
+		}
+		if id, ok := strings.CutPrefix(strings.TrimSpace(line), "id: "); ok {
+			var n float64
+			fmt.Sscan(id, &n)
+			got = append(got, n)
+		}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(seqs[len(seqs)/2+1:]) {
+		t.Errorf("resumed after %v across the restart: %v, want %v", from, got, seqs[len(seqs)/2+1:])
 	}
 }
