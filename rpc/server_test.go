@@ -638,3 +638,52 @@ func TestSSEResumesAcrossRestart(t *testing.T) {
 		t.Errorf("resumed after %v across the restart: %v, want %v", from, got, seqs[len(seqs)/2+1:])
 	}
 }
+
+// The editor's Cancel button on the execution's progress cancels it.
+func TestProgressCancelButton(t *testing.T) {
+	ws := workspaceWith(t, "sleeper.yaml", sleeper)
+	c := startServer(t, Options{})
+	c.initialize(ws, map[string]any{"toasts": "none"})
+	id := c.result("mimir/execute", map[string]any{"workflow": "sleeper.yaml"})["executionId"].(string)
+	c.until(func(m map[string]any) bool {
+		v, _ := m["params"].(map[string]any)
+		return m["method"] == "$/progress" && v["value"].(map[string]any)["kind"] == "begin"
+	})
+	waitPids(t, ws)
+	c.notify("window/workDoneProgress/cancel", map[string]any{"token": "mimir/" + id})
+	frames := c.until(isEvent("execution-cancelled"))
+	if ev := frames[len(frames)-1]["params"].(map[string]any); ev["executionId"] != id {
+		t.Errorf("cancelled %v", ev["executionId"])
+	}
+}
+
+// The editor is told when the history was damaged, and when another
+// sidecar keeps it.
+func TestJournalWarnings(t *testing.T) {
+	ws := t.TempDir()
+	os.MkdirAll(filepath.Join(ws, ".mimir"), 0o755)
+	os.WriteFile(filepath.Join(ws, ".mimir", "journal.db"), []byte(strings.Repeat("garbage ", 500)), 0o644)
+	c := startServer(t, Options{})
+	c.initialize(ws, nil)
+	isWarning := func(m map[string]any) bool {
+		p, _ := m["params"].(map[string]any)
+		return m["method"] == "window/showMessage" && p["type"] == float64(2)
+	}
+	got := c.until(isWarning)
+	msg := got[len(got)-1]["params"].(map[string]any)["message"].(string)
+	if !strings.Contains(msg, "damaged") || !strings.Contains(msg, ".mimir/journal.db.damaged-") {
+		t.Errorf("damaged journal warning: %q", msg)
+	}
+
+	second := startServer(t, Options{})
+	second.initialize(ws, nil)
+	got = second.until(isWarning)
+	msg = got[len(got)-1]["params"].(map[string]any)["message"].(string)
+	if !strings.Contains(msg, "another mimir-sidecar keeps this workspace's journal") || !strings.Contains(msg, "not kept after it closes") {
+		t.Errorf("second sidecar warning: %q", msg)
+	}
+	// It still runs workflows.
+	os.WriteFile(filepath.Join(ws, "ok.yaml"), []byte("name: ok\ntasks:\n  - {id: a, worker: {command: 'true'}}\n"), 0o644)
+	second.result("mimir/execute", map[string]any{"workflow": "ok.yaml"})
+	second.until(isEvent("execution-complete"))
+}

@@ -44,7 +44,7 @@ func (s *stream) afterResponse(id jsonrpc2.ID, f func()) {
 	s.hooks[key] = f
 }
 
-// idKey is the id as it appears in JSON, the form runHook finds it in.
+// idKey is the id as it appears in JSON, the form takeHook finds it in.
 func idKey(id jsonrpc2.ID) string {
 	if n, ok := id.Number(); ok {
 		return strconv.FormatInt(n, 10)
@@ -103,14 +103,20 @@ func (s *stream) Read(ctx context.Context) (jsonrpc2.Message, int64, error) {
 }
 
 // Write frames msg, then runs the hook waiting for it if it is a response.
+// The hook runs after the write lock is released: hooks may write
+// themselves (initialize's sends diagnostics and warnings).
 func (s *stream) Write(ctx context.Context, msg jsonrpc2.Message) (int64, error) {
 	s.wmu.Lock()
-	defer s.wmu.Unlock()
 	body := jsonrpc2.AppendMessage(s.wbuf[:0], msg)
 	n, err := s.writeLocked(body)
-	s.wbuf = body[:0]
+	var hook func()
 	if err == nil && len(s.hooks) > 0 {
-		s.runHook(body)
+		hook = s.takeHook(body)
+	}
+	s.wbuf = body[:0]
+	s.wmu.Unlock()
+	if hook != nil {
+		hook()
 	}
 	return n, err
 }
@@ -134,21 +140,20 @@ func (s *stream) writeLocked(body []byte) (int64, error) {
 	return int64(n), err
 }
 
-// runHook runs the hook for the response just written, outside the lock's
-// reach of the hook itself: hooks only start goroutines.
-func (s *stream) runHook(body []byte) {
+// takeHook removes and returns the hook waiting for the response in body,
+// if body is one. The caller holds wmu.
+func (s *stream) takeHook(body []byte) func() {
 	var head struct {
 		ID     json.RawMessage `json:"id"`
 		Method string          `json:"method"`
 	}
 	if json.Unmarshal(body, &head) != nil || head.Method != "" || len(head.ID) == 0 {
-		return
+		return nil
 	}
 	key := string(head.ID)
-	if f, ok := s.hooks[key]; ok {
-		delete(s.hooks, key)
-		f()
-	}
+	f := s.hooks[key]
+	delete(s.hooks, key)
+	return f
 }
 
 func (s *stream) writeError(ctx context.Context, code jsonrpc2.Code, msg string) {
