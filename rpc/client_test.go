@@ -78,15 +78,22 @@ func (c *client) read(r io.Reader) {
 		if _, err := io.ReadFull(br, body); err != nil {
 			return
 		}
-		var m map[string]any
-		if err := json.Unmarshal(body, &m); err != nil {
-			c.t.Errorf("server sent a frame that is not JSON: %s", body)
-			return
+		// A batch's answers come as one array; they are handed on one by one.
+		var batch []map[string]any
+		if err := json.Unmarshal(body, &batch); err != nil {
+			var m map[string]any
+			if err := json.Unmarshal(body, &m); err != nil {
+				c.t.Errorf("server sent a frame that is not JSON: %s", body)
+				return
+			}
+			batch = []map[string]any{m}
 		}
-		if m["method"] == "window/workDoneProgress/create" && c.answerProgress {
-			c.send(map[string]any{"jsonrpc": "2.0", "id": m["id"], "result": nil})
+		for _, m := range batch {
+			if m["method"] == "window/workDoneProgress/create" && c.answerProgress {
+				c.send(map[string]any{"jsonrpc": "2.0", "id": m["id"], "result": nil})
+			}
+			c.msg <- m
 		}
-		c.msg <- m
 	}
 }
 

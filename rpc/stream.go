@@ -26,6 +26,9 @@ type stream struct {
 	maxFrame int
 
 	rbuf []byte
+	// resync is set after a header that gave no trustworthy length: the
+	// next read skips to the next header.
+	resync bool
 
 	wmu   sync.Mutex
 	wbuf  []byte
@@ -54,8 +57,9 @@ func idKey(id jsonrpc2.ID) string {
 	return string(b)
 }
 
-// ReadFrame returns the next frame whose body is JSON. The conn calls it
-// (instead of Read) because it implements jsonrpc2's frame interface.
+// ReadFrame returns the next frame whose body is a JSON-RPC message (or a
+// batch of them). The conn calls it (instead of Read) because it implements
+// jsonrpc2's frame interface.
 func (s *stream) ReadFrame(ctx context.Context) ([]byte, int64, error) {
 	for {
 		if err := ctx.Err(); err != nil {
@@ -64,7 +68,7 @@ func (s *stream) ReadFrame(ctx context.Context) ([]byte, int64, error) {
 		length, hdr, err := s.readHeader()
 		if err != nil {
 			if ferr, ok := err.(*frameError); ok {
-				s.writeError(ctx, ferr.code, ferr.msg)
+				s.writeError(ctx, nil, ferr.code, ferr.msg)
 				continue
 			}
 			return nil, 0, err
@@ -73,7 +77,7 @@ func (s *stream) ReadFrame(ctx context.Context) ([]byte, int64, error) {
 			if _, err := io.CopyN(io.Discard, s.in, int64(length)); err != nil {
 				return nil, 0, unexpected(err)
 			}
-			s.writeError(ctx, jsonrpc2.InvalidRequest, fmt.Sprintf(
+			s.writeError(ctx, nil, jsonrpc2.InvalidRequest, fmt.Sprintf(
 				"message of %d bytes is larger than the sidecar accepts (%d); send less, or start the sidecar with a larger --max-message", length, s.maxFrame))
 			continue
 		}
@@ -85,11 +89,37 @@ func (s *stream) ReadFrame(ctx context.Context) ([]byte, int64, error) {
 			return nil, 0, unexpected(err)
 		}
 		if !json.Valid(body) {
-			s.writeError(ctx, jsonrpc2.ParseError, "message body is not valid JSON: "+excerpt(body))
+			s.writeError(ctx, nil, jsonrpc2.ParseError, "message body is not valid JSON: "+excerpt(body))
 			continue
+		}
+		// jsonrpc2 ends the connection on a frame that is JSON but not a
+		// JSON-RPC message; answer it here instead. Batches are checked
+		// member by member by jsonrpc2 itself.
+		if t := bytes.TrimLeft(body, " \t\r\n"); len(t) > 0 && t[0] != '[' {
+			if _, err := jsonrpc2.DecodeMessage(body); err != nil {
+				s.writeError(ctx, looseID(body), jsonrpc2.InvalidRequest, fmt.Sprintf(
+					"not a JSON-RPC 2.0 message (%v): send {\"jsonrpc\":\"2.0\",\"id\":…,\"method\":…,\"params\":…}: %s", err, excerpt(body)))
+				continue
+			}
 		}
 		return body, int64(hdr + length), nil
 	}
+}
+
+// looseID is the id of a message that could not be decoded, if it has a
+// usable one, so the client can match the error to its request.
+func looseID(body []byte) json.RawMessage {
+	var head struct {
+		ID json.RawMessage `json:"id"`
+	}
+	if json.Unmarshal(body, &head) != nil || len(head.ID) == 0 {
+		return nil
+	}
+	switch head.ID[0] {
+	case '"', '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		return head.ID
+	}
+	return nil
 }
 
 // Read implements jsonrpc2.Stream for completeness; the conn uses ReadFrame.
@@ -111,7 +141,11 @@ func (s *stream) Write(ctx context.Context, msg jsonrpc2.Message) (int64, error)
 	n, err := s.writeLocked(body)
 	var hook func()
 	if err == nil && len(s.hooks) > 0 {
-		hook = s.takeHook(body)
+		// jsonrpc2 hands responses over in a type of its own; decoding the
+		// body is the way to their id.
+		if resp, ok := decodeResponse(body); ok {
+			hook = s.takeHook(resp.ID())
+		}
 	}
 	s.wbuf = body[:0]
 	s.wmu.Unlock()
@@ -121,11 +155,37 @@ func (s *stream) Write(ctx context.Context, msg jsonrpc2.Message) (int64, error)
 	return n, err
 }
 
-// WriteFrame writes an already encoded body (jsonrpc2 uses it for batches).
+// WriteFrame writes an already encoded body: jsonrpc2 uses it for the
+// responses to a batch, which may answer requests with hooks.
 func (s *stream) WriteFrame(ctx context.Context, data []byte) (int64, error) {
 	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	return s.writeLocked(data)
+	n, err := s.writeLocked(data)
+	var hooks []func()
+	if err == nil && len(s.hooks) > 0 {
+		var members []json.RawMessage
+		_ = json.Unmarshal(data, &members)
+		for _, m := range members {
+			if resp, ok := decodeResponse(m); ok {
+				if f := s.takeHook(resp.ID()); f != nil {
+					hooks = append(hooks, f)
+				}
+			}
+		}
+	}
+	s.wmu.Unlock()
+	for _, f := range hooks {
+		f()
+	}
+	return n, err
+}
+
+func decodeResponse(b []byte) (*jsonrpc2.Response, bool) {
+	msg, err := jsonrpc2.DecodeMessage(b)
+	if err != nil {
+		return nil, false
+	}
+	resp, ok := msg.(*jsonrpc2.Response)
+	return resp, ok
 }
 
 func (s *stream) Close() error { return s.closer.Close() }
@@ -140,26 +200,27 @@ func (s *stream) writeLocked(body []byte) (int64, error) {
 	return int64(n), err
 }
 
-// takeHook removes and returns the hook waiting for the response in body,
-// if body is one. The caller holds wmu.
-func (s *stream) takeHook(body []byte) func() {
-	var head struct {
-		ID     json.RawMessage `json:"id"`
-		Method string          `json:"method"`
-	}
-	if json.Unmarshal(body, &head) != nil || head.Method != "" || len(head.ID) == 0 {
+// takeHook removes and returns the hook waiting for the response with this
+// id. The caller holds wmu.
+func (s *stream) takeHook(id jsonrpc2.ID) func() {
+	if !id.IsValid() || len(s.hooks) == 0 {
 		return nil
 	}
-	key := string(head.ID)
+	key := idKey(id)
 	f := s.hooks[key]
 	delete(s.hooks, key)
 	return f
 }
 
-func (s *stream) writeError(ctx context.Context, code jsonrpc2.Code, msg string) {
+// writeError answers a frame that never reached jsonrpc2; id is null
+// unless the frame had a usable one.
+func (s *stream) writeError(ctx context.Context, id json.RawMessage, code jsonrpc2.Code, msg string) {
+	if id == nil {
+		id = json.RawMessage("null")
+	}
 	body, _ := json.Marshal(map[string]any{
 		"jsonrpc": "2.0",
-		"id":      nil,
+		"id":      id,
 		"error":   map[string]any{"code": code, "message": msg},
 	})
 	_, _ = s.WriteFrame(ctx, body)
@@ -175,22 +236,41 @@ func (e *frameError) Error() string { return e.msg }
 
 const maxHeaderLine = 4 << 10
 
-// readHeader reads one header block. A malformed block is skipped up to its
-// blank line and reported as a frameError, so the next frame can be read.
+// readHeader reads one header block and returns its body's length. A block
+// that cannot be trusted is reported as a frameError after it has been
+// passed over: when its Content-Length could be read, the body is skipped
+// exactly; when not, the next read resynchronizes on the next
+// "Content-Length:", so one bad frame costs that frame alone.
 func (s *stream) readHeader() (length, consumed int, err error) {
 	length = -1
 	var bad string
-	for lines := 0; ; lines++ {
-		line, err := s.in.ReadSlice('\n')
-		consumed += len(line)
-		if err == bufio.ErrBufferFull || len(line) > maxHeaderLine {
-			return 0, 0, fmt.Errorf("read message header: line longer than %d bytes: the client is not speaking LSP framing", maxHeaderLine)
-		}
+	var first []byte
+	if s.resync {
+		n, line, err := s.skipToHeader()
 		if err != nil {
-			if err == io.EOF && consumed == 0 {
-				return 0, 0, io.EOF
+			return 0, 0, err
+		}
+		s.resync = false
+		consumed, first = n, line
+	}
+	for lines := 0; ; lines++ {
+		var line []byte
+		if first != nil {
+			line, first = first, nil
+		} else {
+			line, err = s.in.ReadSlice('\n')
+			consumed += len(line)
+			if err == bufio.ErrBufferFull || len(line) > maxHeaderLine {
+				s.resync = true
+				return 0, 0, &frameError{jsonrpc2.ParseError, fmt.Sprintf(
+					"a header line longer than %d bytes: frames are \"Content-Length: N\\r\\n\\r\\n\" and a body of N bytes", maxHeaderLine)}
 			}
-			return 0, 0, unexpected(err)
+			if err != nil {
+				if err == io.EOF && consumed == 0 {
+					return 0, 0, io.EOF
+				}
+				return 0, 0, unexpected(err)
+			}
 		}
 		line = bytes.TrimRight(line, "\r\n")
 		if len(line) == 0 {
@@ -210,21 +290,59 @@ func (s *stream) readHeader() (length, consumed int, err error) {
 			n, err := strconv.Atoi(string(bytes.TrimSpace(value)))
 			if err != nil || n < 0 {
 				bad = fmt.Sprintf("Content-Length %q is not a length", excerpt(value))
+				length = -1
 				continue
 			}
 			length = n
 		}
 	}
-	if bad == "" && length < 0 {
+	switch {
+	case bad == "" && length >= 0:
+		return length, consumed, nil
+	case bad == "":
 		bad = "message header has no Content-Length"
 	}
-	if bad != "" {
-		// Without a trustworthy length the body cannot be skipped exactly;
-		// a body that follows will itself fail to parse as a header and be
-		// reported, and reading resynchronizes at the next header block.
-		return 0, 0, &frameError{jsonrpc2.ParseError, bad}
+	if length >= 0 && length <= s.maxFrame {
+		if _, err := io.CopyN(io.Discard, s.in, int64(length)); err != nil {
+			return 0, 0, unexpected(err)
+		}
+	} else {
+		s.resync = true
 	}
-	return length, consumed, nil
+	return 0, 0, &frameError{jsonrpc2.ParseError, bad}
+}
+
+// skipToHeader discards input up to the next "Content-Length:" (in any
+// case) and returns how much it read and that header line, whole.
+func (s *stream) skipToHeader() (int, []byte, error) {
+	const needle = "content-length:"
+	n, matched := 0, 0
+	for matched < len(needle) {
+		b, err := s.in.ReadByte()
+		if err != nil {
+			if err == io.EOF {
+				return 0, nil, io.EOF // the client left in the middle of garbage
+			}
+			return 0, nil, err
+		}
+		n++
+		if 'A' <= b && b <= 'Z' {
+			b += 'a' - 'A'
+		}
+		switch {
+		case b == needle[matched]:
+			matched++
+		case b == needle[0]:
+			matched = 1 // needle's only 'c' is its first byte
+		default:
+			matched = 0
+		}
+	}
+	rest, err := s.in.ReadSlice('\n')
+	if err != nil {
+		return 0, nil, unexpected(err)
+	}
+	return n + len(rest), append([]byte("Content-Length:"), rest...), nil
 }
 
 func unexpected(err error) error {
