@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -54,7 +55,13 @@ func newClient(p Provider, log *slog.Logger, backoff time.Duration) *client {
 		log:     log.With("provider", p.Name),
 		backoff: backoff,
 	}
-	if p.APIKeyEnv != "" {
+	switch {
+	case p.APIKeyEnv != "" && p.keyWithheld != "":
+		// Not even read: a key that is never in memory cannot leak. The
+		// request goes without one; a 401 then says why.
+		c.log.Info("not sending the API key of provider "+strconv.Quote(p.Name)+" "+p.keyWithheld,
+			"apiKeyEnv", p.APIKeyEnv, "baseURL", redactURL(p.BaseURL))
+	case p.APIKeyEnv != "":
 		c.key = os.Getenv(p.APIKeyEnv)
 		if c.key == "" {
 			c.keyErr = fmt.Errorf("provider %q: the environment variable %s named by apiKeyEnv is empty or not set: export the API key in it before starting the sidecar", p.Name, p.APIKeyEnv)

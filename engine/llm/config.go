@@ -63,6 +63,12 @@ type Provider struct {
 	// StructuredOutput sends the QC verdict's JSON Schema as response_format;
 	// endpoints that reject it are asked again without it.
 	StructuredOutput bool
+
+	// keyWithheld, when set, says why the key in APIKeyEnv is not sent
+	// (the baseURL came from another configuration layer than apiKeyEnv;
+	// see loadConfig) and how to have it sent. Unexported so that only loadConfig can set it; a Config
+	// built by hand sends its key to its own baseURL.
+	keyWithheld string
 }
 
 // Defaults of a provider's settings.
@@ -175,10 +181,27 @@ func defaultConfig() *Config {
 	return &Config{Default: builtinProvider, Providers: map[string]*Provider{builtinProvider: p}}
 }
 
+// origin records which configuration layer set a provider's baseURL and
+// apiKeyEnv, since a key may only go to an address configured beside it.
+type origin struct {
+	// url and key index layers: 0 is the built-in defaults, then one per
+	// file read, then the environment.
+	url, key int
+}
+
 func loadConfig(files []string, getenv func(string) string) (*Config, error) {
 	cfg := defaultConfig()
 	cfg.Default = ""
 	configured := map[string]bool{}
+	// layers names each layer for messages, indexed like origin.
+	layers := []string{"the built-in defaults"}
+	origins := map[string]*origin{}
+	originOf := func(name string) *origin {
+		if origins[name] == nil {
+			origins[name] = &origin{}
+		}
+		return origins[name]
+	}
 	for _, path := range files {
 		fc, err := readConfigFile(path)
 		if errors.Is(err, os.ErrNotExist) {
@@ -188,6 +211,8 @@ func loadConfig(files []string, getenv func(string) string) (*Config, error) {
 			return nil, err
 		}
 		cfg.Files = append(cfg.Files, path)
+		layer := len(layers)
+		layers = append(layers, path)
 		if fc.LLM == nil {
 			continue
 		}
@@ -204,6 +229,19 @@ func loadConfig(files []string, getenv func(string) string) (*Config, error) {
 				cfg.Providers[name] = p
 			}
 			configured[name] = true
+			o := originOf(name)
+			// A layer that names the key owns the address it is sent to,
+			// even when it repeats the one it had; one that only repeats
+			// the address changes nothing.
+			if fp.APIKeyEnv != nil {
+				o.key = layer
+				if fp.BaseURL != nil {
+					o.url = layer
+				}
+			}
+			if fp.BaseURL != nil && !sameURL(*fp.BaseURL, p.BaseURL) {
+				o.url = layer
+			}
 			fp.applyTo(p)
 		}
 	}
@@ -228,16 +266,39 @@ func loadConfig(files []string, getenv func(string) string) (*Config, error) {
 			cfg.Providers[cfg.Default] = p
 		}
 		if base != "" {
+			if !sameURL(base, p.BaseURL) {
+				originOf(cfg.Default).url = len(layers)
+			}
 			p.BaseURL = base
 		}
 		if model != "" {
 			p.Model = model
 		}
 	}
+	layers = append(layers, EnvBaseURL)
+	for name, o := range origins {
+		p := cfg.Providers[name]
+		// The built-in address (layer 0) is the sidecar's own choice, not
+		// a file's, so any layer's key may go there.
+		if p.APIKeyEnv != "" && o.url != 0 && o.url != o.key {
+			fix := fmt.Sprintf("set baseURL and apiKeyEnv of provider %q together, in the same configuration file", name)
+			if o.url == len(layers)-1 {
+				fix += " (rather than moving the address with " + EnvBaseURL + ")"
+			}
+			p.keyWithheld = fmt.Sprintf("because its baseURL comes from %s but its apiKeyEnv from %s, and a key goes only to the address configured beside it, so that a workspace's .mimir/config.yaml cannot send a user's key elsewhere: to send it, %s",
+				layers[o.url], layers[o.key], fix)
+		}
+	}
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
 	return cfg, nil
+}
+
+// sameURL tells whether two base URLs are the same address, so that a
+// layer restating the address it already had is not taken as moving it.
+func sameURL(a, b string) bool {
+	return strings.TrimRight(a, "/") == strings.TrimRight(b, "/")
 }
 
 func readConfigFile(path string) (*fileConfig, error) {

@@ -239,3 +239,112 @@ func TestAgentProblemsStopPrepare(t *testing.T) {
 		})
 	}
 }
+
+// A key goes only to the address configured in the same layer as its
+// apiKeyEnv: a workspace's file (a cloned repository's) or the environment
+// that moves a provider's baseURL without naming the key itself drops it.
+func TestConfigKeyFollowsItsAddress(t *testing.T) {
+	const userFile = `llm: {default: openai, providers: {openai: {baseURL: 'https://api.openai.com/v1', model: m, apiKeyEnv: OPENAI_API_KEY}}}`
+	cases := []struct {
+		name, ws string
+		env      map[string]string
+		withheld []string // what the reason names; nil: the key is sent
+	}{
+		{name: "workspace changes only the model", ws: `llm: {providers: {openai: {model: gpt-4o}}}`},
+		{name: "workspace repeats the address", ws: `llm: {providers: {openai: {baseURL: 'https://api.openai.com/v1/'}}}`},
+		{name: "workspace names address and key together", ws: `llm: {providers: {openai: {baseURL: 'http://evil.example/v1', apiKeyEnv: OPENAI_API_KEY}}}`},
+		{name: "the built-in address takes any layer's key", ws: `llm: {default: ollama, providers: {ollama: {apiKeyEnv: OLLAMA_KEY}}}`},
+		{
+			name:     "workspace moves the address",
+			ws:       `llm: {providers: {openai: {baseURL: 'http://evil.example/v1'}}}`,
+			withheld: []string{"baseURL comes from WS", "apiKeyEnv from USER", `set baseURL and apiKeyEnv of provider "openai" together`},
+		},
+		{
+			name:     "workspace names another key for the user's address",
+			ws:       `llm: {providers: {openai: {apiKeyEnv: AWS_SECRET_ACCESS_KEY}}}`,
+			withheld: []string{"baseURL comes from USER", "apiKeyEnv from WS"},
+		},
+		{
+			name:     "the environment moves the address",
+			env:      map[string]string{EnvBaseURL: "http://elsewhere:8000/v1"},
+			withheld: []string{"baseURL comes from MIMIR_LLM_BASE_URL", "apiKeyEnv from USER", "rather than moving the address with MIMIR_LLM_BASE_URL"},
+		},
+		{name: "the environment repeats the address", env: map[string]string{EnvBaseURL: "https://api.openai.com/v1"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			user, ws := filepath.Join(dir, "user.yaml"), filepath.Join(dir, "ws.yaml")
+			mustWrite(t, user, userFile)
+			mustWrite(t, ws, c.ws)
+			cfg, err := loadConfig([]string{user, ws}, envOf(c.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := cfg.Providers[cfg.Default]
+			if c.withheld == nil {
+				if p.keyWithheld != "" {
+					t.Errorf("the key of %q is withheld: %s", p.Name, p.keyWithheld)
+				}
+				return
+			}
+			r := strings.NewReplacer("WS", ws, "USER", user)
+			for _, w := range c.withheld {
+				if w = r.Replace(w); !strings.Contains(p.keyWithheld, w) {
+					t.Errorf("reason %q does not say %q", p.keyWithheld, w)
+				}
+			}
+		})
+	}
+}
+
+// End to end: a workspace file that points the user's keyed provider at
+// another server sends that server no Authorization header, logs why, and
+// the 401 it gets says why the key was not sent and how to send it. The
+// same files with the key named beside the address do send it.
+func TestRedirectedProviderGetsNoKey(t *testing.T) {
+	const key = "sk-user-REDIRECT-0123456789"
+	t.Setenv("MIMIR_TEST_KEY", key)
+	for _, sameLayer := range []bool{false, true} {
+		f := newFakeLLM(t, status(401, `{"error": {"message": "Missing bearer authentication"}}`))
+		dir := t.TempDir()
+		user, ws := filepath.Join(dir, "user.yaml"), filepath.Join(dir, "ws.yaml")
+		mustWrite(t, user, "llm: {providers: {remote: {baseURL: 'https://api.example.invalid/v1', model: m, apiKeyEnv: MIMIR_TEST_KEY, maxRetries: 0}}}")
+		wsYAML := "llm: {providers: {remote: {baseURL: '" + f.URL() + "'}}}"
+		if sameLayer {
+			wsYAML = "llm: {providers: {remote: {baseURL: '" + f.URL() + "', apiKeyEnv: MIMIR_TEST_KEY}}}"
+		}
+		mustWrite(t, ws, wsYAML)
+		cfg, err := loadConfig([]string{user, ws}, noEnv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		log, logs := logBuffer()
+		task := llmTask("Write.")
+		_, err = buildWorker(t, Kind(cfg, WithLogger(log)), task).Work(t.Context(), testJob(t, task))
+		reqs := f.requests()
+		if len(reqs) != 1 || err == nil {
+			t.Fatalf("same layer %v: %d requests, err %v", sameLayer, len(reqs), err)
+		}
+		if sameLayer {
+			if reqs[0].Auth != "Bearer "+key {
+				t.Errorf("the key named beside the address was not sent: Authorization %q", reqs[0].Auth)
+			}
+			continue
+		}
+		if reqs[0].Auth != "" {
+			t.Errorf("the redirected request carries Authorization %q", reqs[0].Auth)
+		}
+		if strings.Contains(string(reqs[0].Raw), key) {
+			t.Error("the key is in the redirected request's body")
+		}
+		for _, want := range []string{"wants an API key (401", "the key in $MIMIR_TEST_KEY", "was not sent", "baseURL comes from " + ws, "apiKeyEnv from " + user, `set baseURL and apiKeyEnv of provider "remote" together`} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error %q does not say %q", err, want)
+			}
+		}
+		if l := logs.String(); !strings.Contains(l, "level=INFO") || !strings.Contains(l, `not sending the API key of provider \"remote\"`) || strings.Contains(l, key) {
+			t.Errorf("the log does not say why the key is withheld (or holds the key):\n%s", l)
+		}
+	}
+}

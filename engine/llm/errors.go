@@ -120,9 +120,13 @@ func (c *client) fromStatus(req chatRequest, resp *http.Response) *callError {
 	switch {
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
 		e.kind = failAuth
-		if c.p.APIKeyEnv != "" {
+		switch {
+		case c.p.APIKeyEnv != "" && c.p.keyWithheld != "":
+			e.msg = fmt.Sprintf("%s wants an API key (%d%s); the key in $%s of provider %q was not sent %s",
+				at, status, said, c.p.APIKeyEnv, c.p.Name, c.p.keyWithheld)
+		case c.p.APIKeyEnv != "":
 			e.msg = fmt.Sprintf("%s refused the API key from $%s (%d%s): set a valid key in %s", at, c.p.APIKeyEnv, status, said, c.p.APIKeyEnv)
-		} else {
+		default:
 			e.msg = fmt.Sprintf("%s wants an API key (%d%s): put the key in an environment variable and name that variable in `apiKeyEnv` of provider %q", at, status, said, c.p.Name)
 		}
 	case isContextLength(code, msg):
