@@ -290,15 +290,12 @@ func workerFiles(dir string) string {
 }
 
 func readHead(r *os.Root, p string, n int) ([]byte, int64, error) {
-	f, err := r.Open(p)
+	// A file can be swapped for a FIFO between the walk and here.
+	f, st, err := openRegular(r, p)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, 0, err
-	}
 	data, err := io.ReadAll(io.LimitReader(f, int64(n)))
 	return data, st.Size(), err
 }

@@ -198,7 +198,6 @@ func cleanPath(p string, allowEmpty bool) (string, error) {
 // root opens the folder a call works in: the task's own, or a dependency's
 // for reading.
 func (tb *toolbox) root(task string) (*os.Root, error) {
-	dir := tb.job.Dir
 	if task != "" && task != tb.job.Task.ID {
 		if !slices.Contains(tb.job.Task.DependsOn, task) {
 			deps := "it depends on none"
@@ -207,13 +206,69 @@ func (tb *toolbox) root(task string) (*os.Root, error) {
 			}
 			return nil, fmt.Errorf("task %q is not one this task depends on (%s)", printable(task, 60), deps)
 		}
-		dir = filepath.Join(tb.job.StagingRoot, task)
+		// Through a root on the staging folder, not os.OpenRoot of the
+		// joined path: a dependency's folder that is a symlink must not
+		// lead out of the staging folder.
+		staging, err := os.OpenRoot(tb.job.StagingRoot)
+		if err != nil {
+			return nil, fmt.Errorf("open the staging folder: %v", err)
+		}
+		defer staging.Close()
+		r, err := staging.OpenRoot(task)
+		if isEscape(err) {
+			return nil, fmt.Errorf("the folder of task %q is a symlink that leads out of the staging folder: it is not followed", task)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("open the folder of task %q: %v", task, rootErr(err))
+		}
+		return r, nil
 	}
-	r, err := os.OpenRoot(dir)
+	r, err := os.OpenRoot(tb.job.Dir)
 	if err != nil {
 		return nil, fmt.Errorf("open the task folder: %v", err)
 	}
 	return r, nil
+}
+
+// openRegular opens p in r for reading, refusing anything but a regular
+// file. The open does not block (oNonblock): a FIFO, made by a command the
+// model ran or found in a dependency's folder, would otherwise wait for a
+// writer forever, and no context can interrupt an open.
+func openRegular(r *os.Root, p string) (*os.File, fs.FileInfo, error) {
+	f, err := r.OpenFile(p, os.O_RDONLY|oNonblock, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	if !st.Mode().IsRegular() {
+		f.Close()
+		if st.IsDir() {
+			return nil, st, errIsDir
+		}
+		return nil, st, fmt.Errorf("it is not a regular file (%s)", fileKind(st.Mode()))
+	}
+	return f, st, nil
+}
+
+var errIsDir = errors.New("it is a folder")
+
+// fileKind names a file type for a refusal.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	case m&fs.ModeSymlink != 0:
+		return "a symlink"
+	}
+	return "mode " + m.Type().String()
 }
 
 func (tb *toolbox) list(a toolArgs) (string, error) {
@@ -295,21 +350,14 @@ func (tb *toolbox) read(a toolArgs) (string, error) {
 		return "", err
 	}
 	defer r.Close()
-	f, err := r.Open(p)
+	f, st, err := openRegular(r, p)
+	if errors.Is(err, errIsDir) {
+		return "", fmt.Errorf("%q is a folder: list it with list_files", p)
+	}
 	if err != nil {
 		return "", fmt.Errorf("cannot read %q: %v", p, rootErr(err))
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return "", fmt.Errorf("cannot read %q: %v", p, rootErr(err))
-	}
-	if st.IsDir() {
-		return "", fmt.Errorf("%q is a folder: list it with list_files", p)
-	}
-	if !st.Mode().IsRegular() {
-		return "", fmt.Errorf("%q is not a regular file", p)
-	}
 	var off int64
 	if a.Offset != nil {
 		off = *a.Offset
@@ -360,10 +408,44 @@ func (tb *toolbox) write(a toolArgs) (string, error) {
 			return "", fmt.Errorf("cannot create folder %q: %v", dir, rootErr(err))
 		}
 	}
-	if err := r.WriteFile(p, []byte(*a.Content), 0o644); err != nil {
+	if err := writeRegular(r, p, []byte(*a.Content)); err != nil {
 		return "", fmt.Errorf("cannot write %q: %v", p, rootErr(err))
 	}
 	return fmt.Sprintf("wrote %s to %s", size(int64(len(*a.Content))), p), nil
+}
+
+// writeRegular creates or replaces p in r with data, refusing anything
+// that is not a regular file before it is truncated or written. Opened
+// without O_TRUNC and without blocking, so that a FIFO neither hangs the
+// call (waiting for a reader) nor gets written to.
+func writeRegular(r *os.Root, p string, data []byte) error {
+	f, err := r.OpenFile(p, os.O_WRONLY|os.O_CREATE|oNonblock, 0o644)
+	if err != nil {
+		// A FIFO without a reader refuses a non-blocking open (ENXIO):
+		// say what the file is rather than that.
+		if st, serr := r.Stat(p); serr == nil && !st.Mode().IsRegular() && !st.IsDir() {
+			return fmt.Errorf("it is not a regular file (%s)", fileKind(st.Mode()))
+		}
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if !st.Mode().IsRegular() {
+		if st.IsDir() {
+			return errIsDir
+		}
+		return fmt.Errorf("it is not a regular file (%s)", fileKind(st.Mode()))
+	}
+	if err := f.Truncate(0); err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 func (tb *toolbox) run(ctx context.Context, a toolArgs) (string, error) {
@@ -404,7 +486,7 @@ func cutPartialRune(b []byte) []byte {
 // rootErr shortens os.Root's errors to their reason; the path is already
 // in the message around them.
 func rootErr(err error) error {
-	if strings.Contains(err.Error(), "path escapes from parent") {
+	if isEscape(err) {
 		return errors.New("it leads out of the task folder")
 	}
 	// The innermost PathError holds the reason (MkdirAll nests them).
@@ -415,6 +497,12 @@ func rootErr(err error) error {
 		}
 		err = pe.Err
 	}
+}
+
+// isEscape tells whether os.Root refused a path for leading out of it; the
+// standard library exports no error value to test for.
+func isEscape(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "path escapes from parent")
 }
 
 func size(n int64) string {

@@ -6,23 +6,31 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/mimir-sidecar/mimir-sidecar/engine"
 )
 
 // Attack: a model that asks its tools for paths outside the staging
-// folder (.., absolute, symlinks out, another task's folder) gets an error
-// back for each, and nothing outside is read or written.
+// folder (.., absolute, symlinks out, another task's folder, a dependency
+// whose folder is a symlink out) gets an error back for each, and nothing
+// outside is read or written; a named pipe is refused, not waited on.
 func TestToolsStayInStagingFolder(t *testing.T) {
 	outside := t.TempDir()
 	mustWrite(t, filepath.Join(outside, "secret.txt"), "OUTSIDE-SECRET")
 	mustWrite(t, filepath.Join(outside, "dir", "deep.txt"), "OUTSIDE-DEEP")
 
 	task := llmTask("Write.")
+	task.DependsOn = []string{"linked"}
 	job := testJob(t, task)
 	sibling := filepath.Join(job.StagingRoot, "other")
 	mustWrite(t, filepath.Join(sibling, "theirs.txt"), "SIBLING-SECRET")
 	mustSymlink(t, outside, filepath.Join(job.Dir, "escape"))
 	mustSymlink(t, filepath.Join(outside, "secret.txt"), filepath.Join(job.Dir, "secretlink"))
 	mustSymlink(t, "../other", filepath.Join(job.Dir, "rel"))
+	mustSymlink(t, outside, filepath.Join(job.StagingRoot, "linked"))
+	mkfifo(t, filepath.Join(job.Dir, "pipe"))
+	mkfifo(t, filepath.Join(outside, "pipe"))
 	before := snapshot(t, outside)
 	beforeSibling := snapshot(t, sibling)
 
@@ -49,11 +57,32 @@ func TestToolsStayInStagingFolder(t *testing.T) {
 		{toolWrite, map[string]any{"path": "rel/theirs.txt", "content": "PWNED"}},
 		{toolWrite, map[string]any{"path": "sub/../../pwned.txt", "content": "PWNED"}},
 		{toolWrite, map[string]any{"path": "theirs.txt", "task": "other", "content": "PWNED"}},
+		{toolList, map[string]any{"task": "linked"}},
+		{toolRead, map[string]any{"path": "secret.txt", "task": "linked"}},
+		{toolRead, map[string]any{"path": "pipe", "task": "linked"}},
+		{toolRead, map[string]any{"path": "pipe"}},
+		{toolWrite, map[string]any{"path": "pipe", "content": "PWNED"}},
 	}
 	f := newFakeLLM(t, answer("", attacks...), answer("gave up"))
-	res, err := buildWorker(t, Kind(testConfig(f.URL())), task).Work(t.Context(), job)
-	if err != nil {
-		t.Fatal(err)
+	w := buildWorker(t, Kind(testConfig(f.URL(), func(p *Provider) { p.MaxToolCalls = 100 })), task)
+	type result struct {
+		res engine.WorkResult
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		res, err := w.Work(t.Context(), job)
+		done <- result{res, err}
+	}()
+	var res engine.WorkResult
+	select {
+	case r := <-done:
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		res = r.res
+	case <-time.After(time.Minute): // a hang, not slowness: each call is local
+		t.Fatal("a tool call is stuck (on the named pipe?)")
 	}
 	if res.ToolCalls != len(attacks) {
 		t.Errorf("ToolCalls = %d, want %d", res.ToolCalls, len(attacks))
