@@ -38,12 +38,12 @@ func (s *SSE) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		host, hport, err := net.SplitHostPort(r.Host)
 		if err != nil || hport != port || !loopbackName(host) {
-			http.Error(w, "the Host must be this machine's loopback address and port (127.0.0.1:"+port+")", http.StatusForbidden)
+			writeError(w, http.StatusForbidden, "the Host must be this machine's loopback address and port (127.0.0.1:"+port+")")
 			return
 		}
 		if origin := r.Header.Get("Origin"); origin != "" {
 			if !s.origins[strings.TrimRight(origin, "/")] {
-				http.Error(w, "requests from the web page at "+origin+" are not allowed; start the sidecar with --sse-allow-origin "+origin+" to allow it", http.StatusForbidden)
+				writeError(w, http.StatusForbidden, "requests from the web page at "+origin+" are not allowed; start the sidecar with --sse-allow-origin "+origin+" to allow it")
 				return
 			}
 			w.Header().Set("Access-Control-Allow-Origin", origin)
@@ -56,7 +56,7 @@ func (s *SSE) guard(next http.Handler) http.Handler {
 		}
 		if !s.authorized(r) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="mimir-sidecar"`)
-			http.Error(w, "missing or wrong token: send Authorization: Bearer <token> or ?token=<token>; the token is in <workspace>/.mimir/sidecar.json", http.StatusUnauthorized)
+			writeError(w, http.StatusUnauthorized, "missing or wrong token: send Authorization: Bearer <token> or ?token=<token>; the token is in <workspace>/.mimir/sidecar.json")
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -65,8 +65,11 @@ func (s *SSE) guard(next http.Handler) http.Handler {
 
 func (s *SSE) authorized(r *http.Request) bool {
 	got := r.URL.Query().Get("token")
-	if auth := r.Header.Get("Authorization"); auth != "" {
-		got, _ = strings.CutPrefix(auth, "Bearer ")
+	// The scheme is case-insensitive (RFC 9110, 11.1): "bearer" and
+	// "BEARER" are what some clients send. Another scheme (a browser's
+	// Basic credentials for something else) leaves ?token= to decide.
+	if scheme, tok, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " "); ok && strings.EqualFold(scheme, "Bearer") {
+		got = strings.TrimSpace(tok)
 	}
 	return subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) == 1
 }

@@ -55,8 +55,18 @@ type SSEOptions struct {
 	Source       Source
 	// Backlog, when set, serves a Last-Event-ID older than the hub keeps
 	// (a journal of every event), so listeners resume across restarts.
-	Backlog func(ctx context.Context, after uint64, max int) ([]Event, error)
+	Backlog Backlog
 	Logger  *slog.Logger
+}
+
+// Backlog is every event ever published (the journal), read when a
+// listener asks for more than the hub keeps.
+type Backlog interface {
+	// Since returns up to max events with a seq above after, oldest first.
+	Since(ctx context.Context, after uint64, max int) ([]Event, error)
+	// Last is the newest seq it holds (0 when empty). It may be ahead of
+	// the hub: events are kept before they are published.
+	Last(ctx context.Context) (uint64, error)
 }
 
 // SSE is the mirror: every event on a local HTTP port, for listeners that
@@ -171,7 +181,16 @@ func (s *SSE) executions(w http.ResponseWriter, _ *http.Request) {
 // some names (?event=a,b), resuming after Last-Event-ID when given.
 func (s *SSE) events(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
+	ctx := r.Context()
 	execID := r.PathValue("id")
+	if execID != "" && s.opts.Source != nil {
+		// Without this an unknown id would stream heartbeats forever: a
+		// typo must fail at once, like the other per-execution endpoints.
+		if _, _, err := s.opts.Source.Deliverables(execID); errors.Is(err, ErrNotFound) {
+			writeError(w, http.StatusNotFound, fmt.Sprintf("no execution %q: list them at /executions", execID))
+			return
+		}
+	}
 	var only map[string]bool
 	if names := r.URL.Query().Get("event"); names != "" {
 		only = map[string]bool{}
@@ -179,13 +198,12 @@ func (s *SSE) events(w http.ResponseWriter, r *http.Request) {
 			only[strings.TrimSpace(n)] = true
 		}
 	}
-	last := s.hub.Last()
-	after := last // a new listener gets what happens from now on
+	after := s.hub.Last() // a new listener gets what happens from now on
 	resuming := false
 	if id := lastEventID(r); id != "" {
 		n, err := strconv.ParseUint(id, 10, 64)
 		if err != nil {
-			http.Error(w, "Last-Event-ID must be the id (seq) of an event this stream sent", http.StatusBadRequest)
+			writeError(w, http.StatusBadRequest, "Last-Event-ID must be the id (seq) of an event this stream sent")
 			return
 		}
 		after, resuming = n, true
@@ -196,11 +214,16 @@ func (s *SSE) events(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
+	// lastWrite paces the heartbeat: what keeps a proxy or a client from
+	// timing the stream out is bytes on the wire, not events in the hub
+	// (a filtered stream may skip every one of those).
+	var lastWrite time.Time
 	write := func(format string, args ...any) error {
 		_ = rc.SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout))
 		if _, err := fmt.Fprintf(w, format, args...); err != nil {
 			return err
 		}
+		lastWrite = time.Now()
 		return rc.Flush()
 	}
 	// drop ends a stream so that the client sees the connection go and
@@ -214,8 +237,16 @@ func (s *SSE) events(w http.ResponseWriter, r *http.Request) {
 	if err := write("retry: 2000\n\n"); err != nil {
 		return
 	}
-	ctx := r.Context()
+	// A gap is told before the first event after it (so resumesAt is that
+	// event's seq), even when the filter then skips that event.
+	var gap *streamGap
 	send := func(ev Event) {
+		if gap != nil {
+			if err := s.writeReset(write, gap.asked, ev.Seq, gap.why); err != nil {
+				drop("write failed", "err", err)
+			}
+			gap = nil
+		}
 		if (execID != "" && ev.ExecutionID != execID) || (only != nil && !only[ev.Name]) {
 			return
 		}
@@ -223,78 +254,144 @@ func (s *SSE) events(w http.ResponseWriter, r *http.Request) {
 			drop("write failed", "err", err)
 		}
 	}
-	if resuming && s.opts.Backlog != nil {
-		after = s.replayBacklog(ctx, after, send)
-	} else if resuming && after > last {
-		// An id from the future: the sidecar restarted without a journal.
-		if err := s.writeReset(write, after, 0, "the sidecar restarted; events start over"); err != nil {
-			return
-		}
+	if resuming && s.fromTheFuture(ctx, after) {
+		// The sidecar's seqs started over (it restarted without a journal,
+		// or with a new one after the old was damaged): nothing after this
+		// id will ever come, so the stream starts over with what is kept.
+		gap = &streamGap{asked: after, why: "the sidecar restarted; events start over"}
 		after = 0
 	}
+	if resuming && s.opts.Backlog != nil {
+		after, _ = s.replayBacklog(ctx, after, send)
+	}
 
+	// catchingUp lasts until the stream reaches the hub's head: until then
+	// being lapped by the ring is the backlog's to fill (or a reset); after
+	// it, being lapped means this reader cannot keep up.
+	catchingUp := true
+	// stuckAt is a cursor the backlog could not move past: asking it again
+	// would only spin.
+	stuckAt, stuck := uint64(0), false
 	batch := make([]Event, 0, 64)
-	first := true
 	for {
+		if ctx.Err() != nil {
+			return
+		}
 		var reset bool
 		batch, reset = s.hub.Read(batch[:0], after, cap(batch))
-		if reset && first && s.opts.Backlog != nil {
-			// The ring moved on during the replay: the journal has the rest.
-			after = s.replayBacklog(ctx, after, send)
-			continue
-		}
 		if reset {
-			if !first {
-				// Lapped while streaming: this reader is too slow. It
-				// resumes with Last-Event-ID and is told what was lost.
+			if !catchingUp {
+				// It resumes with Last-Event-ID and is told what was lost.
 				drop("lapped by the ring", "at", after)
 			}
-			if err := s.writeReset(write, after, batch[0].Seq, "older events are no longer kept"); err != nil {
-				return
+			if s.opts.Backlog != nil && !(stuck && stuckAt == after) {
+				next, ok := s.replayBacklog(ctx, after, send)
+				if ctx.Err() != nil {
+					return
+				}
+				if ok && next > after {
+					after = next // the ring may have moved on meanwhile: read again
+					continue
+				}
+				stuckAt, stuck = after, true
+			}
+			why := "older events are no longer kept"
+			if s.opts.Backlog != nil {
+				why = "older events are neither kept in memory nor readable from the journal"
+			}
+			if gap == nil {
+				gap = &streamGap{asked: after, why: why}
 			}
 		}
-		first = false
-		if lag := s.hub.Last() - after; lag > uint64(s.opts.MaxLag) && !resuming {
-			drop("too far behind", "lag", lag)
+		if last := s.hub.Last(); !catchingUp && last > after && last-after > uint64(s.opts.MaxLag) {
+			drop("too far behind", "lag", last-after)
 		}
 		for _, ev := range batch {
 			after = ev.Seq
 			send(ev)
 		}
 		if len(batch) > 0 {
+			if time.Since(lastWrite) >= s.opts.Heartbeat {
+				if err := write(": ping\n\n"); err != nil {
+					return
+				}
+			}
 			continue
 		}
-		resuming = false // caught up: from here on the lag limit holds
-		wait, cancel := context.WithTimeout(ctx, s.opts.Heartbeat)
-		err := s.hub.Wait(wait, after)
-		cancel()
-		switch {
-		case ctx.Err() != nil, errors.Is(err, ErrClosed):
-			return
-		case errors.Is(err, context.DeadlineExceeded):
+		catchingUp = false
+		if gap != nil {
+			// Nothing kept at all: the stream goes on with the next event.
+			if err := s.writeReset(write, gap.asked, after+1, gap.why); err != nil {
+				return
+			}
+			gap = nil
+		}
+		idle := s.opts.Heartbeat - time.Since(lastWrite)
+		if idle <= 0 {
 			if err := write(": ping\n\n"); err != nil {
 				return
 			}
+			continue
+		}
+		wait, cancel := context.WithTimeout(ctx, idle)
+		err := s.hub.Wait(wait, after)
+		cancel()
+		if ctx.Err() != nil || errors.Is(err, ErrClosed) {
+			return
 		}
 	}
 }
 
+// streamGap is a reset the stream owes its client.
+type streamGap struct {
+	asked uint64
+	why   string
+}
+
+// fromTheFuture says whether a Last-Event-ID is above every seq this
+// sidecar has (in the hub, or in the journal, which runs ahead of the hub
+// and, after a restart, holds what the hub does not).
+func (s *SSE) fromTheFuture(ctx context.Context, id uint64) bool {
+	if id <= s.hub.Last() {
+		return false
+	}
+	if s.opts.Backlog == nil {
+		return true
+	}
+	last, err := s.opts.Backlog.Last(ctx)
+	if err != nil {
+		// Unknown: treat it as without a journal, which at worst replays
+		// what is kept after a clear reset.
+		s.opts.Logger.Warn("read the journal's last event id", "err", err)
+		return true
+	}
+	return id > last
+}
+
 // replayBacklog sends everything the backlog holds after the cursor and
-// returns the new cursor.
-func (s *SSE) replayBacklog(ctx context.Context, after uint64, send func(Event)) uint64 {
+// returns the new cursor, and false when the backlog could not be read.
+func (s *SSE) replayBacklog(ctx context.Context, after uint64, send func(Event)) (uint64, bool) {
 	const page = 512
 	for {
-		evs, err := s.opts.Backlog(ctx, after, page)
+		if ctx.Err() != nil {
+			return after, false
+		}
+		evs, err := s.opts.Backlog.Since(ctx, after, page)
 		if err != nil {
-			s.opts.Logger.Warn("replay from the journal", "err", err)
-			return after
+			if ctx.Err() == nil {
+				s.opts.Logger.Warn("replay events from the journal", "after", after, "err", err)
+			}
+			return after, false
 		}
 		for _, ev := range evs {
+			if ev.Seq <= after {
+				continue // a backlog out of order must not make the stream go back
+			}
 			after = ev.Seq
 			send(ev)
 		}
 		if len(evs) < page {
-			return after
+			return after, true
 		}
 	}
 }
@@ -317,17 +414,17 @@ func lastEventID(r *http.Request) string {
 
 func (s *SSE) files(w http.ResponseWriter, r *http.Request) (string, []File, bool) {
 	if s.opts.Source == nil {
-		http.Error(w, "no executions here", http.StatusNotFound)
+		writeError(w, http.StatusNotFound, "no executions here")
 		return "", nil, false
 	}
 	id := r.PathValue("id")
 	dir, files, err := s.opts.Source.Deliverables(id)
 	if errors.Is(err, ErrNotFound) {
-		http.Error(w, fmt.Sprintf("no execution %q: list them at /executions", id), http.StatusNotFound)
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no execution %q: list them at /executions", id))
 		return "", nil, false
 	}
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
+		writeError(w, http.StatusInternalServerError, fmt.Sprintf("list the deliverables of %s: %v", id, err))
 		return "", nil, false
 	}
 	return dir, files, true
@@ -352,26 +449,29 @@ func (s *SSE) download(w http.ResponseWriter, r *http.Request) {
 		listed = listed || f.Path == want
 	}
 	if !listed {
-		http.Error(w, fmt.Sprintf("execution %s has no deliverable %q: list them at /executions/%s/deliverables", r.PathValue("id"), want, r.PathValue("id")), http.StatusNotFound)
+		writeError(w, http.StatusNotFound, fmt.Sprintf("execution %s has no deliverable %q: list them at /executions/%s/deliverables", r.PathValue("id"), want, r.PathValue("id")))
 		return
 	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
-		http.Error(w, "the execution's files are gone", http.StatusGone)
+		writeError(w, http.StatusGone, "the execution's files are gone")
 		return
 	}
 	defer root.Close()
 	f, err := root.Open(want)
 	if err != nil {
-		http.Error(w, "cannot read "+want, http.StatusNotFound)
+		writeError(w, http.StatusNotFound, "cannot read "+want)
 		return
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil || !st.Mode().IsRegular() {
-		http.Error(w, "cannot read "+want, http.StatusNotFound)
+		writeError(w, http.StatusNotFound, "cannot read "+want)
 		return
 	}
+	// The type is sniffed from the bytes an agent wrote: the browser must
+	// not sniff further (an .md that looks like HTML stays a download).
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", lastElem(want)))
 	http.ServeContent(w, r, "", st.ModTime(), f)
 }
@@ -384,11 +484,12 @@ func (s *SSE) zip(w http.ResponseWriter, r *http.Request) {
 	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
-		http.Error(w, "the execution's files are gone", http.StatusGone)
+		writeError(w, http.StatusGone, "the execution's files are gone")
 		return
 	}
 	defer root.Close()
 	w.Header().Set("Content-Type", "application/zip")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", r.PathValue("id")+"-deliverables.zip"))
 	zw := zip.NewWriter(w)
 	for _, file := range files {
@@ -434,4 +535,15 @@ func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-cache")
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeError answers with a status and {"error": msg}: scripts reading the
+// JSON endpoints read their errors the same way.
+func writeError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // "<token>" reads better than "\u003ctoken\u003e"
+	_ = enc.Encode(map[string]string{"error": msg})
 }

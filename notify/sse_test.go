@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -150,6 +152,9 @@ func TestRefusals(t *testing.T) {
 		{"foreign port", "/healthz", map[string]string{"Host": "127.0.0.1:1"}, 403, "loopback"},
 		{"foreign origin", "/healthz", map[string]string{"Origin": "http://evil.example"}, 403, "--sse-allow-origin"},
 		{"token in the query", "/healthz?token=" + s.Token(), map[string]string{"Authorization": ""}, 200, `"ok":true`},
+		{"lower-case scheme", "/healthz", map[string]string{"Authorization": "bearer " + s.Token()}, 200, `"ok":true`},
+		{"upper-case scheme", "/healthz", map[string]string{"Authorization": "BEARER " + s.Token()}, 200, `"ok":true`},
+		{"another scheme", "/healthz", map[string]string{"Authorization": "Basic " + s.Token()}, 401, "missing or wrong token"},
 		{"localhost host", "/healthz", map[string]string{"Host": "localhost:" + port}, 200, `"ok":true`},
 		{"allowed origin", "/healthz", map[string]string{"Origin": "http://127.0.0.1:9999"}, 200, `"ok":true`},
 		{"no listing", "/", nil, 404, ""},
@@ -315,6 +320,9 @@ func TestDownloads(t *testing.T) {
 	if b, _ := io.ReadAll(resp.Body); resp.StatusCode != 200 || string(b) != "# hi" {
 		t.Errorf("download: %d %q", resp.StatusCode, b)
 	}
+	if got := resp.Header.Get("X-Content-Type-Options"); got != "nosniff" {
+		t.Errorf("download's X-Content-Type-Options = %q, want nosniff", got)
+	}
 	for _, p := range []string{"a/link.md", "a/../../secret", "%2e%2e/secret", "/etc/passwd", "a/docs"} {
 		resp := get(t, s, "/executions/ex_a/deliverables/"+p, nil)
 		b, _ := io.ReadAll(resp.Body)
@@ -333,7 +341,11 @@ func TestDownloads(t *testing.T) {
 	// The zip stops at the file it cannot read, so the archive is
 	// unreadable rather than silently incomplete; list only good files.
 	s2 := startSSE(t, NewHub(4), SSEOptions{Source: fakeSource{dir: dir, files: src.files[:1]}})
-	zb, _ := io.ReadAll(get(t, s2, "/executions/ex_a/deliverables.zip", nil).Body)
+	zresp := get(t, s2, "/executions/ex_a/deliverables.zip", nil)
+	if got := zresp.Header.Get("X-Content-Type-Options"); got != "nosniff" {
+		t.Errorf("zip's X-Content-Type-Options = %q, want nosniff", got)
+	}
+	zb, _ := io.ReadAll(zresp.Body)
 	zr, err := zip.NewReader(bytes.NewReader(zb), int64(len(zb)))
 	if err != nil || len(zr.File) != 1 || zr.File[0].Name != "a/docs/r.md" {
 		t.Fatalf("zip: %v %v", err, zr)
@@ -382,20 +394,7 @@ func TestCloseEndsStreams(t *testing.T) {
 // from before a restart, resumes exactly: backlog first, then live.
 func TestResumeFromBacklog(t *testing.T) {
 	hub := NewHub(4)
-	var journal []Event
-	for s := uint64(1); s <= 10; s++ {
-		journal = append(journal, Event{Seq: s, ExecutionID: "ex_a", Name: "task-start", JSON: fmt.Appendf(nil, `{"seq":%d}`, s)})
-	}
-	backlog := func(_ context.Context, after uint64, max int) ([]Event, error) {
-		var out []Event
-		for _, e := range journal {
-			if e.Seq > after && len(out) < max {
-				out = append(out, e)
-			}
-		}
-		return out, nil
-	}
-	s := startSSE(t, hub, SSEOptions{Backlog: backlog})
+	s := startSSE(t, hub, SSEOptions{Backlog: newJournal(1, 10)})
 	// The hub is empty, as after a restart; the journal has 1..10.
 	r := newReader(get(t, s, "/events", map[string]string{"Last-Event-ID": "7"}).Body)
 	if got := ids(r.events(t, 3)); got != "8 9 10" {
@@ -404,5 +403,205 @@ func TestResumeFromBacklog(t *testing.T) {
 	publish(hub, 11, 12, "ex_a", "task-complete")
 	if got := ids(r.events(t, 2)); got != "11 12" {
 		t.Errorf("then live: %s", got)
+	}
+}
+
+// journal is a Backlog in memory; err, when set, fails every read, and
+// calls counts them.
+type journal struct {
+	mu     sync.Mutex
+	events []Event
+	err    error
+	calls  int
+}
+
+func newJournal(from, to uint64) *journal {
+	j := &journal{}
+	for s := from; s <= to; s++ {
+		j.events = append(j.events, Event{Seq: s, ExecutionID: "ex_a", Name: "task-start", JSON: fmt.Appendf(nil, `{"seq":%d}`, s)})
+	}
+	return j
+}
+
+func (j *journal) Since(_ context.Context, after uint64, max int) ([]Event, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.calls++
+	if j.err != nil {
+		return nil, j.err
+	}
+	var out []Event
+	for _, e := range j.events {
+		if e.Seq > after && len(out) < max {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+func (j *journal) Last(context.Context) (uint64, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.err != nil {
+		return 0, j.err
+	}
+	if len(j.events) == 0 {
+		return 0, nil
+	}
+	return j.events[len(j.events)-1].Seq, nil
+}
+
+func (j *journal) reads() int {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.calls
+}
+
+// getCtx is get with a deadline on the whole exchange, so that a stream
+// that never sends what the test waits for fails the test instead of
+// hanging it.
+func getCtx(t *testing.T, s *SSE, path string, header map[string]string) *http.Response {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL()+path, nil)
+	req.Header.Set("Authorization", "Bearer "+s.Token())
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+// When the ring has moved past the cursor and the journal cannot fill the
+// gap (closed at shutdown, a disk error, or behind the hub after a failed
+// commit), the stream says so and goes on from the oldest kept event
+// instead of asking the journal again and again.
+func TestLappedWithoutUsableBacklog(t *testing.T) {
+	cases := []struct {
+		name    string
+		journal *journal
+		want    string // ids before the reset
+		asked   string
+	}{
+		{"journal fails", &journal{err: errors.New("sql: database is closed")}, "", `"lastEventId":2`},
+		{"journal behind the hub", newJournal(3, 5), "3 4 5", `"lastEventId":5`},
+		{"journal empty", &journal{}, "", `"lastEventId":2`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			hub := NewHub(4)
+			publish(hub, 1, 10, "ex_a", "task-start") // keeps 7..10
+			s := startSSE(t, hub, SSEOptions{Backlog: tc.journal})
+			r := newReader(getCtx(t, s, "/events", map[string]string{"Last-Event-ID": "2"}).Body)
+			n := len(strings.Fields(tc.want))
+			evs := r.events(t, n+5)
+			if got := ids(evs[:n]); got != tc.want {
+				t.Errorf("from the journal: %q, want %q", got, tc.want)
+			}
+			if reset := evs[n]; reset.name != "reset" || !strings.Contains(reset.data, tc.asked) || !strings.Contains(reset.data, `"resumesAt":7`) {
+				t.Errorf("got %+v, want a reset saying %s and resumesAt 7", reset, tc.asked)
+			}
+			if got := ids(evs[n+1:]); got != "7 8 9 10" {
+				t.Errorf("after the reset: %s", got)
+			}
+			publish(hub, 11, 11, "ex_a", "task-complete")
+			if got := ids(r.events(t, 1)); got != "11" {
+				t.Errorf("then live: %s", got)
+			}
+			// A spinning stream asks millions of times a second; this one
+			// asked when it resumed and once more when the ring said it
+			// had moved on.
+			if calls := tc.journal.reads(); calls > 4 {
+				t.Errorf("the journal was read %d times for one resume", calls)
+			}
+		})
+	}
+}
+
+// An id above every seq the sidecar has (its journal was replaced and seqs
+// started over) gets a reset and the stream from the start of what is
+// kept, not a drop after the first heartbeat.
+func TestFutureIDWithBacklog(t *testing.T) {
+	hub := NewHub(16)
+	j := newJournal(1, 3)
+	publish(hub, 1, 3, "ex_a", "task-start")
+	s := startSSE(t, hub, SSEOptions{Backlog: j, Heartbeat: 20 * time.Millisecond})
+	r := newReader(getCtx(t, s, "/events", map[string]string{"Last-Event-ID": "50"}).Body)
+	evs := r.events(t, 4)
+	if evs[0].name != "reset" || !strings.Contains(evs[0].data, `"lastEventId":50`) || !strings.Contains(evs[0].data, `"resumesAt":1`) {
+		t.Errorf("first %+v, want a reset from 50 to 1", evs[0])
+	}
+	if got := ids(evs[1:]); got != "1 2 3" {
+		t.Errorf("after the reset: %s", got)
+	}
+	// Heartbeats pass (each a chance for the old underflow to drop the
+	// stream); the next event still arrives on the same connection.
+	for range 3 {
+		if ev, err := r.next(); err != nil || ev.name != ":" {
+			t.Fatalf("waiting: %+v %v, want a heartbeat", ev, err)
+		}
+	}
+	j.mu.Lock()
+	j.events = append(j.events, Event{Seq: 4, Name: "task-start", JSON: []byte(`{"seq":4}`)})
+	j.mu.Unlock()
+	publish(hub, 4, 4, "ex_a", "task-start")
+	if got := ids(r.events(t, 1)); got != "4" {
+		t.Errorf("then live: %s", got)
+	}
+
+	// The hub empty after a restart and the id the journal's last: not
+	// from the future, so no reset, just what comes next.
+	hub2 := NewHub(16)
+	s2 := startSSE(t, hub2, SSEOptions{Backlog: newJournal(1, 3)})
+	r2 := newReader(getCtx(t, s2, "/events", map[string]string{"Last-Event-ID": "3"}).Body)
+	publish(hub2, 4, 4, "ex_a", "task-start")
+	if ev := r2.events(t, 1)[0]; ev.id != "4" {
+		t.Errorf("after a restart, resuming at the journal's last: %+v, want event 4", ev)
+	}
+}
+
+// A filtered stream stays alive while events it skips keep coming: the
+// heartbeat counts from the last byte written, not the last event.
+func TestHeartbeatOnFilteredStream(t *testing.T) {
+	hub := NewHub(4096)
+	// Events come every 2 ms, far more often than the heartbeat is due:
+	// a heartbeat paced by events would never be sent.
+	s := startSSE(t, hub, SSEOptions{Heartbeat: 300 * time.Millisecond})
+	r := newReader(getCtx(t, s, "/events?event=qc-complete", nil).Body)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	defer func() { close(stop); <-done }()
+	go func() {
+		defer close(done)
+		for seq := uint64(1); ; seq++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(2 * time.Millisecond):
+				publish(hub, seq, seq, "ex_a", "task-start")
+			}
+		}
+	}()
+	ev, err := r.next()
+	if err != nil || ev.name != ":" || ev.data != ": ping" {
+		t.Errorf("first thing on a stream whose events are all filtered out: %+v %v, want a heartbeat", ev, err)
+	}
+}
+
+func TestUnknownExecutionStream(t *testing.T) {
+	s := startSSE(t, NewHub(4), SSEOptions{Source: fakeSource{}})
+	resp := getCtx(t, s, "/executions/ex_nope/events", nil)
+	var body struct{ Error string }
+	err := json.NewDecoder(resp.Body).Decode(&body)
+	if resp.StatusCode != http.StatusNotFound || resp.Header.Get("Content-Type") != "application/json" || err != nil || !strings.Contains(body.Error, `no execution "ex_nope"`) {
+		t.Errorf("stream of an unknown execution: %d %s %+v %v", resp.StatusCode, resp.Header.Get("Content-Type"), body, err)
+	}
+	if resp := getCtx(t, s, "/executions/ex_a/events", nil); resp.StatusCode != http.StatusOK {
+		t.Errorf("stream of a known execution: %d", resp.StatusCode)
 	}
 }

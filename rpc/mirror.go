@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -56,19 +57,29 @@ func MirrorStarter(o MirrorOptions) func(*workspace.Workspace, *notify.Hub, *eng
 	}
 }
 
-func backlog(j *engine.Journal) func(context.Context, uint64, int) ([]notify.Event, error) {
+func backlog(j *engine.Journal) notify.Backlog {
 	if j == nil {
-		return nil
+		return nil // a nil *journalBacklog in the interface would not be nil
 	}
-	return func(ctx context.Context, after uint64, max int) ([]notify.Event, error) {
-		stored, err := j.Since(ctx, after, max)
-		out := make([]notify.Event, len(stored))
-		for i, e := range stored {
-			out[i] = notify.Event{Seq: e.Seq, ExecutionID: e.ExecutionID, Name: e.Name, JSON: e.JSON}
-		}
-		return out, err
-	}
+	return journalBacklog{j}
 }
+
+// journalBacklog serves the mirror's resumes from the journal.
+type journalBacklog struct{ j *engine.Journal }
+
+func (b journalBacklog) Since(ctx context.Context, after uint64, max int) ([]notify.Event, error) {
+	stored, err := b.j.Since(ctx, after, max)
+	if err != nil {
+		return nil, fmt.Errorf("replay events after %d: %w", after, err)
+	}
+	out := make([]notify.Event, len(stored))
+	for i, e := range stored {
+		out[i] = notify.Event{Seq: e.Seq, ExecutionID: e.ExecutionID, Name: e.Name, JSON: e.JSON}
+	}
+	return out, nil
+}
+
+func (b journalBacklog) Last(context.Context) (uint64, error) { return b.j.LastSeq() }
 
 type mirror struct {
 	*notify.SSE
