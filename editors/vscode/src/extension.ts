@@ -8,6 +8,7 @@ import { downloadFailed, downloadOutcome, noDeliverables, type Outcome } from '.
 import { ExecutionProgress } from './progress';
 import type { Deliverable, ExecutionSummary, MimirEvent, SaveResponse, WorkflowInfo } from './protocol';
 import { findSidecar } from './locate';
+import { SaveTracker } from './saves';
 import { createClient } from './sidecar';
 import { StudioPanel } from './studioPanel';
 import { wantedToast, type NotificationSetting } from './toasts';
@@ -15,6 +16,7 @@ import { wantedToast, type NotificationSetting } from './toasts';
 let client: LanguageClient | undefined;
 const history: MimirEvent[] = [];
 const maxHistory = 5000;
+const saves = new SaveTracker();
 
 function settings() {
   const c = vscode.workspace.getConfiguration('mimir');
@@ -56,7 +58,7 @@ export async function activate(ctx: vscode.ExtensionContext) {
       history.push(ev);
       if (history.length > maxHistory) history.shift();
       output.appendLine(`${ev.seq} ${ev.event} ${ev.data.taskId ?? ''} ${ev.data.message}`);
-      const t = wantedToast(ev, settings().notifications);
+      const t = saves.requested(ev) ? undefined : wantedToast(ev, settings().notifications);
       if (t) show(t);
       progress.update(ev);
       StudioPanel.post(ev);
@@ -77,22 +79,31 @@ export async function activate(ctx: vscode.ExtensionContext) {
     }
     const chosen = paths ?? all.map((d) => d.path);
     if (all.length === 0 || chosen.length === 0) return show(noDeliverables);
+    // A folder dialog cannot start in a folder that does not exist yet.
+    const defaultUri = vscode.Uri.file(join(root, settings().deliverablesFolder));
+    try {
+      await vscode.workspace.fs.createDirectory(defaultUri);
+    } catch (err) {
+      output.appendLine(`cannot create ${defaultUri.fsPath}: ${errorText(err)}`);
+    }
     const picked = await vscode.window.showOpenDialog({
       canSelectFiles: false,
       canSelectFolders: true,
       canSelectMany: false,
       openLabel: 'Save deliverables here',
-      defaultUri: vscode.Uri.file(join(root, settings().deliverablesFolder)),
+      defaultUri,
     });
     if (!picked?.[0]) return;
     const target = relative(root, picked[0].fsPath) || '.';
     if (target.startsWith('..') || isAbsolute(target)) {
       return show({ level: 'error', text: `Choose a folder inside the workspace ${root}: the sidecar only writes there.` });
     }
+    saves.begin(executionId);
     try {
       const res = await c.sendRequest<SaveResponse>('mimir/saveDeliverables', { executionId, paths: chosen, target });
       show(downloadOutcome(res));
     } catch (err) {
+      saves.failed(executionId);
       show(downloadFailed(errorText(err)));
     }
   };
