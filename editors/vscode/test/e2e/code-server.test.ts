@@ -1,0 +1,302 @@
+// The extension end to end in a real VS Code: code-server (VS Code 1.100 in
+// the browser) runs on loopback with the packaged extension (sidecar bundled
+// in bin/) installed, and headless Chromium drives it the way a user would:
+// open examples/translate-docs' workflow, run it from the command palette,
+// watch the phase toasts, open the Studio, press Download Deliverables,
+// accept the folder dialog, and find the files on disk.
+//
+// Run by scripts/test.d/code-server.sh, which installs code-server (cached)
+// and packages the .vsix; it passes CODE_SERVER and VSIX. Every wait is
+// bounded; any failed step fails the test, and a screenshot and the server's
+// log are kept in test-artifacts/ either way.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type FrameLocator, type Page } from 'playwright-core';
+
+const codeServer = process.env.CODE_SERVER ?? '';
+const vsix = process.env.VSIX ?? '';
+const repo = fileURLToPath(new URL('../../../../', import.meta.url));
+const artifacts = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
+const step = (s: string) => console.log(`# ${new Date().toISOString().slice(11, 19)} ${s}`);
+
+// The deliverables examples/translate-docs produces (test/fixtures/events.json
+// was recorded from it).
+const expected = [
+  'glossary/reports/glossary.csv',
+  'translate-fr/docs/fr/README.md',
+  'translate-de/docs/de/README.md',
+  'site/site/de/README.md',
+  'site/site/fr/README.md',
+  'site/site/index.html',
+].sort();
+
+function filesUnder(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else out.push(relative(dir, p));
+    }
+  };
+  walk(dir);
+  return out.sort();
+}
+
+/** A sandbox: code-server, Chromium and the sidecar write only in here. */
+function sandbox() {
+  const root = mkdtempSync(join(tmpdir(), 'mimir-code-server-'));
+  const dirs = {
+    root,
+    userData: join(root, 'user-data'),
+    extensions: join(root, 'extensions'),
+    ws: join(root, 'workspace'),
+    home: join(root, 'home'),
+    tmp: join(root, 'tmp'),
+  };
+  for (const d of Object.values(dirs)) mkdirSync(d, { recursive: true });
+  for (const d of ['config', 'data', 'cache']) mkdirSync(join(root, 'xdg', d), { recursive: true });
+  mkdirSync(join(dirs.userData, 'User'), { recursive: true });
+  writeFileSync(
+    join(dirs.userData, 'User', 'settings.json'),
+    JSON.stringify({
+      // Without this a modal "Do you trust the authors…" blocks everything.
+      'security.workspace.trust.enabled': false,
+      'workbench.startupEditor': 'none',
+      'workbench.tips.enabled': false,
+      'extensions.autoCheckUpdates': false,
+      'extensions.autoUpdate': false,
+      'telemetry.telemetryLevel': 'off',
+      'update.mode': 'none',
+      'chat.disableAIFeatures': true,
+    }),
+  );
+  writeFileSync(join(root, 'config.yaml'), 'auth: none\ncert: false\n');
+  cpSync(join(repo, 'examples', 'translate-docs'), dirs.ws, { recursive: true });
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    HOME: dirs.home,
+    TMPDIR: dirs.tmp,
+    XDG_CONFIG_HOME: join(root, 'xdg', 'config'),
+    XDG_DATA_HOME: join(root, 'xdg', 'data'),
+    XDG_CACHE_HOME: join(root, 'xdg', 'cache'),
+  };
+  delete env.MIMIR_LOG;
+  const args = ['--config', join(root, 'config.yaml'), '--user-data-dir', dirs.userData, '--extensions-dir', dirs.extensions];
+  return { ...dirs, env, args };
+}
+
+type Sandbox = ReturnType<typeof sandbox>;
+
+/** Starts code-server on a free loopback port; resolves with its URL. */
+async function startServer(sb: Sandbox, log: string[]): Promise<{ proc: ChildProcess; url: string }> {
+  const proc = spawn(
+    codeServer,
+    [...sb.args, '--auth', 'none', '--bind-addr', '127.0.0.1:0', '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--ignore-last-opened', sb.ws],
+    { env: sb.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+  );
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`code-server did not say where it listens within 30 s:\n${log.join('')}`)), 30_000);
+    const read = (b: Buffer) => {
+      log.push(b.toString());
+      const m = /HTTP server listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(log.join(''));
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    };
+    proc.stdout!.on('data', read);
+    proc.stderr!.on('data', read);
+    proc.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`code-server exited with ${code}:\n${log.join('')}`));
+    });
+  });
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) break;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) throw new Error(`${url}/healthz did not answer within 20 s`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { proc, url };
+}
+
+function stopServer(proc: ChildProcess) {
+  // The server, its file watcher and the extension host (and through it
+  // the sidecar) share the process group started with detached: true.
+  try {
+    if (proc.pid) process.kill(-proc.pid, 'SIGTERM');
+  } catch {
+    // already gone
+  }
+}
+
+declare global {
+  interface Window {
+    mimirToasts: string[];
+  }
+}
+
+/** Records every notification's text as VS Code renders it: toasts come
+ * faster than they stay on screen (at most three at a time). A string, not a
+ * function: tsx would wrap a function's inner helpers in its own __name(). */
+const recordToasts = `
+  window.mimirToasts = [];
+  const seen = new Set();
+  const take = (el) => {
+    const t = el.textContent || '';
+    if (t && !seen.has(t)) { seen.add(t); window.mimirToasts.push(t); }
+  };
+  new MutationObserver((records) => {
+    for (const r of records) {
+      const node = r.target instanceof Element ? r.target : r.target.parentElement;
+      if (!node) continue;
+      const msg = node.closest('.notification-list-item-message');
+      if (msg) take(msg);
+      else node.querySelectorAll('.notification-list-item-message').forEach(take);
+    }
+  }).observe(document, { subtree: true, childList: true, characterData: true });
+`;
+
+async function toasts(page: Page): Promise<string[]> {
+  return page.evaluate(() => window.mimirToasts);
+}
+
+async function waitForToast(page: Page, start: string, timeout = 30_000): Promise<string> {
+  const handle = await page.waitForFunction((s) => window.mimirToasts.find((t) => t.startsWith(s)), start, { timeout }).catch(async () => {
+    throw new Error(`no toast starting with ${JSON.stringify(start)} within ${timeout / 1000} s; seen:\n${(await toasts(page)).join('\n')}`);
+  });
+  return (await handle.jsonValue()) as string;
+}
+
+async function runCommand(page: Page, title: string) {
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible', timeout: 10_000 });
+  await input.fill(`>${title}`);
+  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
+  await row.waitFor({ state: 'visible', timeout: 10_000 });
+  await page.keyboard.press('Enter');
+}
+
+function studio(page: Page): FrameLocator {
+  return page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
+}
+
+test('the extension in code-server: run a workflow, see its toasts, download its deliverables', { timeout: 240_000 }, async (t) => {
+  assert.ok(codeServer && existsSync(codeServer), `CODE_SERVER must point at code-server's launcher (got ${JSON.stringify(codeServer)}); scripts/test.d/code-server.sh sets it`);
+  assert.ok(vsix && existsSync(vsix), `VSIX must point at the packaged extension (got ${JSON.stringify(vsix)})`);
+  const started = Date.now();
+  const sb = sandbox();
+  mkdirSync(artifacts, { recursive: true });
+  const log: string[] = [];
+  let server: ChildProcess | undefined;
+  let browser: Browser | undefined;
+  let page: Page | undefined;
+  t.after(async () => {
+    if (page) await page.screenshot({ path: join(artifacts, 'code-server.png') }).catch(() => undefined);
+    await browser?.close().catch(() => undefined);
+    if (server) stopServer(server);
+    writeFileSync(join(artifacts, 'code-server.log'), log.join(''));
+    const logs = join(sb.userData, 'logs');
+    if (existsSync(logs)) cpSync(logs, join(artifacts, 'code-server-logs'), { recursive: true });
+    rmSync(sb.root, { recursive: true, force: true, maxRetries: 3 });
+    step(`done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  });
+
+  step('install the extension');
+  rmSync(join(artifacts, 'code-server-logs'), { recursive: true, force: true });
+  const install = spawnSync(codeServer, [...sb.args, '--install-extension', vsix], { env: sb.env, encoding: 'utf8', timeout: 60_000 });
+  assert.equal(install.status, 0, `--install-extension failed:\n${install.stdout}\n${install.stderr}`);
+  const listed = spawnSync(codeServer, [...sb.args, '--list-extensions', '--show-versions'], { env: sb.env, encoding: 'utf8', timeout: 30_000 });
+  assert.match(listed.stdout, /^mimir-sidecar\.mimir-sidecar@/m, `the extension is not listed:\n${listed.stdout}\n${listed.stderr}`);
+
+  step('start code-server');
+  const s = await startServer(sb, log);
+  server = s.proc;
+
+  step('open the workspace in Chromium');
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    env: { ...sb.env },
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    timeout: 30_000,
+  });
+  page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  page.setDefaultTimeout(30_000);
+  await page.addInitScript({ content: recordToasts });
+  await page.goto(`${s.url}/?folder=${encodeURIComponent(sb.ws)}`, { waitUntil: 'domcontentloaded' });
+  await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+  await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'workflow.yaml' }).click({ timeout: 60_000 });
+  await page.locator('.editor-instance .view-lines').waitFor();
+
+  step('the ▶ Run workflow lens shows on the workflow (the extension is active)');
+  await page.locator('.codelens-decoration', { hasText: '▶ Run workflow' }).waitFor({ timeout: 60_000 });
+  assert.equal(existsSync(join(sb.ws, 'deliverables')), false);
+
+  // The example runs in about a second, and VS Code's spam protection shows
+  // no more than 7 toasts in 0.8 s: the rest go straight to the
+  // notification center. With the center open, every notification is
+  // rendered there as it arrives, so none escapes the recorder.
+  step('open the notification center');
+  await runCommand(page, 'Notifications: Show Notifications');
+  await page.locator('.notifications-center.visible').waitFor({ timeout: 10_000 });
+
+  step('run it from the command palette');
+  await runCommand(page, 'Mimir: Run Workflow');
+
+  step('the phase toasts');
+  await waitForToast(page, '🤖 Worker executing: Extract the glossary');
+  await waitForToast(page, '✅ Worker completed (');
+  await waitForToast(page, '🔍 QC verifying: Translate README to');
+  const failed = await waitForToast(page, '⚠️ QC failed (Score: 43/100) - Retrying (1/2)');
+  assert.match(failed, /📋 Issues:/);
+  assert.match(failed, /🔧 Required fixes:/);
+  await waitForToast(page, '✅ QC passed (Score: 100/100)');
+  await waitForToast(page, '✅ Execution completed: 4/4 tasks, 6 deliverables');
+
+  step('the Studio');
+  await runCommand(page, 'Mimir: Open Studio');
+  const button = studio(page).locator('#download');
+  await studio(page).locator('#download', { hasText: '📥 Download Deliverables (6)' }).waitFor({ timeout: 30_000 });
+  assert.equal(await button.isEnabled(), true);
+  assert.equal(await button.getAttribute('title'), 'Download 6 deliverable(s)');
+  await button.click();
+
+  step('accept the folder dialog, which offers the workspace\'s deliverables/');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible', timeout: 20_000 });
+  await page.waitForFunction(
+    (want) => {
+      const i = document.querySelector<HTMLInputElement>('.quick-input-widget input');
+      return !!i && i.value.replace(/\/$/, '') === want;
+    },
+    join(sb.ws, 'deliverables'),
+    { timeout: 10_000 },
+  ).catch(async () => {
+    throw new Error(`the folder dialog does not offer ${join(sb.ws, 'deliverables')}: it shows ${JSON.stringify(await input.inputValue())}`);
+  });
+  await page.locator('.quick-input-widget .monaco-button', { hasText: 'Save deliverables here' }).click({ timeout: 10_000 });
+
+  step('the files on disk and the toast');
+  const done = await waitForToast(page, '✅ Downloaded 6 deliverables to ');
+  assert.equal(done, `✅ Downloaded 6 deliverables to ${join(sb.ws, 'deliverables')}`);
+  assert.deepEqual(filesUnder(join(sb.ws, 'deliverables')), expected);
+  for (const f of expected) assert.ok(statSync(join(sb.ws, 'deliverables', f)).size > 0, `${f} is empty`);
+  assert.match(readFileSync(join(sb.ws, 'deliverables', 'site/site/index.html'), 'utf8'), /fr\/README\.md/);
+  // The extension's own message is enough: the sidecar's deliverables-saved
+  // toast is for saves nobody asked for (auto-save).
+  await page.waitForTimeout(1000);
+  const saved = (await toasts(page)).filter((x) => x.startsWith('✅ Saved 6 deliverables'));
+  assert.deepEqual(saved, [], 'a manual download showed the sidecar\'s deliverables-saved toast too');
+});
