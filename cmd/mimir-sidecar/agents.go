@@ -10,13 +10,12 @@ import (
 
 // agentsFor is every agent type a workspace can use: exec, and llm with the
 // providers configured for it. Built once per workspace, so that a
-// provider's concurrency limit holds across executions.
+// provider's concurrency limit holds across executions. A broken llm
+// configuration is no error here: exec workflows need none of it, and the
+// llm agents report it to the workflows that use them when those are
+// prepared.
 func agentsFor(ws *workspace.Workspace, log *slog.Logger) (engine.Agents, error) {
-	cfg, err := llm.LoadConfig(ws.Dir())
-	if err != nil {
-		return nil, err
-	}
 	agents := engine.DefaultAgents()
-	agents["llm"] = llm.Kind(cfg, llm.WithLogger(log.With("component", "llm")))
+	agents["llm"] = llm.LoadKind(ws.Dir(), llm.WithLogger(log.With("component", "llm")))
 	return agents, nil
 }

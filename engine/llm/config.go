@@ -4,9 +4,10 @@
 //
 // The engine knows nothing of it; whoever wires the engine up adds it:
 //
-//	cfg, err := llm.LoadConfig(workspaceDir)
 //	agents := engine.DefaultAgents()
-//	agents["llm"] = llm.Kind(cfg, llm.WithLogger(logger))
+//	agents["llm"] = llm.LoadKind(workspaceDir, llm.WithLogger(logger))
+//
+// (or llm.Kind over a Config of its own).
 package llm
 
 import (
@@ -307,7 +308,8 @@ func readConfigFile(path string) (*fileConfig, error) {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, err
 		}
-		return nil, fmt.Errorf("read llm configuration: %w", err)
+		// The PathError names the file.
+		return nil, fmt.Errorf("read llm configuration: %w: make the file readable, or remove it", err)
 	}
 	defer f.Close()
 	st, err := f.Stat()

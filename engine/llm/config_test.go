@@ -348,3 +348,69 @@ func TestRedirectedProviderGetsNoKey(t *testing.T) {
 		}
 	}
 }
+
+// A broken llm configuration does not stop workflows that use no llm
+// agent; one that does fails when it is prepared, saying which file to fix
+// and what is wrong in it.
+func TestBrokenConfigFailsOnlyLLMWorkflows(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("XDG_CONFIG_HOME", home)
+	t.Setenv("HOME", home)
+	t.Setenv(EnvProvider, "")
+	t.Setenv(EnvBaseURL, "")
+	t.Setenv(EnvModel, "")
+	for _, c := range []struct{ name, yaml, want string }{
+		{"misspelt setting", "llm: {providers: {ollama: {modle: m}}}", `unknown setting "modle"`},
+		{"unknown default provider", "llm: {default: nope}", `the default provider "nope" is not configured`},
+		{"not yaml", "llm: [", "read llm configuration"},
+		{"unreadable", "", "read llm configuration"}, // a folder where the file should be
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ws := t.TempDir()
+			file := filepath.Join(ws, ".mimir", "config.yaml")
+			if c.yaml == "" {
+				if err := os.MkdirAll(file, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				mustWrite(t, file, c.yaml)
+			}
+			log, logs := logBuffer()
+			kind := LoadKind(ws, WithLogger(log))
+			if !strings.Contains(logs.String(), "llm configuration unusable") {
+				t.Errorf("the broken configuration is not logged:\n%s", logs)
+			}
+			r := engine.NewRunner(engine.Options{Workspace: ws, Agents: engine.Agents{"exec": engine.ExecAgent(), "llm": kind}})
+			defer r.Close(t.Context())
+
+			exec, err := engine.ParseWorkflow("exec.yaml", []byte("name: e\ntasks:\n  - id: t\n    worker: {command: 'true'}\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ex, err := r.Execute(exec, engine.ExecOptions{})
+			if err != nil {
+				t.Fatalf("an exec-only workflow failed on the llm configuration: %v", err)
+			}
+			<-ex.Done()
+			if s := ex.Summary().Status; s != engine.StatusCompleted {
+				t.Errorf("exec-only workflow: %s", s)
+			}
+
+			for _, role := range []string{"worker: {type: llm, prompt: p}", "worker: {command: 'true'}\n    acceptanceCriteria: [x]\n    qc: {type: llm}"} {
+				wf, err := engine.ParseWorkflow("llm.yaml", []byte("name: l\ntasks:\n  - id: t\n    "+role+"\n"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = r.Prepare(wf, engine.ExecOptions{})
+				if err == nil {
+					t.Fatalf("%s: prepared with a broken llm configuration", role)
+				}
+				for _, want := range []string{"task t: ", "llm configuration cannot be used", file, c.want, "fix it and start the sidecar again"} {
+					if !strings.Contains(err.Error(), want) {
+						t.Errorf("%s: error %q does not say %q", role, err, want)
+					}
+				}
+			}
+		})
+	}
+}

@@ -85,6 +85,35 @@ func Kind(cfg *Config, opts ...Option) engine.AgentKind {
 	}
 }
 
+// LoadKind is Kind over LoadConfig(workspaceDir). A configuration that
+// cannot be used (a misspelt setting, an unknown provider, a file that
+// cannot be read) does not stop the sidecar, whose exec workflows need none
+// of it: the kind it returns then refuses to make llm agents, with the
+// configuration's error, so only workflows that use llm agents fail, when
+// they are prepared, saying which file to fix and what.
+func LoadKind(workspaceDir string, opts ...Option) engine.AgentKind {
+	cfg, err := LoadConfig(workspaceDir)
+	if err != nil {
+		return unusableKind(err, opts...)
+	}
+	return Kind(cfg, opts...)
+}
+
+// unusableKind is the llm kind of a sidecar whose llm configuration
+// failed to load: every agent it is asked for fails with err.
+func unusableKind(err error, opts ...Option) engine.AgentKind {
+	o := options{log: slog.New(slog.DiscardHandler)}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	err = fmt.Errorf("the llm agents are unavailable because the llm configuration cannot be used: %w; fix it and start the sidecar again (workflows without llm agents still run)", err)
+	o.log.Warn("llm configuration unusable; llm agents are unavailable", "error", err.Error())
+	return engine.AgentKind{
+		Worker: func(*engine.Task, *engine.AgentSpec) (engine.Worker, error) { return nil, err },
+		QC:     func(*engine.Task, *engine.AgentSpec) (engine.QC, error) { return nil, err },
+	}
+}
+
 // agent is what a worker and a QC agent share: where to ask, whom, and
 // with which standing instructions.
 type agent struct {
