@@ -17,18 +17,26 @@ import (
 type MirrorOptions struct {
 	Addr         string
 	AllowOrigins []string
-	Logger       *slog.Logger
+	// Journal, when set, is where StartMirror resumes listeners from when
+	// the hub no longer holds what they ask for (MirrorStarter is handed
+	// the server's own).
+	Journal *engine.Journal
+	Logger  *slog.Logger
 }
 
 // StartMirror starts the SSE mirror of a workspace's events (replaying
-// from journal, when there is one, what the hub no longer holds) and writes
-// <workspace>/.mimir/sidecar.json (mode 0600) so headless listeners find it;
-// Close removes the file.
+// from o.Journal, when there is one, what the hub no longer holds) and
+// writes <workspace>/.mimir/sidecar.json (mode 0600) so headless listeners
+// find it, unless that file names another sidecar's mirror that is still
+// up; Close removes the file if it is still this mirror's.
 func StartMirror(o MirrorOptions, ws *workspace.Workspace, hub *notify.Hub, runner *engine.Runner) (Mirror, error) {
-	return startMirror(o, ws, hub, runner, nil)
+	return startMirror(o, ws, hub, runner, o.Journal)
 }
 
 func startMirror(o MirrorOptions, ws *workspace.Workspace, hub *notify.Hub, runner *engine.Runner, journal *engine.Journal) (Mirror, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
 	if err := ws.EnsureStateDir(); err != nil {
 		return nil, err
 	}
@@ -43,11 +51,17 @@ func startMirror(o MirrorOptions, ws *workspace.Workspace, hub *notify.Hub, runn
 		return nil, err
 	}
 	path := filepath.Join(ws.StateDir(), "sidecar.json")
-	if err := notify.WriteDiscovery(path, notify.Discovery{URL: s.URL(), Token: s.Token(), PID: os.Getpid(), Workspace: ws.Dir()}); err != nil {
+	own := notify.Discovery{URL: s.URL(), Token: s.Token(), PID: os.Getpid(), Workspace: ws.Dir()}
+	wrote, holder, err := notify.ClaimDiscovery(context.Background(), path, own)
+	if err != nil {
 		s.Close()
-		return nil, err
+		return nil, fmt.Errorf("start the SSE mirror: %w", err)
 	}
-	return &mirror{SSE: s, discovery: path}, nil
+	if !wrote {
+		o.Logger.Info("another sidecar's SSE mirror is in sidecar.json and still up; this one's address is only in initialize (mimir/sse)",
+			"file", path, "pid", holder.PID, "url", holder.URL)
+	}
+	return &mirror{SSE: s, discovery: path, own: own, wrote: wrote}, nil
 }
 
 // MirrorStarter adapts StartMirror to Options.StartMirror.
@@ -84,12 +98,17 @@ func (b journalBacklog) Last(context.Context) (uint64, error) { return b.j.LastS
 type mirror struct {
 	*notify.SSE
 	discovery string
+	own       notify.Discovery
+	wrote     bool // whether sidecar.json was this mirror's to write
 }
 
+// Close removes sidecar.json only if it still names this mirror: another
+// sidecar may have replaced it since (after this one stopped answering),
+// and removing theirs would hide them.
 func (m *mirror) Close() error {
-	err := os.Remove(m.discovery)
-	if errors.Is(err, os.ErrNotExist) {
-		err = nil
+	var err error
+	if m.wrote {
+		err = notify.RemoveDiscovery(m.discovery, m.own)
 	}
 	return errors.Join(err, m.SSE.Close())
 }
