@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -9,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -36,7 +39,12 @@ func (p Problem) String() string {
 // them in one pass rather than one per run.
 type ValidationError struct {
 	Problems []Problem
+	// cause is errParserBug when the problem is a bug of ours.
+	cause error
 }
+
+// Unwrap lets errors.Is tell an internal error from a bad workflow.
+func (e *ValidationError) Unwrap() error { return e.cause }
 
 func (e *ValidationError) Error() string {
 	var b strings.Builder
@@ -87,28 +95,56 @@ func LoadWorkflow(path string) (*Workflow, error) {
 	return wf, nil
 }
 
+// errParserBug marks the error ParseWorkflow returns when checking a
+// workflow hit a bug of ours (a panic): the caller still gets a problem to
+// show, and tests can tell a bug from a bad workflow.
+var errParserBug = errors.New("internal error")
+
 // ParseWorkflow parses and validates a workflow given as YAML or JSON text;
 // file names it in problems. The returned error is a *ValidationError when
 // the text was read but is not a valid workflow.
 func ParseWorkflow(file string, data []byte) (*Workflow, error) {
+	return guardParse(file, func() (*Workflow, error) { return parseWorkflow(file, data) })
+}
+
+// guardParse runs parse, turning a panic into a problem naming the file:
+// diagnostics check every workflow file of a workspace as it is typed, so a
+// bug here must cost one diagnostic, not the sidecar.
+func guardParse(file string, parse func() (*Workflow, error)) (wf *Workflow, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			wf = nil
+			err = &ValidationError{
+				Problems: []Problem{{File: file, Line: 1, Column: 1, Message: fmt.Sprintf(
+					"internal error while checking this workflow (a bug in mimir-sidecar; please report it with the file): %v", r)}},
+				cause: errParserBug,
+			}
+		}
+	}()
+	return parse()
+}
+
+func parseWorkflow(file string, data []byte) (*Workflow, error) {
 	if len(data) > maxWorkflowSize {
-		return nil, &ValidationError{[]Problem{{File: file, Message: fmt.Sprintf("%d bytes is more than a workflow can be (%d)", len(data), maxWorkflowSize)}}}
+		return nil, &ValidationError{Problems: []Problem{{File: file, Message: fmt.Sprintf("%d bytes is more than a workflow can be (%d)", len(data), maxWorkflowSize)}}}
 	}
-	d := &decoder{file: file, pos: map[any]positions{}}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, &ValidationError{[]Problem{syntaxProblem(file, err)}}
+		return nil, &ValidationError{Problems: []Problem{syntaxProblem(file, err)}}
 	}
-	wf := &Workflow{}
 	doc := &root
 	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
 		doc = doc.Content[0]
 	}
 	if doc.Kind == 0 || (doc.Kind == yaml.ScalarNode && doc.Tag == "!!null") {
-		return nil, &ValidationError{[]Problem{{File: file, Line: 1, Column: 1, Message: "the workflow is empty: it needs a name and at least one task"}}}
+		return nil, &ValidationError{Problems: []Problem{{File: file, Line: 1, Column: 1, Message: "the workflow is empty: it needs a name and at least one task"}}}
 	}
-	d.decode(doc, reflect.ValueOf(wf).Elem(), "")
-	if len(d.problems) == 0 {
+	d := &decoder{file: file, pos: map[any]positions{}, budget: aliasBudget(doc)}
+	wf := &Workflow{}
+	// Checks run on whatever decoded, so that an unknown field and a cycle
+	// are reported together; only a root that is not a mapping leaves
+	// nothing to check.
+	if d.decode(doc, reflect.ValueOf(wf).Elem(), "") && !d.overBudget {
 		d.validate(wf, doc)
 	}
 	if len(d.problems) > 0 {
@@ -119,10 +155,44 @@ func ParseWorkflow(file string, data []byte) (*Workflow, error) {
 			}
 			return a.Column < b.Column
 		})
-		return nil, &ValidationError{d.problems}
+		if d.dropped > 0 {
+			d.problems = append(d.problems, Problem{File: file, Message: fmt.Sprintf("and %d more problems not listed: fix these and check again", d.dropped)})
+		}
+		return nil, &ValidationError{Problems: d.problems}
 	}
 	wf.Source = data
 	return wf, nil
+}
+
+// maxAliasExpansion is how many values beyond those written in the file
+// aliases may add. Sharing an agent spec among a few hundred tasks stays
+// far below it; a "billion laughs" document (aliases of lists of aliases)
+// reaches it long before it costs real time or memory.
+const maxAliasExpansion = 1 << 20
+
+// aliasBudget resolves every alias in the tree in place, so that the
+// decoder and the validator only ever see the nodes aliases stand for
+// (an alias node has no Content and an anchor name for a Value: walking
+// it as a list or reading it as text was a crash and a wrong check), and
+// returns how many values decoding may visit.
+func aliasBudget(doc *yaml.Node) int {
+	seen := map[*yaml.Node]bool{}
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		if seen[n] {
+			return
+		}
+		seen[n] = true
+		for i, c := range n.Content {
+			for c.Kind == yaml.AliasNode && c.Alias != nil {
+				c = c.Alias
+			}
+			n.Content[i] = c
+			walk(c)
+		}
+	}
+	walk(doc)
+	return len(seen) + maxAliasExpansion
 }
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
@@ -140,15 +210,48 @@ func syntaxProblem(file string, err error) Problem {
 // mapping itself), so validation can point at the offending line.
 type positions map[string]field
 
-type field struct{ key, value *yaml.Node }
+type field struct {
+	key, value *yaml.Node
+	// bad is set when the value did not decode: its problem is reported
+	// already, so validation does not judge the zero value left in its place.
+	bad bool
+}
+
+// given reports whether the field was written and decoded.
+func (p positions) given(name string) bool {
+	f, ok := p[name]
+	return ok && !f.bad
+}
+
+// bad reports whether the field was written but did not decode, or a
+// misspelling of it was written ("wroker"): either way its problem is
+// reported already, and "needs a worker" would only repeat it.
+func (p positions) bad(name string) bool { return p[name].bad || p[misspelt+name].bad }
+
+// misspelt prefixes the entry that marks a field as misspelt.
+const misspelt = "\x00misspelt:"
 
 type decoder struct {
 	file     string
 	problems []Problem
 	pos      map[any]positions
+	// budget bounds the values decoded, which aliases can multiply; once
+	// spent, decoding stops with one problem (overBudget).
+	budget     int
+	overBudget bool
+	dropped    int // problems past maxProblems
 }
 
+// maxProblems bounds the problems listed for one file: past it a person
+// fixes the first ones and checks again, and a hostile file cannot make the
+// list (sent to the editor as diagnostics) as large as itself.
+const maxProblems = 200
+
 func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
+	if len(d.problems) >= maxProblems {
+		d.dropped++
+		return
+	}
 	p := Problem{File: d.file, Message: fmt.Sprintf(format, args...)}
 	if n != nil {
 		p.Line, p.Column = n.Line, n.Column
@@ -162,43 +265,48 @@ var (
 )
 
 // decode fills v from n by the same rules as the JSON Schema, recording a
-// problem for everything that does not fit instead of stopping at the first.
-func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
-	for n.Kind == yaml.AliasNode {
-		n = n.Alias
+// problem for everything that does not fit instead of stopping at the
+// first. It reports whether n had the right shape for v: a value that is
+// not is left as it was (a pointer stays nil), so that validation does not
+// judge a zero value nobody wrote.
+func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) bool {
+	if d.budget--; d.budget < 0 {
+		if !d.overBudget {
+			d.overBudget = true
+			// Appended past maxProblems too: it says why checking stopped.
+			d.problems = append(d.problems, Problem{File: d.file, Line: n.Line, Column: n.Column, Message: fmt.Sprintf(
+				"%s: aliases expand this workflow to more than %d values; write the repeated parts out or share less", orRoot(path), maxAliasExpansion)})
+		}
+		return false
 	}
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
-		return
+		return true
 	}
 	switch v.Type() {
 	case commandType:
-		d.decodeCommand(n, v.Addr().Interface().(*Command), path)
-		return
+		return d.decodeCommand(n, v.Addr().Interface().(*Command), path)
 	case durationType:
-		if n.Kind != yaml.ScalarNode {
-			d.errorf(n, "%s must be a duration such as \"30s\" or \"5m\"", path)
-			return
-		}
-		dur, err := parseDuration(n.Value)
+		dur, err := decodeDuration(n)
 		if err != nil {
 			d.errorf(n, "%s: %v", path, err)
-			return
+			return false
 		}
 		v.Set(reflect.ValueOf(dur))
-		return
+		return true
 	}
 	switch v.Kind() {
 	case reflect.Pointer:
-		if v.IsNil() {
-			v.Set(reflect.New(v.Type().Elem()))
+		elem := reflect.New(v.Type().Elem())
+		if !d.decode(n, elem.Elem(), path) {
+			return false
 		}
-		d.decode(n, v.Elem(), path)
+		v.Set(elem)
 	case reflect.Struct:
-		d.decodeStruct(n, v, path)
+		return d.decodeStruct(n, v, path)
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
-			d.errorf(n, "%s must be a list", path)
-			return
+			d.errorf(n, "%s must be a list, not %s", path, describe(n))
+			return false
 		}
 		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
 		for i, c := range n.Content {
@@ -213,57 +321,136 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		v.Set(s)
 	case reflect.Map:
 		if n.Kind != yaml.MappingNode {
-			d.errorf(n, "%s must be a mapping of names to values", path)
-			return
+			d.errorf(n, "%s must be a mapping of names to values, not %s", path, describe(n))
+			return false
 		}
 		m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, val := n.Content[i], n.Content[i+1]
+			if k.Kind != yaml.ScalarNode {
+				d.errorf(k, "%s: a name must be text, not %s", path, describe(k))
+				continue
+			}
 			elem := reflect.New(v.Type().Elem()).Elem()
-			d.decode(val, elem, path+"."+k.Value)
-			m.SetMapIndex(reflect.ValueOf(k.Value), elem)
+			if d.decode(val, elem, path+"."+k.Value) {
+				m.SetMapIndex(reflect.ValueOf(k.Value), elem)
+			}
 		}
 		v.Set(m)
 	case reflect.String:
+		// Any scalar is taken as the text written (title: 2024 is "2024",
+		// country: no is "no"), never as YAML's reading of it.
 		if n.Kind != yaml.ScalarNode {
-			d.errorf(n, "%s must be text", path)
-			return
+			d.errorf(n, "%s must be text, not %s", path, describe(n))
+			return false
 		}
 		v.SetString(n.Value)
 	case reflect.Int:
-		i, err := strconv.Atoi(n.Value)
-		if n.Kind != yaml.ScalarNode || err != nil {
+		i, ok := wholeNumber(n)
+		if !ok {
 			d.errorf(n, "%s must be a whole number, not %s", path, describe(n))
-			return
+			return false
 		}
-		v.SetInt(int64(i))
+		v.SetInt(i)
 	case reflect.Float64:
 		f, err := strconv.ParseFloat(n.Value, 64)
 		if n.Kind != yaml.ScalarNode || (n.Tag != "!!int" && n.Tag != "!!float") || err != nil {
 			d.errorf(n, "%s must be a number, not %s", path, describe(n))
-			return
+			return false
 		}
 		v.SetFloat(f)
 	case reflect.Bool:
 		b, err := strconv.ParseBool(n.Value)
 		if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" || err != nil {
 			d.errorf(n, "%s must be true or false, not %s", path, describe(n))
-			return
+			return false
 		}
 		v.SetBool(b)
 	default:
 		d.errorf(n, "%s: cannot decode into %s", path, v.Type())
+		return false
 	}
+	return true
 }
 
-func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
-	what := path
-	if what == "" {
-		what = "the workflow"
+// wholeNumber reads an integer the way the schema's "integer" does: a
+// number without a fraction (2 or 2.0), never text ("2" in quotes is a
+// string to every JSON Schema validator, so it is an error here too rather
+// than a silent conversion).
+func wholeNumber(n *yaml.Node) (int64, bool) {
+	if n.Kind != yaml.ScalarNode {
+		return 0, false
 	}
+	switch n.Tag {
+	case "!!int":
+		var i int64
+		if err := n.Decode(&i); err != nil {
+			return 0, false
+		}
+		return i, true
+	case "!!float":
+		f, err := strconv.ParseFloat(n.Value, 64)
+		if err != nil || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+			return 0, false
+		}
+		return int64(f), true
+	}
+	return 0, false
+}
+
+// durationText is the schema's pattern for a duration given as text.
+var durationText = regexp.MustCompile(`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`)
+
+var plainNumber = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?$`)
+
+// decodeDuration reads a duration as the schema allows it: text with units
+// ("90s", "1h30m") or a number of seconds (90). Text without a unit ("90"
+// in quotes) is refused rather than guessed at, as the schema refuses it.
+func decodeDuration(n *yaml.Node) (Duration, error) {
+	const hint = `write it like "30s", "5m" or "1h30m", or as a number of seconds`
+	if n.Kind != yaml.ScalarNode {
+		return 0, fmt.Errorf("must be a duration (%s), not %s", hint, describe(n))
+	}
+	switch n.Tag {
+	case "!!int", "!!float":
+		secs, err := strconv.ParseFloat(n.Value, 64)
+		if err != nil {
+			if i, ok := wholeNumber(n); ok {
+				secs, err = float64(i), nil
+			}
+		}
+		if err != nil || math.IsNaN(secs) || math.Abs(secs) > float64(math.MaxInt64/int64(time.Second)) {
+			return 0, fmt.Errorf("%s is not a duration: %s", n.Value, hint)
+		}
+		return Duration(secs * float64(time.Second)), nil
+	case "!!str":
+		if plainNumber.MatchString(n.Value) {
+			return 0, fmt.Errorf("%q has no unit: write %q, or the number %s without quotes for seconds", n.Value, n.Value+"s", n.Value)
+		}
+		if !durationText.MatchString(n.Value) {
+			return 0, fmt.Errorf("%q is not a duration: %s", n.Value, hint)
+		}
+		v, err := time.ParseDuration(n.Value)
+		if err != nil {
+			return 0, fmt.Errorf("%q is not a duration: %w", n.Value, err)
+		}
+		return Duration(v), nil
+	}
+	return 0, fmt.Errorf("must be a duration (%s), not %s", hint, describe(n))
+}
+
+func orRoot(path string) string {
+	if path == "" {
+		return "the workflow"
+	}
+	return path
+}
+
+func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) bool {
+	what := orRoot(path)
 	if n.Kind != yaml.MappingNode {
 		d.errorf(n, "%s must be a mapping of fields, not %s", what, describe(n))
-		return
+		return false
 	}
 	t := v.Type()
 	fields := map[string]int{}
@@ -276,39 +463,52 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		fields[name] = i
 		names = append(names, name)
 	}
-	pos := positions{"": {n, n}}
+	pos := positions{"": {key: n, value: n}}
 	d.pos[v.Addr().Interface()] = pos
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
+		if k.Kind != yaml.ScalarNode {
+			d.errorf(k, "%s: a field name must be text, not %s", what, describe(k))
+			continue
+		}
 		if first, dup := pos[k.Value]; dup {
 			d.errorf(k, "%s: %q is given twice (first at line %d)", what, k.Value, first.key.Line)
 			continue
 		}
-		pos[k.Value] = field{k, val}
 		idx, ok := fields[k.Value]
 		if !ok {
+			pos[k.Value] = field{key: k, value: val, bad: true}
+			if near := nearest(k.Value, names); near != "" {
+				pos[misspelt+near] = field{key: k, value: val, bad: true}
+			}
 			d.errorf(k, "%s: unknown field %q%s", what, k.Value, suggest(k.Value, names))
 			continue
 		}
+		before := len(d.problems)
 		d.decode(val, v.Field(idx), join(path, k.Value))
+		pos[k.Value] = field{key: k, value: val, bad: len(d.problems) > before}
 	}
+	return true
 }
 
-func (d *decoder) decodeCommand(n *yaml.Node, c *Command, path string) {
+func (d *decoder) decodeCommand(n *yaml.Node, c *Command, path string) bool {
 	switch n.Kind {
 	case yaml.ScalarNode:
 		c.Shell = n.Value
 	case yaml.SequenceNode:
 		for _, e := range n.Content {
-			if e.Kind != yaml.ScalarNode {
+			if e.Kind != yaml.ScalarNode || e.Tag == "!!null" {
 				d.errorf(e, "%s: each argument must be text", path)
-				return
+				c.Argv = nil
+				return false
 			}
 			c.Argv = append(c.Argv, e.Value)
 		}
 	default:
 		d.errorf(n, "%s must be a shell command (text) or an argument list", path)
+		return false
 	}
+	return true
 }
 
 func join(path, key string) string {
@@ -330,16 +530,21 @@ func describe(n *yaml.Node) string {
 
 // suggest names the known field closest to a misspelt one.
 func suggest(got string, known []string) string {
+	if best := nearest(got, known); best != "" {
+		return fmt.Sprintf(" (did you mean %q?)", best)
+	}
+	return " (known fields: " + strings.Join(known, ", ") + ")"
+}
+
+// nearest is the known name within two edits of got, or "".
+func nearest(got string, known []string) string {
 	best, bestDist := "", 3
 	for _, k := range known {
 		if dist := editDistance(strings.ToLower(got), strings.ToLower(k)); dist < bestDist {
 			best, bestDist = k, dist
 		}
 	}
-	if best != "" {
-		return fmt.Sprintf(" (did you mean %q?)", best)
-	}
-	return " (known fields: " + strings.Join(known, ", ") + ")"
+	return best
 }
 
 func editDistance(a, b string) int {

@@ -43,6 +43,16 @@ func TestValidationProblems(t *testing.T) {
 		{"glob absolute", "name: x\ntasks:\n  - id: a\n    worker: {command: x}\n    deliverables: [/etc/x]\n", 5, 20, "must be a relative path"},
 		{"glob invalid", "name: x\ntasks:\n  - id: a\n    worker: {command: x}\n    deliverables: ['a[']\n", 5, 20, "not a valid glob"},
 		{"parallelism range", "name: x\nparallelism: -2\ntasks:\n  - id: a\n    worker: {command: x}\n", 2, 14, "parallelism must be between 1 and 1024"},
+		// The schema says integer: quoted text is an error, not converted.
+		{"quoted int", "name: x\ntasks:\n  - id: a\n    worker: {command: x}\n    maxRetries: \"2\"\n", 5, 17, `maxRetries must be a whole number, not "2"`},
+		{"fraction for int", "name: x\ntasks:\n  - id: a\n    worker: {command: x}\n    maxRetries: 1.5\n", 5, 17, "maxRetries must be a whole number"},
+		{"json quoted int", `{"name": "x", "tasks": [{"id": "a", "worker": {"command": "x"}, "passThreshold": "90"}]}`, 1, 82, "passThreshold must be a whole number"},
+		// The schema says uniqueItems.
+		{"dependency twice", "name: x\ntasks:\n  - id: a\n    worker: {command: x}\n  - id: b\n    worker: {command: x}\n    dependsOn: [a, a]\n", 7, 20, `lists the dependency "a" twice (first at line 7, column 17)`},
+		// The schema's duration text needs a unit.
+		{"duration text without unit", "name: x\ntasks:\n  - id: a\n    worker: {command: x}\n    timeout: \"90\"\n", 5, 14, `"90" has no unit: write "90s"`},
+		{"duration negative text", "name: x\ntasks:\n  - id: a\n    worker: {command: x}\n    timeout: -5s\n", 5, 14, `"-5s" is not a duration`},
+		{"duration list", "name: x\ntasks:\n  - id: a\n    worker: {command: x}\n    timeout: [1]\n", 5, 14, "must be a duration"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -81,6 +91,165 @@ tasks:
 	}
 	if !strings.Contains(err.Error(), "3 problems") || !strings.Contains(err.Error(), "wf.yaml:8:14") {
 		t.Errorf("message %q", err)
+	}
+}
+
+// Aliases stand for what they name wherever the decoder or the validator
+// walks; these inputs used to index into an alias node and panic.
+func TestAliases(t *testing.T) {
+	const head = "name: x\ntasks:\n  - id: a\n    worker: {command: x}\n"
+	for _, tc := range []struct {
+		name, src string
+		line, col int    // of the first problem; 0 when valid
+		says      string // in the first problem
+	}{
+		{"dependsOn alias, unknown dependency",
+			head + "    dependsOn: &deps [zz]\n  - id: b\n    worker: {command: x}\n    dependsOn: *deps\n", 5, 23, `depends on "zz"`},
+		{"dependsOn alias, valid",
+			head + "    acceptanceCriteria: &deps [a]\n  - id: b\n    worker: {command: x}\n    dependsOn: *deps\n", 0, 0, ""},
+		{"deliverables alias, valid",
+			head + "    deliverables: &d ['**/*.md']\n  - id: b\n    worker: {command: x}\n    deliverables: *d\n", 0, 0, ""},
+		{"deliverables alias, bad pattern",
+			head + "    deliverables: &d ['../x']\n  - id: b\n    worker: {command: x}\n    deliverables: *d\n", 5, 23, "must stay inside"},
+		{"deliverables item alias", head + "    title: &p '../x'\n    deliverables: [*p]\n", 5, 12, "must stay inside"},
+		{"agent alias", "name: x\ntasks:\n  - id: a\n    worker: &w {command: x}\n  - id: b\n    worker: *w\n", 0, 0, ""},
+		{"key alias", "name: &k title\ntasks:\n  - id: a\n    worker: {command: x}\n    *k : A\n", 0, 0, ""},
+		// The alias's Value is the anchor's name: the check must read the text.
+		{"empty provider through alias", "name: x\ndescription: &e ''\nllm: {provider: *e}\ntasks:\n  - id: a\n    worker: {command: x}\n", 2, 14, "llm.provider must not be empty"},
+		{"alias containing itself", "name: x\ntasks: &t\n  - id: a\n    worker: {command: x}\n    acceptanceCriteria: *t\n", 3, 5, "acceptanceCriteria[0] must be text"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wf, err := ParseWorkflow("wf.yaml", []byte(tc.src))
+			if tc.line == 0 {
+				if err != nil {
+					t.Fatalf("valid workflow refused: %v", err)
+				}
+				if len(wf.Tasks) == 0 || wf.Tasks[len(wf.Tasks)-1].Worker == nil {
+					t.Fatalf("decoded %+v", wf)
+				}
+				return
+			}
+			var v *ValidationError
+			if !errors.As(err, &v) || errors.Is(err, errParserBug) {
+				t.Fatalf("err = %v, want a ValidationError", err)
+			}
+			p := v.Problems[0]
+			if p.Line != tc.line || p.Column != tc.col || !strings.Contains(p.Message, tc.says) {
+				t.Errorf("problem %s, want wf.yaml:%d:%d saying %q (all: %v)", p, tc.line, tc.col, tc.says, v.Problems)
+			}
+		})
+	}
+}
+
+// A "billion laughs" document is refused with one problem, quickly,
+// instead of being expanded.
+func TestAliasExpansionBounded(t *testing.T) {
+	// 2,001 tasks of 1,000 criteria each, from 3,000 values written.
+	var b strings.Builder
+	b.WriteString("name: x\ntasks:\n  - &t {id: a, worker: {command: x}, acceptanceCriteria: &l [")
+	b.WriteString(strings.Repeat("c, ", 999))
+	b.WriteString("c]}\n")
+	b.WriteString("  - " + strings.Repeat("*t\n  - ", 1999) + "*t\n")
+	_, err := ParseWorkflow("wf.yaml", []byte(b.String()))
+	var v *ValidationError
+	if !errors.As(err, &v) || !strings.Contains(err.Error(), "aliases expand this workflow") {
+		t.Fatalf("err = %.500v", err)
+	}
+	n := 0
+	for _, p := range v.Problems {
+		if strings.Contains(p.Message, "aliases expand") {
+			n++
+		}
+	}
+	if n != 1 || len(v.Problems) > maxProblems+1 {
+		t.Errorf("%d expansion problems (want 1) among %d", n, len(v.Problems))
+	}
+}
+
+// Checks run on whatever decoded: a misspelt field and a cycle elsewhere
+// are reported together, each where it is.
+func TestEveryProblemAtOnce(t *testing.T) {
+	src := `name: x
+tasks:
+  - id: a
+    worker: {command: x}
+    dependsOn: [b]
+    colour: blue
+  - id: b
+    worker: {command: x}
+    dependsOn: [a, nope]
+    timeout: soon
+`
+	_, err := ParseWorkflow("wf.yaml", []byte(src))
+	var v *ValidationError
+	if !errors.As(err, &v) {
+		t.Fatalf("err = %v", err)
+	}
+	var got []string
+	for _, p := range v.Problems {
+		got = append(got, p.String())
+	}
+	want := []string{
+		"wf.yaml:5:5: tasks depend on each other in a cycle: a → b → a",
+		`wf.yaml:6:5: tasks[0]: unknown field "colour"`,
+		`wf.yaml:9:20: task "b" depends on "nope"`,
+		`wf.yaml:10:14: tasks[1].timeout: "soon" is not a duration`,
+	}
+	if len(got) != len(want) {
+		t.Fatalf("problems:\n%s\nwant %d", strings.Join(got, "\n"), len(want))
+	}
+	for i := range want {
+		if !strings.HasPrefix(got[i], want[i]) {
+			t.Errorf("problem %d: %s, want %s…", i, got[i], want[i])
+		}
+	}
+}
+
+// A field that did not decode is reported once: validation does not judge
+// the zero value left in its place.
+func TestNoFollowOnProblems(t *testing.T) {
+	for name, src := range map[string]string{
+		"worker not a mapping":   "name: x\ntasks:\n  - id: a\n    worker: 5\n",
+		"misspelt worker":        "name: x\ntasks:\n  - id: a\n    wroker: {command: x}\n",
+		"task not a mapping":     "name: x\ntasks:\n  - 5\n",
+		"tasks not a list":       "name: x\ntasks: 5\n",
+		"name not text":          "name: [x]\ntasks:\n  - id: a\n    worker: {command: x}\n",
+		"id not text":            "name: x\ntasks:\n  - id: {a: b}\n    worker: {command: x}\n",
+		"bad command":            "name: x\ntasks:\n  - id: a\n    worker: {command: {a: b}}\n",
+		"bad type":               "name: x\ntasks:\n  - id: a\n    worker: {type: [llm], prompt: p}\n",
+		"bad timeout":            "name: x\ntasks:\n  - id: a\n    worker: {command: x}\n    timeout: later\n",
+		"bad maxToolCalls":       "name: x\ntasks:\n  - id: a\n    worker: {type: llm, prompt: p, maxToolCalls: many}\n",
+		"bad criteria":           "name: x\ntasks:\n  - id: a\n    worker: {command: x}\n    qc: {type: llm}\n    acceptanceCriteria: 5\n",
+		"bad dependency item":    "name: x\ntasks:\n  - id: a\n    worker: {command: x}\n    dependsOn: [[a]]\n",
+		"empty deliverable item": "name: x\ntasks:\n  - id: a\n    worker: {command: x}\n    deliverables: [~]\n",
+		"bad provider":           "name: x\nllm: {provider: [a]}\ntasks:\n  - id: a\n    worker: {command: x}\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := ParseWorkflow("wf.yaml", []byte(src))
+			var v *ValidationError
+			if !errors.As(err, &v) || errors.Is(err, errParserBug) {
+				t.Fatalf("err = %v", err)
+			}
+			if len(v.Problems) != 1 || v.Problems[0].Line == 0 {
+				t.Errorf("want one positioned problem, got %v", v.Problems)
+			}
+		})
+	}
+}
+
+// A bug of ours while checking a workflow becomes a problem naming the
+// file, not a crash of the sidecar.
+func TestParseBugIsAnError(t *testing.T) {
+	wf, err := guardParse("wf.yaml", func() (*Workflow, error) {
+		var tasks []*Task
+		return &Workflow{Name: tasks[0].ID}, nil // a stand-in for any internal bug
+	})
+	var v *ValidationError
+	if wf != nil || !errors.As(err, &v) || !errors.Is(err, errParserBug) {
+		t.Fatalf("wf %v, err %v", wf, err)
+	}
+	if p := v.Problems[0]; p.File != "wf.yaml" || !strings.Contains(p.Message, "internal error") || !strings.Contains(p.Message, "index out of range") {
+		t.Errorf("problem %s", p)
 	}
 }
 
@@ -164,6 +333,9 @@ func FuzzParseWorkflow(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		wf, err := ParseWorkflow("fuzz.yaml", data)
+		if errors.Is(err, errParserBug) {
+			t.Fatalf("the parser panicked: %v", err)
+		}
 		if err != nil {
 			var v *ValidationError
 			if !errors.As(err, &v) || len(v.Problems) == 0 {

@@ -16,51 +16,64 @@ var taskID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 const maxParallelism = 1024
 
-// validate checks what the decoder cannot: references, cycles, ranges.
+// validate checks what the decoder cannot: references, cycles, ranges. It
+// runs on whatever decoded, so it must expect nil tasks and agents (their
+// problem is reported already) and skip a check whose field did not decode.
 func (d *decoder) validate(wf *Workflow, doc *yaml.Node) {
 	wpos := d.pos[wf]
-	if strings.TrimSpace(wf.Name) == "" {
+	if strings.TrimSpace(wf.Name) == "" && !wpos.bad("name") {
 		d.errorf(doc, "the workflow needs a name (add `name: my-workflow`)")
 	}
 	if wf.Parallelism < 0 || wf.Parallelism > maxParallelism {
 		d.errorf(wpos["parallelism"].value, "parallelism must be between 1 and %d (or left out for one per CPU), not %d", maxParallelism, wf.Parallelism)
 	}
 	if wf.LLM != nil {
-		for _, f := range []string{"provider", "model"} {
-			if p, ok := d.pos[wf.LLM][f]; ok && strings.TrimSpace(p.value.Value) == "" {
-				d.errorf(p.value, "llm.%s must not be empty (leave it out for the default)", f)
+		lpos := d.pos[wf.LLM]
+		for f, v := range map[string]string{"provider": wf.LLM.Provider, "model": wf.LLM.Model} {
+			if lpos.given(f) && strings.TrimSpace(v) == "" {
+				d.errorf(lpos[f].value, "llm.%s must not be empty (leave it out for the default)", f)
 			}
 		}
 	}
 	if len(wf.Tasks) == 0 {
-		at := doc
-		if f, ok := wpos["tasks"]; ok {
-			at = f.value
+		if !wpos.bad("tasks") {
+			at := doc
+			if f, ok := wpos["tasks"]; ok {
+				at = f.value
+			}
+			d.errorf(at, "the workflow has no tasks: add at least one under `tasks:`")
 		}
-		d.errorf(at, "the workflow has no tasks: add at least one under `tasks:`")
 		return
 	}
 
 	byID := map[string]*Task{}
 	for i, t := range wf.Tasks {
+		if t == nil {
+			continue // not a mapping: reported by the decoder
+		}
 		tpos := d.pos[t]
 		where := fmt.Sprintf("tasks[%d]", i)
-		if t.ID == "" {
+		switch {
+		case t.ID == "" && tpos.bad("id"):
+		case t.ID == "":
 			d.errorf(tpos[""].value, "%s needs an id", where)
-		} else if !taskID.MatchString(t.ID) {
+		case !taskID.MatchString(t.ID):
 			d.errorf(tpos["id"].value, "task id %q must start with a letter or digit and use only letters, digits, '.', '_' and '-' (at most 64)", t.ID)
-		} else if first, dup := byID[t.ID]; dup {
-			d.errorf(tpos["id"].value, "task id %q is used twice (first at line %d)", t.ID, d.pos[first]["id"].value.Line)
-		} else {
-			byID[t.ID] = t
+		default:
+			if first, dup := byID[t.ID]; dup {
+				d.errorf(tpos["id"].value, "task id %q is used twice (first at line %d)", t.ID, d.pos[first]["id"].value.Line)
+			} else {
+				byID[t.ID] = t
+			}
 		}
 		if t.ID != "" {
 			where = fmt.Sprintf("task %q", t.ID)
 		}
-		if t.Worker == nil {
-			d.errorf(tpos[""].value, "%s needs a worker (for example `worker: {command: ./do-it.sh}`)", where)
-		} else {
+		switch {
+		case t.Worker != nil:
 			d.validateAgent(t.Worker, where+": worker", PhaseWorker, t)
+		case !tpos.bad("worker"):
+			d.errorf(tpos[""].value, "%s needs a worker (for example `worker: {command: ./do-it.sh}`)", where)
 		}
 		if t.QC != nil {
 			d.validateAgent(t.QC, where+": qc", PhaseQC, t)
@@ -68,14 +81,17 @@ func (d *decoder) validate(wf *Workflow, doc *yaml.Node) {
 		if t.MaxRetries != nil && (*t.MaxRetries < 0 || *t.MaxRetries > maxRetriesLimit) {
 			d.errorf(tpos["maxRetries"].value, "%s: maxRetries must be between 0 and %d, not %d", where, maxRetriesLimit, *t.MaxRetries)
 		}
-		if f, ok := tpos["timeout"]; ok && t.Timeout <= 0 {
-			d.errorf(f.value, "%s: timeout must be more than zero, not %s", where, t.Timeout)
+		if tpos.given("timeout") && t.Timeout <= 0 {
+			d.errorf(tpos["timeout"].value, "%s: timeout must be more than zero, not %s", where, t.Timeout)
 		}
 		if t.PassThreshold != nil && (*t.PassThreshold < 0 || *t.PassThreshold > 100) {
 			d.errorf(tpos["passThreshold"].value, "%s: passThreshold must be a score from 0 to 100, not %d", where, *t.PassThreshold)
 		}
 		for j, g := range t.Deliverables {
 			at := tpos["deliverables"].value.Content[j]
+			if !isText(at) {
+				continue // reported by the decoder
+			}
 			switch {
 			case g == "" || strings.HasPrefix(g, "/") || strings.Contains(g, "\\"):
 				d.errorf(at, "%s: deliverable pattern %q must be a relative path with '/' separators", where, g)
@@ -88,9 +104,23 @@ func (d *decoder) validate(wf *Workflow, doc *yaml.Node) {
 	}
 
 	for _, t := range wf.Tasks {
+		if t == nil {
+			continue
+		}
+		listed := map[string]*yaml.Node{}
 		for j, dep := range t.DependsOn {
+			at := d.pos[t]["dependsOn"].value.Content[j]
+			if !isText(at) {
+				continue // reported by the decoder
+			}
+			// A repeated dependency is a slip (another task was meant), and
+			// the schema's uniqueItems refuses it in the editor too.
+			if first, dup := listed[dep]; dup {
+				d.errorf(at, "task %q lists the dependency %q twice (first at line %d, column %d)", t.ID, dep, first.Line, first.Column)
+				continue
+			}
+			listed[dep] = at
 			if _, ok := byID[dep]; !ok {
-				at := d.pos[t]["dependsOn"].value.Content[j]
 				d.errorf(at, "task %q depends on %q, which is not a task of this workflow%s", t.ID, dep, suggest(dep, ids(wf)))
 			}
 		}
@@ -98,6 +128,12 @@ func (d *decoder) validate(wf *Workflow, doc *yaml.Node) {
 	if cycle := findCycle(wf.Tasks, byID); cycle != nil {
 		d.errorf(d.pos[byID[cycle[0]]]["dependsOn"].key, "tasks depend on each other in a cycle: %s", strings.Join(cycle, " → "))
 	}
+}
+
+// isText reports whether a list item decoded as text: the decoder reported
+// any other kind, and its zero value ("") must not be judged again.
+func isText(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.Tag != "!!null"
 }
 
 // llmFields are the agent fields only llm agents read.
@@ -109,9 +145,12 @@ const maxToolCallsLimit = 1000
 
 func (d *decoder) validateAgent(a *AgentSpec, where, role string, t *Task) {
 	apos := d.pos[a]
+	if apos.bad("type") {
+		return // which rules apply depends on the type, reported already
+	}
 	switch a.Type {
 	case "", "exec":
-		if a.Command.IsZero() {
+		if a.Command.IsZero() && !apos.bad("command") {
 			d.errorf(apos[""].value, "%s needs a command (text for the shell, or a list of arguments)", where)
 		}
 		for _, f := range llmFields {
@@ -130,14 +169,14 @@ func (d *decoder) validateLLMAgent(a *AgentSpec, apos positions, where, role str
 	if p, ok := apos["command"]; ok {
 		d.errorf(p.key, "%s: an llm agent takes a prompt, not a command (to let the model run commands, set `allowCommands: true`)", where)
 	}
-	if role == PhaseWorker && strings.TrimSpace(a.Prompt) == "" {
+	if role == PhaseWorker && strings.TrimSpace(a.Prompt) == "" && !apos.bad("prompt") {
 		at := apos[""].value
 		if p, ok := apos["prompt"]; ok {
 			at = p.value
 		}
 		d.errorf(at, "%s needs a prompt: what the model should do (add `prompt: …`)", where)
 	}
-	if role == PhaseQC && strings.TrimSpace(a.Prompt) == "" && len(t.AcceptanceCriteria) == 0 {
+	if role == PhaseQC && strings.TrimSpace(a.Prompt) == "" && len(t.AcceptanceCriteria) == 0 && !apos.bad("prompt") && !d.pos[t].bad("acceptanceCriteria") {
 		d.errorf(apos[""].value, "%s: an llm QC agent needs something to check against: add `acceptanceCriteria` to the task or a `prompt` to the qc agent", where)
 	}
 	if role == PhaseQC {
@@ -151,7 +190,7 @@ func (d *decoder) validateLLMAgent(a *AgentSpec, apos positions, where, role str
 	if a.Preamble != "" && a.PreambleFile != "" {
 		d.errorf(apos["preambleFile"].key, "%s: give either preamble or preambleFile, not both", where)
 	}
-	if p, ok := apos["preambleFile"]; ok {
+	if p, ok := apos["preambleFile"]; ok && !p.bad {
 		switch {
 		case strings.TrimSpace(a.PreambleFile) == "":
 			d.errorf(p.value, "%s: preambleFile must name a file", where)
@@ -159,15 +198,15 @@ func (d *decoder) validateLLMAgent(a *AgentSpec, apos positions, where, role str
 			d.errorf(p.value, "%s: preambleFile %q must be relative to the workflow's folder", where, a.PreambleFile)
 		}
 	}
-	if p, ok := apos["maxToolCalls"]; ok && (a.MaxToolCalls < 1 || a.MaxToolCalls > maxToolCallsLimit) {
+	if p, ok := apos["maxToolCalls"]; ok && !p.bad && (a.MaxToolCalls < 1 || a.MaxToolCalls > maxToolCallsLimit) {
 		d.errorf(p.value, "%s: maxToolCalls must be between 1 and %d, not %d", where, maxToolCallsLimit, a.MaxToolCalls)
 	}
 	if a.Temperature != nil && (*a.Temperature < 0 || *a.Temperature > 2) {
 		d.errorf(apos["temperature"].value, "%s: temperature must be between 0 and 2, not %g", where, *a.Temperature)
 	}
-	for _, f := range []string{"provider", "model"} {
-		if p, ok := apos[f]; ok && strings.TrimSpace(p.value.Value) == "" {
-			d.errorf(p.value, "%s: %s must not be empty (leave it out for the default)", where, f)
+	for f, v := range map[string]string{"provider": a.Provider, "model": a.Model} {
+		if apos.given(f) && strings.TrimSpace(v) == "" {
+			d.errorf(apos[f].value, "%s: %s must not be empty (leave it out for the default)", where, f)
 		}
 	}
 }
@@ -184,7 +223,9 @@ func hasDotDot(p string) bool {
 func ids(wf *Workflow) []string {
 	out := make([]string, 0, len(wf.Tasks))
 	for _, t := range wf.Tasks {
-		out = append(out, t.ID)
+		if t != nil && t.ID != "" {
+			out = append(out, t.ID)
+		}
 	}
 	return out
 }
@@ -226,6 +267,9 @@ func findCycle(tasks []*Task, byID map[string]*Task) []string {
 		return nil
 	}
 	for _, t := range tasks {
+		if t == nil {
+			continue
+		}
 		if _, ok := byID[t.ID]; !ok {
 			continue
 		}

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"fmt"
 	"strings"
 	"time"
 )
@@ -143,21 +142,8 @@ func (c Command) String() string {
 	return strings.Join(c.Argv, " ")
 }
 
-// Duration accepts "90s", "2m", "1h30m" or a number of seconds.
+// Duration accepts "90s", "2m", "1h30m" or a number of seconds (90, not
+// "90": text needs a unit).
 type Duration time.Duration
 
 func (d Duration) String() string { return time.Duration(d).String() }
-
-func parseDuration(s string) (Duration, error) {
-	if s == "" {
-		return 0, fmt.Errorf("empty duration")
-	}
-	if v, err := time.ParseDuration(s); err == nil {
-		return Duration(v), nil
-	}
-	var secs float64
-	if _, err := fmt.Sscanf(s, "%g", &secs); err == nil && fmt.Sprint(secs) == strings.TrimSpace(s) {
-		return Duration(secs * float64(time.Second)), nil
-	}
-	return 0, fmt.Errorf("%q is not a duration: write it like \"30s\", \"5m\" or \"1h30m\"", s)
-}
