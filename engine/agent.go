@@ -133,9 +133,12 @@ func specFor(wf *Workflow, spec *AgentSpec) *AgentSpec {
 	}
 	s := *spec
 	if d := wf.LLM; d != nil {
-		// The workflow's model goes with its provider: it means nothing
-		// to an agent that asks another one.
-		if s.Model == "" && (d.Provider == "" || s.Provider == "" || s.Provider == d.Provider) {
+		// The workflow's model goes with its provider, and with the
+		// configuration's default provider when it names none: it means
+		// nothing to an agent that asks another one. An agent that names
+		// a provider while the workflow names none gets that provider's
+		// model, even if it names the default, which is not known here.
+		if s.Model == "" && (s.Provider == "" || s.Provider == d.Provider) {
 			s.Model = d.Model
 		}
 		if s.Provider == "" {

@@ -114,6 +114,33 @@ tasks:
 	}
 }
 
+// A workflow's llm: that names a model and no provider means the default
+// provider's model: agents that name no provider get it, an agent that
+// names a provider gets that provider's own.
+func TestWorkflowModelWithoutProvider(t *testing.T) {
+	wf, err := ParseWorkflow("wf.yaml", []byte(`
+name: r
+llm: {model: small}
+tasks:
+  - id: a
+    worker: {type: llm, prompt: p}
+  - id: b
+    worker: {type: llm, prompt: p, provider: remote}
+  - id: c
+    worker: {type: llm, prompt: p, provider: remote, model: big}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"a": "/small", "b": "remote/", "c": "remote/big"}
+	for _, task := range wf.Tasks {
+		s := specFor(wf, task.Worker)
+		if g := s.Provider + "/" + s.Model; g != want[task.ID] {
+			t.Errorf("%s: %q, want %q", task.ID, g, want[task.ID])
+		}
+	}
+}
+
 func TestLLMAgentSpecProblems(t *testing.T) {
 	cases := []struct {
 		name, task, want string
