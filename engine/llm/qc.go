@@ -29,6 +29,9 @@ const (
 	maxQCFiles     = 200
 	maxQCFileBytes = 32 << 10
 	maxQCAllBytes  = 128 << 10
+	// maxQCNotShown bounds the list of files left out: a folder of
+	// thousands of small files would otherwise fill the context with it.
+	maxQCNotShown = 20
 )
 
 // verdictSchema is the verdict the QC agent must answer with. No numeric
@@ -283,6 +286,10 @@ func workerFiles(dir string) string {
 		fmt.Fprintf(&b, "\n### %s (%d bytes%s)\n%s\n%s\n%s\n", p, size, note, fence, strings.TrimRight(string(data), "\n"), fence)
 		return nil
 	})
+	if len(skipped) > maxQCNotShown {
+		more := len(skipped) - maxQCNotShown
+		skipped = append(skipped[:maxQCNotShown], fmt.Sprintf("and %d more", more))
+	}
 	if len(skipped) > 0 {
 		fmt.Fprintf(&b, "\nNot shown: %s\n", strings.Join(skipped, "; "))
 	}

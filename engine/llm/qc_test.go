@@ -3,6 +3,7 @@ package llm
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -251,3 +252,25 @@ func TestParseVerdict(t *testing.T) {
 }
 
 var errTest = errors.New("bad")
+
+// The list of files the QC agent is not shown is bounded too, and says how
+// many it leaves out.
+func TestQCNotShownIsBounded(t *testing.T) {
+	dir := t.TempDir()
+	const n = maxQCNotShown + 13
+	for i := range n {
+		mustWrite(t, filepath.Join(dir, fmt.Sprintf("bin%03d.dat", i)), "\x00binary")
+	}
+	out := workerFiles(dir)
+	_, notShown, ok := strings.Cut(out, "\nNot shown: ")
+	if !ok {
+		t.Fatalf("no Not shown list:\n%s", out)
+	}
+	items := strings.Split(strings.TrimSpace(notShown), "; ")
+	if len(items) != maxQCNotShown+1 || items[len(items)-1] != "and 13 more" {
+		t.Errorf("%d items, last %q; want %d and \"and 13 more\"", len(items), items[len(items)-1], maxQCNotShown+1)
+	}
+	if items[0] != "bin000.dat (binary)" {
+		t.Errorf("first item %q", items[0])
+	}
+}
