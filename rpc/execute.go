@@ -130,6 +130,7 @@ func (s *Server) afterExecution(ex *engine.Execution) {
 	}
 	s.mu.Lock()
 	settings := s.execSettings[ex.ID()]
+	delete(s.execSettings, ex.ID())
 	folder := s.settings.DeliverablesFolder
 	s.mu.Unlock()
 	if !settings.autoSave || ex.Summary().Status != engine.StatusCompleted {

@@ -103,6 +103,9 @@ func (s *Server) initialize(ctx context.Context, params json.RawMessage) (any, e
 	if s.opts.StartMirror != nil {
 		m, err := s.opts.StartMirror(ws, s.hub, runner, journal)
 		if err != nil {
+			// Let go of the journal (and its lock) so that initialize can
+			// be tried again.
+			_ = runner.Close(ctx)
 			return nil, rpcError(jsonrpc2.InternalError, nil, "start the SSE mirror: %v (start the sidecar with --no-sse to run without it)", err)
 		}
 		s.mirror = m

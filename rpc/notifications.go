@@ -3,7 +3,9 @@ package rpc
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"go.lsp.dev/protocol"
@@ -14,36 +16,93 @@ import (
 
 const progressPrefix = "mimir/"
 
-// progress is one execution's work-done progress.
+// progress is one execution's work-done progress. The client must accept
+// its token before anything is reported on it, so what comes while it is
+// being asked waits in pending: the forwarder never waits for the client.
 type progress struct {
 	token    string
-	ok       bool // the client accepted the token
 	tasks    int
-	finished int
+	finished map[string]bool // tasks that completed, failed or were skipped
+
+	mu      sync.Mutex
+	state   progressState
+	pending []any // begin, then the latest report, then end
 }
+
+type progressState int
+
+const (
+	progressCreating progressState = iota
+	progressReady
+	progressRefused
+)
 
 // forwardEvents sends every event to the client, in seq order, from one
 // goroutine: mimir/event, then the execution's progress, then a toast. It
 // reads the hub at the client's pace, so a slow editor never slows the
-// engine.
+// engine; when it falls so far behind that the hub no longer holds what it
+// missed, it catches up from the journal.
 func (s *Server) forwardEvents(ctx context.Context) {
 	live := map[string]*progress{}
+	var last uint64
 	err := s.hub.Follow(ctx, 0, func(nev notify.Event, reset bool) error {
-		if reset {
-			s.log.Warn("the editor fell behind; some events were not forwarded", "resumed at", nev.Seq)
+		if reset && last > 0 {
+			if err := s.catchUp(ctx, live, last, nev.Seq); err != nil {
+				s.log.Warn("the editor fell behind and missed events the journal could not replay", "after", last, "resumed at", nev.Seq, "err", err)
+			}
 		}
-		s.notify("mimir/event", nev.JSON)
-		var ev engine.Event
-		if err := json.Unmarshal(nev.JSON, &ev); err != nil {
-			return fmt.Errorf("decode event %d: %w", nev.Seq, err)
-		}
-		s.reportProgress(ctx, live, &ev)
-		s.showToast(&ev)
-		return nil
+		last = nev.Seq
+		return s.forward(ctx, live, nev.JSON)
 	})
-	if ctx.Err() == nil {
+	if ctx.Err() == nil && !errors.Is(err, notify.ErrClosed) {
 		s.log.Debug("event forwarding stopped", "err", err)
 	}
+}
+
+// catchUp forwards the journal's events after last and before next.
+func (s *Server) catchUp(ctx context.Context, live map[string]*progress, last, next uint64) error {
+	s.mu.Lock()
+	j := s.journal
+	s.mu.Unlock()
+	if j == nil {
+		return errors.New("this sidecar keeps no journal")
+	}
+	for last+1 < next {
+		evs, err := j.Events(ctx, last, "", 1000)
+		if err != nil {
+			return err
+		}
+		if len(evs) == 0 {
+			return fmt.Errorf("the journal has no events after %d", last)
+		}
+		for _, raw := range evs {
+			var head struct {
+				Seq uint64 `json:"seq"`
+			}
+			if err := json.Unmarshal(raw, &head); err != nil {
+				return fmt.Errorf("decode a journaled event after %d: %w", last, err)
+			}
+			if head.Seq >= next {
+				return nil
+			}
+			if err := s.forward(ctx, live, raw); err != nil {
+				return err
+			}
+			last = head.Seq
+		}
+	}
+	return nil
+}
+
+func (s *Server) forward(ctx context.Context, live map[string]*progress, envelope []byte) error {
+	s.notify("mimir/event", envelope)
+	var ev engine.Event
+	if err := json.Unmarshal(envelope, &ev); err != nil {
+		return fmt.Errorf("decode event: %w", err)
+	}
+	s.reportProgress(ctx, live, &ev)
+	s.showToast(&ev)
+	return nil
 }
 
 func (s *Server) showToast(ev *engine.Event) {
@@ -69,25 +128,38 @@ func (s *Server) reportProgress(ctx context.Context, live map[string]*progress, 
 	}
 	d := &ev.Data
 	if ev.Event == engine.EventExecutionStart {
-		p := &progress{token: progressPrefix + ev.ExecutionID}
+		p := &progress{token: progressPrefix + ev.ExecutionID, finished: map[string]bool{}}
 		if d.Tasks != nil {
 			p.tasks = *d.Tasks
 		}
-		live[ev.ExecutionID] = p
-		p.ok = s.createProgress(ctx, p.token)
-		if p.ok {
-			s.sendProgress(p.token, &protocol.WorkDoneProgressBegin{
-				Kind:        "begin",
-				Title:       "Mimir: " + d.Workflow,
-				Cancellable: ptr(true),
-				Message:     ptr(d.Message),
-				Percentage:  ptr(uint32(0)),
-			})
+		if d.Resumed {
+			// A resumed execution reruns only what had not completed.
+			_, runner := s.session()
+			if ex, ok := runner.Get(ev.ExecutionID); ok {
+				for _, t := range ex.Info().TaskList {
+					if t.Status == engine.TaskCompleted {
+						p.finished[t.ID] = true
+					}
+				}
+			}
 		}
+		live[ev.ExecutionID] = p
+		p.send(s, &protocol.WorkDoneProgressBegin{
+			Kind:        "begin",
+			Title:       "Mimir: " + d.Workflow,
+			Cancellable: ptr(true),
+			Message:     ptr(d.Message),
+			Percentage:  ptr(p.percentage()),
+		})
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			p.created(s, s.createProgress(ctx, p.token))
+		}()
 		return
 	}
 	p := live[ev.ExecutionID]
-	if p == nil || !p.ok {
+	if p == nil {
 		return
 	}
 	var msg string
@@ -97,20 +169,59 @@ func (s *Server) reportProgress(ctx context.Context, live map[string]*progress, 
 	case engine.EventWorkerStart, engine.EventQCStart:
 		msg = fmt.Sprintf("%s · %s · attempt %d/%d", d.TaskTitle, d.Phase, d.Attempt, d.MaxAttempts)
 	case engine.EventTaskComplete, engine.EventTaskFail, engine.EventTaskSkipped:
-		p.finished++
+		p.finished[d.TaskID] = true
 		msg = d.Message
-	case engine.EventExecutionComplete, engine.EventExecutionCancelled:
+	case engine.EventExecutionComplete, engine.EventExecutionCancelled, engine.EventExecutionInterrupted:
 		delete(live, ev.ExecutionID)
-		s.sendProgress(p.token, &protocol.WorkDoneProgressEnd{Kind: "end", Message: ptr(d.Message)})
+		p.send(s, &protocol.WorkDoneProgressEnd{Kind: "end", Message: ptr(d.Message)})
 		return
 	default:
 		return
 	}
-	pct := uint32(0)
-	if p.tasks > 0 {
-		pct = uint32(p.finished * 100 / p.tasks)
+	p.send(s, &protocol.WorkDoneProgressReport{Kind: "report", Message: ptr(msg), Percentage: ptr(p.percentage())})
+}
+
+func (p *progress) percentage() uint32 {
+	if p.tasks <= 0 {
+		return 0
 	}
-	s.sendProgress(p.token, &protocol.WorkDoneProgressReport{Kind: "report", Message: ptr(msg), Percentage: ptr(pct)})
+	return uint32(min(len(p.finished), p.tasks) * 100 / p.tasks)
+}
+
+// send reports value on the progress, or keeps it until the client has
+// accepted the token. Of the reports only the latest is kept: each one
+// says where the execution stands.
+func (p *progress) send(s *Server, value any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch p.state {
+	case progressReady:
+		s.sendProgress(p.token, value)
+	case progressCreating:
+		_, isReport := value.(*protocol.WorkDoneProgressReport)
+		if n := len(p.pending); isReport && n > 0 {
+			if _, was := p.pending[n-1].(*protocol.WorkDoneProgressReport); was {
+				p.pending[n-1] = value
+				return
+			}
+		}
+		p.pending = append(p.pending, value)
+	}
+}
+
+// created records the client's answer to the token and sends what waited.
+func (p *progress) created(s *Server, ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !ok {
+		p.state, p.pending = progressRefused, nil
+		return
+	}
+	p.state = progressReady
+	for _, v := range p.pending {
+		s.sendProgress(p.token, v)
+	}
+	p.pending = nil
 }
 
 // createProgress asks the client for a progress token; a client that does

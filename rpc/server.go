@@ -17,6 +17,7 @@ import (
 	"io"
 	"log/slog"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -81,6 +82,8 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	exited chan struct{}
+	// forwarded is closed when the event forwarder has returned.
+	forwarded chan struct{}
 
 	mu           sync.Mutex
 	state        lifecycle
@@ -170,9 +173,9 @@ func (s *Server) serve(ctx context.Context, in io.ReadCloser, out io.Writer) int
 	s.conn = jsonrpc2.NewConn(s.stream, jsonrpc2.WithPreempter(preempter{s.cancelRequest}))
 	s.conn.Go(s.ctx, s.handle)
 
-	s.wg.Add(1)
+	s.forwarded = make(chan struct{})
 	go func() {
-		defer s.wg.Done()
+		defer close(s.forwarded)
 		s.forwardEvents(s.ctx)
 	}()
 
@@ -211,16 +214,41 @@ func (s *Server) stop() {
 			s.log.Warn("stop the SSE mirror", "err", err)
 		}
 	}
+	// The executions' last events (execution-cancelled) are in the hub; a
+	// closed hub lets the forwarder send what it holds, then return.
 	s.hub.Close()
+	select {
+	case <-s.forwarded:
+	case <-time.After(s.opts.StopTimeout / 6):
+		s.log.Warn("the editor did not read the last events in time")
+	}
+	s.inflight.Range(func(_, cancel any) bool {
+		cancel.(context.CancelFunc)()
+		return true
+	})
 	s.cancel()
 	_ = s.conn.Close()
-	s.wg.Wait()
+	// A client that stops reading must not keep the process alive: bound
+	// the wait for writers stuck on its pipe.
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		<-s.forwarded
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(s.opts.StopTimeout / 6):
+		s.log.Warn("gave up waiting for writes to the editor")
+	}
 }
 
 // handle dispatches one request or notification. A panic in a method is
 // answered as an internal error and the connection carries on.
 func (s *Server) handle(reqCtx context.Context, req *jsonrpc2.Request) (result any, err error) {
-	name := req.Method()
+	// The method name points into the read buffer, which the reader reuses
+	// once an async handler has released it.
+	name := strings.Clone(req.Method())
 	isCall := req.IsCall()
 	// The request's own context is pooled and recycled when the handler
 	// returns, so nothing may derive from it; methods get a context of the

@@ -5,7 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
 	"github.com/mimir-sidecar/mimir-sidecar/rpc"
@@ -47,6 +50,10 @@ func serveCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if !*noSSE {
 		opts.StartMirror = rpc.MirrorStarter(rpc.MirrorOptions{Addr: *sseAddr, AllowOrigins: origins, Logger: log.With("component", "sse")})
 	}
+	// An editor that gives up on a clean exit sends a signal; the running
+	// agents (in process groups of their own) must not outlive the sidecar.
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
 	code := rpc.Serve(ctx, pollable(stdin), stdout, opts)
 	if code != 0 {
 		return exitError{code}
