@@ -24,7 +24,9 @@ func (d *decoder) validate(wf *Workflow, doc *yaml.Node) {
 	if strings.TrimSpace(wf.Name) == "" && !wpos.bad("name") {
 		d.errorf(doc, "the workflow needs a name (add `name: my-workflow`)")
 	}
-	if wf.Parallelism < 0 || wf.Parallelism > maxParallelism {
+	// 0 written out is refused like the schema refuses it: "one per CPU"
+	// is what leaving the field out means, and the message says so.
+	if wpos.given("parallelism") && (wf.Parallelism < 1 || wf.Parallelism > maxParallelism) {
 		d.errorf(wpos["parallelism"].value, "parallelism must be between 1 and %d (or left out for one per CPU), not %d", maxParallelism, wf.Parallelism)
 	}
 	if wf.LLM != nil {
