@@ -38,7 +38,7 @@ func (s *Server) executeCommand(ctx context.Context, params json.RawMessage) (an
 		switch name {
 		case "execute":
 			arg, _ = json.Marshal(executeParams{Workflow: str})
-		case "cancel", "execution", "deliverables":
+		case "cancel", "execution", "deliverables", "resume":
 			arg, _ = json.Marshal(executionParams{ExecutionID: str})
 		}
 	}

@@ -37,7 +37,7 @@ const (
 var commandNames = []string{
 	"mimir.execute", "mimir.cancel", "mimir.executions", "mimir.execution",
 	"mimir.deliverables", "mimir.saveDeliverables", "mimir.readDeliverable",
-	"mimir.events", "mimir.sse", "mimir.workflows",
+	"mimir.events", "mimir.sse", "mimir.workflows", "mimir.resume", "mimir.prune",
 }
 
 type sseInfo struct {

@@ -220,6 +220,53 @@ func TestToastsSettingAndAutoSave(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(ws, "out/docs/site/site/index.html")); err != nil {
 		t.Errorf("auto-save did not write into out/docs: %v", err)
 	}
+	saved := frames[len(frames)-1]["params"].(map[string]any)["data"].(map[string]any)
+	results, _ := saved["results"].([]any)
+	if saved["saved"] != float64(6) || saved["failed"] != float64(0) || len(results) != 6 {
+		t.Fatalf("deliverables-saved = %v", saved)
+	}
+	for _, r := range results {
+		r := r.(map[string]any)
+		if r["status"] != "saved" || !strings.HasPrefix(r["savedAs"].(string), "out/docs/") {
+			t.Errorf("result %v, want saved under out/docs/", r)
+		}
+	}
+}
+
+// History requests: prune removes finished executions with their files;
+// a sidecar without the mirror says so.
+func TestPruneAndSSEDisabled(t *testing.T) {
+	ws := workspaceWith(t, "ok.yaml", "name: ok\ntasks:\n  - {id: a, worker: {command: 'echo hi > a.txt'}}\n")
+	c := startServer(t, Options{})
+	c.initialize(ws, map[string]any{"toasts": "none"})
+	var ids []string
+	for range 3 {
+		ids = append(ids, c.result("mimir/execute", map[string]any{"workflow": "ok.yaml"})["executionId"].(string))
+		c.until(isEvent("execution-complete"))
+	}
+	r := c.result("workspace/executeCommand", map[string]any{"command": "mimir.prune", "arguments": []any{map[string]any{"keep": 1}}})
+	removed, _ := r["removed"].([]any)
+	if len(removed) != 2 {
+		t.Fatalf("prune keep 1 removed %v, want the 2 oldest", r)
+	}
+	for _, id := range ids[:2] {
+		if resp, _ := c.call("mimir/execution", map[string]any{"executionId": id}); errorCode(resp) != -31001 {
+			t.Errorf("pruned %s still answers: %v", id, resp)
+		}
+		if _, err := os.Stat(filepath.Join(ws, ".mimir", "executions", id)); !os.IsNotExist(err) {
+			t.Errorf("pruned %s keeps its folder: %v", id, err)
+		}
+	}
+	list := c.result("mimir/executions", nil)["executions"].([]any)
+	if len(list) != 1 || list[0].(map[string]any)["executionId"] != ids[2] {
+		t.Errorf("after prune: %v", list)
+	}
+	if resp, _ := c.call("mimir/prune", map[string]any{"olderThan": "soon"}); errorCode(resp) != -32602 {
+		t.Errorf("prune with a bad age: %v", resp)
+	}
+	if resp, _ := c.call("mimir/sse", nil); errorCode(resp) != -31006 || !strings.Contains(errorMessage(resp), "--no-sse") {
+		t.Errorf("mimir/sse without a mirror: %v", resp)
+	}
 }
 
 func TestExecuteCommand(t *testing.T) {
