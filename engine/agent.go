@@ -145,8 +145,21 @@ func specFor(wf *Workflow, spec *AgentSpec) *AgentSpec {
 			s.Provider = d.Provider
 		}
 	}
-	if s.PreambleFile != "" && wf.Dir != "" && !filepath.IsAbs(s.PreambleFile) {
-		s.PreambleFile = filepath.Join(wf.Dir, filepath.FromSlash(s.PreambleFile))
+	// The preamble file is made absolute only when it lies inside the
+	// workflow's folder (the workspace, for an inline workflow): a
+	// workflow from a cloned repository must not read, and send to a
+	// model, a file from elsewhere, by ".." or through a symlink. One
+	// that does not is left as written, relative, which the llm agent
+	// refuses with what to change. Validation has refused absolute paths.
+	if rel := filepath.FromSlash(s.PreambleFile); rel != "" && wf.Dir != "" && filepath.IsLocal(rel) {
+		path := filepath.Join(wf.Dir, rel)
+		if real, err := filepath.EvalSymlinks(path); err != nil {
+			s.PreambleFile = path // missing or unreadable: the agent's read says which
+		} else if base, err := filepath.EvalSymlinks(wf.Dir); err == nil {
+			if inside, err := filepath.Rel(base, real); err == nil && filepath.IsLocal(inside) {
+				s.PreambleFile = real
+			}
+		}
 	}
 	return &s
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/json"
 	"errors"
+	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -100,7 +101,7 @@ tasks:
 		"b/worker": "local/big/",
 		"c/worker": "remote//", // the workflow's model goes with its provider
 		"d/worker": "local/small/",
-		"d/qc":     "local/small/" + filepath.Join(wf.Dir, "../shared/qc.md"),
+		"d/qc":     "local/small/../shared/qc.md", // outside the folder: left for the agent to refuse
 		"e/worker": "//",
 	}
 	for k, w := range want {
@@ -209,6 +210,45 @@ func TestSchemaKnowsLLMAgents(t *testing.T) {
 	for _, f := range reflect.VisibleFields(reflect.TypeFor[LLMDefaults]()) {
 		if _, ok := s.Defs["llmDefaults"].Properties[f.Tag.Get("yaml")]; !ok {
 			t.Errorf("the schema's llmDefaults has no %q", f.Tag.Get("yaml"))
+		}
+	}
+}
+
+// A preamble file is made absolute only when it lies inside the workflow's
+// folder, symlinks resolved; one that leads out ("..", or a symlink) is
+// left as written, for the llm agent to refuse.
+func TestPreambleFileStaysInWorkflowFolder(t *testing.T) {
+	dir, outside := t.TempDir(), t.TempDir()
+	for _, f := range []string{filepath.Join(dir, "prompts", "in.md"), filepath.Join(outside, "secret.md")} {
+		if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for link, target := range map[string]string{"alias.md": "in.md", "out.md": filepath.Join(outside, "secret.md"), "up": outside} {
+		if err := os.Symlink(target, filepath.Join(dir, "prompts", link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	realDir, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := filepath.Join(realDir, "prompts", "in.md")
+	for file, want := range map[string]string{
+		"prompts/in.md":        in,
+		"prompts/alias.md":     in,
+		"prompts/missing.md":   filepath.Join(dir, "prompts", "missing.md"), // the agent's read reports it
+		"prompts/out.md":       "prompts/out.md",
+		"prompts/up/secret.md": "prompts/up/secret.md",
+		"../secret.md":         "../secret.md",
+		"prompts/../../x.md":   "prompts/../../x.md",
+	} {
+		wf := &Workflow{Dir: dir}
+		if got := specFor(wf, &AgentSpec{Type: "llm", PreambleFile: file}).PreambleFile; got != want {
+			t.Errorf("%s: %q, want %q", file, got, want)
 		}
 	}
 }

@@ -216,21 +216,52 @@ func TestAgentProblemsStopPrepare(t *testing.T) {
 	keyed.APIKeyEnv = "MIMIR_TEST_UNSET_KEY"
 	cfg.Providers["keyed"] = keyed
 	t.Setenv("MIMIR_TEST_UNSET_KEY", "")
+	outside := t.TempDir()
+	mustWrite(t, filepath.Join(outside, "secret.md"), "OUTSIDE")
 	for _, c := range []struct {
 		name, worker, want string
 		cfg                *Config
+		setup              func(t *testing.T, dir string)
 	}{
-		{"unknown provider", "{type: llm, prompt: p, provider: nowhere}", `task t: worker: llm provider "nowhere" is not configured (configured: keyed, test)`, cfg},
-		{"key variable unset", "{type: llm, prompt: p, provider: keyed}", "MIMIR_TEST_UNSET_KEY named by apiKeyEnv is empty or not set", cfg},
-		{"missing preamble file", "{type: llm, prompt: p, preambleFile: missing.md}", "read preambleFile", cfg},
-		{"no model anywhere", "{type: llm, prompt: p}", `no model for llm provider "ollama"`, nil},
+		{name: "unknown provider", worker: "{type: llm, prompt: p, provider: nowhere}", want: `task t: worker: llm provider "nowhere" is not configured (configured: keyed, test)`, cfg: cfg},
+		{name: "key variable unset", worker: "{type: llm, prompt: p, provider: keyed}", want: "MIMIR_TEST_UNSET_KEY named by apiKeyEnv is empty or not set", cfg: cfg},
+		{name: "missing preamble file", worker: "{type: llm, prompt: p, preambleFile: missing.md}", want: "read preambleFile", cfg: cfg},
+		{name: "no model anywhere", worker: "{type: llm, prompt: p}", want: `no model for llm provider "ollama"`},
+		{
+			name: "preamble file above the workflow", worker: "{type: llm, prompt: p, preambleFile: ../secret.md}", cfg: cfg,
+			want: `task t: worker: preambleFile "../secret.md" leads out of the workflow's folder: give a path inside that folder`,
+			setup: func(t *testing.T, dir string) {
+				mustWrite(t, filepath.Join(filepath.Dir(dir), "secret.md"), "ABOVE")
+			},
+		},
+		{
+			name: "preamble file through a symlink out", worker: "{type: llm, prompt: p, preambleFile: prompts/w.md}", cfg: cfg,
+			want: `preambleFile "prompts/w.md" is not inside the workflow's folder (a symlink leads out of it`,
+			setup: func(t *testing.T, dir string) {
+				mustSymlink(t, outside, filepath.Join(dir, "prompts"))
+				mustSymlink(t, "secret.md", filepath.Join(outside, "w.md"))
+			},
+		},
+		{
+			name: "preamble file is a named pipe", worker: "{type: llm, prompt: p, preambleFile: pipe.md}", cfg: cfg,
+			want: "it is not a regular file (a named pipe)",
+			setup: func(t *testing.T, dir string) {
+				mkfifo(t, filepath.Join(dir, "pipe.md"))
+			},
+		},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			wf, err := engine.ParseWorkflow("wf.yaml", []byte("name: n\ntasks:\n  - id: t\n    worker: "+c.worker+"\n"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			wf.Dir = t.TempDir()
+			wf.Dir = filepath.Join(t.TempDir(), "wf")
+			if err := os.Mkdir(wf.Dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if c.setup != nil {
+				c.setup(t, wf.Dir)
+			}
 			r := engine.NewRunner(engine.Options{Workspace: t.TempDir(), Agents: engine.Agents{"llm": Kind(c.cfg)}})
 			defer r.Close(t.Context())
 			if _, err := r.Prepare(wf, engine.ExecOptions{}); err == nil || !strings.Contains(err.Error(), c.want) {

@@ -162,17 +162,29 @@ func (k *kind) agent(task *engine.Task, spec *engine.AgentSpec) (*agent, error) 
 	}, nil
 }
 
-// readPreamble reads a preamble file; the engine has made its path
-// absolute against the workflow's folder, when it knows that folder.
+// readPreamble reads a preamble file. The engine has made its path
+// absolute when it lies inside the workflow's folder, and left it as
+// written when it does not.
 func readPreamble(path string) (string, error) {
 	if !filepath.IsAbs(path) {
-		return "", fmt.Errorf("read preambleFile %s: the workflow's folder is not known, so the path has nothing to be relative to", path)
+		if !filepath.IsLocal(filepath.FromSlash(path)) {
+			return "", fmt.Errorf("preambleFile %q leads out of the workflow's folder: give a path inside that folder, relative to it and without \"..\" (like prompts/writer.md)", path)
+		}
+		return "", fmt.Errorf("preambleFile %q is not inside the workflow's folder (a symlink leads out of it, or the workflow has no folder): put the file itself in the workflow's folder", path)
 	}
-	f, err := os.Open(path)
+	// Not blocking, so a named pipe is refused rather than waited on.
+	f, err := os.OpenFile(path, os.O_RDONLY|oNonblock, 0)
 	if err != nil {
 		return "", fmt.Errorf("read preambleFile: %w", err)
 	}
 	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return "", fmt.Errorf("read preambleFile %s: %w", path, err)
+	}
+	if !st.Mode().IsRegular() {
+		return "", fmt.Errorf("read preambleFile %s: it is not a regular file (%s): point preambleFile at a text file", path, fileKind(st.Mode()))
+	}
 	data, err := io.ReadAll(io.LimitReader(f, maxPreambleSize+1))
 	if err != nil {
 		return "", fmt.Errorf("read preambleFile %s: %w", path, err)

@@ -259,6 +259,8 @@ var errIsDir = errors.New("it is a folder")
 // fileKind names a file type for a refusal.
 func fileKind(m fs.FileMode) string {
 	switch {
+	case m.IsDir():
+		return "a folder"
 	case m&fs.ModeNamedPipe != 0:
 		return "a named pipe"
 	case m&fs.ModeSocket != 0:
