@@ -4,14 +4,18 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/textproto"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/workspace"
 )
 
 // BenchmarkNotifications pushes engine events through the hub, the
@@ -80,6 +84,78 @@ func BenchmarkNotificationLatency(b *testing.B) {
 	b.ReportMetric(float64(latencies[len(latencies)*99/100].Nanoseconds())/1e3, "p99-µs")
 }
 
+// BenchmarkEngineToClient runs workflows of in-process agents through the
+// whole sidecar (the engine, the SQLite journal, the hub, the forwarder and
+// a real pipe) and reports, for each event, the time from its emission in
+// the engine to the client having read it. "burst" runs 500 tasks at once:
+// throughput, and latency that is mostly queueing; "paced" runs one task
+// every 2 ms: the latency of a single event's path.
+func BenchmarkEngineToClient(b *testing.B) {
+	b.Run("burst", func(b *testing.B) { benchEngineToClient(b, 500, 500, 0) })
+	b.Run("paced", func(b *testing.B) { benchEngineToClient(b, 100, 1, 2*time.Millisecond) })
+}
+
+func benchEngineToClient(b *testing.B, tasks, parallelism int, pause time.Duration) {
+	agent := pausingAgent(pause)
+	kind := engine.AgentKind{
+		Worker: func(*engine.Task, *engine.AgentSpec) (engine.Worker, error) { return agent, nil },
+		QC:     func(*engine.Task, *engine.AgentSpec) (engine.QC, error) { return agent, nil },
+	}
+	var wf strings.Builder
+	fmt.Fprintf(&wf, "name: bench\nparallelism: %d\ntasks:\n", parallelism)
+	for i := range tasks {
+		fmt.Fprintf(&wf, "  - {id: t%d, worker: {command: x}, qc: {command: x}}\n", i)
+	}
+	inline, _ := json.Marshal(map[string]any{"inline": wf.String()})
+	req := fmt.Sprintf(`{"jsonrpc":"2.0","id":2,"method":"mimir/execute","params":%s}`, inline)
+
+	var latencies []time.Duration
+	var elapsed time.Duration
+	for range b.N {
+		_, frames, conn := benchServerWith(b, Options{Agents: func(*workspace.Workspace) (engine.Agents, error) {
+			return engine.Agents{"exec": kind}, nil
+		}})
+		start := time.Now()
+		fmt.Fprintf(conn.in, "Content-Length: %d\r\n\r\n%s", len(req), req)
+		for body := range frames {
+			var m struct {
+				Method string `json:"method"`
+				Params struct {
+					Event string    `json:"event"`
+					Time  time.Time `json:"time"`
+				} `json:"params"`
+			}
+			if json.Unmarshal(body, &m) != nil || m.Method != "mimir/event" {
+				continue
+			}
+			latencies = append(latencies, time.Since(m.Params.Time))
+			if m.Params.Event == engine.EventExecutionComplete {
+				break
+			}
+		}
+		elapsed += time.Since(start)
+		conn.close()
+	}
+	slices.Sort(latencies)
+	b.ReportMetric(float64(len(latencies))/elapsed.Seconds(), "events/s")
+	b.ReportMetric(float64(latencies[len(latencies)/2].Nanoseconds())/1e3, "p50-µs")
+	b.ReportMetric(float64(latencies[len(latencies)*99/100].Nanoseconds())/1e3, "p99-µs")
+}
+
+// pausingAgent works and checks instantly after a pause.
+type pausingAgent time.Duration
+
+func (p pausingAgent) Work(context.Context, *engine.Job) (engine.WorkResult, error) {
+	if p > 0 {
+		time.Sleep(time.Duration(p))
+	}
+	return engine.WorkResult{}, nil
+}
+
+func (pausingAgent) Check(context.Context, *engine.Job) (engine.Verdict, error) {
+	return engine.Verdict{Passed: true, Score: 100}, nil
+}
+
 func publishBench(s *Server, i int) {
 	ev := engine.Event{Seq: uint64(i), ExecutionID: "ex_bench", Event: engine.EventWorkerStart, Time: time.Now(),
 		Data: engine.EventData{TaskID: "task-123", TaskTitle: "Translate README", Phase: "worker", Attempt: 1, MaxAttempts: 3, Message: "🤖 Worker executing: Translate README"}}
@@ -104,10 +180,26 @@ func seqOf(body []byte) int {
 
 // benchServer is an initialized server on pipes and the frames it sends.
 func benchServer(b *testing.B) (*Server, <-chan []byte, func()) {
+	s, frames, c := benchServerWith(b, Options{})
+	return s, frames, c.close
+}
+
+type benchConn struct {
+	in    io.WriteCloser
+	close func()
+}
+
+func benchServerWith(b *testing.B, opts Options) (*Server, <-chan []byte, benchConn) {
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
-	s := newServer(Options{DefaultWorkspace: b.TempDir()})
-	go s.serve(context.Background(), inR, outW)
+	opts.DefaultWorkspace = b.TempDir()
+	s := newServer(opts)
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		s.serve(context.Background(), inR, outW)
+		outW.Close()
+	}()
 
 	frames := make(chan []byte, 1024)
 	go func() {
@@ -131,5 +223,10 @@ func benchServer(b *testing.B) (*Server, <-chan []byte, func()) {
 	io.WriteString(inW, "Content-Length: "+strconv.Itoa(len(init))+"\r\n\r\n")
 	inW.Write(init)
 	<-frames
-	return s, frames, func() { inW.Close() }
+	return s, frames, benchConn{in: inW, close: func() {
+		inW.Close()
+		for range frames {
+		}
+		<-served
+	}}
 }
