@@ -686,21 +686,36 @@ func TestSSEResumesAcrossRestart(t *testing.T) {
 	}
 }
 
-// The editor's Cancel button on the execution's progress cancels it.
+// The editor's Cancel button on the execution's progress cancels it: its
+// processes end, the progress ends, and a token not of this sidecar is
+// refused without harm.
 func TestProgressCancelButton(t *testing.T) {
 	ws := workspaceWith(t, "sleeper.yaml", sleeper)
 	c := startServer(t, Options{})
 	c.initialize(ws, map[string]any{"toasts": "none"})
 	id := c.result("mimir/execute", map[string]any{"workflow": "sleeper.yaml"})["executionId"].(string)
-	c.until(func(m map[string]any) bool {
-		v, _ := m["params"].(map[string]any)
-		return m["method"] == "$/progress" && v["value"].(map[string]any)["kind"] == "begin"
-	})
-	waitPids(t, ws)
+	isProgress := func(kind string) func(map[string]any) bool {
+		return func(m map[string]any) bool {
+			v, _ := m["params"].(map[string]any)
+			return m["method"] == "$/progress" && v["value"].(map[string]any)["kind"] == kind
+		}
+	}
+	c.until(isProgress("begin"))
+	pids := waitPids(t, ws)
+	c.notify("window/workDoneProgress/cancel", map[string]any{"token": "someone-else/" + id})
 	c.notify("window/workDoneProgress/cancel", map[string]any{"token": "mimir/" + id})
 	frames := c.until(isEvent("execution-cancelled"))
 	if ev := frames[len(frames)-1]["params"].(map[string]any); ev["executionId"] != id {
 		t.Errorf("cancelled %v", ev["executionId"])
+	}
+	assertGone(t, pids)
+	end := c.until(isProgress("end"))
+	v := end[len(end)-1]["params"].(map[string]any)["value"].(map[string]any)
+	if !strings.Contains(v["message"].(string), "cancelled") {
+		t.Errorf("progress end = %v", v)
+	}
+	if r := c.result("mimir/executions", nil); len(r["executions"].([]any)) != 1 {
+		t.Errorf("the connection after a foreign token: %v", r)
 	}
 }
 
