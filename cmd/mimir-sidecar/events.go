@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mimir-sidecar/mimir-sidecar/engine"
 	"github.com/mimir-sidecar/mimir-sidecar/notify"
 )
 
@@ -25,10 +27,10 @@ func eventsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := flag.NewFlagSet("events", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	wsDir := fs.String("workspace", ".", "the workspace whose sidecar to follow")
-	execID := fs.String("execution", "", "follow only this execution")
-	jsonOut := fs.Bool("json", false, "print one event envelope per line")
-	until := fs.Bool("until-complete", false, "with --execution: exit after the execution's last event")
-	since := fs.String("since", "", "start after this event id (seq) instead of now")
+	execID := fs.String("execution", "", "follow only this execution, from its first event")
+	jsonOut := fs.Bool("json", false, "print one event envelope per line (notices such as a reset go to stderr)")
+	until := fs.Bool("until-complete", false, "with --execution: exit after the execution's last event (complete, cancelled or interrupted)")
+	since := fs.String("since", "", "start after this event id (seq); default: now, or with --execution the execution's first event")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "Usage: mimir-sidecar events [flags]\n\nPrints the events of the sidecar running for a workspace, as they happen.\n\n")
 		fs.PrintDefaults()
@@ -46,19 +48,35 @@ func eventsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	path := filepath.Join(*wsDir, ".mimir", "sidecar.json")
-	url := "/events"
-	if *execID != "" {
-		url = "/executions/" + *execID + "/events"
+	f := sseFollower{
+		path:  "/events",
+		json:  *jsonOut,
+		until: *until,
+		out:   stdout,
+		warn:  stderr,
 	}
-	lastID := *since
+	f.lastID = *since
+	if *execID != "" {
+		f.path = "/executions/" + url.PathEscape(*execID) + "/events"
+		if f.lastID == "" {
+			// The execution may have started, or ended, before this
+			// command: its stream replays from 0 what is kept, so
+			// --until-complete sees the end even of a finished one.
+			f.lastID = "0"
+		}
+	}
+	disc := filepath.Join(*wsDir, ".mimir", "sidecar.json")
 	for attempt := 0; ; attempt++ {
-		d, err := notify.ReadDiscovery(path)
+		d, err := notify.ReadDiscovery(disc)
 		if err == nil {
 			var done bool
-			done, lastID, err = followSSE(ctx, d, url, lastID, *jsonOut, *until, stdout)
+			done, err = f.follow(ctx, d)
 			if done {
 				return nil
+			}
+			var fatal unrecoverable
+			if errors.As(err, &fatal) {
+				return err
 			}
 			if err == nil {
 				attempt = 0 // the stream ended cleanly; reconnect at once
@@ -78,77 +96,113 @@ func eventsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 }
 
-var errGone = errors.New("the sidecar refused the connection")
+// unrecoverable is an answer that reconnecting would only repeat (an unknown
+// execution, a malformed id).
+type unrecoverable struct{ error }
 
-// followSSE reads one connection's events and returns the last id seen,
-// and whether the followed execution has ended.
-func followSSE(ctx context.Context, d notify.Discovery, path, lastID string, jsonOut, until bool, out io.Writer) (bool, string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.URL+path, nil)
+// sseFollower reads a sidecar's stream across reconnects.
+type sseFollower struct {
+	path   string
+	lastID string // the id of the last event printed; sent as Last-Event-ID
+	json   bool
+	until  bool
+	out    io.Writer
+	warn   io.Writer // resets and other notices, off the events' stream
+}
+
+// executionEnds end an execution: nothing of it comes after one of them.
+var executionEnds = map[string]bool{
+	engine.EventExecutionComplete:    true,
+	engine.EventExecutionCancelled:   true,
+	engine.EventExecutionInterrupted: true,
+}
+
+// follow reads one connection's events and reports whether the followed
+// execution has ended.
+func (f *sseFollower) follow(ctx context.Context, d notify.Discovery) (bool, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.URL+f.path, nil)
 	if err != nil {
-		return false, lastID, err
+		return false, unrecoverable{fmt.Errorf("connect to the sidecar at %s: %w", d.URL, err)}
 	}
 	req.Header.Set("Authorization", "Bearer "+d.Token)
 	req.Header.Set("Accept", "text/event-stream")
-	if lastID != "" {
-		req.Header.Set("Last-Event-ID", lastID)
+	if f.lastID != "" {
+		req.Header.Set("Last-Event-ID", f.lastID)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return false, lastID, err
+		return false, fmt.Errorf("connect to the sidecar at %s: %w", d.URL, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return false, lastID, fmt.Errorf("%w: %s: %s", errGone, resp.Status, strings.TrimSpace(string(msg)))
+		var body struct{ Error string }
+		if json.Unmarshal(msg, &body) == nil && body.Error != "" {
+			msg = []byte(body.Error)
+		}
+		err := fmt.Errorf("the sidecar at %s answered %s: %s", d.URL, resp.Status, strings.TrimSpace(string(msg)))
+		if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusBadRequest {
+			return false, unrecoverable{err}
+		}
+		return false, err // 401 after a restart: the next read of sidecar.json has the new token
 	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
-	var id, name, data string
+	var id, name string
+	var data []string
 	for sc.Scan() {
 		line := sc.Text()
+		field, value, _ := strings.Cut(line, ":")
+		value = strings.TrimPrefix(value, " ")
 		switch {
 		case line == "":
-			if data != "" {
-				if id != "" {
-					lastID = id
-				}
-				end, err := printSSE(out, name, data, jsonOut)
-				if err != nil {
-					return false, lastID, err
-				}
-				if until && end {
-					return true, lastID, nil
+			if len(data) > 0 {
+				end, err := f.dispatch(id, name, strings.Join(data, "\n"))
+				if err != nil || end {
+					return end, err
 				}
 			}
-			id, name, data = "", "", ""
-		case strings.HasPrefix(line, "id:"):
-			id = strings.TrimSpace(line[3:])
-		case strings.HasPrefix(line, "event:"):
-			name = strings.TrimSpace(line[6:])
-		case strings.HasPrefix(line, "data:"):
-			data += strings.TrimPrefix(line[5:], " ")
+			id, name, data = "", "", nil
+		case field == "id":
+			id = value
+		case field == "event":
+			name = value
+		case field == "data":
+			data = append(data, value)
 		}
 	}
-	return false, lastID, sc.Err()
+	if err := sc.Err(); err != nil {
+		return false, fmt.Errorf("read the sidecar's stream: %w", err)
+	}
+	return false, nil
 }
 
-func printSSE(out io.Writer, name, data string, jsonOut bool) (end bool, err error) {
+// dispatch prints one event and reports whether it ends the execution
+// followed with --until-complete.
+func (f *sseFollower) dispatch(id, name, data string) (bool, error) {
 	if name == "reset" {
+		// Not an envelope: stdout stays one envelope per line for scripts;
+		// the person or log watching stderr learns of the gap.
 		var r struct {
 			Message string `json:"message"`
 		}
-		json.Unmarshal([]byte(data), &r)
-		if jsonOut {
-			_, err = fmt.Fprintln(out, data)
-		} else {
-			_, err = fmt.Fprintln(out, "⚠️ "+r.Message)
+		if err := json.Unmarshal([]byte(data), &r); err != nil || r.Message == "" {
+			r.Message = data
 		}
-		return false, err
+		fmt.Fprintln(f.warn, "mimir-sidecar events: ⚠️ "+r.Message)
+		return false, nil
 	}
-	if jsonOut {
-		_, err = fmt.Fprintln(out, data)
+	var err error
+	if f.json {
+		_, err = fmt.Fprintln(f.out, data)
 	} else {
-		err = (&textPrinter{w: out}).print(notify.Event{Name: name, JSON: []byte(data)})
+		err = (&textPrinter{w: f.out}).print(notify.Event{Name: name, JSON: []byte(data)})
 	}
-	return name == "execution-complete" || name == "execution-cancelled", err
+	if err != nil {
+		return false, fmt.Errorf("print event %s: %w", id, err)
+	}
+	if id != "" {
+		f.lastID = id
+	}
+	return f.until && executionEnds[name], nil
 }
