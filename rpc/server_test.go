@@ -487,10 +487,18 @@ func blockUntilCancelled(s *Server) {
 	}}
 }
 
+// A request that takes its time holds up no other: later requests are
+// answered while it runs, and $/cancelRequest ends it.
 func TestCancelRequest(t *testing.T) {
 	c := startServer(t, Options{}, blockUntilCancelled)
 	c.initialize(t.TempDir(), nil)
 	id := c.request("test/block", nil)
+	for _, method := range []string{"mimir/executions", "mimir/workflows"} {
+		resp, before := c.call(method, nil)
+		if resp["error"] != nil || len(before) != 0 {
+			t.Errorf("%s while a request blocks: %v (after %v)", method, resp, before)
+		}
+	}
 	c.notify("$/cancelRequest", map[string]any{"id": id})
 	m := c.next()
 	if m["id"] != id || errorCode(m) != -32800 {
