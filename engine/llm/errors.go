@@ -2,6 +2,8 @@ package llm
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,6 +36,7 @@ const (
 	failNoTools                        // the model cannot call tools
 	failRejected                       // any other 4xx
 	failBadAnswer                      // 2xx that is not a chat completion
+	failTLS                            // a certificate that is not trusted, or no TLS at all
 )
 
 // callError is a failed request, with a message that says what to change.
@@ -85,6 +88,11 @@ func (c *client) classify(ctx, reqCtx context.Context, req chatRequest, resp *ht
 		}
 		return &callError{kind: failServer, msg: fmt.Sprintf("%s reported an error while answering: %s: check the server's log", at, c.redact(clip(msg, 300)))}
 	}
+	if ce := c.tlsError(err); ce != nil {
+		// Before the checks below, which would take it for a dropped
+		// connection and retry: a certificate does not fix itself.
+		return ce
+	}
 	if isDialError(err) {
 		hint := "start the server or fix `baseURL` in the llm configuration"
 		if c.p.Name == builtinProvider || strings.Contains(c.p.BaseURL, ":11434") {
@@ -101,6 +109,37 @@ func (c *client) classify(ctx, reqCtx context.Context, req chatRequest, resp *ht
 	return &callError{kind: failBadAnswer, msg: fmt.Sprintf(
 		"%s answered something that is not a chat completion (%s): check that `baseURL` of provider %q points at an OpenAI-compatible API (it usually ends in /v1)",
 		at, c.redact(clip(err.Error(), 200)), c.p.Name)}
+}
+
+// tlsError says what to change when the TLS handshake with the endpoint
+// failed; nil when err is something else.
+func (c *client) tlsError(err error) *callError {
+	at := c.endpoint()
+	reason := c.redact(netReason(err))
+	var (
+		unknown  x509.UnknownAuthorityError
+		hostname x509.HostnameError
+		invalid  x509.CertificateInvalidError
+		verify   *tls.CertificateVerificationError
+		record   tls.RecordHeaderError
+		alert    tls.AlertError
+	)
+	var msg string
+	switch {
+	case errors.As(err, &unknown):
+		msg = fmt.Sprintf("%s presents a certificate this machine does not trust (%s): if the server uses a self-signed or private certificate, add its CA to the system's trust store (or point SSL_CERT_FILE at it); for a local server without TLS, use http:// in `baseURL` of provider %q", at, reason, c.p.Name)
+	case errors.As(err, &hostname):
+		msg = fmt.Sprintf("%s presents a certificate for another name (%s): set `baseURL` of provider %q to a name the certificate is for", at, reason, c.p.Name)
+	case errors.As(err, &invalid):
+		msg = fmt.Sprintf("%s presents a certificate that is not valid (%s): renew it on the server, or check this machine's clock", at, reason)
+	case errors.Is(err, http.ErrSchemeMismatch), errors.As(err, &record):
+		msg = fmt.Sprintf("%s does not speak TLS (%s): if it serves plain HTTP, use http:// in `baseURL` of provider %q", at, reason, c.p.Name)
+	case errors.As(err, &verify), errors.As(err, &alert):
+		msg = fmt.Sprintf("the TLS handshake with %s failed (%s): check the server's certificate and `baseURL` of provider %q", at, reason, c.p.Name)
+	default:
+		return nil
+	}
+	return &callError{kind: failTLS, msg: msg}
 }
 
 func (c *client) fromStatus(req chatRequest, resp *http.Response) *callError {

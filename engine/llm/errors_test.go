@@ -3,9 +3,13 @@ package llm
 import (
 	"encoding/json"
 	"errors"
+	"io"
+	stdlog "log"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -361,5 +365,63 @@ tasks:
 	}
 	if len(eventsNamed(events, engine.EventTaskComplete)) != 1 {
 		t.Error("the task did not complete on its retry")
+	}
+}
+
+// A certificate this machine does not trust, or an https:// address of a
+// server without TLS, is a certificate problem with what to change, and
+// is not retried as if the connection had broken off.
+func TestTLSProblemsAreNotRetried(t *testing.T) {
+	var mu sync.Mutex
+	conns := 0
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Error("a request got through a certificate that is not trusted")
+	}))
+	srv.Config.ErrorLog = stdlog.New(io.Discard, "", 0) // the handshake errors are expected
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			mu.Lock()
+			conns++
+			mu.Unlock()
+		}
+	}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	plain := newFakeLLM(t)
+
+	for _, c := range []struct {
+		name, baseURL string
+		want          []string
+	}{
+		{"self-signed certificate", srv.URL + "/v1", []string{"certificate this machine does not trust", "trust store", "SSL_CERT_FILE"}},
+		{"https to a plain HTTP server", strings.Replace(plain.URL(), "http://", "https://", 1), []string{"does not speak TLS", "use http:// in `baseURL`"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			mu.Lock()
+			conns = 0
+			mu.Unlock()
+			task := llmTask("Write.")
+			w := buildWorker(t, Kind(testConfig(c.baseURL, nonStreaming), withBackoff(time.Millisecond)), task)
+			_, err := w.Work(t.Context(), testJob(t, task))
+			var ce *callError
+			if !errors.As(err, &ce) || ce.kind != failTLS {
+				t.Fatalf("err = %v, want a TLS problem", err)
+			}
+			for _, want := range append(c.want, `provider "test"`) {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not say %q", err, want)
+				}
+			}
+			if strings.Contains(err.Error(), "broke off") || strings.Contains(err.Error(), "retries") {
+				t.Errorf("taken for a dropped connection: %v", err)
+			}
+			// The server has seen each connection before the client can
+			// reject its certificate, so the count is exact.
+			mu.Lock()
+			defer mu.Unlock()
+			if c.baseURL == srv.URL+"/v1" && conns != 1 {
+				t.Errorf("%d connections to the server; want 1, no retry", conns)
+			}
+		})
 	}
 }
