@@ -197,8 +197,7 @@ func saveFile(root, from *os.Root, target, file string, policy Conflict) FileRes
 		res.Status, res.SavedAs = StatusOverwritten, dest
 		return syncDir(root, dest, res)
 	}
-	ext := path.Ext(dest)
-	stem := strings.TrimSuffix(dest, ext)
+	stem, ext := splitExt(dest)
 	for n := 1; n <= maxKeepBoth; n++ {
 		alt := fmt.Sprintf("%s (%d)%s", stem, n, ext)
 		err := publish(root, tmp, alt)
@@ -213,21 +212,27 @@ func saveFile(root, from *os.Root, target, file string, policy Conflict) FileRes
 	return fail(fmt.Errorf("%s and %d numbered copies already exist; clean up or save with conflict overwrite", dest, maxKeepBoth))
 }
 
+// splitExt splits a path before its extension, where a numbered copy's
+// " (n)" goes. A dotfile's leading dot starts its name, not an extension:
+// the copy of ".env" is ".env (1)", of ".config.json" ".config (1).json".
+func splitExt(p string) (stem, ext string) {
+	ext = path.Ext(p)
+	if ext == path.Base(p) {
+		return p, ""
+	}
+	return strings.TrimSuffix(p, ext), ext
+}
+
 // copyToTemp copies file from the execution's folder into a new hidden
 // temporary file in dir, synced to disk, and returns its name and sha256.
+// Only a regular file is copied: a symlink, named pipe, socket or device is
+// refused, and none of them is followed or waited on.
 func copyToTemp(root, from *os.Root, file, dir string) (string, []byte, error) {
-	in, err := from.Open(file)
-	if err != nil {
-		return "", nil, fmt.Errorf("read %s: %w", file, explain(err))
-	}
-	defer in.Close()
-	st, err := in.Stat()
+	in, err := openRegular(from, file)
 	if err != nil {
 		return "", nil, err
 	}
-	if !st.Mode().IsRegular() {
-		return "", nil, fmt.Errorf("%s is not a regular file", file)
-	}
+	defer in.Close()
 	var rnd [8]byte
 	_, _ = rand.Read(rnd[:])
 	tmp := path.Join(dir, ".mimir-"+hex.EncodeToString(rnd[:])+".tmp")
@@ -250,6 +255,49 @@ func copyToTemp(root, from *os.Root, file, dir string) (string, []byte, error) {
 	return tmp, h.Sum(nil), nil
 }
 
+// openRegular opens a regular file for reading, refusing anything else
+// before opening it (Lstat does not follow a link) and again after (the
+// name may have been swapped meanwhile; the non-blocking open means a
+// swapped-in pipe cannot make it wait).
+func openRegular(from *os.Root, file string) (*os.File, error) {
+	st, err := from.Lstat(file)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", file, explain(err))
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("read %s: %s, not a regular file; only regular files are saved", file, describeMode(st.Mode()))
+	}
+	in, err := from.OpenFile(file, os.O_RDONLY|openNonblock, 0)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", file, explain(err))
+	}
+	if st, err = in.Stat(); err != nil || !st.Mode().IsRegular() {
+		in.Close()
+		if err == nil {
+			err = fmt.Errorf("%s, not a regular file; only regular files are saved", describeMode(st.Mode()))
+		}
+		return nil, fmt.Errorf("read %s: %w", file, err)
+	}
+	return in, nil
+}
+
+// describeMode names a file type in words.
+func describeMode(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeSymlink != 0:
+		return "a symbolic link"
+	case m.IsDir():
+		return "a folder"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return "a special file"
+}
+
 // publish gives tmp the name dest only if dest does not exist: a hard link
 // cannot replace anything, so no race can overwrite a user's file.
 func publish(root *os.Root, tmp, dest string) error {
@@ -265,7 +313,7 @@ func publish(root *os.Root, tmp, dest string) error {
 }
 
 func sameContent(root *os.Root, name string, sum []byte) bool {
-	f, err := root.Open(name)
+	f, err := openRegular(root, name)
 	if err != nil {
 		return false
 	}

@@ -12,9 +12,11 @@ import (
 )
 
 // fixture is a workspace, a staging folder with files, and a sibling
-// "outside" folder that must never change.
+// "outside" folder, all under one temporary root: nothing under that root
+// but the save's target folder may change.
 type fixture struct {
 	ws      *Workspace
+	base    string
 	src     string
 	outside string
 }
@@ -22,13 +24,14 @@ type fixture struct {
 func newFixture(t *testing.T, files map[string]string) *fixture {
 	t.Helper()
 	base := t.TempDir()
-	f := &fixture{src: filepath.Join(base, "staging"), outside: filepath.Join(base, "outside")}
+	f := &fixture{base: base, src: filepath.Join(base, "staging"), outside: filepath.Join(base, "outside")}
 	for _, d := range []string{"ws", "staging", "outside"} {
 		if err := os.Mkdir(filepath.Join(base, d), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
 	write(t, filepath.Join(f.outside, "keep.txt"), "outside")
+	write(t, filepath.Join(base, "beside-ws.txt"), "the workspace's parent")
 	for name, body := range files {
 		write(t, filepath.Join(f.src, name), body)
 	}
@@ -70,15 +73,41 @@ func snapshot(t *testing.T, dir string) map[string]string {
 	return out
 }
 
-func (f *fixture) assertOutsideUntouched(t *testing.T, before map[string]string) {
+// snapshotOutside lists everything under the temporary root (the
+// workspace's parent, the staging folder, "outside", the rest of the
+// workspace) except the target folders a save may write to.
+func (f *fixture) snapshotOutside(t *testing.T, targets ...string) map[string]string {
 	t.Helper()
-	after := snapshot(t, f.outside)
-	if len(after) != len(before) {
-		t.Errorf("something was written outside the workspace: %v", after)
+	if len(targets) == 0 {
+		targets = []string{"deliverables"}
 	}
-	for k, v := range before {
-		if after[k] != v {
-			t.Errorf("outside/%s changed", k)
+	all := snapshot(t, f.base)
+	for p := range all {
+		for _, tg := range targets {
+			tg = filepath.Join("ws", filepath.FromSlash(tg))
+			if p == tg || strings.HasPrefix(p, tg+string(filepath.Separator)) {
+				delete(all, p)
+			}
+		}
+	}
+	return all
+}
+
+// assertOutsideUntouched checks that nothing but the targets changed since
+// before was taken with the same targets.
+func (f *fixture) assertOutsideUntouched(t *testing.T, before map[string]string, targets ...string) {
+	t.Helper()
+	after := f.snapshotOutside(t, targets...)
+	for k, v := range after {
+		if b, ok := before[k]; !ok {
+			t.Errorf("%s appeared outside the target folder (%s)", k, v)
+		} else if b != v {
+			t.Errorf("%s changed outside the target folder", k)
+		}
+	}
+	for k := range before {
+		if _, ok := after[k]; !ok {
+			t.Errorf("%s disappeared outside the target folder", k)
 		}
 	}
 }
@@ -146,6 +175,89 @@ func TestSaveConflicts(t *testing.T) {
 	}
 }
 
+// A numbered copy goes before the extension; a dotfile's leading dot is
+// part of its name, not an extension.
+func TestSaveKeepBothNames(t *testing.T) {
+	for name, want := range map[string]string{
+		"report.md":    "report (1).md",
+		".env":         ".env (1)",
+		"d/.env":       "d/.env (1)",
+		".config.json": ".config (1).json",
+		"Makefile":     "Makefile (1)",
+		"a.tar.gz":     "a.tar (1).gz",
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, map[string]string{name: "new"})
+			write(t, filepath.Join(f.ws.Dir(), "deliverables", filepath.FromSlash(name)), "mine")
+			rep, err := f.ws.Save(context.Background(), f.src, []string{name}, SaveOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := rep.Results[0]; r.Status != StatusRenamed || r.SavedAs != "deliverables/"+want {
+				t.Errorf("result %+v, want renamed as deliverables/%s", r, want)
+			}
+			if b, _ := os.ReadFile(filepath.Join(f.ws.Dir(), "deliverables", filepath.FromSlash(want))); string(b) != "new" {
+				t.Errorf("%s holds %q", want, b)
+			}
+		})
+	}
+}
+
+// A symlink planted where a deliverable goes is never written through:
+// overwrite replaces the link itself, keep-both and skip leave it, and
+// what it points to (outside the workspace, or a user's file inside) never
+// changes.
+func TestSaveOverPlantedSymlinkFile(t *testing.T) {
+	for _, tc := range []struct {
+		policy  Conflict
+		status  string
+		savedAs string
+		isLink  bool // report.md is still the planted link afterwards
+	}{
+		{Overwrite, StatusOverwritten, "deliverables/t/report.md", false},
+		{KeepBoth, StatusRenamed, "deliverables/t/report (1).md", true},
+		{Skip, StatusSkipped, "deliverables/t/report.md", true},
+	} {
+		for _, into := range []string{"outside", "inside"} {
+			t.Run(string(tc.policy)+"/"+into, func(t *testing.T) {
+				f := newFixture(t, map[string]string{"t/report.md": "new"})
+				linkTo := filepath.Join(f.outside, "keep.txt")
+				if into == "inside" {
+					linkTo = filepath.Join(f.ws.Dir(), "mine.txt")
+					write(t, linkTo, "mine")
+				}
+				dest := filepath.Join(f.ws.Dir(), "deliverables", "t", "report.md")
+				if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Symlink(linkTo, dest); err != nil {
+					t.Fatal(err)
+				}
+				before := f.snapshotOutside(t)
+				rep, err := f.ws.Save(context.Background(), f.src, []string{"t/report.md"}, SaveOptions{Conflict: tc.policy})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r := rep.Results[0]; r.Status != tc.status || r.SavedAs != tc.savedAs {
+					t.Errorf("result %+v, want %s as %s", r, tc.status, tc.savedAs)
+				}
+				f.assertOutsideUntouched(t, before) // includes mine.txt and outside/keep.txt
+				st, err := os.Lstat(dest)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if isLink := st.Mode()&fs.ModeSymlink != 0; isLink != tc.isLink {
+					t.Errorf("report.md is a link: %v, want %v", isLink, tc.isLink)
+				}
+				if b, _ := os.ReadFile(filepath.Join(f.ws.Dir(), filepath.FromSlash(tc.savedAs))); tc.status != StatusSkipped && string(b) != "new" {
+					t.Errorf("%s holds %q, want the new file", tc.savedAs, b)
+				}
+				f.assertNoTemp(t)
+			})
+		}
+	}
+}
+
 func TestSaveUnchanged(t *testing.T) {
 	f := newFixture(t, map[string]string{"t/a.md": "same"})
 	write(t, filepath.Join(f.ws.Dir(), "deliverables/t/a.md"), "same")
@@ -167,7 +279,7 @@ func TestSaveAttacks(t *testing.T) {
 		"c:/windows", "what?.md", "pipe|.md", strings.Repeat("n", 256),
 	}
 	f := newFixture(t, map[string]string{"ok.txt": "ok"})
-	before := snapshot(t, f.outside)
+	before := f.snapshotOutside(t)
 	rep, err := f.ws.Save(context.Background(), f.src, append(names, "ok.txt"), SaveOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -198,11 +310,11 @@ func TestSaveAttacks(t *testing.T) {
 
 func TestSaveSymlinkedTargetOutside(t *testing.T) {
 	f := newFixture(t, map[string]string{"a.txt": "a", "sub/b.txt": "b"})
-	before := snapshot(t, f.outside)
 	// The whole target folder is a link out of the workspace.
 	if err := os.Symlink(f.outside, filepath.Join(f.ws.Dir(), "deliverables")); err != nil {
 		t.Fatal(err)
 	}
+	before := f.snapshotOutside(t)
 	if _, err := f.ws.Save(context.Background(), f.src, []string{"a.txt"}, SaveOptions{}); err == nil {
 		t.Error("saving through a symlinked target folder succeeded")
 	}
@@ -211,6 +323,7 @@ func TestSaveSymlinkedTargetOutside(t *testing.T) {
 	// A subfolder inside the target is a link out.
 	os.MkdirAll(filepath.Join(f.ws.Dir(), "out"), 0o755)
 	os.Symlink("../../outside", filepath.Join(f.ws.Dir(), "out", "sub"))
+	before = f.snapshotOutside(t, "out")
 	rep, err := f.ws.Save(context.Background(), f.src, []string{"sub/b.txt", "a.txt"}, SaveOptions{Target: "out"})
 	if err != nil {
 		t.Fatal(err)
@@ -221,7 +334,7 @@ func TestSaveSymlinkedTargetOutside(t *testing.T) {
 	if rep.Results[1].Status != StatusSaved {
 		t.Errorf("the next file: %+v", rep.Results[1])
 	}
-	f.assertOutsideUntouched(t, before)
+	f.assertOutsideUntouched(t, before, "out")
 	f.assertNoTemp(t)
 }
 
@@ -301,11 +414,11 @@ func FuzzSave(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, name string) {
 		fx := newFixture(t, map[string]string{"a.txt": "a"})
-		before := snapshot(t, fx.outside)
 		// Plant the fuzzed name in the source where the filesystem allows.
 		if CheckName(name) == nil {
 			write(t, filepath.Join(fx.src, filepath.FromSlash(name)), "fuzz")
 		}
+		before := fx.snapshotOutside(t)
 		rep, err := fx.ws.Save(context.Background(), fx.src, []string{name, "a.txt"}, SaveOptions{})
 		if err != nil {
 			t.Fatal(err)
