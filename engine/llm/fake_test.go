@@ -171,13 +171,25 @@ func (c call) arguments() string {
 // answer replies with text and tool calls, streamed when the request asks
 // for a stream: the same script serves both modes.
 func answer(content string, calls ...call) step {
+	return answerFinish("", content, calls...)
+}
+
+// answerFinish is answer with the given finish_reason ("": "stop", or
+// "tool_calls" when there are calls).
+func answerFinish(finishReason, content string, calls ...call) step {
 	return func(w http.ResponseWriter, r *http.Request, req *seenRequest) {
+		finish := "stop"
+		if len(calls) > 0 {
+			finish = "tool_calls"
+		}
+		if finishReason != "" {
+			finish = finishReason
+		}
 		if req.Body.Stream {
-			streamAnswer(w, content, calls)
+			streamAnswer(w, content, calls, finish)
 			return
 		}
 		msg := map[string]any{"role": "assistant", "content": content}
-		finish := "stop"
 		if len(calls) > 0 {
 			var tcs []map[string]any
 			for i, c := range calls {
@@ -185,7 +197,6 @@ func answer(content string, calls ...call) step {
 					"function": map[string]any{"name": c.name, "arguments": c.arguments()}})
 			}
 			msg["tool_calls"] = tcs
-			finish = "tool_calls"
 		}
 		writeJSON(w, http.StatusOK, map[string]any{
 			"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": req.Body.Model,
@@ -196,7 +207,7 @@ func answer(content string, calls ...call) step {
 
 // streamAnswer sends the answer in pieces the way servers do: content in
 // several deltas, each tool call's arguments split across chunks.
-func streamAnswer(w http.ResponseWriter, content string, calls []call) {
+func streamAnswer(w http.ResponseWriter, content string, calls []call, finish string) {
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.WriteHeader(http.StatusOK)
 	send := func(delta map[string]any, finish any) {
@@ -216,10 +227,6 @@ func streamAnswer(w http.ResponseWriter, content string, calls []call) {
 		for _, piece := range split(c.arguments(), 2) {
 			send(map[string]any{"tool_calls": []any{map[string]any{"index": i, "function": map[string]any{"arguments": piece}}}}, nil)
 		}
-	}
-	finish := "stop"
-	if len(calls) > 0 {
-		finish = "tool_calls"
 	}
 	send(map[string]any{}, finish)
 	fmt.Fprint(w, "data: [DONE]\n\n")

@@ -69,14 +69,14 @@ func (q *qc) Check(ctx context.Context, job *engine.Job) (engine.Verdict, error)
 	if err != nil {
 		return engine.Verdict{}, err
 	}
-	v, why := parseVerdict(r.content)
+	v, why := verdictOf(r)
 	if why != nil {
 		q.log.Info("QC answer is not a verdict; asking once more", "reason", why.Error(), "attempt", job.Attempt)
 		msgs = append(msgs, openai.AssistantMessage(r.content), openai.UserMessage(repairPrompt(why)))
 		if r, err = q.ask(ctx, msgs); err != nil {
 			return engine.Verdict{}, err
 		}
-		if v, why = parseVerdict(r.content); why != nil {
+		if v, why = verdictOf(r); why != nil {
 			q.log.Warn("QC answer unusable after a repair request", "reason", why.Error(), "attempt", job.Attempt)
 			return q.unusable(why), nil
 		}
@@ -130,6 +130,17 @@ func (q *qc) unusable(why error) engine.Verdict {
 		Issues:        []string{"QC answer unusable: " + why.Error()},
 		RequiredFixes: []string{},
 	}}
+}
+
+// verdictOf parses an answer, saying so when the model was cut off at its
+// length limit: that, not the model's grasp of the schema, is then why
+// the verdict does not parse.
+func verdictOf(r reply) (verdict, error) {
+	v, why := parseVerdict(r.content)
+	if why != nil && r.finish == "length" {
+		why = fmt.Errorf("%w; the answer was cut off at the model's output length limit", why)
+	}
+	return v, why
 }
 
 // verdict is a parsed, checked QC answer.

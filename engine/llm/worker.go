@@ -53,6 +53,11 @@ func (w *worker) Work(ctx context.Context, job *engine.Job) (engine.WorkResult, 
 			res.Output = tailString(r.content, maxWorkerOutput)
 		}
 		if len(r.toolCalls) == 0 {
+			if r.finish == "length" {
+				// Not a final answer: the model was stopped mid-answer,
+				// and what it meant to do next is lost.
+				return res, fmt.Errorf("the answer of model %q (provider %q) at step %d was cut off at its output length limit (finish_reason \"length\"): raise the maximum number of tokens the model may answer with (Ollama: num_predict; llama.cpp: --n-predict), or shorten the task so each answer is shorter", w.model, w.client.p.Name, step)
+			}
 			return res, nil
 		}
 		for i := range r.toolCalls {

@@ -325,3 +325,37 @@ func TestStagingFolderMadeOnDemand(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// An answer cut off at the model's length limit is not a final answer: the
+// attempt fails saying so, streamed or not. A QC verdict cut off says so
+// in why it is unusable.
+func TestAnswerCutOffAtLengthLimit(t *testing.T) {
+	for _, stream := range []bool{true, false} {
+		f := newFakeLLM(t,
+			answer("", call{toolWrite, map[string]any{"path": "a.md", "content": "x"}}),
+			answerFinish("length", "I have written a.md and next I will"),
+		)
+		task := llmTask("Write.")
+		cfg := testConfig(f.URL(), func(p *Provider) { p.Stream = stream })
+		res, err := buildWorker(t, Kind(cfg), task).Work(t.Context(), testJob(t, task))
+		if err == nil {
+			t.Fatalf("stream %v: a cut-off answer was taken as final: %+v", stream, res)
+		}
+		for _, want := range []string{"at step 2 was cut off", `finish_reason "length"`, "raise the maximum number of tokens", "shorten the task"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("stream %v: error %q does not say %q", stream, err, want)
+			}
+		}
+		if res.ToolCalls != 1 {
+			t.Errorf("ToolCalls = %d, want 1", res.ToolCalls)
+		}
+	}
+
+	cut := answerFinish("length", `{"passed": true, "score": 9`)
+	f := newFakeLLM(t, cut, cut)
+	task := llmTask("Write.", "it exists")
+	v, err := buildQC(t, Kind(testConfig(f.URL())), task).Check(t.Context(), testJob(t, task))
+	if err != nil || v.Passed || !strings.Contains(v.Gap.Feedback, "cut off at the model's output length limit") {
+		t.Errorf("verdict %+v, err %v", v, err)
+	}
+}
