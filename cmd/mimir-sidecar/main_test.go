@@ -3,20 +3,25 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/notify"
 )
 
 // bin is the sidecar built once for these tests: they run the real binary
@@ -329,5 +334,179 @@ func TestServeOverPipes(t *testing.T) {
 	}
 	if strings.Contains(stderr.String(), "level=INFO") {
 		t.Errorf("the sidecar is not quiet by default:\n%s", stderr.String())
+	}
+}
+
+// run --resume finishes a failed execution: only what had not completed
+// runs again, the events continue the journal's, and the deliverables of
+// both runs are saved.
+func TestRunResume(t *testing.T) {
+	ws := t.TempDir()
+	os.WriteFile(filepath.Join(ws, "wf.yaml"), []byte(`name: resumable
+tasks:
+  - id: a
+    worker: {command: echo a > a.txt}
+  - id: b
+    dependsOn: [a]
+    maxRetries: 0
+    worker: {command: 'test -f "$MIMIR_WORKSPACE/go" && echo b > b.txt'}
+`), 0o644)
+	out, stderr, code := runBin(t, ws, "run", "wf.yaml", "--json", "--no-save")
+	if code != 1 {
+		t.Fatalf("first run: exit %d, want 1; stderr:\n%s", code, stderr)
+	}
+	first := parseEvents(t, out)
+	id := first[0].ExecutionID
+
+	os.WriteFile(filepath.Join(ws, "go"), nil, 0o644)
+	out, stderr, code = runBin(t, ws, "run", "--resume", id, "--json")
+	if code != 0 {
+		t.Fatalf("resume: exit %d; stderr:\n%s", code, stderr)
+	}
+	evs := parseEvents(t, out)
+	if start := evs[0]; start.Event != engine.EventExecutionStart || !start.Data.Resumed || start.ExecutionID != id || start.Seq != first[len(first)-1].Seq+1 {
+		t.Errorf("the resume's first event: %+v (the first run ended at seq %d)", start, first[len(first)-1].Seq)
+	}
+	var names []string
+	for _, ev := range evs {
+		if ev.Data.TaskID == "a" {
+			t.Errorf("task a had completed but ran again: %s", ev.Event)
+		}
+		names = append(names, ev.Event)
+	}
+	if got := strings.Join(names, " "); got != "execution-start task-start worker-start worker-complete task-complete execution-complete deliverables-saved" {
+		t.Errorf("the resume's events: %s", got)
+	}
+	if done := evs[len(evs)-2]; done.Data.Status != "completed" || len(done.Data.Deliverables) != 2 {
+		t.Errorf("execution-complete: %+v", done.Data)
+	}
+	for _, f := range []string{"a/a.txt", "b/b.txt"} {
+		if _, err := os.Stat(filepath.Join(ws, "deliverables", f)); err != nil {
+			t.Errorf("%s not saved: %v", f, err)
+		}
+	}
+	if _, stderr, code := runBin(t, ws, "run", "--resume", id); code != 1 || !strings.Contains(stderr, "only interrupted, failed or cancelled") {
+		t.Errorf("resuming a completed execution: exit %d, stderr %q", code, stderr)
+	}
+}
+
+func TestPruneCommand(t *testing.T) {
+	ws := t.TempDir()
+	os.WriteFile(filepath.Join(ws, "wf.yaml"), []byte("name: quick\ntasks:\n  - id: a\n    worker: {command: echo a > a.txt}\n"), 0o644)
+	var ids []string
+	for range 3 {
+		out, stderr, code := runBin(t, ws, "run", "wf.yaml", "--json", "--no-save")
+		if code != 0 {
+			t.Fatalf("run: exit %d; stderr:\n%s", code, stderr)
+		}
+		ids = append(ids, parseEvents(t, out)[0].ExecutionID)
+	}
+	ignore := filepath.Join(ws, ".mimir", ".gitignore")
+	os.Remove(ignore)
+
+	if out, stderr, code := runBin(t, ws, "prune", "--keep", "1"); code != 0 || out != "removed 2 executions\n" {
+		t.Fatalf("prune --keep 1: exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+	left, _ := os.ReadDir(filepath.Join(ws, ".mimir", "executions"))
+	if len(left) != 1 || left[0].Name() != ids[2] {
+		t.Errorf("execution folders left: %v, want only %s", left, ids[2])
+	}
+	if _, err := os.Stat(ignore); err != nil {
+		t.Errorf("prune left .mimir without its .gitignore: %v", err)
+	}
+	if out, _, code := runBin(t, ws, "prune", "--older-than", "1d"); code != 0 || out != "removed 0 executions\n" {
+		t.Errorf("prune --older-than 1d: exit %d, %q", code, out)
+	}
+	if _, stderr, code := runBin(t, ws, "prune"); code != 2 || !strings.Contains(stderr, "--older-than and/or --keep") {
+		t.Errorf("prune with nothing to do: exit %d, %q", code, stderr)
+	}
+
+	fresh := t.TempDir()
+	if out, stderr, code := runBin(t, fresh, "prune", "--keep", "1"); code != 0 || out != "removed 0 executions\n" {
+		t.Errorf("prune of a workspace with no history: exit %d, %q %q", code, out, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(fresh, ".mimir", ".gitignore")); err != nil {
+		t.Errorf("prune made .mimir without its .gitignore: %v", err)
+	}
+}
+
+// journalFake serves a fixed set of envelopes as the journal would.
+type journalFake []engine.Event
+
+func (j journalFake) Events(_ context.Context, since uint64, id string, limit int) ([]json.RawMessage, error) {
+	var out []json.RawMessage
+	for _, ev := range j {
+		if ev.Seq > since && (id == "" || ev.ExecutionID == id) && len(out) < limit {
+			b, _ := json.Marshal(ev)
+			out = append(out, b)
+		}
+	}
+	return out, nil
+}
+
+// gatedPrinter stands for a slow terminal: its first print waits until it
+// is let go.
+type gatedPrinter struct {
+	entered, release chan struct{}
+	once             sync.Once
+	seqs             []uint64
+}
+
+func (p *gatedPrinter) print(ev notify.Event) error {
+	p.once.Do(func() {
+		close(p.entered)
+		<-p.release
+	})
+	p.seqs = append(p.seqs, ev.Seq)
+	return nil
+}
+
+// A printer the hub's ring laps fills the gap from the journal, or says
+// how much it lost when there is none.
+func TestFollowerLappedByTheRing(t *testing.T) {
+	const n = 20
+	var all journalFake
+	for i := uint64(1); i <= n; i++ {
+		name := engine.EventTaskStart
+		if i == n {
+			name = engine.EventExecutionComplete
+		}
+		all = append(all, engine.Event{Seq: i, ExecutionID: "ex_1", Event: name, Data: engine.EventData{Message: fmt.Sprint(i)}})
+	}
+	for _, journaled := range []bool{true, false} {
+		t.Run(map[bool]string{true: "journal", false: "no journal"}[journaled], func(t *testing.T) {
+			hub := notify.NewHub(4)
+			p := &gatedPrinter{entered: make(chan struct{}), release: make(chan struct{})}
+			var stderr bytes.Buffer
+			f := &follower{hub: hub, id: "ex_1", p: p, stderr: &stderr, final: []string{engine.EventExecutionComplete}}
+			if journaled {
+				f.journal = all
+			}
+			done := make(chan error, 1)
+			go func() { done <- f.follow(context.Background(), 0) }()
+			hub.Publish(all[0].Seq, all[0].ExecutionID, all[0].Event, all[0])
+			<-p.entered
+			for _, ev := range all[1:] {
+				hub.Publish(ev.Seq, ev.ExecutionID, ev.Event, ev)
+			}
+			close(p.release)
+			if err := <-done; !errors.Is(err, errFollowDone) {
+				t.Fatalf("follow: %v", err)
+			}
+			var want []uint64
+			for i := uint64(1); i <= n; i++ {
+				if journaled || i == 1 || i > n-4 {
+					want = append(want, i)
+				}
+			}
+			if !slices.Equal(p.seqs, want) {
+				t.Errorf("printed %v, want %v", p.seqs, want)
+			}
+			if msg := stderr.String(); journaled && msg != "" {
+				t.Errorf("a warning although nothing was lost: %q", msg)
+			} else if !journaled && !strings.Contains(msg, "15 events after #1 were not shown") {
+				t.Errorf("the warning: %q", msg)
+			}
+		})
 	}
 }

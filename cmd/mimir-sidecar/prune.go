@@ -42,14 +42,25 @@ func pruneCmd(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	journal, _, err := engine.OpenJournal(ws.StateDir(), nil)
+	// The journal's folder is made here if it is missing; it gets its
+	// .gitignore like every other way in, so it is never committed.
+	if err := ws.EnsureStateDir(); err != nil {
+		return err
+	}
+	// Warnings (a damaged journal, an execution that cannot be read) are
+	// worth seeing here too.
+	log, err := newLogger(stderr, defaultLogLevel())
+	if err != nil {
+		return err
+	}
+	journal, _, err := engine.OpenJournal(ws.StateDir(), log)
 	if errors.Is(err, engine.ErrJournalBusy) {
 		return fmt.Errorf("%w: prune from the editor (mimir/prune), or close it first", err)
 	}
 	if err != nil {
 		return err
 	}
-	runner := engine.NewRunner(engine.Options{Workspace: ws.Dir(), StateDir: ws.StateDir(), Journal: journal})
+	runner := engine.NewRunner(engine.Options{Workspace: ws.Dir(), StateDir: ws.StateDir(), Journal: journal, Logger: log})
 	defer runner.Close(context.Background())
 	removed, err := runner.Prune(age, *keep)
 	fmt.Fprintf(stdout, "removed %d %s\n", len(removed), map[bool]string{true: "execution", false: "executions"}[len(removed) == 1])

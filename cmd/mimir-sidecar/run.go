@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
@@ -122,11 +124,18 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *jsonOut {
 		p = jsonPrinter{w: stdout}
 	}
+	f := &follower{hub: hub, id: ex.ID(), p: p, stderr: stderr, final: []string{engine.EventDeliverablesSaved, engine.EventExecutionCancelled}}
+	if journal != nil {
+		f.journal = journal
+	}
 	printed := make(chan error, 1)
 	followCtx, stopFollowing := context.WithCancel(ctx)
 	defer stopFollowing()
+	// From the seq before the execution's first event: a resumed
+	// execution's earlier events were shown by the run that made them.
+	from := runner.Seq()
 	go func() {
-		printed <- followExecution(followCtx, hub, ex.ID(), p, engine.EventDeliverablesSaved, engine.EventExecutionCancelled)
+		printed <- f.follow(followCtx, from)
 	}()
 
 	sigs, stopSignals := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
@@ -151,18 +160,27 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			ex.RecordSaved(report.Target, report.Saved, report.Failed, report.Results)
 		}
 	}
-	// Every event goes through the journal before the hub: closing the
-	// runner flushes it, then the printer drains the hub and stops.
+	// Every event goes through the journal before the hub. Once the last
+	// one is in the hub, closing it lets the printer drain what is left and
+	// stop; the journal stays open until then, for the printer to fill in
+	// what a slow terminal made it miss.
+	for last := runner.Seq(); hub.Last() < last; {
+		// Wait wakes on every event, not just the last.
+		if err := hub.Wait(ctx, hub.Last()); err != nil {
+			log.Warn("wait for the last events", "err", err)
+			break
+		}
+	}
+	hub.Close()
+	printErr := <-printed
 	if err := runner.Close(ctx); err != nil {
 		log.Warn("close", "err", err)
 	}
-	hub.Close()
 	if saveErr != nil {
-		<-printed
 		return saveErr
 	}
-	if err := <-printed; err != nil && !errors.Is(err, notify.ErrClosed) && !errors.Is(err, errFollowDone) {
-		return err
+	if printErr != nil && !errors.Is(printErr, notify.ErrClosed) && !errors.Is(printErr, errFollowDone) {
+		return printErr
 	}
 	switch sum.Status {
 	case engine.StatusCompleted:
@@ -193,21 +211,88 @@ func hubSink(hub *notify.Hub) engine.Sink {
 
 var errFollowDone = errors.New("execution finished")
 
-// followExecution prints one execution's events until one of the final
-// names arrives.
-func followExecution(ctx context.Context, hub *notify.Hub, id string, p printer, final ...string) error {
-	return hub.Follow(ctx, 0, func(ev notify.Event, _ bool) error {
-		if ev.ExecutionID != id {
-			return nil
-		}
-		if err := p.print(ev); err != nil {
-			return err
-		}
-		for _, f := range final {
-			if ev.Name == f {
-				return errFollowDone
+// eventSource is where events the hub no longer holds are found: the
+// journal.
+type eventSource interface {
+	Events(ctx context.Context, since uint64, executionID string, limit int) ([]json.RawMessage, error)
+}
+
+// follower prints one execution's events as the hub delivers them. When the
+// printer falls so far behind that the hub's ring laps it, the events it
+// missed are read from the journal, or, without one, a warning says how
+// many were lost: output never silently skips.
+type follower struct {
+	hub     *notify.Hub
+	journal eventSource // nil when the run is not journaled
+	id      string
+	p       printer
+	stderr  io.Writer
+	// final are the event names after which there is nothing more to print.
+	final []string
+}
+
+// fillPage is how many missed events are read from the journal at a time.
+const fillPage = 1000
+
+// follow prints the execution's events with a seq above after until one of
+// the final names is printed (errFollowDone), the hub closes
+// (notify.ErrClosed) or ctx is done.
+func (f *follower) follow(ctx context.Context, after uint64) error {
+	return f.hub.Follow(ctx, after, func(ev notify.Event, reset bool) error {
+		if reset {
+			if err := f.fill(ctx, after, ev.Seq); err != nil {
+				return err
 			}
 		}
-		return nil
+		after = ev.Seq
+		return f.print(ev)
 	})
+}
+
+func (f *follower) print(ev notify.Event) error {
+	if ev.ExecutionID != f.id {
+		return nil
+	}
+	if err := f.p.print(ev); err != nil {
+		return err
+	}
+	if slices.Contains(f.final, ev.Name) {
+		return errFollowDone
+	}
+	return nil
+}
+
+// fill prints the execution's events with a seq above since and below
+// before, which the hub no longer holds.
+func (f *follower) fill(ctx context.Context, since, before uint64) error {
+	if f.journal == nil {
+		fmt.Fprintf(f.stderr, "⚠️ %d events after #%d were not shown: the output fell behind and they are no longer kept (this run has no journal to read them from)\n", before-since-1, since)
+		return nil
+	}
+	for {
+		page, err := f.journal.Events(ctx, since, f.id, fillPage)
+		if err != nil {
+			return fmt.Errorf("read missed events from the journal: %w", err)
+		}
+		for _, raw := range page {
+			var head struct {
+				Seq         uint64 `json:"seq"`
+				ExecutionID string `json:"executionId"`
+				Event       string `json:"event"`
+			}
+			if err := json.Unmarshal(raw, &head); err != nil {
+				return fmt.Errorf("read missed events from the journal: after %d: %w", since, err)
+			}
+			if head.Seq >= before {
+				return nil
+			}
+			since = head.Seq
+			if err := f.print(notify.Event{Seq: head.Seq, ExecutionID: head.ExecutionID, Name: head.Event, JSON: raw}); err != nil {
+				return err
+			}
+		}
+		if len(page) < fillPage {
+			return nil
+		}
+	}
 }
