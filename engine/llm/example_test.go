@@ -36,7 +36,7 @@ func TestExampleWorkflow(t *testing.T) {
 	if !strings.Contains(reqs[0].Body.Messages[0].Text(), "senior Go reviewer") || !strings.Contains(reqs[2].Body.Messages[0].Text(), "strict quality-control reviewer") {
 		t.Error("the example's preamble files are not the system messages")
 	}
-	if !strings.Contains(reqs[0].Body.Messages[1].Text(), "elapsed := float64(now.Unix() - l.last.Unix())") {
+	if !strings.Contains(reqs[0].Body.Messages[1].Text(), "elapsed := now.Sub(l.last) / time.Second") {
 		t.Error("the code under review is not in the worker's brief")
 	}
 }
