@@ -1,9 +1,10 @@
 // Real SSE clients against the sidecar's mirror: curl -N, the WHATWG
-// eventsource package (with its automatic reconnect after the server side
-// drops), and EventSource in a page in headless Chromium.
+// eventsource package (with its automatic reconnect after the connection
+// is cut, and after the server itself drops the subscriber), and
+// EventSource in a page in headless Chromium.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import net from 'node:net';
@@ -144,6 +145,63 @@ test('eventsource reconnects with Last-Event-ID and misses nothing', async (t) =
   assertInOrder(seqs);
   const all = await conn.sendRequest('mimir/events', { since: 0, executionId });
   assert.deepEqual(seqs, all.events.map((e) => e.seq), 'a gap or a duplicate across the reconnect');
+});
+
+// dropServer builds and starts tests/sse-clients/dropserver: the mirror's
+// own server (package notify) with a slow-reader cut-off tight enough that
+// a burst of events makes it drop its subscribers.
+async function dropServer(t) {
+  const dir = mkdtempSync(join(tmpdir(), 'mimir-drop-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const exe = join(dir, 'dropserver');
+  execFileSync('go', ['build', '-o', exe, './tests/sse-clients/dropserver'], { cwd: repo, stdio: 'inherit' });
+  const child = spawn(exe, [], { stdio: ['pipe', 'pipe', 'pipe'] });
+  t.after(() => child.kill('SIGKILL'));
+  const drops = [];
+  let err = '';
+  child.stderr.on('data', (d) => {
+    err += d;
+    for (const line of err.split('\n').slice(0, -1)) if (line.startsWith('dropped: ')) drops.push(line.slice(9));
+    err = err.slice(err.lastIndexOf('\n') + 1);
+  });
+  const addr = await new Promise((res, rej) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      if (out.includes('\n')) res(JSON.parse(out.slice(0, out.indexOf('\n'))));
+    });
+    child.on('exit', (code) => rej(new Error(`dropserver exited ${code}`)));
+  });
+  return { ...addr, drops, send: (line) => child.stdin.write(line + '\n') };
+}
+
+test('eventsource reconnects after the server itself cuts it off', async (t) => {
+  const srv = await dropServer(t);
+  const received = [];
+  let opens = 0;
+  const es = new EventSource(`${srv.url}/events?token=${srv.token}&lastEventId=0`);
+  t.after(() => es.close());
+  es.onopen = () => { opens++; };
+  for (const name of ['task-start', 'execution-complete']) {
+    es.addEventListener(name, (e) => received.push({ id: Number(e.lastEventId), event: name }));
+  }
+  await until(() => opens === 1);
+  // Bursts until the server has cut the stream off at least once: the cut
+  // depends on where the subscriber's handler is when a burst lands, so
+  // the test asks for it rather than assuming the first burst does it.
+  let published = 0;
+  while (srv.drops.length === 0) {
+    assert.ok(published < 100000, 'the server never cut the subscriber off');
+    srv.send('burst 200');
+    published += 200;
+    await until(() => srv.drops.length > 0 || received.length === published);
+  }
+  srv.send('end');
+  await until(() => received.some((e) => e.event === 'execution-complete'));
+  assert.ok(srv.drops.every((why) => why.startsWith('too far behind') || why.startsWith('lapped')), srv.drops.join('\n'));
+  assert.ok(opens >= 2, 'eventsource did not reconnect');
+  const seqs = received.map((e) => e.id);
+  assert.deepEqual(seqs, Array.from({ length: published + 1 }, (_, i) => i + 1), 'a gap or a duplicate across the reconnect');
 });
 
 test('EventSource in headless Chromium receives an execution', async (t) => {
