@@ -14,8 +14,11 @@ import (
 )
 
 // collectDeliverables lists the regular files in a task's staging folder
-// that match its patterns (all of them when there are none). Symlinks are
-// not followed: a worker cannot make a file outside its folder a deliverable.
+// that match its patterns (all of them when there are none). Nothing else
+// is a deliverable: a symlink (wherever it points, so a worker cannot make
+// a file outside its folder a deliverable; links to folders are not walked
+// into either), a named pipe or socket (opening a pipe waits for a writer,
+// reading a socket has no end), a device or a folder.
 func collectDeliverables(dir, taskID string, patterns []string) ([]Deliverable, error) {
 	root, err := os.OpenRoot(dir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -34,6 +37,9 @@ func collectDeliverables(dir, taskID string, patterns []string) ([]Deliverable, 
 			return nil
 		}
 		size, sum, err := hashFile(root, p)
+		if errors.Is(err, errNotRegular) {
+			return nil // swapped for something else since it was listed
+		}
 		if err != nil {
 			return err
 		}
@@ -58,12 +64,29 @@ func matchesAny(p string, patterns []string) bool {
 	return false
 }
 
+// errNotRegular is what hashFile says of a name that is no longer a
+// regular file.
+var errNotRegular = errors.New("not a regular file")
+
+// hashFile reads a file the walk listed as regular. The name may have been
+// replaced since (the task's processes can outlive it), so it is checked
+// again without following a link or waiting on a pipe.
 func hashFile(root *os.Root, p string) (int64, string, error) {
-	f, err := root.Open(p)
+	if st, err := root.Lstat(p); err != nil {
+		return 0, "", fmt.Errorf("hash %s: %w", p, err)
+	} else if !st.Mode().IsRegular() {
+		return 0, "", errNotRegular
+	}
+	f, err := root.OpenFile(p, os.O_RDONLY|openNonblock, 0)
 	if err != nil {
-		return 0, "", err
+		return 0, "", fmt.Errorf("hash %s: %w", p, err)
 	}
 	defer f.Close()
+	if st, err := f.Stat(); err != nil {
+		return 0, "", fmt.Errorf("hash %s: %w", p, err)
+	} else if !st.Mode().IsRegular() {
+		return 0, "", errNotRegular
+	}
 	h := sha256.New()
 	n, err := io.Copy(h, f)
 	if err != nil {
