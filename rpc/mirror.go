@@ -102,6 +102,16 @@ type mirror struct {
 	wrote     bool // whether sidecar.json was this mirror's to write
 }
 
+// DiscoveryFile is the sidecar.json that names m, and false when m did not
+// write one (another sidecar's mirror holds the workspace's): `run --sse`
+// must not point people at a file that names someone else.
+func DiscoveryFile(m Mirror) (string, bool) {
+	if mm, ok := m.(*mirror); ok && mm.wrote {
+		return mm.discovery, true
+	}
+	return "", false
+}
+
 // Close removes sidecar.json only if it still names this mirror: another
 // sidecar may have replaced it since (after this one stopped answering),
 // and removing theirs would hide them.

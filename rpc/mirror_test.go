@@ -34,6 +34,12 @@ func TestSecondMirrorLeavesTheFirstsFile(t *testing.T) {
 	if d, err := notify.ReadDiscovery(path); err != nil || d.Token != first.Token() {
 		t.Fatalf("with two mirrors up, sidecar.json names %+v (%v), want the first", d, err)
 	}
+	if got, ok := DiscoveryFile(first); !ok || got != path {
+		t.Errorf("DiscoveryFile(first) = %q %v, want %s", got, ok, path)
+	}
+	if got, ok := DiscoveryFile(second); ok {
+		t.Errorf("DiscoveryFile(second) = %q, but the file names the first", got)
+	}
 	if err := second.Close(); err != nil {
 		t.Fatal(err)
 	}
