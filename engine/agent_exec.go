@@ -47,14 +47,20 @@ func (q execQC) Check(ctx context.Context, job *Job) (Verdict, error) {
 	stdout := newHead(maxQCStdout)
 	combined := newTail(maxOutputTail)
 	runErr := runCommand(ctx, job, q.spec.Command, q.spec.Env, PhaseQC, multiWriter(stdout, combined), combined)
-	if ctx.Err() != nil {
+	if err := ctx.Err(); err != nil {
+		// Cancelled or timed out, even if the command exited 0 just as it
+		// happened: an error says which, where an empty verdict would say
+		// "failed" with no reason.
+		if runErr == nil {
+			runErr = err
+		}
 		return Verdict{}, runErr
 	}
 	var exitErr *exec.ExitError
 	if runErr != nil && !errors.As(runErr, &exitErr) {
 		return Verdict{}, runErr // it did not run at all
 	}
-	v, found, err := parseVerdict(stdout.Bytes(), runErr == nil, q.threshold)
+	v, found, err := parseVerdict(stdout.Bytes(), q.threshold)
 	if err != nil {
 		return Verdict{}, err
 	}
@@ -84,8 +90,9 @@ type verdictJSON struct {
 // parseVerdict finds a JSON verdict in a QC command's stdout: the whole of it,
 // or else its last line (so a script may log before it answers). Without
 // "passed" the score decides against the task's threshold; without a score,
-// a pass is 100 and a failure 0.
-func parseVerdict(stdout []byte, exitOK bool, threshold int) (Verdict, bool, error) {
+// a pass is 100 and a failure 0. A verdict decides whatever the command's
+// exit status (the exec agent's contract), so that status is not asked for.
+func parseVerdict(stdout []byte, threshold int) (Verdict, bool, error) {
 	text := bytes.TrimSpace(stdout)
 	candidates := [][]byte{text}
 	if i := bytes.LastIndexByte(text, '\n'); i >= 0 {
@@ -159,7 +166,13 @@ func runCommand(ctx context.Context, job *Job, command Command, env map[string]s
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.Stdin = nil
 	prepareGroup(cmd)
-	err := cmd.Run()
+	if err := cmd.Start(); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("%s command %q: %w", phase, command.String(), err)
+	}
+	err := cmd.Wait()
 	if errors.Is(err, exec.ErrWaitDelay) {
 		// The command exited, but something it started held its output
 		// open; that straggler is killed below and the command's own

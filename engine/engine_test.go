@@ -527,3 +527,67 @@ func BenchmarkScheduler10kTasks(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n)/1000, "µs/task")
 }
+
+// A panicking agent fails its attempt with an error that names the task,
+// and the sidecar lives on.
+func TestAgentPanicFailsTheAttempt(t *testing.T) {
+	one := 1
+	tk := task("a")
+	tk.MaxRetries = &one
+	a := funcAgent{
+		work: func(_ context.Context, j *Job) (WorkResult, error) {
+			if j.Attempt == 1 {
+				panic("worker boom")
+			}
+			return WorkResult{}, nil
+		},
+		check: func(_ context.Context, j *Job) (Verdict, error) {
+			var none []Verdict
+			return none[j.Attempt], nil // a runtime error, not a string
+		},
+	}
+	ex, evs := run(t, &Workflow{Name: "p", Tasks: []*Task{tk}}, a)
+	wc := evs[index(evs, EventWorkerComplete, "a")]
+	if *wc.Data.OK || wc.Data.Error != "task a: the worker agent crashed: worker boom" {
+		t.Errorf("worker-complete after a panic: %+v", wc.Data)
+	}
+	qc := evs[index(evs, EventQCComplete, "a")]
+	if *qc.Data.Passed || qc.Data.Gap == nil || !strings.Contains(qc.Data.Gap.Feedback, "task a: the QC agent crashed: runtime error: index out of range [2] with length 0") {
+		t.Errorf("qc-complete after a panic: %+v", qc.Data)
+	}
+	if s := ex.Summary().Status; s != StatusFailed {
+		t.Errorf("status %s, want failed", s)
+	}
+}
+
+// task-fail's reason quotes the last gap's feedback, cut when long.
+func TestTaskFailReasonQuotesLongFeedback(t *testing.T) {
+	zero := 0
+	tk := task("a")
+	tk.MaxRetries = &zero
+	long := strings.Repeat("é", 300)
+	_, evs := run(t, &Workflow{Name: "f", Tasks: []*Task{tk}}, funcAgent{check: func(context.Context, *Job) (Verdict, error) {
+		return Verdict{Score: 5, Gap: Gap{Feedback: long}}, nil
+	}})
+	reason := evs[index(evs, EventTaskFail, "a")].Data.Error
+	want := "QC failed on the last attempt: " + strings.Repeat("é", 199) + "…"
+	if reason != want {
+		t.Errorf("reason %q, want %q", reason, want)
+	}
+	if got := truncate("short", 200); got != "short" {
+		t.Errorf("truncate of a short text: %q", got)
+	}
+}
+
+// A QC command that exits 0 as its timeout strikes reports the timeout,
+// not an empty failed verdict.
+func TestExecQCSucceedingAtTheTimeout(t *testing.T) {
+	// SIGTERM (what the timeout sends first) makes it exit 0 at once.
+	q := execQC{spec: &AgentSpec{Command: Command{Shell: `trap 'exit 0' TERM; sleep 30 & wait`}}, threshold: 80}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	v, err := q.Check(ctx, &Job{Task: &Task{ID: "q"}, Dir: t.TempDir()})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("QC exiting 0 at its timeout: %+v, %v; want a timeout error", v, err)
+	}
+}

@@ -3,8 +3,10 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"time"
 )
@@ -107,8 +109,10 @@ type taskResult struct {
 }
 
 // run schedules the task DAG: a task starts once every task it depends on
-// has completed, at most parallelism at a time, in workflow order among
-// those ready. A failed task's dependents are skipped, transitively.
+// has completed, at most parallelism at a time. Tasks ready at the start go
+// in workflow order; after that, a task joins the queue when its last
+// dependency completes, so the order follows completions, not the file. A
+// failed task's dependents are skipped, transitively.
 func (ex *Execution) run() {
 	began := time.Now()
 	tasks := ex.wf.Tasks
@@ -170,7 +174,7 @@ func (ex *Execution) run() {
 			t := ready[0]
 			ready = ready[1:]
 			running++
-			go func() { results <- taskResult{t, ex.runTask(t)} }()
+			go ex.runTaskSafely(t, results)
 		}
 		if running == 0 {
 			break // cancelled before the rest could start
@@ -223,6 +227,21 @@ func (ex *Execution) run() {
 	})
 	// The execution is over: its context goes with it.
 	ex.cancel(nil)
+}
+
+// runTaskSafely runs t and reports its outcome. Agents' panics are caught
+// where they are called (see callAgent); this is the net for one anywhere
+// else in the task's code, so a bug fails a task, not the sidecar.
+func (ex *Execution) runTaskSafely(t *Task, results chan<- taskResult) {
+	res := taskResult{task: t, outcome: outcomeFailed}
+	defer func() { results <- res }()
+	defer func() {
+		if p := recover(); p != nil {
+			ex.r.log.Error("a task crashed", "execution", ex.id, "task", t.ID, "panic", p, "stack", string(debug.Stack()))
+			res.outcome = ex.failTask(t, 0, nil, fmt.Sprintf("task %s crashed: %v", t.ID, p))
+		}
+	}()
+	res.outcome = ex.runTask(t)
 }
 
 // skipDependents reports every task that can no longer run because failed

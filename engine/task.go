@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -61,7 +62,9 @@ func (ex *Execution) runTask(t *Task) taskOutcome {
 			Gap: gap, Message: msgWorkerStart(title),
 		})
 		began := time.Now()
-		res, err := callWithTimeout(ctx, t.TimeoutOrDefault(), func(ctx context.Context) (WorkResult, error) {
+		// The task's timeout bounds each agent call on its own: the worker
+		// here, QC below with a fresh one.
+		res, err := callAgent(ctx, ex, t, "worker", func(ctx context.Context) (WorkResult, error) {
 			return worker.Work(ctx, job)
 		})
 		took := time.Since(began)
@@ -100,7 +103,7 @@ func (ex *Execution) runTask(t *Task) taskOutcome {
 				Message: msgQCStart(title),
 			})
 			began := time.Now()
-			v, err := callWithTimeout(ctx, t.TimeoutOrDefault(), func(ctx context.Context) (Verdict, error) {
+			v, err := callAgent(ctx, ex, t, "QC", func(ctx context.Context) (Verdict, error) {
 				return qc.Check(ctx, job)
 			})
 			took := time.Since(began)
@@ -146,8 +149,9 @@ func (ex *Execution) runTask(t *Task) taskOutcome {
 		return outcomeCompleted
 	}
 	reason := lastFailed + " failed on the last attempt"
-	if gap != nil && gap.Feedback != "" && len(gap.Feedback) < 200 {
-		reason += ": " + gap.Feedback
+	if gap != nil && gap.Feedback != "" {
+		// The reason is a line for a list; the gap beside it has it all.
+		reason += ": " + truncate(gap.Feedback, maxReasonFeedback)
 	}
 	return ex.failTask(t, maxAttempts, gap, reason)
 }
@@ -174,6 +178,23 @@ func (ex *Execution) writeGap(t *Task, attempt int, gap *Gap) (string, error) {
 	return path, nil
 }
 
+// callAgent calls one of t's agents (role names it: worker or qc) under
+// the task's timeout. A panic in the agent fails the call, with an error
+// that says so, instead of taking the sidecar and every other execution
+// down with it.
+func callAgent[T any](ctx context.Context, ex *Execution, t *Task, role string, f func(context.Context) (T, error)) (T, error) {
+	return callWithTimeout(ctx, t.TimeoutOrDefault(), func(ctx context.Context) (v T, err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				ex.r.log.Error("an agent crashed", "execution", ex.id, "task", t.ID, "agent", role, "panic", p, "stack", string(debug.Stack()))
+				var zero T
+				v, err = zero, fmt.Errorf("task %s: the %s agent crashed: %v", t.ID, role, p)
+			}
+		}()
+		return f(ctx)
+	})
+}
+
 // callWithTimeout bounds one agent call by the task's timeout.
 func callWithTimeout[T any](ctx context.Context, d time.Duration, f func(context.Context) (T, error)) (T, error) {
 	ctx, cancel := context.WithTimeout(ctx, d)
@@ -190,6 +211,26 @@ func describeFailure(err error, timeout time.Duration) string {
 		return fmt.Sprintf("timed out after %s", timeout)
 	}
 	return err.Error()
+}
+
+// maxReasonFeedback bounds, in characters, the gap feedback quoted in
+// task-fail's reason.
+const maxReasonFeedback = 200
+
+// truncate cuts s to at most n characters, the last being "…" when cut,
+// never in the middle of a character.
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	i, count := 0, 0
+	for i = range s {
+		if count == n-1 {
+			break
+		}
+		count++
+	}
+	return s[:i] + "…"
 }
 
 func lastBytes(s string, n int) string {
