@@ -425,3 +425,88 @@ func TestTLSProblemsAreNotRetried(t *testing.T) {
 		})
 	}
 }
+
+// Error statuses read the same when the provider does not stream: the
+// status and the server's message come from a plain response.
+func TestErrorStatusNotStreamed(t *testing.T) {
+	t.Setenv("MIMIR_TEST_KEY", "sk-some-key")
+	cases := []struct {
+		name     string
+		script   []step
+		keyed    bool
+		kind     failure
+		requests int
+		want     []string
+	}{
+		{
+			name:     "wrong key",
+			script:   []step{status(401, `{"error": {"message": "Incorrect API key provided", "code": "invalid_api_key"}}`)},
+			keyed:    true,
+			kind:     failAuth,
+			requests: 1,
+			want:     []string{"refused the API key from $MIMIR_TEST_KEY (401: Incorrect API key provided)"},
+		},
+		{
+			name:     "wrong model name",
+			script:   []step{status(404, `{"error": {"message": "model \"test-model\" not found, try pulling it first"}}`)},
+			kind:     failModel,
+			requests: 1,
+			want:     []string{`has no model "test-model" (404`},
+		},
+		{
+			name:     "context length",
+			script:   []step{status(400, `{"error": {"message": "This model's maximum context length is 8192 tokens.", "code": "context_length_exceeded"}}`)},
+			kind:     failContext,
+			requests: 1,
+			want:     []string{"context window", "maximum context length is 8192"},
+		},
+		{
+			name:     "server error past the retries",
+			script:   []step{status(500, `{}`), status(502, `bad gateway`), status(503, `{"message": "overloaded"}`)},
+			kind:     failServer,
+			requests: 3,
+			want:     []string{"failed (503 Service Unavailable: overloaded)", "still so after 2 retries"},
+		},
+		{
+			name:     "server error, then an answer",
+			script:   []step{status(503, `{}`), answer("fine")},
+			requests: 2,
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFakeLLM(t, c.script...)
+			cfg := testConfig(f.URL(), nonStreaming, func(p *Provider) {
+				if c.keyed {
+					p.APIKeyEnv = "MIMIR_TEST_KEY"
+				}
+			})
+			task := llmTask("Write.")
+			_, err := buildWorker(t, Kind(cfg, withBackoff(time.Millisecond)), task).Work(t.Context(), testJob(t, task))
+			reqs := f.requests()
+			if len(reqs) != c.requests {
+				t.Errorf("%d requests, want %d", len(reqs), c.requests)
+			}
+			for _, r := range reqs {
+				if r.Body.Stream {
+					t.Error("a request asked for a stream")
+				}
+			}
+			if c.kind == 0 {
+				if err != nil {
+					t.Errorf("err = %v", err)
+				}
+				return
+			}
+			var ce *callError
+			if !errors.As(err, &ce) || ce.kind != c.kind {
+				t.Fatalf("err = %v, want kind %d", err, c.kind)
+			}
+			for _, want := range c.want {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not say %q", err, want)
+				}
+			}
+		})
+	}
+}
