@@ -1,21 +1,20 @@
--- Headless tests of the plugin, run by tests/run.sh:
---   unit tests (toasts against the shared fixture, the log format,
---   completion), then the plugin driving the real sidecar through the
---   example workflow. Prints "N passed, N failed" and exits non-zero on any
---   failure.
+-- Headless tests of the plugin, run by tests/run.sh: unit tests (toasts
+-- against the shared fixture, the log format, the executions' states,
+-- completion from disk), then the plugin driving the real sidecar through
+-- the example workflow. Prints "N passed, N failed" and exits non-zero on
+-- any failure; run.sh checks that line against the number of tests here.
+--
+-- Each test is one `test("name", function() … end)` at the start of a line:
+-- run.sh counts them so. Tests run in order, and the sidecar tests build on
+-- each other (one workspace, one execution of the example).
 local repo = vim.env.MIMIR_REPO
 local bin = vim.env.MIMIR_SIDECAR_BIN
-local passed, failed = 0, 0
+local uv = vim.uv or vim.loop
+
+local tests = {}
 
 local function test(name, fn)
-  local ok, err = xpcall(fn, debug.traceback)
-  if ok then
-    passed = passed + 1
-    io.stdout:write("ok   " .. name .. "\n")
-  else
-    failed = failed + 1
-    io.stdout:write("FAIL " .. name .. "\n" .. tostring(err) .. "\n")
-  end
+  table.insert(tests, { name = name, fn = fn })
 end
 
 local function eq(got, want, what)
@@ -29,6 +28,63 @@ local function read(path)
   local s = f:read("*a")
   f:close()
   return s
+end
+
+local function write(path, text)
+  vim.fn.mkdir(vim.fn.fnamemodify(path, ":h"), "p")
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
+end
+
+-- Every notification, and the errors nobody asked for. Neovim reports an
+-- error raised in an LSP handler, a request's callback, vim.schedule or an
+-- autocommand in v:errmsg (0.7) or with vim.notify at ERROR level (newer
+-- ones, for the LSP client's); the plugin's own notifications carry its
+-- title. Each such error fails the test it happened in.
+local notes = {}
+local stray = {}
+
+local function notify(msg, level, opts)
+  if type(msg) ~= "string" then
+    msg = "a notification that is not text: " .. vim.inspect(msg) .. "\n" .. debug.traceback()
+    table.insert(stray, msg)
+  end
+  table.insert(notes, { msg = msg, level = level })
+  if level == vim.log.levels.ERROR and not (opts and opts.title == "Mimir") then
+    table.insert(stray, msg)
+  end
+end
+vim.notify = notify
+
+local function stray_errors()
+  if vim.v.errmsg ~= "" then
+    table.insert(stray, vim.v.errmsg)
+    vim.v.errmsg = ""
+  end
+  return stray
+end
+
+local function wait_for(what, pred, ms)
+  local ok = vim.wait(ms or 30000, function()
+    return #stray_errors() > 0 or pred()
+  end, 20)
+  if #stray > 0 then
+    error("an error was raised while waiting for " .. what .. ":\n" .. table.concat(stray, "\n"), 2)
+  end
+  if not ok then
+    error("timed out waiting for " .. what, 2)
+  end
+end
+
+local function messages(pattern)
+  local found = {}
+  for _, n in ipairs(notes) do
+    if n.msg:find(pattern, 1, true) then
+      table.insert(found, n)
+    end
+  end
+  return found
 end
 
 -- Unit tests.
@@ -51,14 +107,13 @@ end)
 test("failures setting shows only warnings and errors", function()
   local toasts = require("mimir.toasts")
   local shown = {}
-  local orig = vim.notify
   vim.notify = function(msg, level)
     table.insert(shown, { msg, level })
   end
   toasts.show({ event = "qc-start", data = { message = "🔍 QC verifying: x" } }, "failures")
   toasts.show({ event = "task-fail", data = { message = "❌ Task failed: x after 3 attempts" } }, "failures")
   toasts.show({ event = "task-fail", data = { message = "❌ no" } }, "none")
-  vim.notify = orig
+  vim.notify = notify
   eq(shown, { { "❌ Task failed: x after 3 attempts", vim.log.levels.ERROR } }, "shown")
 end)
 
@@ -84,48 +139,49 @@ end)
 
 -- The plugin against the real sidecar.
 
-local ws = vim.fn.tempname()
-vim.fn.mkdir(ws, "p")
-vim.fn.system({ "cp", "-r", repo .. "/examples", ws .. "/examples" })
-vim.fn.mkdir(ws .. "/.git", "p")
-vim.cmd("cd " .. vim.fn.fnameescape(ws))
-
-local notes = {}
-vim.notify = function(msg, level)
-  table.insert(notes, { msg = msg, level = level })
-end
+local ws
+local id -- the example's execution
 local fired = {}
-vim.api.nvim_create_autocmd("User", {
-  pattern = "MimirEvent",
-  callback = function(args)
-    table.insert(fired, args.data or vim.g.mimir_last_event)
-  end,
-})
+
+local function workspace()
+  ws = vim.fn.resolve(vim.fn.tempname())
+  vim.fn.mkdir(ws, "p")
+  vim.fn.system({ "cp", "-r", repo .. "/examples", ws .. "/examples" })
+  vim.fn.mkdir(ws .. "/.git", "p")
+  vim.cmd("cd " .. vim.fn.fnameescape(ws))
+  vim.api.nvim_create_autocmd("User", {
+    pattern = "MimirEvent",
+    callback = function(args)
+      table.insert(fired, args.data or vim.g.mimir_last_event)
+    end,
+  })
+end
 
 local events = require("mimir.events")
 
-local function wait_for(what, pred, ms)
-  if not vim.wait(ms or 30000, pred, 20) then
-    error("timed out waiting for " .. what, 2)
+local function finished(exid)
+  return function()
+    local ex = events.executions[exid]
+    return ex ~= nil and ex.status ~= nil and ex.status ~= "running"
   end
 end
 
-local function completed(id)
-  return function()
-    local ex = events.executions[id]
-    return ex ~= nil and ex.status ~= "running"
-  end
+local function fired_for(exid, name)
+  return vim.tbl_filter(function(ev)
+    return ev.executionId == exid and (name == nil or ev.event == name)
+  end, fired)
 end
 
 test(":MimirRun runs the example with the seed's notifications", function()
+  workspace()
   require("mimir").setup({ cmd = { bin } })
   vim.cmd("edit examples/translate-docs/workflow.yaml")
   vim.cmd("MimirRun")
   wait_for("the execution to start", function()
     return #events.order > 0
   end)
-  local id = events.order[1]
-  wait_for("execution-complete", completed(id))
+  id = events.order[1]
+  wait_for("execution-complete", finished(id))
   eq(events.executions[id].status, "completed", "status")
 
   local texts = {}
@@ -164,7 +220,6 @@ test("progress began and ended", function()
 end)
 
 test("User MimirEvent fired for every event, in seq order", function()
-  local id = events.order[1]
   local seqs = {}
   for _, ev in ipairs(fired) do
     if ev.executionId == id then
@@ -209,9 +264,7 @@ end)
 
 test("a broken workflow shows diagnostics and its run says why", function()
   local path = ws .. "/broken.mimir.yaml"
-  local f = assert(io.open(path, "w"))
-  f:write("name: broken\ntasks:\n  - id: a\n    worker: {command: x}\n    dependsOn: [nope]\n")
-  f:close()
+  write(path, "name: broken\ntasks:\n  - id: a\n    worker: {command: x}\n    dependsOn: [nope]\n")
   vim.cmd("edit " .. path)
   local buf = vim.api.nvim_get_current_buf()
   wait_for("diagnostics", function()
@@ -228,20 +281,25 @@ test("a broken workflow shows diagnostics and its run says why", function()
   eq(notes[#notes].level, vim.log.levels.ERROR, "level")
 end)
 
-test(":MimirCancel stops a running execution", function()
+local slow = "name: slow\ntasks:\n  - id: nap\n    worker: {command: sleep 300}\n"
+
+local function run_slow()
   local path = ws .. "/slow.mimir.yaml"
-  local f = assert(io.open(path, "w"))
-  f:write("name: slow\ntasks:\n  - id: nap\n    worker: {command: sleep 300}\n")
-  f:close()
+  write(path, slow)
   local count = #events.order
   vim.cmd("MimirRun " .. path)
   wait_for("the run", function()
-    return #events.order > count
+    local newest = events.executions[events.order[#events.order]]
+    return #events.order > count and newest.status == "running"
   end)
-  local id = events.order[#events.order]
+  return events.order[#events.order]
+end
+
+test(":MimirCancel stops a running execution", function()
+  local exid = run_slow()
   vim.cmd("MimirCancel")
-  wait_for("the cancel", completed(id), 5000)
-  eq(events.executions[id].status, "cancelled", "status")
+  wait_for("the cancel", finished(exid), 5000)
+  eq(events.executions[exid].status, "cancelled", "status")
 end)
 
 test(":checkhealth mimir", function()
@@ -251,6 +309,53 @@ test(":checkhealth mimir", function()
   assert(text:find("workspace: " .. ws, 1, true), text)
 end)
 
-io.stdout:write(string.format("%d passed, %d failed\n", passed, failed))
-require("mimir.client").stop_all()
-vim.cmd(failed == 0 and "qall!" or "cquit 1")
+-- The runner: every test in order, each failing on its own error or on one
+-- raised elsewhere while it ran. An error in the runner itself, or a hang
+-- (a prompt waiting for input), ends the run with the summary, counting
+-- the tests not run as failed.
+local passed, failed = 0, 0
+local current
+
+local function summary()
+  local not_run = #tests - passed - failed
+  return string.format("%d passed, %d failed\n", passed, failed + not_run)
+end
+
+local function finish(code)
+  io.stdout:write(summary())
+  io.stdout:flush()
+  pcall(require("mimir.client").stop_all)
+  vim.cmd(code == 0 and "qall!" or "cquit " .. code)
+end
+
+local hang_ms = 240000 -- under run.sh's timeout of 300 s
+local watchdog = uv.new_timer()
+watchdog:start(hang_ms, 0, function()
+  io.stdout:write(string.format("FAIL %s: the tests hung for %d s\n", tostring(current and current.name), hang_ms / 1000) .. summary())
+  io.stdout:flush()
+  os.exit(1)
+end)
+
+local ok, err = xpcall(function()
+  for _, t in ipairs(tests) do
+    current = t
+    vim.v.errmsg = ""
+    stray = {}
+    local tok, terr = xpcall(t.fn, debug.traceback)
+    if tok and #stray_errors() > 0 then
+      tok, terr = false, "errors raised while it ran:\n" .. table.concat(stray, "\n")
+    end
+    if tok then
+      passed = passed + 1
+      io.stdout:write("ok   " .. t.name .. "\n")
+    else
+      failed = failed + 1
+      io.stdout:write("FAIL " .. t.name .. "\n" .. tostring(terr) .. "\n")
+    end
+  end
+end, debug.traceback)
+watchdog:stop()
+if not ok then
+  io.stdout:write("FAIL the runner itself\n" .. tostring(err) .. "\n")
+end
+finish((ok and failed == 0 and passed == #tests) and 0 or 1)
