@@ -137,6 +137,41 @@ test("a missing binary says what to do", function()
   assert(err:find("cannot find the sidecar") and err:find("setup%("), err)
 end)
 
+test("mimir.compat calls the LSP client the way this Neovim's wants", function()
+  local compat = require("mimir.compat")
+  eq(compat.uv, vim.uv or vim.loop, "libuv")
+  local calls = {}
+  local fake = {}
+  function fake.request(...)
+    table.insert(calls, { ... })
+  end
+  function fake.request_sync(...)
+    table.insert(calls, { ... })
+    return { result = 1 }
+  end
+  local function handler() end
+  compat.request(fake, "mimir/sse", {}, handler)
+  eq(compat.request_sync(fake, "mimir/sse", {}, 5), { result = 1 }, "request_sync's answer")
+  if vim.fn.has("nvim-0.11") == 1 then
+    eq(calls, { { fake, "mimir/sse", {}, handler }, { fake, "mimir/sse", {}, 5 } }, "method calls")
+  else
+    eq(calls, { { "mimir/sse", {}, handler }, { "mimir/sse", {}, 5 } }, "field calls")
+  end
+end)
+
+test("the plugin reaches the APIs that changed only through mimir.compat", function()
+  local files = vim.api.nvim_get_runtime_file("lua/mimir/*.lua", true)
+  assert(#files > 5, "plugin files not found: " .. vim.inspect(files))
+  for _, file in ipairs(files) do
+    if not file:find("compat%.lua$") then
+      local text = read(file)
+      for _, api in ipairs({ "vim%.loop", "vim%.uv", "vim%.lsp%.start", "vim%.lsp%.stop_client", ":request%(", ":request_sync%(", ":stop%(" }) do
+        assert(not text:find(api), file .. " uses " .. api .. " directly")
+      end
+    end
+  end
+end)
+
 -- The plugin against the real sidecar.
 
 local ws

@@ -1,6 +1,7 @@
 -- Starting, finding and talking to the sidecar: one LSP client named
 -- "mimir" per workspace root, through Neovim's own LSP client so that
 -- :LspInfo and friends see it.
+local compat = require("mimir.compat")
 local config = require("mimir.config")
 local events = require("mimir.events")
 local progress = require("mimir.progress")
@@ -22,7 +23,7 @@ function M.root(bufnr)
   local cwd = vim.fn.getcwd()
   while dir and dir ~= "" do
     for _, marker in ipairs(config.options.root_markers) do
-      if vim.loop.fs_stat(dir .. "/" .. marker) then
+      if compat.uv.fs_stat(dir .. "/" .. marker) then
         return dir
       end
     end
@@ -44,10 +45,14 @@ local function command()
 end
 
 --- Starts the sidecar for root (once) and returns its client id, or nil
---- and a message saying what to do.
-function M.start(root)
-  if M.ids[root] and vim.lsp.get_client_by_id(M.ids[root]) then
-    return M.ids[root]
+--- and a message saying what to do. Attaches bufnr to it when given.
+function M.start(root, bufnr)
+  local id = M.ids[root]
+  if id and vim.lsp.get_client_by_id(id) then
+    if bufnr then
+      vim.lsp.buf_attach_client(bufnr, id)
+    end
+    return id
   end
   local cmd = command()
   if vim.fn.executable(cmd[1]) ~= 1 then
@@ -58,7 +63,7 @@ function M.start(root)
     )
   end
   local uri = vim.uri_from_fname(root)
-  local id = vim.lsp.start_client({
+  id = compat.start({
     name = "mimir",
     cmd = cmd,
     root_dir = root,
@@ -77,7 +82,7 @@ function M.start(root)
     on_exit = function()
       M.ids[root] = nil
     end,
-  })
+  }, bufnr)
   if not id then
     return nil, "mimir: the sidecar did not start; :checkhealth mimir says why"
   end
@@ -111,7 +116,7 @@ function M.request(method, params, cb)
     cb({ message = err })
     return
   end
-  client.request(method, params, function(e, result)
+  compat.request(client, method, params, function(e, result)
     cb(e, result)
   end)
 end
@@ -122,7 +127,7 @@ function M.request_sync(method, params, timeout)
   if not client then
     return nil, { message = err }
   end
-  local resp = client.request_sync(method, params, timeout or 10000)
+  local resp = compat.request_sync(client, method, params, timeout or 10000)
   if not resp then
     return nil, { message = "mimir: " .. method .. " got no answer in time" }
   end
@@ -132,16 +137,13 @@ end
 --- Attaches the workspace's client to a workflow buffer, so that its
 --- problems show as diagnostics while editing.
 function M.attach(bufnr)
-  local id = M.start(M.root(bufnr))
-  if id then
-    vim.lsp.buf_attach_client(bufnr, id)
-  end
+  M.start(M.root(bufnr), bufnr)
 end
 
 --- Stops every sidecar this plugin started.
 function M.stop_all()
   for root, id in pairs(M.ids) do
-    vim.lsp.stop_client(id)
+    compat.stop(id)
     M.ids[root] = nil
   end
 end
