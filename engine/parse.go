@@ -476,6 +476,24 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) bool 
 			continue
 		}
 		idx, ok := fields[k.Value]
+		if !ok && k.Tag == "!!merge" {
+			// Merge keys are not part of YAML 1.2 nor of JSON Schema, so an
+			// editor would judge such a mapping differently from a run.
+			pos[k.Value] = field{key: k, value: val, bad: true}
+			d.errorf(k, "%s: merge keys (<<) are not supported: write the fields out, or alias a whole value (worker: *shared)", what)
+			// What it would have merged is not missing: "needs a command"
+			// would only repeat this problem.
+			merged := []*yaml.Node{val}
+			if val.Kind == yaml.SequenceNode {
+				merged = val.Content
+			}
+			for _, m := range merged {
+				for j := 0; m.Kind == yaml.MappingNode && j+1 < len(m.Content); j += 2 {
+					pos[misspelt+m.Content[j].Value] = field{key: k, value: val, bad: true}
+				}
+			}
+			continue
+		}
 		if !ok {
 			pos[k.Value] = field{key: k, value: val, bad: true}
 			if near := nearest(k.Value, names); near != "" {

@@ -116,6 +116,7 @@ func TestAliases(t *testing.T) {
 		{"key alias", "name: &k title\ntasks:\n  - id: a\n    worker: {command: x}\n    *k : A\n", 0, 0, ""},
 		// The alias's Value is the anchor's name: the check must read the text.
 		{"empty provider through alias", "name: x\ndescription: &e ''\nllm: {provider: *e}\ntasks:\n  - id: a\n    worker: {command: x}\n", 2, 14, "llm.provider must not be empty"},
+		{"merge key", "name: x\ntasks:\n  - id: a\n    worker: &w {command: x}\n  - id: b\n    worker: {<<: *w, env: {A: b}}\n", 6, 14, "merge keys (<<) are not supported"},
 		{"alias containing itself", "name: x\ntasks: &t\n  - id: a\n    worker: {command: x}\n    acceptanceCriteria: *t\n", 3, 5, "acceptanceCriteria[0] must be text"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
