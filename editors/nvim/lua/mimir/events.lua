@@ -6,29 +6,37 @@ local toasts = require("mimir.toasts")
 
 local M = {}
 
--- Executions seen, by id: { id, workflow, status, tasks, done }.
+-- Executions seen, by id: { id, workflow, status, tasks, done,
+-- deliverables }. status is nil for one first seen in its middle (it began
+-- before the plugin listened): only execution-start makes one running.
 M.executions = {}
 M.order = {}
 
 local finished = { ["task-complete"] = true, ["task-fail"] = true, ["task-skipped"] = true }
 
+local ended = {
+  ["execution-cancelled"] = "cancelled",
+  ["execution-interrupted"] = "interrupted",
+}
+
 local function track(ev)
   local id = ev.executionId
   local ex = M.executions[id]
   if not ex then
-    ex = { id = id, status = "running", done = 0, tasks = 0, workflow = "" }
+    ex = { id = id, done = 0, tasks = 0, workflow = "" }
     M.executions[id] = ex
     table.insert(M.order, id)
   end
   local d = ev.data or {}
   if ev.event == "execution-start" then
-    ex.workflow, ex.tasks = d.workflow or "", d.tasks or 0
+    ex.status, ex.workflow, ex.tasks = "running", d.workflow or "", d.tasks or 0
   elseif finished[ev.event] then
     ex.done = ex.done + 1
   elseif ev.event == "execution-complete" then
-    ex.status = d.status
-  elseif ev.event == "execution-cancelled" then
-    ex.status = "cancelled"
+    ex.status, ex.deliverables = d.status, d.deliverables
+  elseif ended[ev.event] then
+    ex.status = ended[ev.event]
+    ex.deliverables = d.deliverables or ex.deliverables
   end
 end
 

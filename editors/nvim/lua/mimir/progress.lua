@@ -7,6 +7,11 @@ local M = {}
 M.seen = {}
 
 function M.handler(err, result, ctx, cfg)
+  -- A client that has quit since (its sidecar was killed) has nowhere to
+  -- keep this, and the default handler would report that as an error.
+  if not vim.lsp.get_client_by_id(ctx.client_id) then
+    return
+  end
   local default = vim.lsp.handlers["$/progress"]
   if default then
     default(err, result, ctx, cfg)

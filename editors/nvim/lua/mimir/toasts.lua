@@ -53,7 +53,7 @@ local vim_levels = { info = vim.log.levels.INFO, warning = vim.log.levels.WARN, 
 --- pop it up), filtered by the notifications option.
 function M.show(ev, setting)
   local level, text = M.toast(ev)
-  if not level or setting == "none" or (setting == "failures" and level == INFO) then
+  if not text or setting == "none" or (setting == "failures" and level == INFO) then
     return
   end
   vim.notify(text, vim_levels[level], { title = "Mimir" })
