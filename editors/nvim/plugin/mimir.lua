@@ -37,10 +37,7 @@ vim.api.nvim_create_user_command("MimirDeliverables", function(o)
 end, {
   nargs = "*",
   complete = function(lead, line)
-    if #vim.split(line, "%s+") <= 2 then
-      return cmds().complete_executions(lead)
-    end
-    return {}
+    return cmds().complete_deliverables(lead, line)
   end,
   desc = "Save an execution's deliverables into the workspace",
 })

@@ -237,6 +237,42 @@ local function fired_for(exid, name)
   end, fired)
 end
 
+-- Scripted answers to vim.ui.select: each step picks the item whose label
+-- starts with its text; the labels of every list shown are kept.
+local function script_select(steps)
+  local shown = {}
+  vim.ui.select = function(items, opts, on_choice)
+    local labels = vim.tbl_map(opts.format_item or tostring, items)
+    table.insert(shown, labels)
+    local step = table.remove(steps, 1)
+    for i, label in ipairs(labels) do
+      if step and label:sub(1, #step) == step then
+        return on_choice(items[i], i)
+      end
+    end
+    on_choice(nil)
+  end
+  return shown
+end
+
+local function answer_input(text)
+  vim.ui.input = function(_, on_confirm)
+    on_confirm(text)
+  end
+end
+
+local function files_under(dir)
+  local found = vim.fn.globpath(dir, "**", false, true)
+  local files = {}
+  for _, f in ipairs(found) do
+    if vim.fn.isdirectory(f) == 0 then
+      table.insert(files, f:sub(#dir + 2))
+    end
+  end
+  table.sort(files)
+  return files
+end
+
 test(":MimirRun runs the example with the seed's notifications", function()
   workspace()
   require("mimir").setup({ cmd = { bin } })
@@ -298,32 +334,110 @@ test("User MimirEvent fired for every event, in seq order", function()
   eq(fired[1].event, "execution-start", "first event")
 end)
 
-test(":MimirDeliverables saves all into deliverables/", function()
-  local choices
-  vim.ui.select = function(items, opts, on_choice)
-    choices = vim.tbl_map(opts.format_item, items)
-    on_choice(items[1]) -- "All"
-  end
+test(":MimirDeliverables saves all six into deliverables/, as staged, with one toast", function()
+  local complete = fired_for(id, "execution-complete")[1]
+  local staged = complete.data.deliverables
+  eq(#staged, 6, "staged deliverables")
+  local shown = script_select({ "📥 All" })
   vim.ui.input = function(opts, on_confirm)
-    on_confirm(opts.default)
+    on_confirm(opts.default) -- deliverables
   end
-  local before = #notes
-  vim.cmd("MimirDeliverables")
-  wait_for("the save", function()
-    return #notes > before and notes[#notes].msg:find("Saved", 1, true) ~= nil
+  -- Both the answer to the save and its event must be in before counting
+  -- the toasts: they come in either order.
+  local client = require("mimir.client")
+  local request, answered = client.request, false
+  client.request = function(method, params, cb)
+    return request(method, params, function(...)
+      cb(...)
+      answered = answered or method == "mimir/saveDeliverables"
+    end)
+  end
+  local before = #fired_for(id, "deliverables-saved")
+  local ok, err = pcall(function()
+    vim.cmd("MimirDeliverables")
+    wait_for("the save's answer and its event", function()
+      return answered and #fired_for(id, "deliverables-saved") > before
+    end)
   end)
-  eq(choices[1], "📥 All 6 deliverables", "first choice")
-  eq(notes[#notes].msg, "✅ Saved 6 deliverables to " .. ws .. "/deliverables", "message")
-  for _, f in ipairs({ "site/site/index.html", "translate-fr/docs/fr/README.md", "glossary/reports/glossary.csv" }) do
-    assert(vim.loop.fs_stat(ws .. "/deliverables/" .. f), f .. " was not saved")
+  client.request = request
+  assert(ok, err)
+  local msg = "✅ Saved 6 deliverables to " .. ws .. "/deliverables"
+  eq(shown[1][1], "✔ Save selected (0)", "first choice")
+  eq(shown[1][2], "📥 All 6 deliverables", "second choice")
+  eq(#messages(msg), 1, "toasts saying " .. msg)
+  for _, d in ipairs(staged) do
+    local path = ws .. "/deliverables/" .. d.path
+    assert(uv.fs_stat(path), d.path .. " was not saved")
+    eq(vim.fn.sha256(read(path)), d.sha256, d.path .. "'s sha256")
   end
+  eq(#files_under(ws .. "/deliverables"), 6, "files saved")
+end)
+
+test(":MimirDeliverables saves the files picked, into the folder given", function()
+  local paths = {}
+  for _, d in ipairs(fired_for(id, "execution-complete")[1].data.deliverables) do
+    table.insert(paths, d.path)
+  end
+  table.sort(paths)
+  local a, b = paths[1], paths[#paths]
+  -- Pick a and b, unpick a, pick it again, then save.
+  local shown = script_select({
+    "[ ] " .. a .. " (", "[ ] " .. b .. " (", "[x] " .. a .. " (", "[ ] " .. a .. " (", "✔ Save selected",
+  })
+  answer_input("picked")
+  local before = #messages("to " .. ws .. "/picked")
+  vim.cmd("MimirDeliverables " .. id)
+  wait_for("the save", function()
+    return #messages("to " .. ws .. "/picked") > before
+  end)
+  local counts = vim.tbl_map(function(labels)
+    return labels[1]
+  end, shown)
+  eq(counts, {
+    "✔ Save selected (0)", "✔ Save selected (1)", "✔ Save selected (2)", "✔ Save selected (1)", "✔ Save selected (2)",
+  }, "the lists shown")
+  eq(files_under(ws .. "/picked"), { a, b }, "files saved")
+end)
+
+test(":MimirDeliverables <id> <path…> saves those, and completes the paths", function()
+  local line = "MimirDeliverables " .. id .. " "
+  local all = vim.fn.getcompletion(line, "cmdline")
+  eq(#all, 6, "paths completed: " .. vim.inspect(all))
+  local fr = vim.fn.getcompletion(line .. "translate-fr/", "cmdline")
+  eq(fr, { "translate-fr/docs/fr/README.md" }, "paths under translate-fr/")
+  local site = vim.fn.getcompletion(line .. "site/", "cmdline")
+  assert(#site > 0, "no site/ paths")
+  eq(vim.fn.getcompletion("MimirDeliverables ex_", "cmdline"), { id }, "the id completed")
+  answer_input("typed")
+  local before = #messages("to " .. ws .. "/typed")
+  vim.cmd(line .. fr[1] .. " " .. site[1])
+  wait_for("the save", function()
+    return #messages("to " .. ws .. "/typed") > before
+  end)
+  local want = { fr[1], site[1] }
+  table.sort(want)
+  eq(files_under(ws .. "/typed"), want, "files saved")
+end)
+
+test("an auto-save still shows its toast", function()
+  local client = require("mimir.client")
+  local res, err = client.request_sync("mimir/execute", {
+    inline = "name: note\ntasks:\n  - id: note\n    worker: {command: 'echo hi > note.txt'}\n    deliverables: [note.txt]\n",
+    autoSave = true,
+  })
+  assert(res, vim.inspect(err))
+  wait_for("deliverables-saved", function()
+    return #fired_for(res.executionId, "deliverables-saved") > 0
+  end)
+  local saved = fired_for(res.executionId, "deliverables-saved")[1]
+  eq(#messages(saved.data.message), 1, "toasts saying " .. saved.data.message)
 end)
 
 test("completion lists workflows and executions", function()
   local cmds = require("mimir.commands")
   local wfs = cmds.complete_workflows("examples/")
   assert(vim.tbl_contains(wfs, "examples/translate-docs/workflow.yaml"), vim.inspect(wfs))
-  eq(cmds.complete_executions("ex_"), { events.order[1] }, "executions")
+  eq(cmds.complete_executions("ex_")[#cmds.complete_executions("ex_")], id, "the oldest execution last")
 end)
 
 test("a broken workflow shows diagnostics and its run says why", function()

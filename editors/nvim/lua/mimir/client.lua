@@ -90,6 +90,16 @@ function M.start(root, bufnr)
   return id
 end
 
+--- The client already running for root and initialized, or nil: for
+--- what must neither start the sidecar nor wait for it (completion).
+function M.running(root)
+  local id = M.ids[root or M.root(0)]
+  local client = id and vim.lsp.get_client_by_id(id)
+  if client and client.initialized then
+    return client
+  end
+end
+
 --- The running client for root, started if need be, once initialized
 --- (waiting up to timeout ms); nil and a message otherwise.
 function M.get(root, timeout)
@@ -121,11 +131,15 @@ function M.request(method, params, cb)
   end)
 end
 
---- Sends a request and waits for its answer.
-function M.request_sync(method, params, timeout)
-  local client, err = M.get()
+--- Sends a request and waits for its answer: result, err. With client
+--- given, that client, else the current workspace's (started if need be).
+function M.request_sync(method, params, timeout, client)
+  local err
   if not client then
-    return nil, { message = err }
+    client, err = M.get()
+    if not client then
+      return nil, { message = err }
+    end
   end
   local resp = compat.request_sync(client, method, params, timeout or 10000)
   if not resp then

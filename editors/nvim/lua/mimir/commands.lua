@@ -164,4 +164,23 @@ function M.complete_executions(lead)
   return matching(ids, lead)
 end
 
+--- :MimirDeliverables' completion: an execution id, then its deliverables'
+--- paths (those not typed yet).
+function M.complete_deliverables(lead, line)
+  local args = vim.split(line:gsub("^%s+", ""), "%s+")
+  -- args[1] is the command, the last one is lead (maybe empty).
+  if #args <= 2 then
+    return M.complete_executions(lead)
+  end
+  local typed = {}
+  for i = 3, #args - 1 do
+    typed[args[i]] = true
+  end
+  local paths = vim.tbl_filter(function(p)
+    return not typed[p]
+  end, deliverables.paths(args[2]))
+  table.sort(paths)
+  return matching(paths, lead)
+end
+
 return M

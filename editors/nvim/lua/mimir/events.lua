@@ -12,6 +12,10 @@ local M = {}
 M.executions = {}
 M.order = {}
 
+-- Saves the plugin asked for, by execution id, whose deliverables-saved
+-- event has not come yet: the plugin shows their result itself.
+M.own_saves = {}
+
 local finished = { ["task-complete"] = true, ["task-fail"] = true, ["task-skipped"] = true }
 
 local ended = {
@@ -19,6 +23,20 @@ local ended = {
   ["execution-interrupted"] = "interrupted",
 }
 
+--- Notes that the plugin asked to save id's deliverables (its
+--- deliverables-saved event then shows no toast); done(true) when the
+--- answer says the save failed and no event will come.
+function M.expect_save(id)
+  M.own_saves[id] = (M.own_saves[id] or 0) + 1
+  return function(failed)
+    if failed and (M.own_saves[id] or 0) > 0 then
+      M.own_saves[id] = M.own_saves[id] - 1
+    end
+  end
+end
+
+-- Updates the view of ev's execution; returns false when ev shows no
+-- toast (a save the plugin reports itself).
 local function track(ev)
   local id = ev.executionId
   local ex = M.executions[id]
@@ -37,7 +55,11 @@ local function track(ev)
   elseif ended[ev.event] then
     ex.status = ended[ev.event]
     ex.deliverables = d.deliverables or ex.deliverables
+  elseif ev.event == "deliverables-saved" and (M.own_saves[id] or 0) > 0 then
+    M.own_saves[id] = M.own_saves[id] - 1
+    return false
   end
+  return true
 end
 
 --- The newest execution that is still running, if any.
@@ -67,9 +89,11 @@ function M.on_event(ev)
   if type(ev) ~= "table" or not ev.event then
     return
   end
-  track(ev)
+  local toast = track(ev)
   log.append(ev)
-  toasts.show(ev, config.options.notifications)
+  if toast then
+    toasts.show(ev, config.options.notifications)
+  end
   fire(ev)
 end
 
