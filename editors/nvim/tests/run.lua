@@ -202,6 +202,38 @@ test("only execution-start makes an execution running; its end, cancel or interr
   assert(ok, err)
 end)
 
+test("workflow completion reads the disk without starting the sidecar, and :MimirRun resolves from the root", function()
+  local client = require("mimir.client")
+  local commands = require("mimir.commands")
+  local root = vim.fn.resolve(vim.fn.tempname())
+  for _, f in ipairs({
+    "a.mimir.yaml", "sub/workflow.yml", "workflows/nightly.json", "sub/local.mimir.yaml",
+    "notes.yaml", "node_modules/pkg/x.mimir.yaml", "deliverables/old/workflow.yaml",
+  }) do
+    write(root .. "/" .. f, "name: x\n")
+  end
+  write(root .. "/sub/only-here.mimir.json", "{}")
+  vim.fn.mkdir(root .. "/.git", "p")
+  local cwd = vim.fn.getcwd()
+  vim.cmd("enew")
+  vim.cmd("cd " .. vim.fn.fnameescape(root .. "/sub"))
+  local ok, err = pcall(function()
+    local started = uv.hrtime()
+    local got = commands.complete_workflows("")
+    assert((uv.hrtime() - started) / 1e6 < 1000, "completion took over a second")
+    eq(got, { "a.mimir.yaml", "sub/local.mimir.yaml", "sub/only-here.mimir.json", "sub/workflow.yml", "workflows/nightly.json" }, "workflows")
+    eq(commands.complete_workflows("sub/w"), { "sub/workflow.yml" }, "workflows under sub/w")
+    eq(client.ids[root], nil, "completion started a sidecar")
+    eq(commands.resolve_workflow("a.mimir.yaml"), root .. "/a.mimir.yaml", "a workspace-relative path")
+    eq(commands.resolve_workflow("sub/workflow.yml"), root .. "/sub/workflow.yml", "a workspace-relative path in a folder")
+    eq(commands.resolve_workflow("./only-here.mimir.json"), root .. "/sub/only-here.mimir.json", "a file only in the current folder")
+    eq(commands.resolve_workflow(root .. "/a.mimir.yaml"), root .. "/a.mimir.yaml", "an absolute path")
+    eq(commands.resolve_workflow("missing.yaml"), root .. "/missing.yaml", "a missing file, for the sidecar to say so")
+  end)
+  vim.cmd("cd " .. vim.fn.fnameescape(cwd))
+  assert(ok, err)
+end)
+
 -- The plugin against the real sidecar.
 
 local ws
@@ -273,11 +305,13 @@ local function files_under(dir)
   return files
 end
 
-test(":MimirRun runs the example with the seed's notifications", function()
+test(":MimirRun runs the example, from a path relative to the workspace, with the seed's notifications", function()
   workspace()
   require("mimir").setup({ cmd = { bin } })
-  vim.cmd("edit examples/translate-docs/workflow.yaml")
-  vim.cmd("MimirRun")
+  vim.cmd("enew")
+  vim.cmd("cd examples") -- the path below is the workspace's, not this folder's
+  vim.cmd("MimirRun examples/translate-docs/workflow.yaml")
+  vim.cmd("cd " .. vim.fn.fnameescape(ws))
   wait_for("the execution to start", function()
     return #events.order > 0
   end)
@@ -301,9 +335,7 @@ test(":MimirRun runs the example with the seed's notifications", function()
     assert(all:find(want, 1, true), "no notification with " .. want .. "\nnotifications:\n" .. all)
   end
   assert(all:find("✅ Worker completed %(%d+%.%ds, 0 tool calls%)"), "no worker-complete toast")
-  local warned = vim.tbl_filter(function(n)
-    return n.msg:find("⚠️ QC failed", 1, true)
-  end, notes)
+  local warned = messages("⚠️ QC failed")
   eq(warned[1].level, vim.log.levels.WARN, "QC failed level")
 end)
 

@@ -3,6 +3,7 @@ local client = require("mimir.client")
 local deliverables = require("mimir.deliverables")
 local events = require("mimir.events")
 local log = require("mimir.log")
+local workflows = require("mimir.workflows")
 
 local M = {}
 
@@ -14,13 +15,25 @@ local function fail(err)
   notify("❌ " .. (type(err) == "table" and (err.message or vim.inspect(err)) or tostring(err)), vim.log.levels.ERROR)
 end
 
+--- The absolute path of the workflow :MimirRun file runs: file is
+--- relative to the workspace root, as completion offers it (or to the
+--- current folder when it is only there).
+function M.resolve_workflow(file)
+  return workflows.resolve(client.root(0), file)
+end
+
 --- :MimirRun [file]: runs a workflow, the current file by default.
 function M.run(file)
-  local path = (file and file ~= "") and file or vim.api.nvim_buf_get_name(0)
-  if path == "" then
-    return fail("mimir: name a workflow file, or run :MimirRun from one")
+  local path
+  if file and file ~= "" then
+    path = M.resolve_workflow(file)
+  else
+    path = vim.api.nvim_buf_get_name(0)
+    if path == "" then
+      return fail("mimir: name a workflow file, or run :MimirRun from one")
+    end
+    path = vim.fn.fnamemodify(path, ":p")
   end
-  path = vim.fn.fnamemodify(path, ":p")
   client.request("mimir/execute", { workflow = path }, function(err, res)
     if err then
       local problems = err.data and err.data.problems
@@ -142,18 +155,26 @@ local function matching(items, lead)
   end, items)
 end
 
+--- :MimirRun's completion: the workspace's workflows, relative to its
+--- root. From the sidecar when one runs, else from the disk: completing
+--- never starts the sidecar nor waits for it to start.
 function M.complete_workflows(lead)
-  local ok, res = pcall(client.request_sync, "mimir/workflows", {}, 2000)
-  local paths = {}
-  if ok and res and res.workflows then
-    for _, w in ipairs(res.workflows) do
-      table.insert(paths, w.path)
+  local root = client.root(0)
+  local paths
+  local running = client.running(root)
+  if running then
+    local res = client.request_sync("mimir/workflows", {}, 1000, running)
+    if res and res.workflows then
+      paths = vim.tbl_map(function(w)
+        return w.path
+      end, res.workflows)
     end
   end
-  if #paths == 0 then
+  local found = matching(paths or workflows.find(root), lead)
+  if #found == 0 then
     return vim.fn.getcompletion(lead, "file")
   end
-  return matching(paths, lead)
+  return found
 end
 
 function M.complete_executions(lead)
