@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -297,31 +298,39 @@ func TestDecoderChecksBeyondSchema(t *testing.T) {
 	}
 }
 
-// The examples a new user runs first must be valid workflows.
+// The examples a new user runs first must be valid workflows: every YAML or
+// JSON file under examples/ that has tasks.
 func TestExamplesAreValid(t *testing.T) {
-	paths, err := filepath.Glob(filepath.Join("..", "examples", "*", "*.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	more, _ := filepath.Glob(filepath.Join("..", "examples", "*", "*.json"))
-	paths = append(paths, more...)
 	n := 0
-	for _, p := range paths {
+	err := filepath.WalkDir(filepath.Join("..", "examples"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		switch filepath.Ext(p) {
+		case ".yaml", ".yml", ".json":
+		default:
+			return nil
+		}
 		b, err := os.ReadFile(p)
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
-		if !strings.Contains(string(b), "tasks:") && !strings.Contains(string(b), `"tasks"`) {
-			continue // not a workflow (a config beside one)
+		if !regexp.MustCompile(`(?m)^tasks:|"tasks"\s*:`).Match(b) {
+			return nil // not a workflow (a config or data beside one)
 		}
 		n++
 		if _, err := LoadWorkflow(p); err != nil {
 			t.Errorf("%s: %v", p, err)
 		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	if n == 0 {
 		t.Fatal("no example workflows found")
 	}
+	t.Logf("%d example workflows", n)
 }
 
 // The one deliberate difference: where the schema says string, the decoder
