@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,8 +33,18 @@ type Journal struct {
 	done  chan struct{}
 	sink  Sink // set by the Runner before the first event
 
+	// mu guards the queue's life: senders hold it for reading, Close for
+	// writing, so nothing is ever sent on the closed queue (a Prune that
+	// flushes while the sidecar shuts down).
+	mu      sync.RWMutex
+	started bool
+	closed  bool
+
 	closeOnce sync.Once
 }
+
+// ErrJournalClosed is returned for work asked of a closed journal.
+var ErrJournalClosed = errors.New("the journal is closed")
 
 type journalEntry struct {
 	ev Event
@@ -123,34 +134,51 @@ func openDB(path string) (*sql.DB, error) {
 		CREATE TABLE IF NOT EXISTS events (
 			seq INTEGER PRIMARY KEY, execution_id TEXT NOT NULL, name TEXT NOT NULL, envelope BLOB NOT NULL);
 		CREATE INDEX IF NOT EXISTS events_by_execution ON events (execution_id, seq);
-		PRAGMA user_version = 1;`); err != nil {
+		CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+		PRAGMA user_version = 2;`); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("prepare %s: %w", path, err)
 	}
 	return db, nil
 }
 
-// LastSeq is the seq of the newest event journaled.
+// metaLastSeq is the meta row holding the newest seq ever journaled: it
+// outlives the events (a prune may remove them all) so seq never goes back.
+const metaLastSeq = "last_seq"
+
+// LastSeq is the seq of the newest event ever journaled, pruned or not.
 func (j *Journal) LastSeq() (uint64, error) {
-	var seq sql.NullInt64
-	if err := j.db.QueryRow("SELECT MAX(seq) FROM events").Scan(&seq); err != nil {
-		return 0, fmt.Errorf("read the journal: %w", err)
+	var kept, events sql.NullInt64
+	err := j.db.QueryRow("SELECT (SELECT value FROM meta WHERE key = ?), (SELECT MAX(seq) FROM events)", metaLastSeq).Scan(&kept, &events)
+	if err != nil {
+		return 0, fmt.Errorf("read the journal's last seq: %w", err)
 	}
-	return uint64(seq.Int64), nil
+	// A journal written before the meta row existed has only its events.
+	return uint64(max(kept.Int64, events.Int64)), nil
 }
 
 // start runs the writer; the Runner calls it with the sink events go to
 // after they are committed.
 func (j *Journal) start(sink Sink) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
 	j.sink = sink
+	j.started = true
 	go j.write()
 }
 
 // append queues an event (and, with the first event of an execution, its
-// record). It blocks only when the disk is this far behind.
-func (j *Journal) append(ev Event, rec *journalRecord) {
+// record). It blocks only when the disk is this far behind. After Close it
+// drops the event and says so.
+func (j *Journal) append(ev Event, rec *journalRecord) error {
+	j.mu.RLock()
+	defer j.mu.RUnlock()
+	if j.closed || !j.started {
+		return fmt.Errorf("journal event %d: %w", ev.Seq, ErrJournalClosed)
+	}
 	// Encoding happens on the writer's goroutine, off the engine's path.
 	j.queue <- journalEntry{ev: ev, record: rec}
+	return nil
 }
 
 // write commits whatever is queued in one transaction, then hands the
@@ -212,7 +240,9 @@ func (j *Journal) commit(batch []journalEntry) error {
 			continue
 		}
 		if r := e.record; r != nil {
-			if _, err := tx.Exec(`INSERT OR REPLACE INTO executions VALUES (?, ?, ?, ?, ?, ?)`,
+			// A resume sends its execution-start again: the record (and
+			// its started_at) stays as the first run wrote it.
+			if _, err := tx.Exec(`INSERT INTO executions VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
 				r.id, r.name, r.path, r.dir, r.source, e.ev.Time.Format(time.RFC3339Nano)); err != nil {
 				return err
 			}
@@ -231,22 +261,50 @@ func (j *Journal) commit(batch []journalEntry) error {
 	if err := flush(); err != nil {
 		return err
 	}
+	// In the same transaction: the last seq is never behind the events.
+	if last := lastEventSeq(batch); last > 0 {
+		if _, err := tx.Exec(`INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)`, metaLastSeq, last); err != nil {
+			return err
+		}
+	}
 	return tx.Commit()
 }
 
-// flush waits until every event queued so far is committed.
-func (j *Journal) flush() {
+func lastEventSeq(batch []journalEntry) uint64 {
+	for _, e := range slices.Backward(batch) {
+		if e.flushed == nil {
+			return e.ev.Seq
+		}
+	}
+	return 0
+}
+
+// flush waits until every event queued so far is committed. On a closed
+// journal there is nothing to wait for: Close committed everything.
+func (j *Journal) flush() error {
 	done := make(chan struct{})
+	j.mu.RLock()
+	if j.closed || !j.started {
+		j.mu.RUnlock()
+		return fmt.Errorf("flush the journal: %w", ErrJournalClosed)
+	}
 	j.queue <- journalEntry{flushed: done}
+	j.mu.RUnlock()
 	<-done
+	return nil
 }
 
 // Close flushes what is queued and closes the database.
 func (j *Journal) Close() error {
 	var err error
 	j.closeOnce.Do(func() {
-		if j.sink != nil {
+		j.mu.Lock()
+		j.closed = true
+		if j.started {
 			close(j.queue)
+		}
+		j.mu.Unlock()
+		if j.started {
 			<-j.done
 		}
 		err = j.db.Close()
@@ -310,36 +368,44 @@ func (j *Journal) Since(ctx context.Context, since uint64, limit int) ([]Stored,
 }
 
 type storedExecution struct {
-	id, path, dir string
-	source        []byte
-	events        []Event
+	id, name, path, dir string
+	source              []byte
+	events              []Event
 }
 
-// load reads every execution with its events.
+// load reads every execution with its events, oldest first. The order is
+// that of each execution's first event: seq only grows, where a time
+// written as text need not sort as it happened. An event that cannot be
+// decoded is skipped and logged rather than hiding the whole history.
 func (j *Journal) load() ([]storedExecution, error) {
-	rows, err := j.db.Query("SELECT id, workflow_path, workflow_dir, source FROM executions ORDER BY started_at, id")
+	rows, err := j.db.Query(`SELECT id, workflow, workflow_path, workflow_dir, source FROM executions
+		ORDER BY (SELECT MIN(seq) FROM events WHERE execution_id = executions.id), id`)
 	if err != nil {
-		return nil, fmt.Errorf("read the journal: %w", err)
+		return nil, fmt.Errorf("read the journal's executions: %w", err)
 	}
 	var out []storedExecution
 	for rows.Next() {
 		var s storedExecution
-		if err := rows.Scan(&s.id, &s.path, &s.dir, &s.source); err != nil {
+		if err := rows.Scan(&s.id, &s.name, &s.path, &s.dir, &s.source); err != nil {
 			rows.Close()
-			return nil, fmt.Errorf("read the journal: %w", err)
+			return nil, fmt.Errorf("read the journal's executions: %w", err)
 		}
 		out = append(out, s)
 	}
 	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read the journal's executions: %w", err)
+	}
 	for i := range out {
 		evs, err := j.Events(context.Background(), 0, out[i].id, 1<<30)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("read the events of %s: %w", out[i].id, err)
 		}
-		for _, b := range evs {
+		for n, b := range evs {
 			var ev Event
 			if err := json.Unmarshal(b, &ev); err != nil {
-				return nil, fmt.Errorf("read the journal: event of %s: %w", out[i].id, err)
+				j.log.Warn("the journal holds an event that cannot be read; it is skipped", "execution", out[i].id, "event", n+1, "err", err)
+				continue
 			}
 			out[i].events = append(out[i].events, ev)
 		}

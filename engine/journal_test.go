@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -349,5 +350,178 @@ func BenchmarkJournalRealTasks(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n)/1000, "µs/task")
 		})
+	}
+}
+
+// seq never goes back, even when every event has been pruned and the
+// sidecar restarted.
+func TestSeqSurvivesPruningEverything(t *testing.T) {
+	state, ws := t.TempDir(), t.TempDir()
+	rec := &recorder{}
+	r := NewRunner(Options{Workspace: ws, StateDir: state, Sink: rec, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
+	for range 2 {
+		ex, _ := r.Execute(parsedWorkflow(t, twoTasks), ExecOptions{})
+		<-ex.Done()
+	}
+	last := r.Seq()
+	if removed, err := r.Prune(time.Nanosecond, 0); err != nil || len(removed) != 2 {
+		t.Fatalf("prune all: %v %v", removed, err)
+	}
+	r.Close(context.Background())
+
+	j := openJournal(t, state)
+	if got, err := j.LastSeq(); err != nil || got != last {
+		t.Errorf("LastSeq after pruning everything: %d %v, want %d", got, err, last)
+	}
+	rec2 := &recorder{}
+	r2 := NewRunner(Options{Workspace: ws, StateDir: state, Sink: rec2, Journal: j, Agents: execAs(funcAgent{})})
+	ex, _ := r2.Execute(parsedWorkflow(t, twoTasks), ExecOptions{})
+	<-ex.Done()
+	r2.Close(context.Background())
+	if evs := rec2.events(); len(evs) == 0 || evs[0].Seq != last+1 {
+		t.Errorf("first seq after prune and restart: %v, want %d", evs, last+1)
+	}
+}
+
+func TestPruneByAge(t *testing.T) {
+	state, ws := t.TempDir(), t.TempDir()
+	release := make(chan struct{})
+	hold := funcAgent{work: func(ctx context.Context, j *Job) (WorkResult, error) {
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return WorkResult{}, nil
+	}}
+	r := NewRunner(Options{Workspace: ws, StateDir: state, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
+	defer r.Close(context.Background())
+	var done []*Execution
+	for range 3 {
+		ex, _ := r.Execute(parsedWorkflow(t, twoTasks), ExecOptions{})
+		<-ex.Done()
+		done = append(done, ex)
+	}
+	// Two of them finished long ago: set their end back, as a restart would
+	// read it from their events.
+	r.mu.Lock()
+	for i, days := range []int{30, 8} {
+		at := time.Now().Add(-time.Duration(days) * 24 * time.Hour)
+		done[i].state.sum.StartedAt, done[i].state.sum.FinishedAt = at.Add(-time.Minute), &at
+	}
+	r.mu.Unlock()
+	// A running execution is never pruned, however old.
+	r.opts.Agents = execAs(hold)
+	running, _ := r.Execute(parsedWorkflow(t, twoTasks), ExecOptions{})
+	r.mu.Lock()
+	running.state.sum.StartedAt = time.Now().Add(-60 * 24 * time.Hour)
+	r.mu.Unlock()
+
+	removed, err := r.Prune(7*24*time.Hour, 0)
+	if err != nil || !slices.Equal(removed, []string{done[1].ID(), done[0].ID()}) {
+		t.Errorf("prune older than 7d: %v %v, want the two old ones, newest first", removed, err)
+	}
+	var listed []string
+	for _, s := range r.List() {
+		listed = append(listed, s.ExecutionID)
+	}
+	if !slices.Equal(listed, []string{running.ID(), done[2].ID()}) {
+		t.Errorf("left after prune: %v", listed)
+	}
+	close(release)
+	<-running.Done()
+}
+
+// A shutdown while a prune is under way never panics.
+func TestPruneDuringClose(t *testing.T) {
+	for range 20 {
+		state, ws := t.TempDir(), t.TempDir()
+		r := NewRunner(Options{Workspace: ws, StateDir: state, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
+		for range 3 {
+			ex, _ := r.Execute(parsedWorkflow(t, twoTasks), ExecOptions{})
+			<-ex.Done()
+		}
+		var wg sync.WaitGroup
+		wg.Go(func() { r.Prune(0, 1) })
+		wg.Go(func() { r.Close(context.Background()) })
+		wg.Wait()
+	}
+}
+
+// A closed journal refuses work instead of panicking.
+func TestJournalAfterClose(t *testing.T) {
+	j := openJournal(t, t.TempDir())
+	j.start(SinkFunc(func(Event) {}))
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.flush(); !errors.Is(err, ErrJournalClosed) {
+		t.Errorf("flush after close: %v", err)
+	}
+	if err := j.append(Event{Seq: 1}, nil); !errors.Is(err, ErrJournalClosed) {
+		t.Errorf("append after close: %v", err)
+	}
+}
+
+// History lists in the order executions began, whatever their start times
+// look like as text, and a resume does not move an execution.
+func TestHistoryOrder(t *testing.T) {
+	state, ws := t.TempDir(), t.TempDir()
+	j := openJournal(t, state)
+	j.start(SinkFunc(func(Event) {}))
+	// RFC 3339 drops trailing zeros: ".1Z" sorts after ".12Z" as text,
+	// though it is earlier.
+	base := time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC)
+	src := []byte(twoTasks)
+	seq := uint64(0)
+	for _, ex := range []struct {
+		id string
+		at time.Duration
+	}{{"ex_older", 100 * time.Millisecond}, {"ex_newer", 120 * time.Millisecond}} {
+		at := base.Add(ex.at)
+		for _, name := range []string{EventExecutionStart, EventExecutionComplete} {
+			seq++
+			var rec *journalRecord
+			data := EventData{Message: "m"}
+			if name == EventExecutionStart {
+				rec = &journalRecord{id: ex.id, name: "two", path: "wf.yaml", source: src}
+			} else {
+				data.Status = StatusFailed
+			}
+			if err := j.append(Event{Seq: seq, ExecutionID: ex.id, Event: name, Time: at, Data: data}, rec); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	j.Close()
+	ids := func(r *Runner) []string {
+		var out []string
+		for _, s := range r.List() {
+			out = append(out, s.ExecutionID)
+		}
+		return out
+	}
+	want := []string{"ex_newer", "ex_older"}
+	r := NewRunner(Options{Workspace: ws, StateDir: state, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
+	if got := ids(r); !slices.Equal(got, want) {
+		t.Errorf("listed %v, want %v (newest first)", got, want)
+	}
+	older, _ := r.Get("ex_older")
+	startedAt := older.Summary().StartedAt
+	ex, err := r.Resume("ex_older")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex.Start()
+	<-ex.Done()
+	r.Close(context.Background())
+
+	r2 := NewRunner(Options{Workspace: ws, StateDir: state, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
+	defer r2.Close(context.Background())
+	if got := ids(r2); !slices.Equal(got, want) {
+		t.Errorf("after resuming the older one and a restart: %v, want %v", got, want)
+	}
+	again, _ := r2.Get("ex_older")
+	if s := again.Summary(); !s.StartedAt.Equal(startedAt) || s.Status != StatusCompleted {
+		t.Errorf("after resume: started %v (want %v), status %s", s.StartedAt, startedAt, s.Status)
 	}
 }
