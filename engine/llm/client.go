@@ -142,6 +142,10 @@ func (r chatRequest) params() openai.ChatCompletionNewParams {
 // complete asks the model once, retrying what the server says is worth
 // retrying (429, 5xx) a bounded number of times.
 func (c *client) complete(ctx context.Context, req chatRequest) (reply, error) {
+	// waited is the time spent waiting to retry, for the final message:
+	// the editor sees nothing while a request waits, so the error that
+	// ends it says how long that went on.
+	var waited time.Duration
 	for retry := 0; ; retry++ {
 		r, err := c.once(ctx, req)
 		if err == nil {
@@ -153,7 +157,7 @@ func (c *client) complete(ctx context.Context, req chatRequest) (reply, error) {
 		}
 		if retry >= c.p.MaxRetries {
 			if retry > 0 {
-				ce.msg += fmt.Sprintf(" (still so after %d retries)", retry)
+				ce.msg += fmt.Sprintf(" (still so after %s, having waited %s in all)", retries(retry), roundWait(waited))
 			}
 			return reply{}, ce
 		}
@@ -167,7 +171,11 @@ func (c *client) complete(ctx context.Context, req chatRequest) (reply, error) {
 			// all come back at the same moment.
 			wait += time.Duration(rand.Int64N(int64(wait)/5 + 1))
 		} else if wait > maxRetryAfter {
-			ce.msg += fmt.Sprintf(" (it asks to wait %s before retrying, longer than the %s the sidecar waits)", wait.Round(time.Second), maxRetryAfter)
+			ce.msg += fmt.Sprintf(" (it asks to wait %s before retrying, longer than the %s the sidecar waits", wait.Round(time.Second), maxRetryAfter)
+			if retry > 0 {
+				ce.msg += fmt.Sprintf("; %s made already, having waited %s", retries(retry), roundWait(waited))
+			}
+			ce.msg += ")"
 			return reply{}, ce
 		}
 		c.log.Warn("llm request refused; retrying", "model", req.model, "status", ce.status, "wait", wait, "retry", retry+1, "maxRetries", c.p.MaxRetries)
@@ -178,7 +186,23 @@ func (c *client) complete(ctx context.Context, req chatRequest) (reply, error) {
 			return reply{}, ctx.Err()
 		case <-t.C:
 		}
+		waited += wait
 	}
+}
+
+func retries(n int) string {
+	if n == 1 {
+		return "1 retry"
+	}
+	return fmt.Sprintf("%d retries", n)
+}
+
+// roundWait shows a wait as people read one: "2.5s", "1m30s", "3ms".
+func roundWait(d time.Duration) string {
+	if d < time.Second {
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(100 * time.Millisecond).String()
 }
 
 // once makes one request, holding one of the provider's slots for it.

@@ -88,7 +88,14 @@ func TestErrorsSayWhatToChange(t *testing.T) {
 			script:   []step{status(429, `{}`, "Retry-After", "3600")},
 			kind:     failRateLimit,
 			requests: 1,
-			want:     []string{"it asks to wait 1h0m0s before retrying"},
+			want:     []string{"it asks to wait 1h0m0s before retrying, longer than the 2m0s the sidecar waits)"},
+		},
+		{
+			name:     "rate limited, then for too long",
+			script:   []step{status(429, `{}`, "Retry-After-Ms", "5"), status(429, `{}`, "Retry-After", "3600")},
+			kind:     failRateLimit,
+			requests: 2,
+			want:     []string{"it asks to wait 1h0m0s before retrying", "; 1 retry made already, having waited 5ms)"},
 		},
 		{
 			name:     "context length",
@@ -465,7 +472,7 @@ func TestErrorStatusNotStreamed(t *testing.T) {
 			script:   []step{status(500, `{}`), status(502, `bad gateway`), status(503, `{"message": "overloaded"}`)},
 			kind:     failServer,
 			requests: 3,
-			want:     []string{"failed (503 Service Unavailable: overloaded)", "still so after 2 retries"},
+			want:     []string{"failed (503 Service Unavailable: overloaded)", "still so after 2 retries, having waited ", "ms in all)"},
 		},
 		{
 			name:     "server error, then an answer",
