@@ -239,6 +239,7 @@ end)
 local ws
 local id -- the example's execution
 local fired = {}
+local echoed = {}
 
 local function workspace()
   ws = vim.fn.resolve(vim.fn.tempname())
@@ -252,6 +253,12 @@ local function workspace()
       table.insert(fired, args.data or vim.g.mimir_last_event)
     end,
   })
+  vim.o.columns = 200 -- room for the progress echoed whole
+  local echo = vim.api.nvim_echo
+  vim.api.nvim_echo = function(chunks, history, opts)
+    table.insert(echoed, { text = chunks[1][1], history = history })
+    return echo(chunks, history, opts)
+  end
 end
 
 local events = require("mimir.events")
@@ -339,17 +346,33 @@ test(":MimirRun runs the example, from a path relative to the workspace, with th
   eq(warned[1].level, vim.log.levels.WARN, "QC failed level")
 end)
 
-test("progress began and ended", function()
+test("progress began, reported and ended, echoed outside the message history", function()
   local progress = require("mimir.progress")
-  wait_for("progress end", function()
-    return #progress.seen > 1
-  end)
+  local token = "mimir/" .. id
   local kinds = {}
-  for _, p in ipairs(progress.seen) do
-    table.insert(kinds, p.kind)
+  wait_for("progress end", function()
+    kinds = {}
+    for _, p in ipairs(progress.seen) do
+      if p.token == token then
+        table.insert(kinds, p.kind)
+      end
+    end
+    return kinds[#kinds] == "end"
+  end)
+  eq(kinds[1], "begin", "first kind")
+  assert(vim.tbl_contains(kinds, "report"), "no report: " .. vim.inspect(kinds))
+  local function echo_of(pattern)
+    for _, e in ipairs(echoed) do
+      if e.text:find(pattern) then
+        return e
+      end
+    end
+    error("nothing echoed like " .. pattern .. " in:\n" .. vim.inspect(echoed), 2)
   end
-  eq({ kinds[1], kinds[#kinds] }, { "begin", "end" }, "progress kinds")
-  assert(progress.seen[1].title == "Mimir: translate-docs", vim.inspect(progress.seen[1]))
+  local begin = echo_of("^Mimir: translate%-docs: 🚀 Execution started")
+  local report = echo_of("^Mimir: translate%-docs: %d+%% Translate README to French · %a+ · attempt %d/3$")
+  local done = echo_of("^Mimir: translate%-docs: ✅ Execution completed: 4/4 tasks, 6 deliverables$")
+  eq({ begin.history, report.history, done.history }, { false, false, false }, "kept in the message history")
 end)
 
 test("User MimirEvent fired for every event, in seq order", function()

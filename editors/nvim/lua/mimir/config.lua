@@ -10,6 +10,9 @@ M.defaults = {
   auto_save = false,
   -- Where deliverables are saved, inside the workspace.
   deliverables_folder = "deliverables",
+  -- Echo each execution's progress ($/progress begin, report, end) on the
+  -- command line; turn off when fidget.nvim or the statusline shows it.
+  echo_progress = true,
   -- Run the SSE mirror for headless listeners (mimir-sidecar events).
   sse = true,
   -- Markers of a workspace root, searched upwards from the current file.

@@ -1,10 +1,42 @@
 -- $/progress: the default handler keeps it for the statusline and
--- fidget.nvim; Neovim itself draws nothing, so begin and end are also
--- shown briefly.
+-- fidget.nvim; Neovim itself draws nothing, so each step is also echoed
+-- (begin, every report, end), one line that replaces the last and stays
+-- out of the message history.
+local config = require("mimir.config")
+
 local M = {}
 
--- Every begin/end seen, for tests and for :MimirExecutions.
+-- Every begin/report/end seen: { token, kind, title, message, percentage }.
 M.seen = {}
+-- Titles by token: only begin carries one.
+M.titles = {}
+
+local max_seen = 1000
+
+-- text cut to one line of the command line: a longer one would make
+-- Neovim ask to press Enter.
+local function fit(text)
+  text = text:gsub("\n", " ")
+  local space = vim.v.echospace
+  if not space or space <= 0 or vim.fn.strdisplaywidth(text) <= space then
+    return text
+  end
+  local n = vim.fn.strchars(text)
+  while n > 0 and vim.fn.strdisplaywidth(text) > space - 1 do
+    n = n - 1
+    text = vim.fn.strcharpart(text, 0, n)
+  end
+  return text .. "…"
+end
+
+local function echo(token, value)
+  local title = M.titles[token] or "Mimir"
+  local text = value.message or ""
+  if value.kind == "report" and value.percentage then
+    text = string.format("%d%% %s", value.percentage, text)
+  end
+  vim.api.nvim_echo({ { fit(title .. ": " .. text), "None" } }, false, {})
+end
 
 function M.handler(err, result, ctx, cfg)
   -- A client that has quit since (its sidecar was killed) has nowhere to
@@ -17,14 +49,22 @@ function M.handler(err, result, ctx, cfg)
     default(err, result, ctx, cfg)
   end
   local value = result and result.value
-  if type(value) ~= "table" then
+  if type(value) ~= "table" or not value.kind then
     return
   end
-  if value.kind == "begin" or value.kind == "end" then
-    table.insert(M.seen, { token = result.token, kind = value.kind, title = value.title, message = value.message })
-    if value.kind == "begin" then
-      vim.api.nvim_echo({ { (value.title or "Mimir") .. ": " .. (value.message or ""), "None" } }, false, {})
-    end
+  local token = result.token
+  table.insert(M.seen, { token = token, kind = value.kind, title = value.title, message = value.message, percentage = value.percentage })
+  if #M.seen > max_seen then
+    table.remove(M.seen, 1)
+  end
+  if value.kind == "begin" then
+    M.titles[token] = value.title
+  end
+  if config.options.echo_progress then
+    echo(token, value)
+  end
+  if value.kind == "end" then
+    M.titles[token] = nil
   end
 end
 
