@@ -375,18 +375,18 @@ test("progress began, reported and ended, echoed outside the message history", f
   eq({ begin.history, report.history, done.history }, { false, false, false }, "kept in the message history")
 end)
 
-test("User MimirEvent fired for every event, in seq order", function()
-  local seqs = {}
-  for _, ev in ipairs(fired) do
-    if ev.executionId == id then
-      table.insert(seqs, ev.seq)
-    end
+test("User MimirEvent fired once for each event in the sidecar's record, in order", function()
+  local record = require("mimir.client").request_sync("mimir/events", { since = 0, executionId = id })
+  assert(record and record.events, "no record")
+  local want, got = {}, {}
+  for _, ev in ipairs(record.events) do
+    table.insert(want, ev.seq .. " " .. ev.event)
   end
-  assert(#seqs > 20, "only " .. #seqs .. " autocommands")
-  for i = 2, #seqs do
-    assert(seqs[i] > seqs[i - 1], "seq out of order at " .. i)
+  for _, ev in ipairs(fired_for(id)) do
+    table.insert(got, ev.seq .. " " .. ev.event)
   end
-  eq(fired[1].event, "execution-start", "first event")
+  assert(#want > 20, "the record has only " .. #want .. " events")
+  eq(got, want, "autocommands against the record")
 end)
 
 test(":MimirDeliverables saves all six into deliverables/, as staged, with one toast", function()
@@ -582,11 +582,16 @@ test("an execution cut off by a killed sidecar is interrupted, not running", fun
   eq(notes[before + 1] and notes[before + 1].msg, "No running execution to cancel", "what :MimirCancel says")
 end)
 
-test(":checkhealth mimir", function()
+test(":checkhealth mimir names the version, the workspace and the SSE address", function()
+  local client = require("mimir.client")
+  local version = vim.trim(vim.fn.system({ bin, "version" }))
+  local sse = client.request_sync("mimir/sse", {})
+  assert(sse and sse.url, "no SSE address")
   vim.cmd("checkhealth mimir")
   local text = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), "\n")
-  assert(text:find("mimir%-sidecar"), text)
+  assert(text:find(version, 1, true), "no version line " .. version .. " in:\n" .. text)
   assert(text:find("workspace: " .. ws, 1, true), text)
+  assert(text:find("SSE mirror: " .. sse.url, 1, true), "no SSE address " .. sse.url .. " in:\n" .. text)
 end)
 
 -- The runner: every test in order, each failing on its own error or on one

@@ -10,6 +10,9 @@ local M = {}
 
 -- Client ids by workspace root.
 M.ids = {}
+-- What each root's sidecar said about itself in its initialize result:
+-- { version, workspace, protocolVersion, sse = { url, token } }.
+M.info = {}
 
 local function dirname(path)
   return vim.fn.fnamemodify(path, ":h")
@@ -79,8 +82,13 @@ function M.start(root, bufnr)
       end,
       ["$/progress"] = progress.handler,
     },
+    on_init = function(_, result)
+      local info = vim.deepcopy(result.mimir or {})
+      info.version = result.serverInfo and result.serverInfo.version
+      M.info[root] = info
+    end,
     on_exit = function()
-      M.ids[root] = nil
+      M.ids[root], M.info[root] = nil, nil
     end,
   }, bufnr)
   if not id then
@@ -158,7 +166,7 @@ end
 function M.stop_all()
   for root, id in pairs(M.ids) do
     compat.stop(id)
-    M.ids[root] = nil
+    M.ids[root], M.info[root] = nil, nil
   end
 end
 

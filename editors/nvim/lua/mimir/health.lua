@@ -40,7 +40,8 @@ function M.check()
     h.error(err)
     return
   end
-  h.ok("sidecar running (client id " .. c.id .. ")")
+  local info = client.info[root] or {}
+  h.ok(string.format("sidecar running (client id %d, protocol %s)", c.id, info.protocolVersion or "?"))
   local ok, res = pcall(client.request_sync, "mimir/sse", {}, 2000)
   if ok and res and res.url then
     h.ok("SSE mirror: " .. res.url .. " (token in .mimir/sidecar.json)")
