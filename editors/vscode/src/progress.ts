@@ -1,54 +1,46 @@
-// One progress notification per execution, with a Cancel button.
+// One progress notification per execution, with a Cancel button; it ends
+// when the execution completes, is cancelled or is interrupted.
 import * as vscode from 'vscode';
+import { ExecutionProgressModel } from './progressModel';
 import type { MimirEvent } from './protocol';
 
-interface Running {
+interface Shown {
   report: (v: { message?: string; increment?: number }) => void;
   done: () => void;
-  finished: number;
-  total: number;
 }
 
 export class ExecutionProgress {
-  private running = new Map<string, Running>();
+  private model = new ExecutionProgressModel();
+  private shown = new Map<string, Shown>();
   constructor(private cancel: (executionId: string) => void) {}
 
   update(ev: MimirEvent): void {
-    const d = ev.data;
-    if (ev.event === 'execution-start') {
-      void vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Notification, title: `Mimir: ${d.workflow}`, cancellable: true },
-        (progress, token) =>
-          new Promise<void>((done) => {
-            token.onCancellationRequested(() => this.cancel(ev.executionId));
-            this.running.set(ev.executionId, { report: (v) => progress.report(v), done, finished: 0, total: d.tasks ?? 0 });
-          }),
-      );
-      return;
-    }
-    const r = this.running.get(ev.executionId);
-    if (!r) return;
-    switch (ev.event) {
-      case 'worker-start':
-      case 'qc-start':
-        r.report({ message: `${d.taskTitle} · ${d.phase} · attempt ${d.attempt}/${d.maxAttempts}` });
+    const step = this.model.update(ev);
+    if (!step) return;
+    const id = step.executionId;
+    switch (step.kind) {
+      case 'begin':
+        void vscode.window.withProgress(
+          { location: vscode.ProgressLocation.Notification, title: step.title, cancellable: true },
+          (progress, token) =>
+            new Promise<void>((done) => {
+              token.onCancellationRequested(() => this.cancel(id));
+              this.shown.set(id, { report: (v) => progress.report(v), done });
+            }),
+        );
         break;
-      case 'task-complete':
-      case 'task-fail':
-      case 'task-skipped':
-        r.finished++;
-        r.report({ message: d.message, increment: r.total ? 100 / r.total : undefined });
+      case 'report':
+        this.shown.get(id)?.report({ message: step.message, increment: step.increment });
         break;
-      case 'execution-complete':
-      case 'execution-cancelled':
-        r.done();
-        this.running.delete(ev.executionId);
+      case 'end':
+        this.shown.get(id)?.done();
+        this.shown.delete(id);
         break;
     }
   }
 
   dispose(): void {
-    for (const r of this.running.values()) r.done();
-    this.running.clear();
+    for (const r of this.shown.values()) r.done();
+    this.shown.clear();
   }
 }

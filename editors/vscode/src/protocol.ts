@@ -26,6 +26,7 @@ export interface EventData {
   gap?: Gap;
   error?: string;
   workflow?: string;
+  resumed?: boolean;
   status?: string;
   tasks?: number;
   completedTasks?: number;
@@ -35,6 +36,7 @@ export interface EventData {
   target?: string;
   saved?: number;
   failed?: number;
+  results?: SaveResult[];
   reason?: string;
   message: string;
 }

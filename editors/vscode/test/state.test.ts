@@ -16,14 +16,15 @@ test('the button: disabled (0) before, enabled with the count after execution-co
   assert.deepEqual(downloadButton(after), { label: '📥 Download Deliverables (6)', disabled: false, title: 'Download 6 deliverable(s)' });
 });
 
-test('selection changes the count; none selected disables', () => {
+test('selection changes the tooltip, not the count of available ones; none selected disables', () => {
   let s = events.reduce(reduce, initialState);
   const paths = s.deliverables.map((d) => d.path);
   s = toggle(s, paths[0]);
-  assert.equal(downloadButton(s).label, '📥 Download Deliverables (5)');
+  // N stays the count available (the seed); the tooltip says what a click takes.
+  assert.deepEqual(downloadButton(s), { label: '📥 Download Deliverables (6)', disabled: false, title: 'Download 5 of 6 deliverable(s)' });
   assert.ok(!s.selected.includes(paths[0]));
   for (const p of paths.slice(1)) s = toggle(s, p);
-  assert.deepEqual(downloadButton(s), { label: '📥 Download Deliverables (0)', disabled: true, title: 'No deliverables selected' });
+  assert.deepEqual(downloadButton(s), { label: '📥 Download Deliverables (6)', disabled: true, title: 'No deliverables selected' });
   s = toggle(s, paths[2]);
   assert.deepEqual(s.selected, [paths[2]]);
 });
@@ -51,4 +52,9 @@ test('a cancelled execution cancels its running tasks', () => {
   assert.equal(s.executions[0].status, 'cancelled');
   assert.equal(s.executions[0].tasks[0].status, 'cancelled');
   assert.equal(downloadButton(s).disabled, true);
+});
+
+test('a save of an execution the Studio never saw adds nothing', () => {
+  const s = reduce(initialState, { seq: 9, executionId: 'ex_old', event: 'deliverables-saved', time: '', data: { message: '✅ Saved 2 deliverables to /w/deliverables', saved: 2, failed: 0 } });
+  assert.equal(s, initialState);
 });

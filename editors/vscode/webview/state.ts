@@ -5,7 +5,7 @@ import type { Deliverable, Gap, MimirEvent } from '../src/protocol';
 export interface TaskView {
   id: string;
   title: string;
-  status: 'pending' | 'running' | 'completed' | 'failed' | 'skipped' | 'cancelled';
+  status: 'pending' | 'running' | 'completed' | 'failed' | 'skipped' | 'cancelled' | 'interrupted';
   phase?: 'worker' | 'qc';
   attempt: number;
   maxAttempts: number;
@@ -46,6 +46,9 @@ function task(ex: ExecutionView, ev: MimirEvent): TaskView | undefined {
 export function reduce(state: StudioState, ev: MimirEvent): StudioState {
   const executions = state.executions.map((e) => ({ ...e, tasks: e.tasks.map((t) => ({ ...t })) }));
   let ex = executions.find((e) => e.id === ev.executionId);
+  // Saving the deliverables of an execution the Studio never saw run (one
+  // from an earlier session) adds no phantom "running" execution.
+  if (!ex && ev.event === 'deliverables-saved') return state;
   if (!ex) {
     ex = { id: ev.executionId, workflow: ev.data.workflow ?? '', status: 'running', message: '', tasks: [], deliverables: [] };
     executions.unshift(ex);
@@ -86,6 +89,12 @@ export function reduce(state: StudioState, ev: MimirEvent): StudioState {
       ex.status = 'cancelled';
       for (const x of ex.tasks) if (x.status === 'running' || x.status === 'pending') x.status = 'cancelled';
       break;
+    case 'execution-interrupted':
+      // The sidecar stopped while it ran (a crash, or a restart): nothing
+      // of it runs any more.
+      ex.status = 'interrupted';
+      for (const x of ex.tasks) if (x.status === 'running' || x.status === 'pending') Object.assign(x, { status: 'interrupted', phase: undefined });
+      break;
   }
   return next;
 }
@@ -101,15 +110,21 @@ export interface ButtonView {
   title: string;
 }
 
-/** The seed's "📥 Download Deliverables (N)" button. */
+/** The seed's "📥 Download Deliverables (N)" button. N, in the label and in
+ * the tooltip alike, is the count of deliverables available, as the seed
+ * has it ("Shows count of available deliverables"); the tooltip says how
+ * many of them a click downloads when the user has unticked some. */
 export function downloadButton(state: StudioState): ButtonView {
-  if (state.deliverables.length === 0) {
+  const n = state.deliverables.length;
+  if (n === 0) {
     return { label: '📥 Download Deliverables (0)', disabled: true, title: 'No deliverables available' };
   }
-  const n = state.selected.length;
-  return {
-    label: `📥 Download Deliverables (${n})`,
-    disabled: n === 0,
-    title: n > 0 ? `Download ${n} deliverable(s)` : 'No deliverables selected',
-  };
+  const k = state.selected.length;
+  const title = k === n ? `Download ${n} deliverable(s)` : k === 0 ? 'No deliverables selected' : `Download ${k} of ${n} deliverable(s)`;
+  return { label: `📥 Download Deliverables (${n})`, disabled: k === 0, title };
+}
+
+/** Executions that are still running, newest first. */
+export function runningExecutions(state: StudioState): string[] {
+  return state.executions.filter((e) => e.status === 'running').map((e) => e.id);
 }

@@ -1,0 +1,29 @@
+// What the Mimir output channel says about an event: one line for every
+// event, the gap and the deliverables in full, and the whole envelope as
+// JSON at the debug level (set the channel's level to Debug to see it).
+import type { MimirEvent } from './protocol';
+
+export interface EventLog {
+  line: string;
+  details: string[];
+  json: string;
+}
+
+export function eventLog(ev: MimirEvent): EventLog {
+  const d = ev.data;
+  const line = [ev.seq, ev.executionId, ev.event, d.taskId, d.message].filter((x) => x !== undefined && x !== '').join(' ');
+  const details: string[] = [];
+  if (d.gap && (ev.event === 'qc-complete' || ev.event === 'task-fail' || (ev.event === 'worker-start' && (d.attempt ?? 1) > 1))) {
+    if (d.gap.feedback) details.push(`  feedback: ${d.gap.feedback}`);
+    for (const i of d.gap.issues ?? []) details.push(`  issue: ${i}`);
+    for (const f of d.gap.requiredFixes ?? []) details.push(`  fix: ${f}`);
+  }
+  if (d.error) details.push(`  error: ${d.error}`);
+  if (ev.event === 'execution-complete' || ev.event === 'execution-cancelled') {
+    for (const x of d.deliverables ?? []) details.push(`  deliverable: ${x.path} (${x.size} B, sha256 ${x.sha256})`);
+  }
+  if (ev.event === 'deliverables-saved') {
+    for (const r of d.results ?? []) details.push(`  ${r.status}: ${r.path}${r.savedAs ? ` → ${r.savedAs}` : ''}${r.error ? ` (${r.error})` : ''}`);
+  }
+  return { line, details, json: JSON.stringify(ev) };
+}
