@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -589,5 +590,89 @@ func TestExecQCSucceedingAtTheTimeout(t *testing.T) {
 	v, err := q.Check(ctx, &Job{Task: &Task{ID: "q"}, Dir: t.TempDir()})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("QC exiting 0 at its timeout: %+v, %v; want a timeout error", v, err)
+	}
+}
+
+// A cancel that lands after the last task but before the execution's last
+// event is honoured: "cancelling" is always followed by
+// execution-cancelled, and a cancel that comes too late reports the final
+// status.
+func TestLateCancelIsNeverLost(t *testing.T) {
+	for i := range 50 {
+		rec := &recorder{}
+		answer := make(chan string, 1)
+		var ex *Execution
+		// The cancel is set off by b's task-complete and lands a little
+		// later each run, so that the runs sweep the window between the
+		// last task and the execution's last event (and some land after).
+		sink := SinkFunc(func(ev Event) {
+			rec.Emit(ev)
+			if ev.Event == EventTaskComplete && ev.Data.TaskID == "b" {
+				go func() {
+					for range i * 20 {
+						runtime.Gosched()
+					}
+					answer <- ex.Cancel("late")
+				}()
+			}
+		})
+		r := NewRunner(Options{Workspace: t.TempDir(), Sink: sink, Agents: Agents{"test": {
+			Worker: func(*Task, *AgentSpec) (Worker, error) { return funcAgent{}, nil },
+			QC:     func(*Task, *AgentSpec) (QC, error) { return funcAgent{}, nil },
+		}}})
+		var err error
+		ex, err = r.Prepare(&Workflow{Name: "late", Tasks: []*Task{task("a"), task("b", "a")}}, ExecOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ex.Start()
+		<-ex.Done()
+		got := <-answer
+		evs := rec.events()
+		last := evs[len(evs)-1]
+		switch got {
+		case StatusCancelling:
+			if last.Event != EventExecutionCancelled {
+				t.Fatalf("run %d: cancel answered %q but the execution ended with %s", i, got, last.Event)
+			}
+		case StatusCompleted:
+			if last.Event != EventExecutionComplete {
+				t.Fatalf("run %d: cancel answered %q but the execution ended with %s", i, got, last.Event)
+			}
+		default:
+			t.Fatalf("run %d: cancel answered %q", i, got)
+		}
+	}
+}
+
+// The same, without chance: the cancel lands after the scheduler has seen
+// its last task end.
+func TestCancelAfterTheLastTask(t *testing.T) {
+	rec := &recorder{}
+	r := NewRunner(Options{Workspace: t.TempDir(), Sink: rec, Agents: Agents{"test": {
+		Worker: func(*Task, *AgentSpec) (Worker, error) { return funcAgent{}, nil },
+		QC:     func(*Task, *AgentSpec) (QC, error) { return funcAgent{}, nil },
+	}}})
+	ex, err := r.Prepare(&Workflow{Name: "late", Tasks: []*Task{task("a")}}, ExecOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got string
+	ex.afterTasks = func() { got = ex.Cancel("just in time") }
+	ex.Start()
+	<-ex.Done()
+	evs := rec.events()
+	if last := evs[len(evs)-1]; got != StatusCancelling || last.Event != EventExecutionCancelled || last.Data.Reason != "just in time" {
+		t.Errorf("cancel answered %q; the execution ended with %s %+v", got, last.Event, last.Data)
+	}
+}
+
+func TestCancelFinishedReportsItsStatus(t *testing.T) {
+	ex, evs := run(t, &Workflow{Name: "f", Tasks: []*Task{task("a")}}, funcAgent{})
+	if got := ex.Cancel(""); got != StatusCompleted {
+		t.Errorf("cancel of a completed execution answered %q", got)
+	}
+	if n := len(ex.r.opts.Sink.(*recorder).events()); n != len(evs) {
+		t.Errorf("cancelling a finished execution emitted %d events", n-len(evs))
 	}
 }

@@ -26,11 +26,24 @@ type Execution struct {
 	start  sync.Once
 	done   chan struct{}
 
-	// state is guarded by r.mu: it changes only as events are emitted.
+	// state is guarded by r.mu: it changes only as events are emitted (and
+	// when Resume claims it).
 	state *state
 	// resumed executions keep the tasks that completed before.
 	resumed bool
+	// finished is set, under r.mu, together with the execution's last
+	// event, so that Cancel and the end of the run agree on which it is.
+	finished bool
+	// broken, for an execution from the journal, is why its workflow can no
+	// longer be rebuilt: it is listed and can be pruned, not resumed.
+	broken error
+	// afterTasks, when set (by tests), is called once the scheduler has
+	// seen its last task end, before the execution's last event.
+	afterTasks func()
 }
+
+// StatusCancelling is what Cancel reports when it took effect.
+const StatusCancelling = "cancelling"
 
 // ID is the execution's id ("ex_…").
 func (ex *Execution) ID() string { return ex.id }
@@ -61,17 +74,30 @@ var errCancelled = errors.New("cancelled by the user")
 
 // Cancel stops the execution: running agents are stopped (commands get
 // SIGTERM, then SIGKILL for their whole process group) and the execution
-// ends with execution-cancelled. Cancelling a finished execution does
-// nothing. It does not wait; see Done.
-func (ex *Execution) Cancel(reason string) {
+// ends with execution-cancelled. It returns StatusCancelling when it took
+// effect, which guarantees that execution-cancelled follows; an execution
+// that had already finished is left alone and its final status returned.
+// It does not wait; see Done.
+func (ex *Execution) Cancel(reason string) string {
 	cause := errCancelled
 	if reason != "" {
 		cause = errors.New(reason)
 	}
+	// Decided under the lock the final event is emitted under: a cancel
+	// either lands before the run's last decision (and is honoured) or
+	// after its last event (and is told so), never in between.
+	ex.r.mu.Lock()
+	if ex.finished {
+		st := ex.state.sum.Status
+		ex.r.mu.Unlock()
+		return st
+	}
 	ex.cancel(cause)
+	ex.r.mu.Unlock()
 	// An execution that was prepared but never started still has to end
 	// with its events.
 	ex.Start()
+	return StatusCancelling
 }
 
 // Info is a snapshot of the execution's state.
@@ -198,35 +224,50 @@ func (ex *Execution) run() {
 		}
 	}
 
+	if ex.afterTasks != nil {
+		ex.afterTasks()
+	}
+	ex.finish(began, len(tasks), completed, failed, skipped)
+}
+
+// finish emits the execution's last event. Whether it was cancelled is
+// decided under the lock Cancel takes, so a cancel that was answered
+// "cancelling" always ends in execution-cancelled, even one that came after
+// the last task.
+func (ex *Execution) finish(began time.Time, tasks, completed, failed, skipped int) {
+	r := ex.r
+	r.mu.Lock()
+	defer func() {
+		r.mu.Unlock()
+		// The execution is over: its context goes with it.
+		ex.cancel(nil)
+	}()
+	ex.finished = true
 	elapsed := ptr(time.Since(began).Milliseconds())
+	deliverables := ex.state.deliverables()
 	if cause := context.Cause(ex.ctx); cause != nil && ex.ctx.Err() != nil {
-		ex.r.emit(ex, EventExecutionCancelled, EventData{
+		r.emitLocked(ex, EventExecutionCancelled, EventData{
 			Reason:       cause.Error(),
 			DurationMs:   elapsed,
-			Deliverables: ex.Deliverables(),
+			Deliverables: deliverables,
 			Message:      msgExecutionCancelled(cause.Error()),
 		})
 		return
 	}
-	status, msg := StatusCompleted, ""
-	deliverables := ex.Deliverables()
+	status, msg := StatusCompleted, msgExecutionComplete(completed, tasks, len(deliverables))
 	if failed > 0 {
-		status, msg = StatusFailed, msgExecutionFailed(failed, len(tasks), skipped)
-	} else {
-		msg = msgExecutionComplete(completed, len(tasks), len(deliverables))
+		status, msg = StatusFailed, msgExecutionFailed(failed, tasks, skipped)
 	}
-	ex.r.emit(ex, EventExecutionComplete, EventData{
+	r.emitLocked(ex, EventExecutionComplete, EventData{
 		Status:         status,
 		DurationMs:     elapsed,
-		Tasks:          ptr(len(tasks)),
+		Tasks:          ptr(tasks),
 		CompletedTasks: ptr(completed),
 		FailedTasks:    ptr(failed),
 		SkippedTasks:   ptr(skipped),
 		Deliverables:   deliverables,
 		Message:        msg,
 	})
-	// The execution is over: its context goes with it.
-	ex.cancel(nil)
 }
 
 // runTaskSafely runs t and reports its outcome. Agents' panics are caught

@@ -20,20 +20,7 @@ func (r *Runner) loadHistory() {
 		return
 	}
 	for _, s := range stored {
-		wf, err := ParseWorkflow(s.path, s.source)
-		if err != nil {
-			r.log.Warn("a past execution's workflow no longer parses; it is not listed", "execution", s.id, "err", err)
-			continue
-		}
-		wf.Path, wf.Dir = s.path, s.dir
-		ctx, cancel := context.WithCancelCause(r.ctx)
-		cancel(errors.New("finished before this sidecar started"))
-		ex := &Execution{
-			r: r, id: s.id, wf: wf, dir: filepath.Join(r.opts.StateDir, "executions", s.id), parallelism: 1,
-			ctx: ctx, cancel: cancel, done: make(chan struct{}), state: newState(s.id, wf),
-		}
-		ex.start.Do(func() {}) // nothing to run
-		close(ex.done)
+		ex := r.restore(s)
 		for _, ev := range s.events {
 			ex.state.apply(ev)
 		}
@@ -45,27 +32,75 @@ func (r *Runner) loadHistory() {
 	}
 }
 
+// restore makes a finished Execution of a stored one. One whose workflow
+// no longer parses is kept all the same, rebuilt from its events, so that
+// it is listed, its deliverables saved and it can be pruned; only resuming
+// it is refused.
+func (r *Runner) restore(s storedExecution) *Execution {
+	ctx, cancel := context.WithCancelCause(r.ctx)
+	cancel(errors.New("finished before this sidecar started"))
+	ex := &Execution{
+		r: r, id: s.id, dir: filepath.Join(r.opts.StateDir, "executions", s.id), parallelism: 1,
+		ctx: ctx, cancel: cancel, done: make(chan struct{}), finished: true,
+	}
+	ex.start.Do(func() {}) // nothing to run
+	close(ex.done)
+	wf, err := ParseWorkflow(s.path, s.source)
+	if err != nil {
+		r.log.Warn("a past execution's workflow no longer parses; it is listed but cannot be resumed", "execution", s.id, "err", err)
+		ex.broken = err
+		ex.wf = &Workflow{Name: s.name, Path: s.path, Dir: s.dir, Source: s.source}
+		ex.state = newOpenState(s.id, s.name, s.path)
+		return ex
+	}
+	wf.Path, wf.Dir = s.path, s.dir
+	ex.wf = wf
+	ex.state = newState(s.id, wf)
+	return ex
+}
+
 // Resume prepares an interrupted, failed or cancelled execution to run
 // again under the same id: tasks that completed keep their results and
-// deliverables, the others run again. Like Prepare, it starts nothing.
+// deliverables, the others run again. Like Prepare, it starts nothing, but
+// from its return the execution is running: a second Resume is refused and
+// Cancel takes effect.
 func (r *Runner) Resume(id string) (*Execution, error) {
 	old, ok := r.Get(id)
 	if !ok {
 		return nil, fmt.Errorf("resume %s: no such execution", id)
 	}
-	switch st := old.Summary().Status; st {
-	case StatusInterrupted, StatusFailed, StatusCancelled:
-	default:
-		return nil, fmt.Errorf("resume %s: it is %s; only interrupted, failed or cancelled executions can be resumed", id, st)
+	// Checked here for a clear answer before agents are built, and again
+	// when the resume is claimed.
+	r.mu.Lock()
+	err := resumable(old, old)
+	r.mu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("resume %s: %w", id, err)
 	}
 	workers, qcs, par, err := r.build(old.wf, ExecOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("resume %s: %w", id, err)
 	}
-	r.mu.Lock()
-	st := old.state
-	r.mu.Unlock()
-	return r.prepare(id, old.wf, par, workers, qcs, st)
+	return r.prepare(id, old.wf, par, workers, qcs, old)
+}
+
+// resumable says why cur, the execution registered under prev's id, cannot
+// be resumed from prev; r.mu is held.
+func resumable(cur, prev *Execution) error {
+	if cur != prev {
+		return errors.New("it has been resumed already")
+	}
+	if prev.broken != nil {
+		return fmt.Errorf("its workflow can no longer be read: %w", prev.broken)
+	}
+	switch st := prev.state.sum.Status; st {
+	case StatusInterrupted, StatusFailed, StatusCancelled:
+		return nil
+	case StatusRunning:
+		return errors.New("it is already running")
+	default:
+		return fmt.Errorf("it is %s; only interrupted, failed or cancelled executions can be resumed", st)
+	}
 }
 
 // Prune forgets finished executions, with their events and files: those
@@ -100,13 +135,19 @@ func (r *Runner) Prune(olderThan time.Duration, keep int) ([]string, error) {
 	j := r.journal
 	r.mu.Unlock()
 
-	var errs []error
 	if j != nil {
 		// Their last events may still be on their way to the disk; deleting
 		// before they land would bring them back.
-		j.flush()
-		errs = append(errs, j.forget(ids))
+		err := j.flush()
+		if err == nil {
+			err = j.forget(ids)
+		}
+		if err != nil {
+			// Their files stay with their records, for the next sidecar.
+			return ids, fmt.Errorf("prune: %w", err)
+		}
 	}
+	var errs []error
 	for _, ex := range gone {
 		if err := os.RemoveAll(ex.dir); err != nil {
 			errs = append(errs, fmt.Errorf("remove the files of %s: %w", ex.id, err))

@@ -525,3 +525,128 @@ func TestHistoryOrder(t *testing.T) {
 		t.Errorf("after resume: started %v (want %v), status %s", s.StartedAt, startedAt, s.Status)
 	}
 }
+
+// failedOnce runs twoTasks in a journaled runner so that b fails, and
+// returns the state folder, the workspace and the execution's id.
+func failedOnce(t *testing.T) (state, ws, id string) {
+	t.Helper()
+	state, ws = t.TempDir(), t.TempDir()
+	zero := funcAgent{work: func(_ context.Context, j *Job) (WorkResult, error) {
+		if j.Task.ID == "b" {
+			return WorkResult{}, errors.New("no")
+		}
+		return WorkResult{}, nil
+	}}
+	r := NewRunner(Options{Workspace: ws, StateDir: state, Journal: openJournal(t, state), Agents: execAs(zero)})
+	ex, err := r.Execute(parsedWorkflow(t, twoTasks), ExecOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-ex.Done()
+	if st := ex.Summary().Status; st != StatusFailed {
+		t.Fatalf("setup: status %s, want failed", st)
+	}
+	r.Close(context.Background())
+	return state, ws, ex.ID()
+}
+
+// A resume claims the execution at once: a second resume is refused, and a
+// cancel sent before the resumed run even starts takes effect.
+func TestResumeClaimsTheExecution(t *testing.T) {
+	state, ws, id := failedOnce(t)
+	rec := &recorder{}
+	r := NewRunner(Options{Workspace: ws, StateDir: state, Sink: rec, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
+	defer r.Close(context.Background())
+
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var got []*Execution
+	var errs []error
+	for range 2 {
+		wg.Go(func() {
+			ex, err := r.Resume(id)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+			} else {
+				got = append(got, ex)
+			}
+		})
+	}
+	wg.Wait()
+	if len(got) != 1 || len(errs) != 1 {
+		t.Fatalf("two concurrent resumes: %d succeeded (errors %v); want exactly one", len(got), errs)
+	}
+	if msg := errs[0].Error(); !strings.Contains(msg, id) || !(strings.Contains(msg, "already running") || strings.Contains(msg, "resumed already")) {
+		t.Errorf("the refused resume says %q", msg)
+	}
+	ex := got[0]
+	if s := ex.Summary().Status; s != StatusRunning {
+		t.Errorf("status right after resume %s, want running", s)
+	}
+	if _, err := r.Resume(id); err == nil || !strings.Contains(err.Error(), "already running") {
+		t.Errorf("a third resume: %v", err)
+	}
+	if st := ex.Cancel("changed my mind"); st != StatusCancelling {
+		t.Fatalf("cancel right after resume answered %q, want %q", st, StatusCancelling)
+	}
+	select {
+	case <-ex.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the cancelled resume never ended")
+	}
+	if s := ex.Summary().Status; s != StatusCancelled {
+		t.Errorf("status after cancel %s, want cancelled", s)
+	}
+	r.journal.flush()
+	evs := rec.events()
+	if last := evs[len(evs)-1]; last.Event != EventExecutionCancelled || last.Data.Reason != "changed my mind" {
+		t.Errorf("last event %s %+v", last.Event, last.Data)
+	}
+}
+
+// An execution whose workflow no longer parses is still listed and can be
+// pruned; an event that cannot be decoded costs only itself.
+func TestUnreadableHistory(t *testing.T) {
+	state, ws := t.TempDir(), t.TempDir()
+	r := NewRunner(Options{Workspace: ws, StateDir: state, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
+	var ids []string
+	for range 3 {
+		ex, _ := r.Execute(parsedWorkflow(t, twoTasks), ExecOptions{})
+		<-ex.Done()
+		ids = append(ids, ex.ID())
+	}
+	r.Close(context.Background())
+
+	j := openJournal(t, state)
+	if _, err := j.db.Exec("UPDATE executions SET source = ? WHERE id = ?", "tasks: [unclosed", ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.db.Exec("UPDATE events SET envelope = ? WHERE seq = (SELECT MIN(seq) FROM events WHERE execution_id = ? AND name = ?)", "{not json", ids[1], EventTaskStart); err != nil {
+		t.Fatal(err)
+	}
+	r2 := NewRunner(Options{Workspace: ws, StateDir: state, Journal: j, Agents: execAs(funcAgent{})})
+	defer r2.Close(context.Background())
+	list := r2.List()
+	if len(list) != 3 {
+		t.Fatalf("listed %d executions, want 3: %+v", len(list), list)
+	}
+	broken := list[2]
+	if broken.ExecutionID != ids[0] || broken.Workflow != "two" || broken.Status != StatusCompleted || broken.Deliverables != 0 || broken.CompletedTasks != 2 {
+		t.Errorf("the execution whose workflow no longer parses: %+v", broken)
+	}
+	if ex, _ := r2.Get(ids[0]); len(ex.Info().TaskList) != 2 {
+		t.Errorf("its tasks, from its events: %+v", ex.Info().TaskList)
+	}
+	if _, err := r2.Resume(ids[0]); err == nil || !strings.Contains(err.Error(), "can no longer be read") {
+		t.Errorf("resuming it: %v", err)
+	}
+	if s := list[1]; s.ExecutionID != ids[1] || s.Status != StatusCompleted {
+		t.Errorf("the execution with an unreadable event: %+v", s)
+	}
+	removed, err := r2.Prune(0, 2)
+	if err != nil || !slices.Equal(removed, []string{ids[0]}) {
+		t.Errorf("prune keep 2: %v %v, want the broken one", removed, err)
+	}
+}

@@ -154,9 +154,9 @@ func (r *Runner) build(wf *Workflow, opts ExecOptions) (map[string]Worker, map[s
 	return workers, qcs, par, nil
 }
 
-// prepare makes the execution's folders and registers it; st carries the
-// state of an execution being resumed.
-func (r *Runner) prepare(id string, wf *Workflow, par int, workers map[string]Worker, qcs map[string]QC, st *state) (*Execution, error) {
+// prepare makes the execution's folders and registers it; prev, when set,
+// is the finished execution being resumed under the same id.
+func (r *Runner) prepare(id string, wf *Workflow, par int, workers map[string]Worker, qcs map[string]QC, prev *Execution) (*Execution, error) {
 	dir := filepath.Join(r.opts.StateDir, "executions", id)
 	if err := os.MkdirAll(filepath.Join(dir, "staging"), 0o755); err != nil {
 		return nil, fmt.Errorf("prepare execution: %w", err)
@@ -176,11 +176,7 @@ func (r *Runner) prepare(id string, wf *Workflow, par int, workers map[string]Wo
 		ctx:         ctx,
 		cancel:      cancel,
 		done:        make(chan struct{}),
-		state:       st,
-		resumed:     st != nil,
-	}
-	if st == nil {
-		ex.state = newState(id, wf)
+		resumed:     prev != nil,
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -188,13 +184,27 @@ func (r *Runner) prepare(id string, wf *Workflow, par int, workers map[string]Wo
 		cancel(nil)
 		return nil, ErrClosed
 	}
-	if _, known := r.executions[id]; !known {
+	if prev == nil {
+		ex.state = newState(id, wf)
 		r.order = append(r.order, ex)
-	} else {
-		for i, old := range r.order {
-			if old.id == id {
-				r.order[i] = ex
-			}
+		r.executions[id] = ex
+		return ex, nil
+	}
+	// Checking and claiming happen under one lock, so two resumes of one
+	// execution cannot both start a run on the same state and folders.
+	if err := resumable(r.executions[id], prev); err != nil {
+		cancel(nil)
+		return nil, fmt.Errorf("resume %s: %w", id, err)
+	}
+	// The execution counts as running from now, not from its
+	// execution-start (sent once the caller has announced it): a second
+	// resume is refused and a cancel takes effect. A crash before that event
+	// leaves the journal saying what it said, which is still true.
+	ex.state = prev.state
+	ex.state.sum.Status, ex.state.sum.FinishedAt = StatusRunning, nil
+	for i, old := range r.order {
+		if old.id == id {
+			r.order[i] = ex
 		}
 	}
 	r.executions[id] = ex
@@ -276,6 +286,13 @@ func (r *Runner) Close(ctx context.Context) error {
 func (r *Runner) emit(ex *Execution, name string, data EventData) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.emitLocked(ex, name, data)
+}
+
+// emitLocked is emit for a caller that holds r.mu because the event must be
+// decided together with other state (an execution's final event and
+// Cancel).
+func (r *Runner) emitLocked(ex *Execution, name string, data EventData) {
 	r.seq++
 	ev := Event{Seq: r.seq, ExecutionID: ex.id, Event: name, Time: time.Now().UTC(), Data: data}
 	ex.state.apply(ev)
@@ -287,5 +304,9 @@ func (r *Runner) emit(ex *Execution, name string, data EventData) {
 	if name == EventExecutionStart {
 		rec = &journalRecord{id: ex.id, name: ex.wf.Name, path: ex.wf.Path, dir: ex.wf.Dir, source: ex.wf.Source}
 	}
-	r.journal.append(ev, rec)
+	if err := r.journal.append(ev, rec); err != nil {
+		// Not kept, but not withheld from the listeners either.
+		r.log.Error("an event could not be journaled", "err", err)
+		r.opts.Sink.Emit(ev)
+	}
 }

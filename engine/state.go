@@ -66,6 +66,20 @@ type state struct {
 	sum   Summary
 	tasks []TaskInfo
 	index map[string]int
+	// open is set when the workflow is unknown (a stored one that no longer
+	// parses): tasks are then learnt from the events that name them.
+	open bool
+}
+
+// newOpenState is the state of an execution whose workflow is not known,
+// rebuilt from its events alone.
+func newOpenState(id, workflow, path string) *state {
+	return &state{
+		sum:   Summary{ExecutionID: id, Workflow: workflow, WorkflowPath: path, Status: StatusRunning},
+		tasks: []TaskInfo{},
+		index: map[string]int{},
+		open:  true,
+	}
 }
 
 func newState(id string, wf *Workflow) *state {
@@ -97,6 +111,17 @@ func (s *state) apply(ev Event) {
 	var t *TaskInfo
 	if i, ok := s.index[d.TaskID]; ok && d.TaskID != "" {
 		t = &s.tasks[i]
+	} else if d.TaskID != "" && s.open {
+		deps := d.DependsOn
+		if deps == nil {
+			deps = []string{}
+		}
+		s.index[d.TaskID] = len(s.tasks)
+		s.tasks = append(s.tasks, TaskInfo{ID: d.TaskID, Title: d.TaskTitle, Status: TaskPending, MaxAttempts: d.MaxAttempts, DependsOn: deps})
+		t = &s.tasks[len(s.tasks)-1]
+	}
+	if t == nil && d.TaskID != "" {
+		return // a task the workflow does not have: nothing to update
 	}
 	switch ev.Event {
 	case EventExecutionStart:
@@ -111,6 +136,9 @@ func (s *state) apply(ev Event) {
 			return
 		}
 		s.sum.StartedAt = ev.Time
+		if s.open && d.Tasks != nil {
+			s.sum.Tasks = *d.Tasks
+		}
 	case EventTaskStart:
 		t.Status = TaskRunning
 	case EventWorkerStart:
