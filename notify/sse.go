@@ -261,17 +261,26 @@ func (s *SSE) events(w http.ResponseWriter, r *http.Request) {
 		gap = &streamGap{asked: after, why: "the sidecar restarted; events start over"}
 		after = 0
 	}
+	// stuckAt is a cursor the backlog could not move past: asking it again
+	// would only spin.
+	stuckAt, stuck := uint64(0), false
 	if resuming && s.opts.Backlog != nil {
-		after, _ = s.replayBacklog(ctx, after, send)
+		next, ok := s.replayBacklog(ctx, after, send)
+		after = next
+		if !ok {
+			stuckAt, stuck = after, true
+			// An empty hub (a restart) cannot show that nothing was missed;
+			// a hub that has moved past the cursor says so below.
+			if gap == nil && s.hub.Last() == 0 {
+				gap = &streamGap{asked: after, why: "the journal cannot be read"}
+			}
+		}
 	}
 
 	// catchingUp lasts until the stream reaches the hub's head: until then
 	// being lapped by the ring is the backlog's to fill (or a reset); after
 	// it, being lapped means this reader cannot keep up.
 	catchingUp := true
-	// stuckAt is a cursor the backlog could not move past: asking it again
-	// would only spin.
-	stuckAt, stuck := uint64(0), false
 	batch := make([]Event, 0, 64)
 	for {
 		if ctx.Err() != nil {
@@ -289,11 +298,13 @@ func (s *SSE) events(w http.ResponseWriter, r *http.Request) {
 				if ctx.Err() != nil {
 					return
 				}
-				if ok && next > after {
-					after = next // the ring may have moved on meanwhile: read again
-					continue
+				if !ok || next == after {
+					stuckAt, stuck = next, true
 				}
-				stuckAt, stuck = after, true
+				// What was sent moved the cursor, and the ring may have
+				// moved on meanwhile: read it again from there.
+				after = next
+				continue
 			}
 			why := "older events are no longer kept"
 			if s.opts.Backlog != nil {
@@ -318,14 +329,14 @@ func (s *SSE) events(w http.ResponseWriter, r *http.Request) {
 			}
 			continue
 		}
-		catchingUp = false
-		if gap != nil {
-			// Nothing kept at all: the stream goes on with the next event.
-			if err := s.writeReset(write, gap.asked, after+1, gap.why); err != nil {
-				return
-			}
-			gap = nil
+		if gap == nil {
+			catchingUp = false
 		}
+		// With a gap still to tell, nothing after the cursor is kept yet
+		// (a restart, an empty journal): the reset goes out with the next
+		// event, the first that can say where the stream resumes. Until
+		// then the stream is still catching up, so that event's seq, past
+		// the cursor, is not taken for the ring lapping a slow reader.
 		idle := s.opts.Heartbeat - time.Since(lastWrite)
 		if idle <= 0 {
 			if err := write(": ping\n\n"); err != nil {

@@ -413,6 +413,9 @@ type journal struct {
 	events []Event
 	err    error
 	calls  int
+	// failFrom, when set, fails reads after this seq or later: a journal
+	// that breaks halfway through a replay.
+	failFrom uint64
 }
 
 func newJournal(from, to uint64) *journal {
@@ -429,6 +432,9 @@ func (j *journal) Since(_ context.Context, after uint64, max int) ([]Event, erro
 	j.calls++
 	if j.err != nil {
 		return nil, j.err
+	}
+	if j.failFrom > 0 && after >= j.failFrom {
+		return nil, errors.New("disk I/O error")
 	}
 	var out []Event
 	for _, e := range j.events {
@@ -520,6 +526,39 @@ func TestLappedWithoutUsableBacklog(t *testing.T) {
 				t.Errorf("the journal was read %d times for one resume", calls)
 			}
 		})
+	}
+}
+
+// A journal that breaks halfway through a replay: what it sent counts, the
+// hub goes on from there without repeating any of it, and where neither
+// can show that nothing was missed the stream says so.
+func TestBacklogFailsMidway(t *testing.T) {
+	hub := NewHub(100)
+	publish(hub, 1, 600, "ex_a", "task-start") // keeps 501..600
+	j := newJournal(1, 600)
+	j.failFrom = 514 // the first page (3..514) comes, the second fails
+	s := startSSE(t, hub, SSEOptions{Backlog: j})
+	r := newReader(getCtx(t, s, "/events", map[string]string{"Last-Event-ID": "2"}).Body)
+	evs := r.events(t, 598)
+	var want []string
+	for i := 3; i <= 600; i++ {
+		want = append(want, fmt.Sprint(i))
+	}
+	if got := ids(evs); got != strings.Join(want, " ") {
+		t.Errorf("journal then hub: %d events, first %+v, want 3..600 once each", len(evs), evs[0])
+	}
+
+	// After a restart (an empty hub) with an unreadable journal, the stream
+	// cannot tell what was missed: it says so before the next event.
+	hub2 := NewHub(16)
+	broken := newJournal(1, 10)
+	broken.failFrom = 1 // it knows its last seq but cannot replay
+	s2 := startSSE(t, hub2, SSEOptions{Backlog: broken})
+	r2 := newReader(getCtx(t, s2, "/events", map[string]string{"Last-Event-ID": "7"}).Body)
+	publish(hub2, 11, 11, "ex_a", "task-start")
+	evs = r2.events(t, 2)
+	if evs[0].name != "reset" || !strings.Contains(evs[0].data, `"lastEventId":7`) || !strings.Contains(evs[0].data, "journal cannot be read") || evs[1].id != "11" {
+		t.Errorf("restart with an unreadable journal: %+v", evs)
 	}
 }
 
