@@ -1,30 +1,30 @@
 // mimir-sidecar for VS Code: starts the sidecar, turns its events into
 // notifications, progress and the Studio, and saves deliverables.
-import { relative, isAbsolute, join } from 'node:path';
+import { isAbsolute, join, relative } from 'node:path';
 import * as vscode from 'vscode';
-import type { LanguageClient } from 'vscode-languageclient/node';
+import { State, type LanguageClient } from 'vscode-languageclient/node';
 import { RunWorkflowLens, workflowSelector } from './codelens';
 import { downloadFailed, downloadOutcome, noDeliverables, type Outcome } from './downloads';
+import { eventLog } from './eventlog';
+import { History } from './history';
+import { findSidecar } from './locate';
 import { ExecutionProgress } from './progress';
 import type { Deliverable, ExecutionSummary, MimirEvent, SaveResponse, WorkflowInfo } from './protocol';
-import { findSidecar } from './locate';
+import { RestartPolicy } from './restart';
 import { SaveTracker } from './saves';
-import { createClient } from './sidecar';
-import { StudioPanel } from './studioPanel';
+import { createClient, errorHandler } from './sidecar';
+import { StudioPanel, type StudioActions } from './studioPanel';
 import { wantedToast, type NotificationSetting } from './toasts';
 
-let client: LanguageClient | undefined;
-const history: MimirEvent[] = [];
-const maxHistory = 5000;
-const saves = new SaveTracker();
-
+// Read on every use, so a change applies at once; only sidecarPath needs
+// the sidecar restarted (the extension offers to).
 function settings() {
   const c = vscode.workspace.getConfiguration('mimir');
   return {
     sidecarPath: c.get<string>('sidecarPath', ''),
     notifications: c.get<NotificationSetting>('notifications', 'all'),
     autoSave: c.get<boolean>('autoSaveDeliverables', false),
-    deliverablesFolder: c.get<string>('deliverablesFolder', 'deliverables'),
+    deliverablesFolder: c.get<string>('deliverablesFolder', 'deliverables') || 'deliverables',
   };
 }
 
@@ -41,36 +41,134 @@ function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-export async function activate(ctx: vscode.ExtensionContext) {
-  const output = vscode.window.createOutputChannel('Mimir');
-  const progress = new ExecutionProgress((id) => void client?.sendRequest('mimir/cancel', { executionId: id }));
-  ctx.subscriptions.push(output, { dispose: () => progress.dispose() });
+const isWorkflowFile = (file: string) => /(\.mimir\.(ya?ml|json)|(^|[\\/])workflow\.(ya?ml|json)|[\\/]workflows[\\/][^\\/]+\.(ya?ml|json))$/.test(file);
 
-  const found = findSidecar(settings().sidecarPath, ctx.extensionPath);
-  if ('error' in found) {
-    output.appendLine(found.error);
-    void vscode.window.showErrorMessage(found.error, 'Open Settings').then((a) => {
-      if (a) void vscode.commands.executeCommand('workbench.action.openSettings', 'mimir.sidecarPath');
-    });
-  } else {
-    client = createClient(found.path, settings(), output);
-    client.onNotification('mimir/event', (ev: MimirEvent) => {
-      history.push(ev);
-      if (history.length > maxHistory) history.shift();
-      output.appendLine(`${ev.seq} ${ev.event} ${ev.data.taskId ?? ''} ${ev.data.message}`);
-      const t = saves.requested(ev) ? undefined : wantedToast(ev, settings().notifications);
-      if (t) show(t);
-      progress.update(ev);
-      StudioPanel.post(ev);
-    });
-    ctx.subscriptions.push({ dispose: () => void client?.stop() });
-    await client.start();
+/** The sidecar process behind a language client: started, restarted on a
+ * crash (with a limit) or on request, and asked for only when it runs. */
+class Sidecar {
+  client: LanguageClient | undefined;
+  private problem: string | undefined;
+  private policy = new RestartPolicy();
+  private starting: Promise<void> | undefined;
+
+  constructor(
+    private ctx: vscode.ExtensionContext,
+    private output: vscode.LogOutputChannel,
+    private onEvent: (ev: MimirEvent) => void,
+    private onStopped: (reason: string) => void,
+  ) {}
+
+  async start(): Promise<void> {
+    const found = findSidecar(settings().sidecarPath, this.ctx.extensionPath);
+    if ('error' in found) {
+      this.problem = found.error;
+      this.output.error(found.error);
+      void vscode.window.showErrorMessage(found.error, 'Open Settings').then((a) => {
+        if (a) void vscode.commands.executeCommand('workbench.action.openSettings', 'mimir.sidecarPath');
+      });
+      return;
+    }
+    this.problem = undefined;
+    const c = createClient(found.path, settings(), this.output, errorHandler(this.policy, this.output, () => this.onStopped('the sidecar stopped')));
+    c.onNotification('mimir/event', (ev: MimirEvent) => this.onEvent(ev));
+    this.client = c;
+    this.output.info(`starting ${found.path}`);
+    try {
+      this.starting = c.start();
+      await this.starting;
+    } catch (err) {
+      // vscode-languageclient has already shown its own error.
+      this.problem = `${found.path} did not start (${errorText(err)}); see the Mimir output`;
+      this.output.error(this.problem);
+    }
   }
 
+  async restart(): Promise<void> {
+    const c = this.client;
+    this.client = undefined;
+    if (c) {
+      try {
+        await c.stop(5000);
+      } catch (err) {
+        this.output.warn(`stopping the sidecar: ${errorText(err)}`);
+      }
+      this.onStopped('the sidecar was restarted');
+    }
+    this.policy.reset();
+    await this.start();
+  }
+
+  async stop(): Promise<void> {
+    const c = this.client;
+    this.client = undefined;
+    await c?.stop(5000);
+  }
+
+  /** The client when the sidecar runs (waiting a little for one that is
+   * starting); otherwise says plainly why not. */
+  async ready(): Promise<LanguageClient | undefined> {
+    const c = this.client;
+    if (c?.state === State.Starting && this.starting) {
+      await Promise.race([this.starting, new Promise((r) => setTimeout(r, 10_000))]);
+    }
+    if (c?.state === State.Running) return c;
+    const why = this.problem ?? (c?.state === State.Starting ? 'it is still starting; try again in a moment' : 'it stopped; see the Mimir output');
+    void vscode.window.showErrorMessage(`The Mimir sidecar is not running: ${why}.`, 'Restart Sidecar', 'Show Output').then((a) => {
+      if (a === 'Restart Sidecar') void vscode.commands.executeCommand('mimir.restartSidecar');
+      if (a === 'Show Output') this.output.show();
+    });
+    return undefined;
+  }
+
+  /** The client if it runs, without telling anyone. */
+  quiet(): LanguageClient | undefined {
+    return this.client?.state === State.Running ? this.client : undefined;
+  }
+}
+
+let sidecar: Sidecar | undefined;
+
+export async function activate(ctx: vscode.ExtensionContext) {
+  const output = vscode.window.createOutputChannel('Mimir', { log: true });
+  const history = new History();
+  const saves = new SaveTracker();
+  const progress = new ExecutionProgress((id) => void sidecar?.quiet()?.sendRequest('mimir/cancel', { executionId: id }));
+  ctx.subscriptions.push(output, { dispose: () => progress.dispose() });
+
+  // Every event, from the sidecar or recorded here when it stopped, goes
+  // through one path: the log, the progress, the Studio.
+  const dispatch = (ev: MimirEvent) => {
+    const log = eventLog(ev);
+    output.info(log.line);
+    for (const d of log.details) output.info(d);
+    output.debug(log.json);
+    progress.update(ev);
+    StudioPanel.post(ev);
+  };
+  const onEvent = (ev: MimirEvent) => {
+    history.push(ev);
+    dispatch(ev);
+    const t = saves.requested(ev) ? undefined : wantedToast(ev, settings().notifications);
+    if (t) show(t);
+    const s = settings();
+    if (ev.event === 'execution-complete' && ev.data.status === 'completed' && s.autoSave && (ev.data.deliverables?.length ?? 0) > 0) {
+      // Not a requested save: the sidecar's deliverables-saved toast reports it.
+      void sidecar?.quiet()?.sendRequest('mimir/saveDeliverables', { executionId: ev.executionId, target: s.deliverablesFolder }).catch((err) => {
+        show(downloadFailed(`auto-save of ${ev.executionId}: ${errorText(err)}`));
+      });
+    }
+  };
+  const onStopped = (reason: string) => {
+    for (const ev of history.interruptRunning(reason)) dispatch(ev);
+  };
+  sidecar = new Sidecar(ctx, output, onEvent, onStopped);
+  const sc = sidecar;
+
   const download = async (executionId: string, paths?: string[]) => {
-    const c = client;
+    const c = await sc.ready();
     const root = workspaceRoot();
-    if (!c || !root) return show(downloadFailed('the sidecar is not running or no folder is open'));
+    if (!c) return;
+    if (!root) return show(downloadFailed('no folder is open: deliverables are saved into the workspace'));
     let all: Deliverable[];
     try {
       all = (await c.sendRequest<{ deliverables: Deliverable[] }>('mimir/deliverables', { executionId })).deliverables;
@@ -84,7 +182,7 @@ export async function activate(ctx: vscode.ExtensionContext) {
     try {
       await vscode.workspace.fs.createDirectory(defaultUri);
     } catch (err) {
-      output.appendLine(`cannot create ${defaultUri.fsPath}: ${errorText(err)}`);
+      output.warn(`cannot create ${defaultUri.fsPath}: ${errorText(err)}`);
     }
     const picked = await vscode.window.showOpenDialog({
       canSelectFiles: false,
@@ -108,70 +206,119 @@ export async function activate(ctx: vscode.ExtensionContext) {
     }
   };
 
-  const lastExecution = () => [...history].reverse().find((e) => e.event === 'execution-complete')?.executionId;
-  const running = () => {
-    const done = new Set(history.filter((e) => e.event === 'execution-complete' || e.event === 'execution-cancelled').map((e) => e.executionId));
-    return [...new Set(history.map((e) => e.executionId))].filter((id) => !done.has(id));
+  const cancel = async (executionId?: string) => {
+    const ids = history.running();
+    if (!executionId) {
+      if (ids.length === 0) return void vscode.window.showInformationMessage('No execution is running.');
+      executionId = ids.length === 1 ? ids[0] : await vscode.window.showQuickPick([...ids].reverse(), { placeHolder: 'Cancel which execution?' });
+    }
+    if (!executionId) return;
+    const c = await sc.ready();
+    if (!c) return;
+    try {
+      await c.sendRequest('mimir/cancel', { executionId });
+    } catch (err) {
+      void vscode.window.showErrorMessage(`Mimir: ${errorText(err)}`);
+    }
   };
 
+  const openFolder = async () => {
+    const root = workspaceRoot();
+    if (!root) return void vscode.window.showErrorMessage('Mimir: open a folder first; deliverables are saved into the workspace.');
+    const uri = vscode.Uri.file(join(root, settings().deliverablesFolder));
+    await vscode.workspace.fs.createDirectory(uri);
+    await vscode.commands.executeCommand('revealInExplorer', uri);
+  };
+
+  /** Runs the given workflow, the active one, or one the user picks (the
+   * Studio always asks: it has no current file). */
+  const runWorkflow = async (uri?: vscode.Uri, pick = false) => {
+    const c = await sc.ready();
+    if (!c) return;
+    let file = uri?.fsPath ?? vscode.window.activeTextEditor?.document.uri.fsPath;
+    if (!uri && (pick || !(file && isWorkflowFile(file)))) {
+      let workflows: WorkflowInfo[];
+      try {
+        workflows = (await c.sendRequest<{ workflows: WorkflowInfo[] }>('mimir/workflows', {})).workflows;
+      } catch (err) {
+        return void vscode.window.showErrorMessage(`Mimir: ${errorText(err)}`);
+      }
+      const chosen = await vscode.window.showQuickPick(
+        workflows.map((w) => ({ label: w.name ?? w.path, description: w.path, detail: w.valid ? `${w.tasks} tasks` : '⚠️ has problems', path: w.path })),
+        { placeHolder: workflows.length ? 'Run which workflow?' : 'No workflows found in this workspace' },
+      );
+      if (!chosen) return;
+      file = join(workspaceRoot() ?? '', chosen.path);
+    }
+    try {
+      const res = await c.sendRequest<{ executionId: string; workflow: string }>('mimir/execute', { workflow: file });
+      output.info(`started ${res.workflow} as ${res.executionId}`);
+      studio();
+    } catch (err) {
+      void vscode.window.showErrorMessage(`Mimir: ${errorText(err)}`);
+    }
+  };
+
+  const actions: StudioActions = {
+    client: () => sc.quiet(),
+    history: () => history.events,
+    download: (id, paths) => download(id, paths),
+    cancel: (id) => cancel(id),
+    run: () => runWorkflow(undefined, true),
+    executions: () => vscode.commands.executeCommand('mimir.showExecutions'),
+    openFolder,
+  };
+  const studio = () => StudioPanel.show(ctx, actions);
+
+  // Commands first: they exist even when the sidecar cannot start, and say why.
   ctx.subscriptions.push(
     vscode.languages.registerCodeLensProvider(workflowSelector, new RunWorkflowLens()),
-    vscode.commands.registerCommand('mimir.runWorkflow', async (uri?: vscode.Uri) => {
-      if (!client) return void vscode.window.showErrorMessage('The Mimir sidecar is not running; see the Mimir output.');
-      let file = uri?.fsPath ?? vscode.window.activeTextEditor?.document.uri.fsPath;
-      const isWorkflow = file && /(\.mimir\.(ya?ml|json)|workflow\.(ya?ml|json)|\/workflows\/[^/]+\.(ya?ml|json))$/.test(file);
-      if (!uri && !isWorkflow) {
-        const { workflows } = await client.sendRequest<{ workflows: WorkflowInfo[] }>('mimir/workflows', {});
-        const pick = await vscode.window.showQuickPick(
-          workflows.map((w) => ({ label: w.name ?? w.path, description: w.path, detail: w.valid ? `${w.tasks} tasks` : '⚠️ has problems', path: w.path })),
-          { placeHolder: workflows.length ? 'Run which workflow?' : 'No workflows found in this workspace' },
-        );
-        if (!pick) return;
-        file = join(workspaceRoot() ?? '', pick.path);
-      }
-      try {
-        const res = await client.sendRequest<{ executionId: string; workflow: string }>('mimir/execute', { workflow: file });
-        output.appendLine(`started ${res.workflow} as ${res.executionId}`);
-        StudioPanel.show(ctx, () => client, history, download);
-      } catch (err) {
-        void vscode.window.showErrorMessage(`Mimir: ${errorText(err)}`);
-      }
-    }),
-    vscode.commands.registerCommand('mimir.cancelExecution', async () => {
-      const ids = running();
-      if (ids.length === 0) return void vscode.window.showInformationMessage('No execution is running.');
-      const id = ids.length === 1 ? ids[0] : await vscode.window.showQuickPick(ids, { placeHolder: 'Cancel which execution?' });
-      if (id) await client?.sendRequest('mimir/cancel', { executionId: id });
-    }),
+    vscode.commands.registerCommand('mimir.runWorkflow', (uri?: vscode.Uri) => runWorkflow(uri instanceof vscode.Uri ? uri : undefined)),
+    vscode.commands.registerCommand('mimir.cancelExecution', (executionId?: string) => cancel(typeof executionId === 'string' ? executionId : undefined)),
     vscode.commands.registerCommand('mimir.showExecutions', async () => {
-      if (!client) return;
-      const { executions } = await client.sendRequest<{ executions: ExecutionSummary[] }>('mimir/executions', {});
+      const c = await sc.ready();
+      if (!c) return;
+      let executions: ExecutionSummary[];
+      try {
+        executions = (await c.sendRequest<{ executions: ExecutionSummary[] }>('mimir/executions', {})).executions;
+      } catch (err) {
+        return void vscode.window.showErrorMessage(`Mimir: ${errorText(err)}`);
+      }
       const pick = await vscode.window.showQuickPick(
-        executions.map((e) => ({ label: `${e.workflow} — ${e.status}`, description: e.executionId, detail: `${e.completedTasks}/${e.tasks} tasks, ${e.deliverables} deliverables`, id: e.executionId })),
+        executions.map((e) => ({ label: `${e.workflow} — ${e.status}`, description: e.executionId, detail: `${e.completedTasks}/${e.tasks} tasks, ${e.deliverables} deliverables`, id: e.executionId, status: e.status })),
         { placeHolder: executions.length ? 'Executions' : 'No executions yet' },
       );
       if (pick) {
-        const action = await vscode.window.showInformationMessage(`${pick.label} (${pick.id})`, 'Download Deliverables', 'Open Studio');
+        const choices = pick.status === 'running' ? ['Cancel', 'Open Studio'] : ['Download Deliverables', 'Open Studio'];
+        const action = await vscode.window.showInformationMessage(`${pick.label} (${pick.id})`, ...choices);
         if (action === 'Download Deliverables') await download(pick.id);
-        if (action === 'Open Studio') StudioPanel.show(ctx, () => client, history, download);
+        if (action === 'Cancel') await cancel(pick.id);
+        if (action === 'Open Studio') studio();
       }
     }),
     vscode.commands.registerCommand('mimir.downloadDeliverables', async (executionId?: string, paths?: string[]) => {
-      const id = executionId ?? lastExecution();
+      const id = typeof executionId === 'string' ? executionId : history.lastCompleted();
       if (!id) return show(noDeliverables);
-      await download(id, paths);
+      await download(id, Array.isArray(paths) ? paths : undefined);
     }),
-    vscode.commands.registerCommand('mimir.openDeliverablesFolder', async () => {
-      const root = workspaceRoot();
-      if (!root) return;
-      const uri = vscode.Uri.file(join(root, settings().deliverablesFolder));
-      await vscode.workspace.fs.createDirectory(uri);
-      await vscode.commands.executeCommand('revealInExplorer', uri);
+    vscode.commands.registerCommand('mimir.openDeliverablesFolder', openFolder),
+    vscode.commands.registerCommand('mimir.openStudio', studio),
+    vscode.commands.registerCommand('mimir.restartSidecar', () => sc.restart()),
+    vscode.workspace.onDidChangeConfiguration(async (e) => {
+      if (!e.affectsConfiguration('mimir.sidecarPath')) return;
+      const running = history.running().length;
+      const a = await vscode.window.showInformationMessage(
+        `mimir.sidecarPath changed: restart the sidecar to use it?${running ? ` The ${running} running execution(s) will be interrupted.` : ''}`,
+        'Restart Sidecar',
+      );
+      if (a) await sc.restart();
     }),
-    vscode.commands.registerCommand('mimir.openStudio', () => StudioPanel.show(ctx, () => client, history, download)),
+    { dispose: () => void sc.stop() },
   );
+
+  await sc.start();
 }
 
 export async function deactivate() {
-  await client?.stop();
+  await sidecar?.stop();
 }

@@ -9,38 +9,39 @@ import {
   type LanguageClientOptions,
   type ServerOptions,
 } from 'vscode-languageclient/node';
+import { closedResult, RestartPolicy } from './restart';
 
-
-const maxRestarts = 5;
-const restartWindowMs = 3 * 60 * 1000;
-
-/** Restarts a crashed sidecar a few times, telling the user each time. */
-export function restartPolicy(): ErrorHandler {
-  let crashes: number[] = [];
+/** Restarts a crashed sidecar a few times, telling the user each time. Every
+ * result is handled: the language client adds no message of its own (it
+ * would show a second error at the restart limit). */
+export function errorHandler(policy: RestartPolicy, output: vscode.OutputChannel, onClosed: () => void): ErrorHandler {
   return {
-    error: () => ({ action: ErrorAction.Continue }),
+    error: (err, _msg, count) => {
+      output.appendLine(`connection to the sidecar erred (${count ?? 1}): ${err.message}`);
+      return { action: ErrorAction.Continue, handled: true };
+    },
     closed: () => {
-      const now = Date.now();
-      crashes = crashes.filter((t) => now - t < restartWindowMs);
-      crashes.push(now);
-      if (crashes.length > maxRestarts) {
-        void vscode.window.showErrorMessage(
-          `The Mimir sidecar stopped ${crashes.length} times in 3 minutes and will not be restarted. See the Mimir output for why, then run "Developer: Reload Window".`,
-        );
-        return { action: CloseAction.DoNotRestart };
+      onClosed();
+      const d = policy.closed();
+      output.appendLine(d.text);
+      if (d.restart) {
+        void vscode.window.showWarningMessage(d.text);
+      } else {
+        void vscode.window.showErrorMessage(d.text, 'Restart Sidecar', 'Show Output').then((a) => {
+          if (a === 'Restart Sidecar') void vscode.commands.executeCommand('mimir.restartSidecar');
+          if (a === 'Show Output') output.show();
+        });
       }
-      void vscode.window.showWarningMessage(`The Mimir sidecar stopped unexpectedly; restarting it (${crashes.length}/${maxRestarts}).`);
-      return { action: CloseAction.Restart };
+      return closedResult(d, { restart: CloseAction.Restart, doNotRestart: CloseAction.DoNotRestart });
     },
   };
 }
 
 export interface SidecarSettings {
-  autoSave: boolean;
   deliverablesFolder: string;
 }
 
-export function createClient(bin: string, s: SidecarSettings, output: vscode.OutputChannel): LanguageClient {
+export function createClient(bin: string, s: SidecarSettings, output: vscode.OutputChannel, handler: ErrorHandler): LanguageClient {
   const server: ServerOptions = { command: bin, transport: TransportKind.stdio };
   const client: LanguageClientOptions = {
     documentSelector: [
@@ -48,10 +49,11 @@ export function createClient(bin: string, s: SidecarSettings, output: vscode.Out
       { scheme: 'file', pattern: '**/workflow.{yaml,yml,json}' },
       { scheme: 'file', pattern: '**/workflows/*.{yaml,yml,json}' },
     ],
-    // The extension shows its own toasts and progress from mimir/event.
-    initializationOptions: { toasts: 'none', progress: false, autoSave: s.autoSave, deliverablesFolder: s.deliverablesFolder },
+    // The extension shows its own toasts and progress from mimir/event, and
+    // auto-saves itself (so the setting applies without a restart).
+    initializationOptions: { toasts: 'none', progress: false, autoSave: false, deliverablesFolder: s.deliverablesFolder },
     outputChannel: output,
-    errorHandler: restartPolicy(),
+    errorHandler: handler,
   };
   return new LanguageClient('mimir', 'Mimir', server, client);
 }

@@ -20,7 +20,13 @@ export function studioHtml(a: StudioAssets): string {
 <body>
 <header>
   <h1>Mimir Studio</h1>
-  <button id="download" disabled title="No deliverables available">📥 Download Deliverables (0)</button>
+  <nav id="actions">
+    <button id="run" class="secondary" title="Run a workflow of this workspace">▶ Run Workflow</button>
+    <button id="cancel" class="secondary" disabled title="No execution is running">⏹ Cancel</button>
+    <button id="show-executions" class="secondary" title="Past and running executions">Executions</button>
+    <button id="open-folder" class="secondary" title="Reveal the deliverables folder">📂 Open Deliverables Folder</button>
+    <button id="download" disabled title="No deliverables available">📥 Download Deliverables (0)</button>
+  </nav>
 </header>
 <ul id="deliverables"></ul>
 <h3 id="preview-title"></h3>

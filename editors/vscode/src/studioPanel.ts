@@ -7,11 +7,22 @@ import type { MimirEvent, ReadResponse } from './protocol';
 import { nonce, studioHtml } from './studioHtml';
 import type { FromStudio, ToStudio } from '../webview/messages';
 
+/** What the Studio's controls do: the same actions as the commands. */
+export interface StudioActions {
+  client: () => LanguageClient | undefined;
+  history: () => MimirEvent[];
+  download: (executionId: string, paths: string[]) => Promise<void>;
+  cancel: (executionId: string) => Promise<void>;
+  run: () => Thenable<unknown>;
+  executions: () => Thenable<unknown>;
+  openFolder: () => Promise<void>;
+}
+
 export class StudioPanel {
   private static current: StudioPanel | undefined;
   private ready = false;
 
-  static show(ctx: vscode.ExtensionContext, client: () => LanguageClient | undefined, history: MimirEvent[], download: (id: string, paths: string[]) => Promise<void>) {
+  static show(ctx: vscode.ExtensionContext, actions: StudioActions) {
     if (StudioPanel.current) {
       StudioPanel.current.panel.reveal();
       return;
@@ -21,7 +32,7 @@ export class StudioPanel {
       localResourceRoots: [vscode.Uri.joinPath(ctx.extensionUri, 'dist')],
       retainContextWhenHidden: true,
     });
-    StudioPanel.current = new StudioPanel(ctx, panel, client, history, download);
+    StudioPanel.current = new StudioPanel(ctx, panel, actions);
   }
 
   static post(ev: MimirEvent) {
@@ -31,9 +42,7 @@ export class StudioPanel {
   private constructor(
     ctx: vscode.ExtensionContext,
     private panel: vscode.WebviewPanel,
-    private client: () => LanguageClient | undefined,
-    private history: MimirEvent[],
-    private download: (id: string, paths: string[]) => Promise<void>,
+    private actions: StudioActions,
   ) {
     const web = panel.webview;
     web.html = studioHtml({
@@ -56,22 +65,37 @@ export class StudioPanel {
     switch (m.type) {
       case 'ready':
         this.ready = true;
-        for (const ev of this.history) this.send({ type: 'event', event: ev });
+        for (const ev of this.actions.history()) this.send({ type: 'event', event: ev });
         break;
       case 'download':
-        await this.download(m.executionId, m.paths);
+        await this.actions.download(m.executionId, m.paths);
         break;
       case 'cancel':
-        await this.client()?.sendRequest('mimir/cancel', { executionId: m.executionId });
+        await this.actions.cancel(m.executionId);
         break;
-      case 'preview':
+      case 'run':
+        await this.actions.run();
+        break;
+      case 'executions':
+        await this.actions.executions();
+        break;
+      case 'openFolder':
+        await this.actions.openFolder();
+        break;
+      case 'preview': {
+        const c = this.actions.client();
+        if (!c) {
+          this.send({ type: 'previewError', path: m.path, message: 'The Mimir sidecar is not running.' });
+          break;
+        }
         try {
-          const preview = await this.client()!.sendRequest<ReadResponse>('mimir/readDeliverable', { executionId: m.executionId, path: m.path });
+          const preview = await c.sendRequest<ReadResponse>('mimir/readDeliverable', { executionId: m.executionId, path: m.path });
           this.send({ type: 'preview', executionId: m.executionId, preview });
         } catch (err) {
           this.send({ type: 'previewError', path: m.path, message: err instanceof Error ? err.message : String(err) });
         }
         break;
+      }
     }
   }
 }

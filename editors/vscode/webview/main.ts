@@ -1,5 +1,5 @@
 // The Studio page: renders StudioState, posts the user's actions.
-import { downloadButton, initialState, reduce, toggle, type StudioState } from './state';
+import { downloadButton, initialState, reduce, runningExecutions, toggle, type StudioState } from './state';
 import type { FromStudio, ToStudio } from './messages';
 
 declare function acquireVsCodeApi(): { postMessage(msg: FromStudio): void };
@@ -20,6 +20,10 @@ function renderButton() {
   b.textContent = view.label;
   b.disabled = view.disabled;
   b.title = view.title;
+  const running = runningExecutions(state);
+  const c = document.getElementById('cancel') as HTMLButtonElement;
+  c.disabled = running.length === 0;
+  c.title = running.length === 0 ? 'No execution is running' : `Cancel ${state.executions.find((e) => e.id === running[0])?.workflow || running[0]}`;
 }
 
 function renderDeliverables() {
@@ -40,6 +44,13 @@ function renderDeliverables() {
   );
 }
 
+function cancelButton(executionId: string) {
+  const b = el('button', { className: 'link', textContent: 'Cancel', title: `Cancel ${executionId}` });
+  b.dataset.cancel = executionId;
+  b.addEventListener('click', () => vscode.postMessage({ type: 'cancel', executionId }));
+  return b;
+}
+
 function renderExecutions() {
   const root = document.getElementById('executions')!;
   root.replaceChildren(
@@ -47,7 +58,13 @@ function renderExecutions() {
       el(
         'section',
         { className: `execution ${ex.status}` },
-        el('h2', {}, `${ex.workflow || ex.id} `, el('span', { className: 'status', textContent: ex.status })),
+        el(
+          'h2',
+          {},
+          `${ex.workflow || ex.id} `,
+          el('span', { className: 'status', textContent: ex.status }),
+          ...(ex.status === 'running' ? [' ', cancelButton(ex.id)] : []),
+        ),
         el('p', { className: 'muted', textContent: ex.message }),
         el(
           'table',
@@ -86,6 +103,13 @@ function render() {
   renderExecutions();
 }
 
+document.getElementById('run')!.addEventListener('click', () => vscode.postMessage({ type: 'run' }));
+document.getElementById('show-executions')!.addEventListener('click', () => vscode.postMessage({ type: 'executions' }));
+document.getElementById('open-folder')!.addEventListener('click', () => vscode.postMessage({ type: 'openFolder' }));
+document.getElementById('cancel')!.addEventListener('click', () => {
+  const newest = runningExecutions(state)[0];
+  if (newest) vscode.postMessage({ type: 'cancel', executionId: newest });
+});
 document.getElementById('download')!.addEventListener('click', () => {
   if (state.lastExecutionId) vscode.postMessage({ type: 'download', executionId: state.lastExecutionId, paths: state.selected });
 });

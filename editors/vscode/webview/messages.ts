@@ -10,4 +10,7 @@ export type FromStudio =
   | { type: 'ready' }
   | { type: 'download'; executionId: string; paths: string[] }
   | { type: 'preview'; executionId: string; path: string }
-  | { type: 'cancel'; executionId: string };
+  | { type: 'cancel'; executionId: string }
+  | { type: 'run' }
+  | { type: 'executions' }
+  | { type: 'openFolder' };

@@ -60,8 +60,20 @@ test('the Download Deliverables button, selection and preview', async (t) => {
   assert.equal(await button.getAttribute('title'), 'No deliverables available');
 
   const done = events.findIndex((e) => e.event === 'execution-complete');
+  const posted = async () => page.evaluate(() => (window as unknown as { posted: { type: string; paths?: string[]; executionId?: string; path?: string }[] }).posted);
+  const cancel = page.locator('#cancel');
+  assert.equal(await cancel.isDisabled(), true, 'Cancel enabled with nothing running');
+
   await replay(page, events.slice(0, done));
   assert.equal(await button.isDisabled(), true, 'enabled before execution-complete');
+  // While it runs: Cancel in the toolbar and on the execution.
+  assert.equal(await cancel.isDisabled(), false);
+  await cancel.click();
+  await page.locator(`button[data-cancel="${events[0].executionId}"]`).click();
+  assert.deepEqual((await posted()).filter((m) => m.type === 'cancel'), [
+    { type: 'cancel', executionId: events[0].executionId },
+    { type: 'cancel', executionId: events[0].executionId },
+  ]);
   await page.locator('details.gap').first().locator('summary').click();
   assert.match(await page.locator('details.gap').first().textContent() ?? '', /Section 4\. Workers is not translated/);
 
@@ -69,19 +81,29 @@ test('the Download Deliverables button, selection and preview', async (t) => {
   assert.equal(await button.textContent(), '📥 Download Deliverables (6)');
   assert.equal(await button.isDisabled(), false);
   assert.equal(await button.getAttribute('title'), 'Download 6 deliverable(s)');
+  assert.equal(await cancel.isDisabled(), true, 'Cancel enabled after the execution ended');
+  assert.equal(await page.locator('button[data-cancel]').count(), 0);
 
+  // The toolbar: run, executions, the deliverables folder.
+  await page.locator('#run').click();
+  await page.locator('#show-executions').click();
+  await page.locator('#open-folder').click();
+  assert.deepEqual((await posted()).filter((m) => ['run', 'executions', 'openFolder'].includes(m.type)), [{ type: 'run' }, { type: 'executions' }, { type: 'openFolder' }]);
+
+  // The count stays the count available (the seed); the tooltip says how
+  // many a click takes.
   const skip = 'glossary/reports/glossary.csv';
   await page.locator(`input[data-path="${skip}"]`).uncheck();
-  await page.locator('#download', { hasText: '(5)' }).waitFor();
+  await page.waitForFunction(() => document.getElementById('download')?.title === 'Download 5 of 6 deliverable(s)');
+  assert.equal(await button.textContent(), '📥 Download Deliverables (6)');
   await button.click();
-  const posted = await page.evaluate(() => (window as unknown as { posted: { type: string; paths?: string[]; executionId?: string }[] }).posted);
-  const dl = posted.find((m) => m.type === 'download')!;
+  const dl = (await posted()).find((m) => m.type === 'download')!;
   assert.equal(dl.executionId, events[0].executionId);
   assert.equal(dl.paths!.length, 5);
   assert.ok(!dl.paths!.includes(skip));
 
   await page.locator('button[data-preview="site/site/index.html"]').click();
-  const asked = await page.evaluate(() => (window as unknown as { posted: { type: string; path?: string }[] }).posted.find((m) => m.type === 'preview'));
+  const asked = (await posted()).find((m) => m.type === 'preview');
   assert.equal(asked?.path, 'site/site/index.html');
   await page.evaluate(() => window.postMessage({ type: 'preview', executionId: 'x', preview: { path: 'site/site/index.html', size: 200, offset: 0, encoding: 'utf-8', content: '<!doctype html>\n<h1>Mimir documentation</h1>', truncated: false } }, '*'));
   await page.locator('#preview', { hasText: 'Mimir documentation' }).waitFor({ timeout: 5000 });
