@@ -59,8 +59,8 @@ fi
 
 cd "$ext"
 npm ci --no-audit --no-fund --loglevel=error
-npm run --silent build
-# The .vsix users would install: the extension with the sidecar in bin/.
+# The .vsix users would install: the extension (vsce builds it first) with
+# the sidecar in bin/.
 rm -rf bin && mkdir -p bin test-artifacts
 cp "$MIMIR_SIDECAR_BIN" bin/mimir-sidecar
 trap 'rm -rf "$ext/bin"' EXIT

@@ -3,7 +3,8 @@
 // in bin/) installed, and headless Chromium drives it the way a user would:
 // open examples/translate-docs' workflow, run it from the command palette,
 // watch the phase toasts, open the Studio, press Download Deliverables,
-// accept the folder dialog, and find the files on disk.
+// accept the folder dialog, and find the files on disk; then run a slow
+// workflow from the Studio and kill the sidecar under it.
 //
 // Run by scripts/test.d/code-server.sh, which installs code-server (cached)
 // and packages the .vsix; it passes CODE_SERVER and VSIX. Every wait is
@@ -79,6 +80,11 @@ function sandbox() {
   );
   writeFileSync(join(root, 'config.yaml'), 'auth: none\ncert: false\n');
   cpSync(join(repo, 'examples', 'translate-docs'), dirs.ws, { recursive: true });
+  // A workflow that runs until the test kills the sidecar under it.
+  writeFileSync(
+    join(dirs.ws, 'slow.mimir.yaml'),
+    'name: slow\ntasks:\n  - id: wait\n    title: Wait for the sidecar to be killed\n    worker:\n      command: sleep 20\n',
+  );
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     HOME: dirs.home,
@@ -299,4 +305,35 @@ test('the extension in code-server: run a workflow, see its toasts, download its
   await page.waitForTimeout(1000);
   const saved = (await toasts(page)).filter((x) => x.startsWith('✅ Saved 6 deliverables'));
   assert.deepEqual(saved, [], 'a manual download showed the sidecar\'s deliverables-saved toast too');
+
+  step('the Studio\'s Executions button lists the execution');
+  await studio(page).locator('#show-executions').click();
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'translate-docs — completed' }).waitFor({ timeout: 15_000 });
+  await page.keyboard.press('Escape');
+
+  step('run another workflow from the Studio\'s Run button');
+  await studio(page).locator('#run').click();
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'slow.mimir.yaml' }).click({ timeout: 15_000 });
+  const slow = studio(page).locator('section.execution', { hasText: 'Wait for the sidecar to be killed' });
+  await slow.locator('.status', { hasText: 'running' }).waitFor({ timeout: 15_000 });
+  await waitForToast(page, 'Mimir: slow');
+  assert.equal(await studio(page).locator('#cancel').isEnabled(), true);
+
+  step('kill the sidecar while it runs: restarted, and the execution ends as interrupted');
+  const { pid } = JSON.parse(readFileSync(join(sb.ws, '.mimir', 'sidecar.json'), 'utf8')) as { pid: number };
+  process.kill(pid, 'SIGKILL');
+  await waitForToast(page, 'The Mimir sidecar stopped unexpectedly; restarting it (1/5).');
+  await slow.locator('.status', { hasText: 'interrupted' }).waitFor({ timeout: 10_000 });
+  assert.equal(await slow.locator('button[data-cancel]').count(), 0);
+  assert.equal(await studio(page).locator('#cancel').isDisabled(), true);
+  // Its progress notification is gone.
+  await page
+    .waitForFunction(() => ![...document.querySelectorAll('.notification-list-item-message')].some((e) => (e.textContent ?? '').startsWith('Mimir: slow')), undefined, { timeout: 10_000 })
+    .catch(() => {
+      throw new Error('the progress notification of the interrupted execution is still showing');
+    });
+  // The restarted sidecar answers, and its journal agrees.
+  await studio(page).locator('#show-executions').click();
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'slow — interrupted' }).waitFor({ timeout: 20_000 });
+  await page.keyboard.press('Escape');
 });
