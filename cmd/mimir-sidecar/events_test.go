@@ -131,6 +131,12 @@ func TestEventsFollowsAnExecution(t *testing.T) {
 	out, errs, code := eventsBin(t, ws, "--json", "--execution", id, "--until-complete")
 	check("started after the execution", result{out, errs, code})
 
+	// Readable on a terminal, ending the same way.
+	out, errs, code = eventsBin(t, ws, "--execution", id, "--until-complete")
+	if code != 0 || !strings.Contains(out, "Execution completed") || strings.Contains(out, `"seq"`) {
+		t.Errorf("readable output: exit %d, stdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+
 	// An id the sidecar does not know is an error at once, not a wait.
 	_, errs, code = eventsBin(t, ws, "--execution", "ex_nope", "--until-complete")
 	if code != 1 || !strings.Contains(errs, `no execution "ex_nope"`) {
