@@ -165,7 +165,10 @@ test("the plugin reaches the APIs that changed only through mimir.compat", funct
   for _, file in ipairs(files) do
     if not file:find("compat%.lua$") then
       local text = read(file)
-      for _, api in ipairs({ "vim%.loop", "vim%.uv", "vim%.lsp%.start", "vim%.lsp%.stop_client", ":request%(", ":request_sync%(", ":stop%(" }) do
+      for _, api in ipairs({
+        "vim%.loop", "vim%.uv", "vim%.lsp%.start", "vim%.lsp%.stop_client", ":request%(", ":request_sync%(", ":stop%(",
+        "nvim_buf_set_option", -- deprecated in 0.10: vim.bo works on every version
+      }) do
         assert(not text:find(api), file .. " uses " .. api .. " directly")
       end
     end
@@ -580,6 +583,24 @@ test("an execution cut off by a killed sidecar is interrupted, not running", fun
   local before = #notes
   vim.cmd("MimirCancel")
   eq(notes[before + 1] and notes[before + 1].msg, "No running execution to cancel", "what :MimirCancel says")
+end)
+
+test(":MimirLog shows every event, and appends new ones", function()
+  local log = require("mimir.log")
+  vim.cmd("MimirLog")
+  local buf = vim.api.nvim_get_current_buf()
+  local ok, err = pcall(function()
+    eq(vim.api.nvim_buf_get_name(buf), "mimir://log", "buffer")
+    eq(vim.api.nvim_buf_get_lines(buf, 0, -1, false), log.lines, "lines")
+    assert(#log.lines > 20, "only " .. #log.lines .. " lines")
+    eq(vim.bo[buf].modifiable, false, "modifiable")
+    local ev = { seq = 999999, executionId = "ex_log", event = "task-start", data = { taskId = "t", message = "▶️ Task started: t" } }
+    events.on_event(ev)
+    eq(vim.api.nvim_buf_get_lines(buf, -2, -1, false), { log.format(ev) }, "the line appended")
+    eq(vim.bo[buf].modifiable, false, "modifiable after appending")
+  end)
+  vim.cmd("close")
+  assert(ok, err)
 end)
 
 test(":checkhealth mimir names the version, the workspace and the SSE address", function()

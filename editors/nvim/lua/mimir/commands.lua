@@ -96,7 +96,7 @@ local function show_execution(info)
   end
   local buf = vim.api.nvim_create_buf(false, true)
   vim.api.nvim_buf_set_lines(buf, 0, -1, false, lines)
-  vim.api.nvim_buf_set_option(buf, "modifiable", false)
+  vim.bo[buf].modifiable = false
   vim.cmd("botright split")
   vim.api.nvim_win_set_buf(0, buf)
 end

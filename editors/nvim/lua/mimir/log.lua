@@ -25,9 +25,9 @@ function M.append(ev)
     table.remove(M.lines, 1)
   end
   if buf_valid() then
-    vim.api.nvim_buf_set_option(buf, "modifiable", true)
+    vim.bo[buf].modifiable = true
     vim.api.nvim_buf_set_lines(buf, -1, -1, false, { line })
-    vim.api.nvim_buf_set_option(buf, "modifiable", false)
+    vim.bo[buf].modifiable = false
   end
 end
 
@@ -36,9 +36,9 @@ function M.open()
   if not buf_valid() then
     buf = vim.api.nvim_create_buf(false, true)
     vim.api.nvim_buf_set_name(buf, "mimir://log")
-    vim.api.nvim_buf_set_option(buf, "bufhidden", "hide")
+    vim.bo[buf].bufhidden = "hide"
     vim.api.nvim_buf_set_lines(buf, 0, -1, false, M.lines)
-    vim.api.nvim_buf_set_option(buf, "modifiable", false)
+    vim.bo[buf].modifiable = false
   end
   vim.cmd("botright split")
   vim.api.nvim_win_set_buf(0, buf)
