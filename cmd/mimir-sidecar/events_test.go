@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -60,6 +61,22 @@ func startSSESidecar(t *testing.T, ws string) *sidecarProc {
 // that never exits fails the test instead of hanging it.
 func eventsBin(t *testing.T, dir string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	r := runEvents(dir, args...)
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	return r.out, r.errs, r.code
+}
+
+type eventsResult struct {
+	out, errs string
+	code      int
+	err       error // it could not run, or did not exit in time
+}
+
+// runEvents is eventsBin for any goroutine: it reports instead of failing
+// the test, which only the test's own goroutine may do.
+func runEvents(dir string, args ...string) eventsResult {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, append([]string{"events"}, args...)...)
@@ -67,15 +84,17 @@ func eventsBin(t *testing.T, dir string, args ...string) (stdout, stderr string,
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
-	if ctx.Err() != nil {
-		t.Fatalf("events %v did not exit within 60s; stdout:\n%s\nstderr:\n%s", args, out.String(), errb.String())
+	r := eventsResult{out: out.String(), errs: errb.String()}
+	var ee *exec.ExitError
+	switch {
+	case ctx.Err() != nil:
+		r.err = fmt.Errorf("events %v did not exit within 60s; stdout:\n%s\nstderr:\n%s", args, r.out, r.errs)
+	case errors.As(err, &ee):
+		r.code = ee.ExitCode()
+	case err != nil:
+		r.err = fmt.Errorf("run events %v: %w", args, err)
 	}
-	if ee, ok := err.(*exec.ExitError); ok {
-		return out.String(), errb.String(), ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return out.String(), errb.String(), 0
+	return r
 }
 
 const pacedWorkflow = `name: paced
@@ -94,15 +113,8 @@ func TestEventsFollowsAnExecution(t *testing.T) {
 	res, _ := p.call("mimir/execute", map[string]any{"workflow": "paced.yaml"})
 	id := res["executionId"].(string)
 
-	type result struct {
-		out, errs string
-		code      int
-	}
-	during := make(chan result, 1)
-	go func() {
-		out, errs, code := eventsBin(t, ws, "--json", "--execution", id, "--until-complete")
-		during <- result{out, errs, code}
-	}()
+	during := make(chan eventsResult, 1)
+	go func() { during <- runEvents(ws, "--json", "--execution", id, "--until-complete") }()
 	var editor []engine.Event
 	for {
 		if ev, ok := eventOf(p.next()); ok && ev.ExecutionID == id {
@@ -112,8 +124,11 @@ func TestEventsFollowsAnExecution(t *testing.T) {
 			}
 		}
 	}
-	check := func(when string, r result) {
+	check := func(when string, r eventsResult) {
 		t.Helper()
+		if r.err != nil {
+			t.Fatalf("%s: %v", when, r.err)
+		}
 		if r.code != 0 {
 			t.Fatalf("%s: exit %d, stderr:\n%s", when, r.code, r.errs)
 		}
@@ -122,17 +137,12 @@ func TestEventsFollowsAnExecution(t *testing.T) {
 			t.Errorf("%s: printed %d events, the editor got %d:\n%s", when, len(got), len(editor), r.out)
 		}
 	}
-	select {
-	case r := <-during:
-		check("started during the execution", r)
-	case <-time.After(60 * time.Second):
-		t.Fatal("events did not exit after execution-complete")
-	}
-	out, errs, code := eventsBin(t, ws, "--json", "--execution", id, "--until-complete")
-	check("started after the execution", result{out, errs, code})
+	// runEvents gives up after 60s, so this receive ends.
+	check("started during the execution", <-during)
+	check("started after the execution", runEvents(ws, "--json", "--execution", id, "--until-complete"))
 
 	// Readable on a terminal, ending the same way.
-	out, errs, code = eventsBin(t, ws, "--execution", id, "--until-complete")
+	out, errs, code := eventsBin(t, ws, "--execution", id, "--until-complete")
 	if code != 0 || !strings.Contains(out, "Execution completed") || strings.Contains(out, `"seq"`) {
 		t.Errorf("readable output: exit %d, stdout:\n%s\nstderr:\n%s", code, out, errs)
 	}
