@@ -48,7 +48,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || [ ! -x "$cache/node_modules/.
   # system's Node headers; unsafe-perm: code-server's postinstall insists
   # on it when run as root.
   if ! (cd "$cache" && TMPDIR="$cache/tmp" npm_config_yes=true npm_config_nodedir=/usr \
-        npm ci --unsafe-perm --no-audit --no-fund --loglevel=error >"$cache/install.log" 2>&1); then
+        timeout 600 npm ci --unsafe-perm --no-audit --no-fund --loglevel=error >"$cache/install.log" 2>&1); then
     tail -40 "$cache/install.log" >&2
     echo "installing code-server failed; the whole log is $cache/install.log" >&2
     exit 1

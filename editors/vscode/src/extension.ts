@@ -305,6 +305,8 @@ export async function activate(ctx: vscode.ExtensionContext) {
     vscode.commands.registerCommand('mimir.openStudio', studio),
     vscode.commands.registerCommand('mimir.restartSidecar', () => sc.restart()),
     vscode.workspace.onDidChangeConfiguration(async (e) => {
+      if (!e.affectsConfiguration('mimir')) return;
+      output.info(`settings changed: ${JSON.stringify(settings())}`);
       if (!e.affectsConfiguration('mimir.sidecarPath')) return;
       const running = history.running().length;
       const a = await vscode.window.showInformationMessage(

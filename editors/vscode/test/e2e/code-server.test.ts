@@ -185,6 +185,21 @@ async function waitForToast(page: Page, start: string, timeout = 30_000): Promis
   return (await handle.jsonValue()) as string;
 }
 
+/** Waits until the Mimir output channel's log file (under code-server's
+ * logs folder) has a line containing text. */
+async function waitForLog(logs: string, text: string, timeout: number) {
+  const deadline = Date.now() + timeout;
+  const find = (dir: string): boolean =>
+    existsSync(dir) &&
+    readdirSync(dir, { withFileTypes: true }).some((e) =>
+      e.isDirectory() ? find(join(dir, e.name)) : /Mimir\.log$/.test(e.name) && readFileSync(join(dir, e.name), 'utf8').includes(text),
+    );
+  while (!find(logs)) {
+    if (Date.now() > deadline) throw new Error(`the Mimir output did not log ${JSON.stringify(text)} within ${timeout / 1000} s`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 async function runCommand(page: Page, title: string) {
   await page.keyboard.press('F1');
   const input = page.locator('.quick-input-widget input');
@@ -336,4 +351,20 @@ test('the extension in code-server: run a workflow, see its toasts, download its
   await studio(page).locator('#show-executions').click();
   await page.locator('.quick-input-list .monaco-list-row', { hasText: 'slow — interrupted' }).waitFor({ timeout: 20_000 });
   await page.keyboard.press('Escape');
+
+  step('settings apply without a restart: auto-save into another folder');
+  // Through the Settings editor, as a user would.
+  await runCommand(page, 'Preferences: Open User Settings');
+  await page.locator('.settings-editor').waitFor({ timeout: 15_000 });
+  await page.keyboard.type('mimir');
+  const folderSetting = page.locator('.settings-editor .setting-item-contents', { hasText: 'Deliverables Folder' });
+  await folderSetting.locator('input').fill('auto', { timeout: 15_000 });
+  await page.locator('.settings-editor .setting-item-contents', { hasText: 'Auto Save Deliverables' }).locator('.setting-value-checkbox').click();
+  await waitForLog(join(sb.userData, 'logs'), '"autoSave":true,"deliverablesFolder":"auto"', 15_000);
+  await runCommand(page, 'Mimir: Run Workflow');
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'translate-docs' }).click({ timeout: 15_000 });
+  // Nobody pressed Download: the sidecar's deliverables-saved toast reports it.
+  const auto = await waitForToast(page, '✅ Saved 6 deliverables to ');
+  assert.equal(auto, `✅ Saved 6 deliverables to ${join(sb.ws, 'auto')}`);
+  assert.deepEqual(filesUnder(join(sb.ws, 'auto')), expected);
 });
