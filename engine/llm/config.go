@@ -67,8 +67,9 @@ type Provider struct {
 
 	// keyWithheld, when set, says why the key in APIKeyEnv is not sent
 	// (the baseURL came from another configuration layer than apiKeyEnv;
-	// see loadConfig) and how to have it sent. Unexported so that only loadConfig can set it; a Config
-	// built by hand sends its key to its own baseURL.
+	// see loadConfig) and how to have it sent. Unexported so that only
+	// loadConfig sets it: a Config built by hand sends its key to its own
+	// baseURL.
 	keyWithheld string
 }
 
