@@ -172,6 +172,8 @@ func runCommand(ctx context.Context, job *Job, command Command, env map[string]s
 		}
 		return fmt.Errorf("%s command %q: %w", phase, command.String(), err)
 	}
+	forget := recordGroup(job, cmd, command.String())
+	defer forget()
 	err := cmd.Wait()
 	if errors.Is(err, exec.ErrWaitDelay) {
 		// The command exited, but something it started held its output

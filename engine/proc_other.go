@@ -3,6 +3,7 @@
 package engine
 
 import (
+	"errors"
 	"os/exec"
 	"time"
 )
@@ -17,3 +18,12 @@ func killGroup(cmd *exec.Cmd) {
 		_ = cmd.Process.Kill()
 	}
 }
+
+// Without process groups there is nothing to record for a later sidecar.
+func groupID(*exec.Cmd) int { return 0 }
+
+func groupAlive(int) bool { return false }
+
+func killGroupID(int) error { return errors.ErrUnsupported }
+
+func groupInside(int, string) (bool, error) { return false, errors.ErrUnsupported }

@@ -15,6 +15,7 @@ const killGrace = 500 * time.Millisecond
 
 func prepareGroup(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	setDeathSignal(cmd.SysProcAttr)
 	cmd.Cancel = func() error {
 		return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 	}
@@ -27,4 +28,23 @@ func killGroup(cmd *exec.Cmd) {
 	if cmd.Process != nil {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	}
+}
+
+// groupID is the process group a started command leads (prepareGroup gave
+// it one of its own), 0 when it has none.
+func groupID(cmd *exec.Cmd) int {
+	if cmd.Process == nil {
+		return 0
+	}
+	return cmd.Process.Pid
+}
+
+// groupAlive says whether any process is left in group pgid (one we may
+// signal).
+func groupAlive(pgid int) bool {
+	return syscall.Kill(-pgid, 0) == nil
+}
+
+func killGroupID(pgid int) error {
+	return syscall.Kill(-pgid, syscall.SIGKILL)
 }

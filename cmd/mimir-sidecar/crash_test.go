@@ -9,6 +9,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"runtime"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -135,10 +138,38 @@ func TestKilledSidecarRecovers(t *testing.T) {
 			}
 		}
 	}
+	staging := filepath.Join(ws, ".mimir")
+	if runtime.GOOS == "linux" {
+		// worker-start comes just before the command does, and the
+		// command's process group is recorded just after it started.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			groups, _ := os.ReadDir(filepath.Join(staging, "executions", id, "pgids"))
+			if len(groups) > 0 && len(processesIn(t, staging)) > 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("b's command is not running before the kill")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
 	first.cmd.Process.Signal(syscall.SIGKILL)
 	first.cmd.Wait()
 
 	second := startSidecar(t, ws)
+	// Nothing the killed sidecar started goes on working in its folders:
+	// the kernel kills its commands with it, and the new sidecar what they
+	// started.
+	if runtime.GOOS == "linux" {
+		deadline := time.Now().Add(10 * time.Second)
+		for left := processesIn(t, staging); len(left) > 0; left = processesIn(t, staging) {
+			if time.Now().After(deadline) {
+				t.Fatalf("processes of the killed sidecar's commands survived the restart: %v", left)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 	list, _ := second.call("mimir/executions", map[string]any{})
 	ex := list["executions"].([]any)[0].(map[string]any)
 	if ex["executionId"] != id || ex["status"] != "interrupted" {
@@ -189,6 +220,33 @@ func replay(p *sidecarProc, since uint64, id string) []engine.Event {
 		var ev engine.Event
 		json.Unmarshal(b, &ev)
 		out = append(out, ev)
+	}
+	return out
+}
+
+// processesIn lists the processes (as "pid command") whose working folder
+// is dir or inside it.
+func processesIn(t *testing.T, dir string) []string {
+	t.Helper()
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		cwd, err := os.Readlink(filepath.Join("/proc", e.Name(), "cwd"))
+		if err != nil || (cwd != real && !strings.HasPrefix(cwd, real+string(filepath.Separator))) {
+			continue
+		}
+		comm, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "comm"))
+		out = append(out, e.Name()+" "+strings.TrimSpace(string(comm)))
 	}
 	return out
 }
