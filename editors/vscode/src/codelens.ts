@@ -1,5 +1,6 @@
 // "▶ Run workflow" above every workflow file.
 import * as vscode from 'vscode';
+import { isWorkflowFile } from './workflowFiles';
 
 export const workflowSelector: vscode.DocumentSelector = [
   { scheme: 'file', pattern: '**/*.mimir.{yaml,yml,json}' },
@@ -9,6 +10,7 @@ export const workflowSelector: vscode.DocumentSelector = [
 
 export class RunWorkflowLens implements vscode.CodeLensProvider {
   provideCodeLenses(doc: vscode.TextDocument): vscode.CodeLens[] {
+    if (!isWorkflowFile(doc.uri.fsPath)) return [];
     return [new vscode.CodeLens(new vscode.Range(0, 0, 0, 0), { title: '▶ Run workflow', command: 'mimir.runWorkflow', arguments: [doc.uri] })];
   }
 }

@@ -15,6 +15,7 @@ import { SaveTracker } from './saves';
 import { createClient, errorHandler } from './sidecar';
 import { StudioPanel, type StudioActions } from './studioPanel';
 import { wantedToast, type NotificationSetting } from './toasts';
+import { isWorkflowFile } from './workflowFiles';
 
 // Read on every use, so a change applies at once; only sidecarPath needs
 // the sidecar restarted (the extension offers to).
@@ -40,8 +41,6 @@ function show(o: Outcome) {
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
-
-const isWorkflowFile = (file: string) => /(\.mimir\.(ya?ml|json)|(^|[\\/])workflow\.(ya?ml|json)|[\\/]workflows[\\/][^\\/]+\.(ya?ml|json))$/.test(file);
 
 /** The sidecar process behind a language client: started, restarted on a
  * crash (with a limit) or on request, and asked for only when it runs. */

@@ -10,6 +10,7 @@ import {
   type ServerOptions,
 } from 'vscode-languageclient/node';
 import { closedResult, RestartPolicy } from './restart';
+import { isWorkflowFile } from './workflowFiles';
 
 /** Restarts a crashed sidecar a few times, telling the user each time. Every
  * result is handled: the language client adds no message of its own (it
@@ -54,6 +55,15 @@ export function createClient(bin: string, s: SidecarSettings, output: vscode.Out
     initializationOptions: { toasts: 'none', progress: false, autoSave: false, deliverablesFolder: s.deliverablesFolder },
     outputChannel: output,
     errorHandler: handler,
+    // The selector's workflows/ folders include GitHub Actions'
+    // .github/workflows/: those are not Mimir's, so the sidecar neither
+    // gets them nor marks them up.
+    middleware: {
+      didOpen: (doc, next) => (isWorkflowFile(doc.uri.fsPath) ? next(doc) : Promise.resolve()),
+      didChange: (e, next) => (isWorkflowFile(e.document.uri.fsPath) ? next(e) : Promise.resolve()),
+      didClose: (doc, next) => (isWorkflowFile(doc.uri.fsPath) ? next(doc) : Promise.resolve()),
+      handleDiagnostics: (uri, diagnostics, next) => next(uri, isWorkflowFile(uri.fsPath) ? diagnostics : []),
+    },
   };
   return new LanguageClient('mimir', 'Mimir', server, client);
 }

@@ -80,6 +80,9 @@ function sandbox() {
   );
   writeFileSync(join(root, 'config.yaml'), 'auth: none\ncert: false\n');
   cpSync(join(repo, 'examples', 'translate-docs'), dirs.ws, { recursive: true });
+  // GitHub Actions' workflows are not Mimir's: no lens, no diagnostics.
+  mkdirSync(join(dirs.ws, '.github', 'workflows'), { recursive: true });
+  writeFileSync(join(dirs.ws, '.github', 'workflows', 'ci.yml'), 'on: [push]\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n      - run: make test\n');
   // A workflow that runs until the test kills the sidecar under it.
   writeFileSync(
     join(dirs.ws, 'slow.mimir.yaml'),
@@ -351,6 +354,10 @@ test('the extension in code-server: run a workflow, see its toasts, download its
   await studio(page).locator('#show-executions').click();
   await page.locator('.quick-input-list .monaco-list-row', { hasText: 'slow — interrupted' }).waitFor({ timeout: 20_000 });
   await page.keyboard.press('Escape');
+
+  step('no problems reported: workflow.yaml is valid and .github/workflows/ci.yml is not Mimir\'s');
+  const problems = page.locator('[id="status.problems"]');
+  assert.match((await problems.getAttribute('aria-label', { timeout: 10_000 })) ?? '', /^No Problems$|Errors: 0,/);
 
   step('settings apply without a restart: auto-save into another folder');
   // Through the Settings editor, as a user would.
