@@ -517,16 +517,33 @@ func BenchmarkScheduler10kTasks(b *testing.B) {
 		QC:     func(*Task, *AgentSpec) (QC, error) { return funcAgent{}, nil },
 	}}
 	sink := SinkFunc(func(ev Event) { json.NewEncoder(io.Discard).Encode(ev) })
+	ws := b.TempDir()
+	runs := 0
+	cpu0 := cpuTime(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		r := NewRunner(Options{Workspace: b.TempDir(), Agents: agents, Sink: sink})
+		r := NewRunner(Options{Workspace: ws, Agents: agents, Sink: sink})
 		ex, err := r.Execute(wf, ExecOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}
 		<-ex.Done()
+		runs++
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n)/1000, "µs/task")
+	// Per task, the figure issue 2 sets a target for (under 50 µs); on a
+	// machine shared with other work the CPU time it took says more than
+	// the wall clock.
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(runs*n)/1000, "µs/task")
+	b.ReportMetric(float64((cpuTime(b)-cpu0).Nanoseconds())/float64(runs*n)/1000, "cpu-µs/task")
+}
+
+// cpuTime is the CPU time (user and system) the process has used so far.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // A panicking agent fails its attempt with an error that names the task,
