@@ -775,3 +775,22 @@ tasks:
 		t.Errorf("the records outlive the clean-up: %v", err)
 	}
 }
+
+// Flush returns once every event emitted so far has reached the sink.
+func TestRunnerFlush(t *testing.T) {
+	state := t.TempDir()
+	rec := &recorder{}
+	r := NewRunner(Options{Workspace: t.TempDir(), StateDir: state, Sink: rec, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
+	ex, _ := r.Execute(parsedWorkflow(t, twoTasks), ExecOptions{})
+	<-ex.Done()
+	if err := r.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if evs := rec.events(); len(evs) == 0 || evs[len(evs)-1].Seq != r.Seq() {
+		t.Errorf("after Flush the sink has %d events, the last not %d", len(evs), r.Seq())
+	}
+	r.Close(context.Background())
+	if err := r.Flush(); err != nil {
+		t.Errorf("Flush after Close: %v", err)
+	}
+}

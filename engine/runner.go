@@ -247,6 +247,22 @@ func (r *Runner) Seq() uint64 {
 	return r.seq
 }
 
+// Flush waits until every event emitted so far has been handed to the
+// sink: with a journal, once it is committed; without one, at once.
+func (r *Runner) Flush() error {
+	r.mu.Lock()
+	j := r.journal
+	r.mu.Unlock()
+	if j == nil {
+		return nil
+	}
+	if err := j.flush(); err != nil && !errors.Is(err, ErrJournalClosed) {
+		return err
+	}
+	// A closed journal handed everything on before it closed.
+	return nil
+}
+
 // Close cancels every running execution and waits, until ctx is done, for
 // each to finish with its execution-cancelled event.
 func (r *Runner) Close(ctx context.Context) error {

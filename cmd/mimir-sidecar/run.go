@@ -161,15 +161,11 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	}
 	// Every event goes through the journal before the hub. Once the last
-	// one is in the hub, closing it lets the printer drain what is left and
-	// stop; the journal stays open until then, for the printer to fill in
-	// what a slow terminal made it miss.
-	for last := runner.Seq(); hub.Last() < last; {
-		// Wait wakes on every event, not just the last.
-		if err := hub.Wait(ctx, hub.Last()); err != nil {
-			log.Warn("wait for the last events", "err", err)
-			break
-		}
+	// one is in the hub (Flush), closing it lets the printer drain what is
+	// left and stop; the journal stays open until then, for the printer to
+	// fill in what a slow terminal made it miss.
+	if err := runner.Flush(); err != nil {
+		log.Warn("wait for the last events", "err", err)
 	}
 	hub.Close()
 	printErr := <-printed
