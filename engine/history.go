@@ -145,7 +145,8 @@ func (r *Runner) Prune(olderThan time.Duration, keep int) ([]string, error) {
 		}
 		if err != nil {
 			// Their files stay with their records, for the next sidecar.
-			return ids, fmt.Errorf("prune: %w", err)
+			// (The error says what it was doing: flushing or forgetting.)
+			return ids, err
 		}
 	}
 	var errs []error
