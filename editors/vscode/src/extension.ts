@@ -112,7 +112,7 @@ class Sidecar {
     }
     if (c?.state === State.Running) return c;
     const why = this.problem ?? (c?.state === State.Starting ? 'it is still starting; try again in a moment' : 'it stopped; see the Mimir output');
-    void vscode.window.showErrorMessage(`The Mimir sidecar is not running: ${why}.`, 'Restart Sidecar', 'Show Output').then((a) => {
+    void vscode.window.showErrorMessage(`The Mimir sidecar is not running: ${why.replace(/\.$/, '')}.`, 'Restart Sidecar', 'Show Output').then((a) => {
       if (a === 'Restart Sidecar') void vscode.commands.executeCommand('mimir.restartSidecar');
       if (a === 'Show Output') this.output.show();
     });

@@ -374,4 +374,13 @@ test('the extension in code-server: run a workflow, see its toasts, download its
   const auto = await waitForToast(page, '✅ Saved 6 deliverables to ');
   assert.equal(auto, `✅ Saved 6 deliverables to ${join(sb.ws, 'auto')}`);
   assert.deepEqual(filesUnder(join(sb.ws, 'auto')), expected);
+
+  step('a sidecarPath that is wrong: the restart offer, then commands that say why they cannot run');
+  await runCommand(page, 'Preferences: Open User Settings');
+  await page.locator('.settings-editor .setting-item-contents', { hasText: 'Sidecar Path' }).locator('input').fill('/nonexistent/mimir-sidecar', { timeout: 15_000 });
+  await waitForToast(page, 'mimir.sidecarPath changed: restart the sidecar to use it?');
+  await page.locator('.notification-list-item', { hasText: 'mimir.sidecarPath changed' }).locator('.monaco-button', { hasText: 'Restart Sidecar' }).click();
+  await waitForToast(page, 'The mimir.sidecarPath setting points at /nonexistent/mimir-sidecar, which is not an executable file.');
+  await runCommand(page, 'Mimir: Show Executions');
+  await waitForToast(page, 'The Mimir sidecar is not running: The mimir.sidecarPath setting points at /nonexistent/mimir-sidecar');
 });
