@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/textproto"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -190,8 +191,16 @@ type benchConn struct {
 }
 
 func benchServerWith(b *testing.B, opts Options) (*Server, <-chan []byte, benchConn) {
-	inR, inW := io.Pipe()
-	outR, outW := io.Pipe()
+	// OS pipes, as an editor gives the sidecar: they buffer, where
+	// io.Pipe hands each write over only to a waiting reader.
+	inR, inW, err := os.Pipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		b.Fatal(err)
+	}
 	opts.DefaultWorkspace = b.TempDir()
 	s := newServer(opts)
 	served := make(chan struct{})

@@ -37,8 +37,16 @@ func startServer(t *testing.T, opts Options, register ...func(*Server)) *client 
 	if opts.DefaultWorkspace == "" {
 		opts.DefaultWorkspace = t.TempDir()
 	}
-	inR, inW := io.Pipe()
-	outR, outW := io.Pipe()
+	// OS pipes, as an editor gives the sidecar: they buffer, where
+	// io.Pipe hands each write over only to a waiting reader.
+	inR, inW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	s := newServer(opts)
 	for _, r := range register {
 		r(s)
