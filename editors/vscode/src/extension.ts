@@ -48,7 +48,6 @@ class Sidecar {
   client: LanguageClient | undefined;
   private problem: string | undefined;
   private policy = new RestartPolicy();
-  private starting: Promise<void> | undefined;
 
   constructor(
     private ctx: vscode.ExtensionContext,
@@ -73,8 +72,7 @@ class Sidecar {
     this.client = c;
     this.output.info(`starting ${found.path}`);
     try {
-      this.starting = c.start();
-      await this.starting;
+      await c.start();
     } catch (err) {
       // vscode-languageclient has already shown its own error.
       this.problem = `${found.path} did not start (${errorText(err)}); see the Mimir output`;
@@ -107,8 +105,17 @@ class Sidecar {
    * starting); otherwise says plainly why not. */
   async ready(): Promise<LanguageClient | undefined> {
     const c = this.client;
-    if (c?.state === State.Starting && this.starting) {
-      await Promise.race([this.starting, new Promise((r) => setTimeout(r, 10_000))]);
+    if (c?.state === State.Starting) {
+      // Starting for the first time, or after a crash: wait (a little).
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, 10_000);
+        const sub = c.onDidChangeState((e) => e.newState !== State.Starting && done());
+        function done() {
+          clearTimeout(timer);
+          sub.dispose();
+          resolve();
+        }
+      });
     }
     if (c?.state === State.Running) return c;
     const why = this.problem ?? (c?.state === State.Starting ? 'it is still starting; try again in a moment' : 'it stopped; see the Mimir output');
