@@ -3,7 +3,9 @@
 // clicking, the way a user would. A screenshot is kept in test-artifacts/.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Page } from 'playwright-core';
@@ -42,11 +44,17 @@ async function replay(page: Page, evs: MimirEvent[]) {
 test('the Download Deliverables button, selection and preview', async (t) => {
   const { server, url } = await serve();
   t.after(() => server.close());
+  // Chromium's own files (crash reports, …) go to a temporary home, not ~.
+  const home = mkdtempSync(join(tmpdir(), 'mimir-studio-chromium-'));
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    env: { ...process.env, HOME: home, XDG_CONFIG_HOME: join(home, '.config'), XDG_CACHE_HOME: join(home, '.cache') },
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
-  t.after(() => browser.close());
+  t.after(async () => {
+    await browser.close();
+    rmSync(home, { recursive: true, force: true });
+  });
   const page = await browser.newPage({ viewport: { width: 900, height: 900 } });
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
