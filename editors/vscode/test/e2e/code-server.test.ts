@@ -324,6 +324,10 @@ test('the extension in code-server: run a workflow, see its toasts, download its
   const saved = (await toasts(page)).filter((x) => x.startsWith('✅ Saved 6 deliverables'));
   assert.deepEqual(saved, [], 'a manual download showed the sidecar\'s deliverables-saved toast too');
 
+  step('the Studio\'s Open Deliverables Folder reveals it in the Explorer');
+  await studio(page).locator('#open-folder').click();
+  await page.locator('.explorer-folders-view .monaco-list-row.selected', { hasText: 'deliverables' }).waitFor({ timeout: 10_000 });
+
   step('the Studio\'s Executions button lists the execution');
   await studio(page).locator('#show-executions').click();
   await page.locator('.quick-input-list .monaco-list-row', { hasText: 'translate-docs — completed' }).waitFor({ timeout: 15_000 });
@@ -354,6 +358,15 @@ test('the extension in code-server: run a workflow, see its toasts, download its
   await studio(page).locator('#show-executions').click();
   await page.locator('.quick-input-list .monaco-list-row', { hasText: 'slow — interrupted' }).waitFor({ timeout: 20_000 });
   await page.keyboard.press('Escape');
+
+  step('run it again and cancel it from the Studio');
+  await studio(page).locator('#run').click();
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'slow.mimir.yaml' }).click({ timeout: 15_000 });
+  const again = studio(page).locator('section.execution').first();
+  await again.locator('.status', { hasText: 'running' }).waitFor({ timeout: 15_000 });
+  await studio(page).locator('#cancel').click();
+  await waitForToast(page, '⏹️ Execution cancelled');
+  await again.locator('.status', { hasText: 'cancelled' }).waitFor({ timeout: 10_000 });
 
   step('no problems reported: workflow.yaml is valid and .github/workflows/ci.yml is not Mimir\'s');
   const problems = page.locator('[id="status.problems"]');
