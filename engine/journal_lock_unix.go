@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"syscall"
+	"time"
 )
 
 // lockJournal takes the journal for this process; the lock goes with the
@@ -17,16 +18,39 @@ func lockJournal(path string) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lock journal: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%w (pid %s)", ErrJournalBusy, lockHolder(path))
+	// A sidecar killed while it started a command leaves the lock with the
+	// half-started child until that child execs (which closes the file), so
+	// a lock whose holder is gone is waited for, briefly.
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			break
 		}
-		return nil, fmt.Errorf("lock journal: %w", err)
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("lock journal: %w", err)
+		}
+		holder := lockHolder(path)
+		if holderAlive(holder) || time.Now().After(deadline) {
+			f.Close()
+			return nil, fmt.Errorf("%w (pid %s)", ErrJournalBusy, holder)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	_ = f.Truncate(0)
 	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	return f, nil
+}
+
+// holderAlive reports whether the process that wrote pid into the lock
+// file still exists ("unknown" counts as alive: do not wait on a guess).
+func holderAlive(pid string) bool {
+	n, err := strconv.Atoi(pid)
+	if err != nil || n <= 0 {
+		return true
+	}
+	return !errors.Is(syscall.Kill(n, 0), syscall.ESRCH)
 }
 
 func unlockJournal(f *os.File) {

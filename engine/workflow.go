@@ -101,7 +101,8 @@ func (t *Task) Attempts() int {
 	return *t.MaxRetries + 1
 }
 
-// TimeoutOrDefault is the limit on one attempt (worker and QC together).
+// TimeoutOrDefault is the limit on each agent call: the worker's, then
+// the QC's, each get all of it.
 func (t *Task) TimeoutOrDefault() time.Duration {
 	if t.Timeout <= 0 {
 		return DefaultTimeout

@@ -163,11 +163,9 @@ func (s *Server) cancelByID(id string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if st := ex.Summary().Status; st != engine.StatusRunning {
-		return encode(cancelResult{ExecutionID: id, Status: st})
-	}
-	ex.Cancel("cancelled by the user")
-	return encode(cancelResult{ExecutionID: id, Status: "cancelling"})
+	// Cancel decides under the engine's lock: "cancelling" promises an
+	// execution-cancelled, a finished execution answers its final status.
+	return encode(cancelResult{ExecutionID: id, Status: ex.Cancel("cancelled by the user")})
 }
 
 // progressCancel is the editor's cancel button on an execution's progress.

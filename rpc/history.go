@@ -49,6 +49,12 @@ func (s *Server) warn(text string) {
 // eventsFromJournal serves mimir/events from the journal, which holds
 // every event, across restarts.
 func (s *Server) eventsFromJournal(ctx context.Context, p eventsParams, limit int) (any, error) {
+	// Events emitted before this request (the execution-interrupted ones
+	// recorded at start, say) may still be on their way to the disk.
+	_, runner := s.session()
+	if err := runner.Flush(); err != nil {
+		return nil, fmt.Errorf("read the journal: %w", err)
+	}
 	evs, err := s.journal.Events(ctx, p.Since, p.ExecutionID, limit)
 	if err != nil {
 		return nil, err
