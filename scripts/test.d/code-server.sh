@@ -35,6 +35,12 @@ stamp="$cache/.installed"
 want=$(sha256sum "$spec/package-lock.json" | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || [ ! -x "$cache/node_modules/.bin/code-server" ]; then
   [ -e /usr/include/krb5.h ] || { echo "installing code-server needs the Kerberos headers (Debian: apt-get install libkrb5-dev)" >&2; exit 1; }
+  # Its native modules build against the system's Node headers (nodedir=/usr
+  # below), so nothing is downloaded for them.
+  [ -e /usr/include/node/node_version.h ] || { echo "installing code-server needs Node's headers in /usr/include/node (the nodejs package has them)" >&2; exit 1; }
+  for tool in g++ make python3; do
+    command -v "$tool" >/dev/null || { echo "installing code-server builds native modules and needs $tool" >&2; exit 1; }
+  done
   echo "installing code-server $version into $cache (about a minute, once)"
   rm -rf "$cache"
   mkdir -p "$cache/tmp/vscode-ripgrep-cache-1.15.11" "$cache/tmp/rg"
