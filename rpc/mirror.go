@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
 	"github.com/mimir-sidecar/mimir-sidecar/notify"
@@ -100,6 +101,9 @@ type mirror struct {
 	discovery string
 	own       notify.Discovery
 	wrote     bool // whether sidecar.json was this mirror's to write
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // DiscoveryFile is the sidecar.json that names m, and false when m did not
@@ -115,12 +119,17 @@ func DiscoveryFile(m Mirror) (string, bool) {
 // Close removes sidecar.json only if it still names this mirror: another
 // sidecar may have replaced it since (after this one stopped answering),
 // and removing theirs would hide them.
+// Close stops the mirror and removes its sidecar.json; later calls do
+// nothing (run closes it before the journal, and again on its way out).
 func (m *mirror) Close() error {
-	var err error
-	if m.wrote {
-		err = notify.RemoveDiscovery(m.discovery, m.own)
-	}
-	return errors.Join(err, m.SSE.Close())
+	m.closeOnce.Do(func() {
+		var err error
+		if m.wrote {
+			err = notify.RemoveDiscovery(m.discovery, m.own)
+		}
+		m.closeErr = errors.Join(err, m.SSE.Close())
+	})
+	return m.closeErr
 }
 
 // runnerSource shows the engine's executions to the mirror.

@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"slices"
 	"syscall"
 	"time"
@@ -33,6 +32,8 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	resume := fs.String("resume", "", "resume this interrupted, failed or cancelled execution instead of running a workflow")
 	sse := fs.Bool("sse", false, "mirror the events on a local SSE port while the run lasts (address and token are printed)")
 	sseAddr := fs.String("sse-addr", "127.0.0.1:0", "where the SSE mirror listens, with --sse")
+	var sseOrigins listFlag
+	fs.Var(&sseOrigins, "sse-allow-origin", "with --sse: a browser origin allowed to use the SSE mirror (repeatable, or comma-separated)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "Usage: mimir-sidecar run WORKFLOW [flags]\n       mimir-sidecar run --resume ID [flags]\n\nRuns one workflow, shows its progress and saves its deliverables.\nExit status 0 only when the execution completed.\n\n")
 		fs.PrintDefaults()
@@ -111,13 +112,18 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	var mirror rpc.Mirror
 	if *sse {
-		m, err := rpc.StartMirror(rpc.MirrorOptions{Addr: *sseAddr, Logger: log}, ws, hub, runner)
+		mirror, err = rpc.StartMirror(rpc.MirrorOptions{Addr: *sseAddr, AllowOrigins: sseOrigins, Journal: journal, Logger: log.With("component", "sse")}, ws, hub, runner)
 		if err != nil {
 			return err
 		}
-		defer m.Close()
-		fmt.Fprintf(stderr, "📡 SSE: %s/events (token %s, also in %s)\n", m.URL(), m.Token(), filepath.Join(ws.StateDir(), "sidecar.json"))
+		defer mirror.Close()
+		if path, ok := rpc.DiscoveryFile(mirror); ok {
+			fmt.Fprintf(stderr, "📡 SSE: %s/events (token %s, also in %s)\n", mirror.URL(), mirror.Token(), path)
+		} else {
+			fmt.Fprintf(stderr, "📡 SSE: %s/events (token %s; .mimir/sidecar.json names another sidecar's running mirror)\n", mirror.URL(), mirror.Token())
+		}
 	}
 
 	var p printer = &textPrinter{w: stdout}
@@ -169,6 +175,12 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	hub.Close()
 	printErr := <-printed
+	// The mirror replays from the journal: it goes before the journal does.
+	if mirror != nil {
+		if err := mirror.Close(); err != nil {
+			log.Warn("stop the SSE mirror", "err", err)
+		}
+	}
 	if err := runner.Close(ctx); err != nil {
 		log.Warn("close", "err", err)
 	}
