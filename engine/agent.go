@@ -97,14 +97,26 @@ func DefaultAgents() Agents {
 func (a Agents) worker(wf *Workflow, t *Task) (Worker, error) {
 	kind, err := a.kind(t.Worker)
 	if err != nil {
-		return nil, fmt.Errorf("task %s: worker: %w", t.ID, err)
+		return nil, &AgentError{TaskID: t.ID, Role: "worker", Err: err}
 	}
 	w, err := kind.Worker(t, specFor(wf, t.Worker))
 	if err != nil {
-		return nil, fmt.Errorf("task %s: worker: %w", t.ID, err)
+		return nil, &AgentError{TaskID: t.ID, Role: "worker", Err: err}
 	}
 	return w, nil
 }
+
+// AgentError says that a task's agent could not be set up: the agent type
+// is not available, or its configuration is broken.
+type AgentError struct {
+	TaskID string
+	Role   string // "worker" or "qc"
+	Err    error
+}
+
+func (e *AgentError) Error() string { return fmt.Sprintf("task %s: %s: %v", e.TaskID, e.Role, e.Err) }
+
+func (e *AgentError) Unwrap() error { return e.Err }
 
 func (a Agents) qc(wf *Workflow, t *Task) (QC, error) {
 	if t.QC == nil {
@@ -112,11 +124,11 @@ func (a Agents) qc(wf *Workflow, t *Task) (QC, error) {
 	}
 	kind, err := a.kind(t.QC)
 	if err != nil {
-		return nil, fmt.Errorf("task %s: qc: %w", t.ID, err)
+		return nil, &AgentError{TaskID: t.ID, Role: "qc", Err: err}
 	}
 	q, err := kind.QC(t, specFor(wf, t.QC))
 	if err != nil {
-		return nil, fmt.Errorf("task %s: qc: %w", t.ID, err)
+		return nil, &AgentError{TaskID: t.ID, Role: "qc", Err: err}
 	}
 	return q, nil
 }

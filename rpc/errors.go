@@ -14,6 +14,7 @@ const (
 	CodePathNotAllowed      jsonrpc2.Code = -31004
 	CodeDeliverableNotFound jsonrpc2.Code = -31005
 	CodeSSEDisabled         jsonrpc2.Code = -31006
+	CodeAgentUnavailable    jsonrpc2.Code = -31007
 
 	codeRequestCancelled jsonrpc2.Code = -32800
 )
@@ -25,7 +26,6 @@ type errorData struct {
 	Path        string `json:"path,omitempty"`
 	Method      string `json:"method,omitempty"`
 	Problems    any    `json:"problems,omitempty"`
-	Stderr      string `json:"stderr,omitempty"`
 }
 
 func rpcError(code jsonrpc2.Code, data *errorData, format string, args ...any) *jsonrpc2.Error {

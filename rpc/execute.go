@@ -55,7 +55,11 @@ func (s *Server) startExecution(ctx context.Context, p executeParams) (any, erro
 		return nil, err
 	}
 	ex, err := runner.Prepare(wf, engine.ExecOptions{Parallelism: p.Parallelism})
-	if err != nil {
+	var agentErr *engine.AgentError
+	switch {
+	case errors.As(err, &agentErr):
+		return nil, rpcError(CodeAgentUnavailable, &errorData{Path: wf.Path, TaskID: agentErr.TaskID}, "start workflow %s: %v", wf.Name, err)
+	case err != nil:
 		return nil, rpcError(jsonrpc2.InternalError, &errorData{Path: wf.Path}, "start workflow %s: %v", wf.Name, err)
 	}
 	s.mu.Lock()

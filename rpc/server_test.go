@@ -454,6 +454,21 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
+// A workflow whose agent cannot be set up is refused with a code of its own
+// that names the task, not as a bug of the sidecar's.
+func TestAgentUnavailable(t *testing.T) {
+	c := startServer(t, Options{}) // exec agents only
+	c.initialize(t.TempDir(), map[string]any{"toasts": "none"})
+	wf := "name: needs-llm\ntasks:\n  - id: a\n    worker: {command: 'true'}\n  - id: review\n    worker: {type: llm, prompt: Review it.}\n"
+	resp, _ := c.call("mimir/execute", map[string]any{"inline": wf})
+	if errorCode(resp) != -31007 || !strings.Contains(errorMessage(resp), `agent type "llm" is not available`) {
+		t.Fatalf("execute = %v", resp)
+	}
+	if data := resp["error"].(map[string]any)["data"].(map[string]any); data["taskId"] != "review" {
+		t.Errorf("error data = %v, want taskId review", data)
+	}
+}
+
 func TestSaveRefusesTargetOutsideWorkspace(t *testing.T) {
 	ws := exampleWorkspace(t)
 	c := startServer(t, Options{})
