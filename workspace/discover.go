@@ -22,7 +22,8 @@ const (
 
 // IsWorkflowFile reports whether rel (slash-separated, relative to the
 // workspace) is named like a workflow: *.mimir.{yaml,yml,json},
-// workflow.{yaml,yml,json}, or any YAML or JSON file in a workflows/ folder.
+// workflow.{yaml,yml,json}, or any YAML or JSON file in a workflows/ folder
+// other than GitHub Actions' .github/workflows/.
 func IsWorkflowFile(rel string) bool {
 	base := path.Base(rel)
 	ext := path.Ext(base)
@@ -30,7 +31,11 @@ func IsWorkflowFile(rel string) bool {
 		return false
 	}
 	stem := strings.TrimSuffix(base, ext)
-	return stem == "workflow" || strings.HasSuffix(stem, ".mimir") || path.Base(path.Dir(rel)) == "workflows"
+	if stem == "workflow" || strings.HasSuffix(stem, ".mimir") {
+		return true
+	}
+	dir := path.Dir(rel)
+	return path.Base(dir) == "workflows" && path.Base(path.Dir(dir)) != ".github"
 }
 
 // FindWorkflows lists the workflow files in the workspace, slash-separated
