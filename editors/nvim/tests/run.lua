@@ -211,7 +211,7 @@ test("workflow completion reads the disk without starting the sidecar, and :Mimi
   local root = vim.fn.resolve(vim.fn.tempname())
   for _, f in ipairs({
     "a.mimir.yaml", "sub/workflow.yml", "workflows/nightly.json", "sub/local.mimir.yaml",
-    "notes.yaml", "node_modules/pkg/x.mimir.yaml", "deliverables/old/workflow.yaml",
+    "notes.yaml", "node_modules/pkg/x.mimir.yaml", "deliverables/old/workflow.yaml", ".github/workflows/ci.yml",
   }) do
     write(root .. "/" .. f, "name: x\n")
   end

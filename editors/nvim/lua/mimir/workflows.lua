@@ -14,13 +14,16 @@ local max_depth, max_found, max_dirs = 8, 1000, 5000
 
 --- Whether rel (relative to the workspace, with /) is named like a
 --- workflow: *.mimir.{yaml,yml,json}, workflow.{yaml,yml,json}, or YAML or
---- JSON in a workflows/ folder.
+--- JSON in a workflows/ folder other than GitHub Actions' .github/workflows/.
 function M.is_workflow(rel)
   local dir, stem, ext = rel:match("^(.-)/?([^/]+)%.([^./]+)$")
   if not stem or not (ext == "yaml" or ext == "yml" or ext == "json") then
     return false
   end
-  return stem == "workflow" or stem:match("%.mimir$") ~= nil or dir:match("[^/]*$") == "workflows"
+  if stem == "workflow" or stem:match("%.mimir$") ~= nil then
+    return true
+  end
+  return dir:match("[^/]*$") == "workflows" and dir ~= ".github/workflows" and dir:match("/%.github/workflows$") == nil
 end
 
 --- The workflow files under root, relative to it and sorted. The walk is
