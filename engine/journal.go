@@ -41,6 +41,10 @@ type Journal struct {
 	closed  bool
 
 	closeOnce sync.Once
+
+	// The writer's statements, prepared once: SQLite spends more on
+	// compiling a statement than on running it for one row.
+	insertOne, insertMany, setLastSeq *sql.Stmt
 }
 
 // ErrJournalClosed is returned for work asked of a closed journal.
@@ -219,21 +223,47 @@ func (j *Journal) write() {
 // cost is per statement more than per row.
 const insertChunk = 64
 
+func (j *Journal) prepare() error {
+	if j.setLastSeq != nil {
+		return nil
+	}
+	var err error
+	if j.insertOne, err = j.db.Prepare("INSERT INTO events VALUES (?, ?, ?, ?)"); err != nil {
+		return err
+	}
+	if j.insertMany, err = j.db.Prepare("INSERT INTO events VALUES (?, ?, ?, ?)" + strings.Repeat(", (?, ?, ?, ?)", insertChunk-1)); err != nil {
+		return err
+	}
+	j.setLastSeq, err = j.db.Prepare(`INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)`)
+	return err
+}
+
 func (j *Journal) commit(batch []journalEntry) error {
+	if err := j.prepare(); err != nil {
+		return fmt.Errorf("prepare the journal's statements: %w", err)
+	}
 	tx, err := j.db.Begin()
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
 	args := make([]any, 0, 4*insertChunk)
+	// A full chunk goes in one statement, what is left row by row: both
+	// statements are compiled once.
 	flush := func() error {
-		if len(args) == 0 {
-			return nil
+		if len(args) == 4*insertChunk {
+			_, err := tx.Stmt(j.insertMany).Exec(args...)
+			args = args[:0]
+			return err
 		}
-		q := "INSERT INTO events VALUES (?, ?, ?, ?)" + strings.Repeat(", (?, ?, ?, ?)", len(args)/4-1)
-		_, err := tx.Exec(q, args...)
+		one := tx.Stmt(j.insertOne)
+		for i := 0; i < len(args); i += 4 {
+			if _, err := one.Exec(args[i : i+4]...); err != nil {
+				return err
+			}
+		}
 		args = args[:0]
-		return err
+		return nil
 	}
 	for _, e := range batch {
 		if e.flushed != nil {
@@ -263,7 +293,7 @@ func (j *Journal) commit(batch []journalEntry) error {
 	}
 	// In the same transaction: the last seq is never behind the events.
 	if last := lastEventSeq(batch); last > 0 {
-		if _, err := tx.Exec(`INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)`, metaLastSeq, last); err != nil {
+		if _, err := tx.Stmt(j.setLastSeq).Exec(metaLastSeq, last); err != nil {
 			return err
 		}
 	}
@@ -306,6 +336,11 @@ func (j *Journal) Close() error {
 		j.mu.Unlock()
 		if j.started {
 			<-j.done
+		}
+		for _, st := range []*sql.Stmt{j.insertOne, j.insertMany, j.setLastSeq} {
+			if st != nil {
+				st.Close()
+			}
 		}
 		err = j.db.Close()
 		unlockJournal(j.lock)
