@@ -28,9 +28,17 @@ type sidecarProc struct {
 	nextID int
 }
 
+// startSidecar starts the binary in serve mode on ws, without the SSE
+// mirror, and initializes it.
 func startSidecar(t *testing.T, ws string) *sidecarProc {
 	t.Helper()
-	cmd := exec.Command(bin, "--no-sse")
+	return startSidecarArgs(t, ws, "--no-sse")
+}
+
+// startSidecarArgs is startSidecar with the binary's flags given.
+func startSidecarArgs(t *testing.T, ws string, args ...string) *sidecarProc {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
 	cmd.Dir = ws
 	in, _ := cmd.StdinPipe()
 	out, _ := cmd.StdoutPipe()

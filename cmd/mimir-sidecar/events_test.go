@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -27,34 +24,7 @@ import (
 // workspace's .mimir/sidecar.json when initialized).
 func startSSESidecar(t *testing.T, ws string) *sidecarProc {
 	t.Helper()
-	cmd := exec.Command(bin)
-	cmd.Dir = ws
-	in, _ := cmd.StdinPipe()
-	out, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &sidecarProc{t: t, cmd: cmd, in: in, frames: make(chan map[string]any, 4096)}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	go func() {
-		defer close(p.frames)
-		br := bufio.NewReader(out)
-		for {
-			var n int
-			if _, err := fmt.Fscanf(br, "Content-Length: %d\r\n\r\n", &n); err != nil {
-				return
-			}
-			body := make([]byte, n)
-			if _, err := io.ReadFull(br, body); err != nil {
-				return
-			}
-			var m map[string]any
-			json.Unmarshal(body, &m)
-			p.frames <- m
-		}
-	}()
-	p.call("initialize", map[string]any{"rootUri": "file://" + ws, "capabilities": map[string]any{}, "initializationOptions": map[string]any{"toasts": "none"}})
-	return p
+	return startSidecarArgs(t, ws)
 }
 
 // eventsBin runs `mimir-sidecar events` with a deadline, so that a listener
