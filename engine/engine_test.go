@@ -449,22 +449,7 @@ func TestCancelKillsProcessGroup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var pids []int
-	deadline := time.Now().Add(10 * time.Second)
-	for _, f := range []string{"shell", "child"} {
-		for {
-			var pid int
-			b, _ := os.ReadFile(filepath.Join(ws, f))
-			if _, err := fmt.Sscan(string(b), &pid); err == nil {
-				pids = append(pids, pid)
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("no %s pid", f)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
+	pids := waitForPids(t, ws, "shell", "child")
 	start := time.Now()
 	ex.Cancel("")
 	<-ex.Done()
@@ -692,4 +677,27 @@ func TestCancelFinishedReportsItsStatus(t *testing.T) {
 	if n := len(ex.r.opts.Sink.(*recorder).events()); n != len(evs) {
 		t.Errorf("cancelling a finished execution emitted %d events", n-len(evs))
 	}
+}
+
+// waitForPids reads the pids a test's command wrote into the named files
+// under dir, waiting up to 10s for each.
+func waitForPids(t *testing.T, dir string, files ...string) []int {
+	t.Helper()
+	var pids []int
+	deadline := time.Now().Add(10 * time.Second)
+	for _, f := range files {
+		for {
+			var pid int
+			b, _ := os.ReadFile(filepath.Join(dir, f))
+			if _, err := fmt.Sscan(string(b), &pid); err == nil {
+				pids = append(pids, pid)
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no %s pid", f)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	return pids
 }

@@ -719,22 +719,7 @@ tasks:
 	}
 	defer r.Close(context.Background())
 	defer ex.Cancel("test over")
-	var pids []int
-	deadline := time.Now().Add(10 * time.Second)
-	for _, f := range []string{"shell", "child"} {
-		for {
-			var pid int
-			b, _ := os.ReadFile(filepath.Join(ws, f))
-			if _, err := fmt.Sscan(string(b), &pid); err == nil {
-				pids = append(pids, pid)
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("no %s pid", f)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
+	pids := waitForPids(t, ws, "shell", "child")
 	if _, err := os.Stat(filepath.Join(ex.dir, "pgids", strconv.Itoa(pids[0]))); err != nil {
 		t.Fatalf("the command's process group is not recorded: %v", err)
 	}
