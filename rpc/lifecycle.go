@@ -91,6 +91,15 @@ func (s *Server) initialize(ctx context.Context, params json.RawMessage) (any, e
 		return nil, rpcError(jsonrpc2.InternalError, &errorData{Path: ws.Dir()}, "set up the agents for %s: %v", ws.Dir(), err)
 	}
 	journal, warnings := s.openJournal(ws)
+	// The client hears of what happens from here on: the events of this
+	// session, the first of which (executions a crash interrupted) the
+	// runner records as it starts.
+	var from uint64
+	if journal != nil {
+		if last, err := journal.LastSeq(); err == nil {
+			from = last
+		}
+	}
 	runner := engine.NewRunner(engine.Options{
 		Workspace: ws.Dir(),
 		StateDir:  ws.StateDir(),
@@ -120,6 +129,7 @@ func (s *Server) initialize(ctx context.Context, params json.RawMessage) (any, e
 	s.journal = journal
 	if id, ok := ctx.Value(requestIDKey{}).(jsonrpc2.ID); ok {
 		s.stream.afterResponse(id, func() {
+			s.startForwarding(from)
 			s.startDiagnostics(ws)
 			for _, w := range warnings {
 				s.warn(w)

@@ -18,7 +18,8 @@ const progressPrefix = "mimir/"
 
 // progress is one execution's work-done progress. The client must accept
 // its token before anything is reported on it, so what comes while it is
-// being asked waits in pending: the forwarder never waits for the client.
+// being asked waits in pending: the forwarder never waits for the client's
+// answer (only, like every sender, for its turn to write).
 type progress struct {
 	token    string
 	tasks    int
@@ -42,17 +43,20 @@ const (
 // reads the hub at the client's pace, so a slow editor never slows the
 // engine; when it falls so far behind that the hub no longer holds what it
 // missed, it catches up from the journal.
-func (s *Server) forwardEvents(ctx context.Context) {
+func (s *Server) forwardEvents(ctx context.Context, from uint64) {
 	live := map[string]*progress{}
-	var last uint64
-	err := s.hub.Follow(ctx, 0, func(nev notify.Event, reset bool) error {
-		if reset && last > 0 {
-			if err := s.catchUp(ctx, live, last, nev.Seq); err != nil {
+	// The progress tokens asked for are the forwarder's to wait for.
+	var asking sync.WaitGroup
+	defer asking.Wait()
+	last := from
+	err := s.hub.Follow(ctx, from, func(nev notify.Event, reset bool) error {
+		if reset {
+			if err := s.catchUp(ctx, live, &asking, last, nev.Seq); err != nil {
 				s.log.Warn("the editor fell behind and missed events the journal could not replay", "after", last, "resumed at", nev.Seq, "err", err)
 			}
 		}
 		last = nev.Seq
-		return s.forward(ctx, live, nev.JSON)
+		return s.forward(ctx, live, &asking, nev.JSON)
 	})
 	if ctx.Err() == nil && !errors.Is(err, notify.ErrClosed) {
 		s.log.Debug("event forwarding stopped", "err", err)
@@ -60,7 +64,7 @@ func (s *Server) forwardEvents(ctx context.Context) {
 }
 
 // catchUp forwards the journal's events after last and before next.
-func (s *Server) catchUp(ctx context.Context, live map[string]*progress, last, next uint64) error {
+func (s *Server) catchUp(ctx context.Context, live map[string]*progress, asking *sync.WaitGroup, last, next uint64) error {
 	s.mu.Lock()
 	j := s.journal
 	s.mu.Unlock()
@@ -85,7 +89,7 @@ func (s *Server) catchUp(ctx context.Context, live map[string]*progress, last, n
 			if head.Seq >= next {
 				return nil
 			}
-			if err := s.forward(ctx, live, raw); err != nil {
+			if err := s.forward(ctx, live, asking, raw); err != nil {
 				return err
 			}
 			last = head.Seq
@@ -94,13 +98,13 @@ func (s *Server) catchUp(ctx context.Context, live map[string]*progress, last, n
 	return nil
 }
 
-func (s *Server) forward(ctx context.Context, live map[string]*progress, envelope []byte) error {
+func (s *Server) forward(ctx context.Context, live map[string]*progress, asking *sync.WaitGroup, envelope []byte) error {
 	s.notify("mimir/event", envelope)
 	var ev engine.Event
 	if err := json.Unmarshal(envelope, &ev); err != nil {
 		return fmt.Errorf("decode event: %w", err)
 	}
-	s.reportProgress(ctx, live, &ev)
+	s.reportProgress(ctx, live, asking, &ev)
 	s.showToast(&ev)
 	return nil
 }
@@ -119,7 +123,7 @@ func (s *Server) showToast(ev *engine.Event) {
 	}
 }
 
-func (s *Server) reportProgress(ctx context.Context, live map[string]*progress, ev *engine.Event) {
+func (s *Server) reportProgress(ctx context.Context, live map[string]*progress, asking *sync.WaitGroup, ev *engine.Event) {
 	s.mu.Lock()
 	enabled := s.progress
 	s.mu.Unlock()
@@ -151,9 +155,9 @@ func (s *Server) reportProgress(ctx context.Context, live map[string]*progress, 
 			Message:     ptr(d.Message),
 			Percentage:  ptr(p.percentage()),
 		})
-		s.wg.Add(1)
+		asking.Add(1)
 		go func() {
-			defer s.wg.Done()
+			defer asking.Done()
 			p.created(s, s.createProgress(ctx, p.token))
 		}()
 		return

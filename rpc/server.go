@@ -82,8 +82,11 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	exited chan struct{}
-	// forwarded is closed when the event forwarder has returned.
-	forwarded chan struct{}
+	// The event forwarder starts once the client has initialize's answer
+	// (LSP allows no notification before it); forwarded is closed when it
+	// has returned, or at stop if it never started.
+	forwardOnce sync.Once
+	forwarded   chan struct{}
 
 	mu           sync.Mutex
 	state        lifecycle
@@ -159,6 +162,7 @@ func newServer(opts Options) *Server {
 		log:          opts.Logger,
 		hub:          notify.NewHub(8192),
 		exited:       make(chan struct{}),
+		forwarded:    make(chan struct{}),
 		execSettings: map[string]execSettings{},
 		openDocs:     map[string]bool{},
 	}
@@ -172,12 +176,6 @@ func (s *Server) serve(ctx context.Context, in io.ReadCloser, out io.Writer) int
 	s.stream = newStream(in, out, in, s.opts.MaxMessage)
 	s.conn = jsonrpc2.NewConn(s.stream, jsonrpc2.WithPreempter(preempter{s.cancelRequest}))
 	s.conn.Go(s.ctx, s.handle)
-
-	s.forwarded = make(chan struct{})
-	go func() {
-		defer close(s.forwarded)
-		s.forwardEvents(s.ctx)
-	}()
 
 	select {
 	case <-s.conn.Done():
@@ -196,8 +194,21 @@ func (s *Server) serve(ctx context.Context, in io.ReadCloser, out io.Writer) int
 	return code
 }
 
+// startForwarding starts sending the hub's events after seq from to the
+// client. Called once initialize's answer is out.
+func (s *Server) startForwarding(from uint64) {
+	s.forwardOnce.Do(func() {
+		go func() {
+			defer close(s.forwarded)
+			s.forwardEvents(s.ctx, from)
+		}()
+	})
+}
+
 // stop cancels running executions and waits (bounded) for them to record
-// their end, then lets every goroutine go.
+// their end, then lets every goroutine go. Exiting within LSP's 2 s: up to
+// StopTimeout for the executions, a third of it for the editor to be sent
+// their last events, a sixth for the writes still under way.
 func (s *Server) stop() {
 	s.mu.Lock()
 	runner, mirror := s.runner, s.mirror
@@ -217,9 +228,10 @@ func (s *Server) stop() {
 	// The executions' last events (execution-cancelled) are in the hub; a
 	// closed hub lets the forwarder send what it holds, then return.
 	s.hub.Close()
+	s.forwardOnce.Do(func() { close(s.forwarded) }) // if it never started
 	select {
 	case <-s.forwarded:
-	case <-time.After(s.opts.StopTimeout / 6):
+	case <-time.After(s.opts.StopTimeout / 3):
 		s.log.Warn("the editor did not read the last events in time")
 	}
 	s.inflight.Range(func(_, cancel any) bool {

@@ -64,7 +64,14 @@ func startSidecarArgs(t *testing.T, ws string, args ...string) *sidecarProc {
 			p.frames <- m
 		}
 	}()
-	p.call("initialize", map[string]any{"rootUri": "file://" + ws, "capabilities": map[string]any{}, "initializationOptions": map[string]any{"toasts": "none"}})
+	_, before := p.call("initialize", map[string]any{"rootUri": "file://" + ws, "capabilities": map[string]any{}, "initializationOptions": map[string]any{"toasts": "none"}})
+	// LSP allows no notification of ours before initialize's answer, not
+	// even the events of executions a crash interrupted.
+	for _, m := range before {
+		if m["method"] != "window/showMessage" && m["method"] != "window/logMessage" {
+			t.Errorf("%v came before the answer to initialize", m["method"])
+		}
+	}
 	return p
 }
 
