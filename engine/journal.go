@@ -223,19 +223,30 @@ func (j *Journal) write() {
 // cost is per statement more than per row.
 const insertChunk = 64
 
+// prepare compiles the writer's statements the first time it commits; all
+// of them or none, so a failure is tried again whole on the next commit.
 func (j *Journal) prepare() error {
 	if j.setLastSeq != nil {
 		return nil
 	}
-	var err error
-	if j.insertOne, err = j.db.Prepare("INSERT INTO events VALUES (?, ?, ?, ?)"); err != nil {
-		return err
+	queries := []string{
+		"INSERT INTO events VALUES (?, ?, ?, ?)",
+		"INSERT INTO events VALUES (?, ?, ?, ?)" + strings.Repeat(", (?, ?, ?, ?)", insertChunk-1),
+		`INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)`,
 	}
-	if j.insertMany, err = j.db.Prepare("INSERT INTO events VALUES (?, ?, ?, ?)" + strings.Repeat(", (?, ?, ?, ?)", insertChunk-1)); err != nil {
-		return err
+	stmts := make([]*sql.Stmt, 0, len(queries))
+	for _, q := range queries {
+		st, err := j.db.Prepare(q)
+		if err != nil {
+			for _, st := range stmts {
+				st.Close()
+			}
+			return err
+		}
+		stmts = append(stmts, st)
 	}
-	j.setLastSeq, err = j.db.Prepare(`INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)`)
-	return err
+	j.insertOne, j.insertMany, j.setLastSeq = stmts[0], stmts[1], stmts[2]
+	return nil
 }
 
 func (j *Journal) commit(batch []journalEntry) error {

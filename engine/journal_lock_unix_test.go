@@ -26,20 +26,19 @@ func TestLockOfADeadSidecarIsWaitedFor(t *testing.T) {
 	if err := os.WriteFile(lock, []byte(strconv.Itoa(dead.Process.Pid)+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// The "child" holds the lock a moment, then lets go, as exec would.
-	holder := exec.Command("flock", "-x", lock, "sleep", "0.3")
+	// The "child" holds the lock until it is told to let go, as exec
+	// would close it; the open must wait for that rather than give up.
+	holder := exec.Command("flock", "-x", lock, "sh", "-c", "echo held; read _")
+	release, _ := holder.StdinPipe()
+	held, _ := holder.StdoutPipe()
 	if err := holder.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer holder.Wait()
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		if err := exec.Command("flock", "-n", lock, "true").Run(); err != nil {
-			break // held now
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("flock did not take the lock within 5s")
-		}
+	if _, err := held.Read(make([]byte, 5)); err != nil {
+		t.Fatal(err)
 	}
+	time.AfterFunc(200*time.Millisecond, func() { release.Close() })
 	j, _, err := OpenJournal(state, nil)
 	if err != nil {
 		t.Fatalf("open while a dead sidecar's child held the lock: %v", err)

@@ -302,7 +302,10 @@ func (s *stream) readHeader() (length, consumed int, err error) {
 	case bad == "":
 		bad = "message header has no Content-Length"
 	}
-	if length >= 0 && length <= s.maxFrame {
+	// A length that could be read is the body's, however large: skipping
+	// it exactly is safer than scanning a body that may itself mention
+	// Content-Length.
+	if length >= 0 {
 		if _, err := io.CopyN(io.Discard, s.in, int64(length)); err != nil {
 			return 0, 0, unexpected(err)
 		}
