@@ -237,6 +237,36 @@ test("workflow completion reads the disk without starting the sidecar, and :Mimi
   assert(ok, err)
 end)
 
+test("opening a workflow file attaches the sidecar; GitHub Actions' .github/workflows/ files do not", function()
+  local client = require("mimir.client")
+  local root = vim.fn.resolve(vim.fn.tempname())
+  vim.fn.mkdir(root .. "/.git", "p")
+  local files = {
+    "a.mimir.yaml", "sub/workflow.yml", "workflows/nightly.json", "ops/workflows/deploy.yaml",
+    ".github/workflows/ci.yml", "sub/.github/workflows/lint.yaml", "workflows/old/x.yml",
+  }
+  for _, f in ipairs(files) do
+    write(root .. "/" .. f, "name: x\n")
+  end
+  local started = {}
+  local start = client.start
+  client.start = function(r, bufnr)
+    table.insert(started, { r, vim.api.nvim_buf_get_name(bufnr):sub(#root + 2) })
+  end
+  local ok, err = pcall(function()
+    require("mimir").setup({ cmd = { bin } })
+    for _, f in ipairs(files) do
+      vim.cmd("edit " .. vim.fn.fnameescape(root .. "/" .. f))
+      vim.cmd("bwipeout")
+    end
+  end)
+  client.start = start
+  assert(ok, err)
+  eq(started, {
+    { root, "a.mimir.yaml" }, { root, "sub/workflow.yml" }, { root, "workflows/nightly.json" }, { root, "ops/workflows/deploy.yaml" },
+  }, "the sidecar started for")
+end)
+
 -- The plugin against the real sidecar.
 
 local ws

@@ -5,6 +5,7 @@ local compat = require("mimir.compat")
 local config = require("mimir.config")
 local events = require("mimir.events")
 local progress = require("mimir.progress")
+local workflows = require("mimir.workflows")
 
 local M = {}
 
@@ -156,10 +157,30 @@ function M.request_sync(method, params, timeout, client)
   return resp.result, resp.err
 end
 
+-- path relative to root, or path itself when it is not under root.
+local function relative(root, path)
+  local prefix = root:sub(-1) == "/" and root or root .. "/"
+  if path:sub(1, #prefix) == prefix then
+    return path:sub(#prefix + 1)
+  end
+  return path
+end
+
 --- Attaches the workspace's client to a workflow buffer, so that its
---- problems show as diagnostics while editing.
+--- problems show as diagnostics while editing. The autocommand's patterns
+--- only sift: `*/workflows/*.yml` also matches GitHub Actions'
+--- .github/workflows/ci.yml, which must not start the sidecar (it would
+--- write .mimir/ into every repository with CI). Only a file the sidecar
+--- itself counts as a workflow, by its path in the workspace, does.
 function M.attach(bufnr)
-  M.start(M.root(bufnr), bufnr)
+  local name = vim.api.nvim_buf_get_name(bufnr)
+  if name == "" then
+    return
+  end
+  local root = M.root(bufnr)
+  if workflows.is_workflow(relative(root, vim.fn.fnamemodify(name, ":p"))) then
+    M.start(root, bufnr)
+  end
 end
 
 --- Stops every sidecar this plugin started.

@@ -8,8 +8,10 @@ local config = require("mimir.config")
 
 local M = {}
 
--- Names that mark a workflow file; buffers with these get the sidecar's
--- diagnostics.
+-- Names that may mark a workflow file: a cheap first filter for the
+-- autocommand. client.attach() then asks workflows.is_workflow(), which
+-- also turns away GitHub Actions' .github/workflows/; buffers it accepts
+-- get the sidecar's diagnostics.
 M.workflow_patterns = {
   "*.mimir.yaml", "*.mimir.yml", "*.mimir.json",
   "workflow.yaml", "workflow.yml", "workflow.json",
