@@ -11,6 +11,8 @@ import (
 	"path"
 
 	"github.com/bmatcuk/doublestar/v4"
+
+	"github.com/mimir-sidecar/mimir-sidecar/internal/safefile"
 )
 
 // collectDeliverables lists the regular files in a task's staging folder
@@ -77,16 +79,14 @@ func hashFile(root *os.Root, p string) (int64, string, error) {
 	} else if !st.Mode().IsRegular() {
 		return 0, "", errNotRegular
 	}
-	f, err := root.OpenFile(p, os.O_RDONLY|openNonblock, 0)
+	f, _, err := safefile.Open(root, p)
+	if safefile.IsNotRegular(err) {
+		return 0, "", errNotRegular
+	}
 	if err != nil {
 		return 0, "", fmt.Errorf("hash %s: %w", p, err)
 	}
 	defer f.Close()
-	if st, err := f.Stat(); err != nil {
-		return 0, "", fmt.Errorf("hash %s: %w", p, err)
-	} else if !st.Mode().IsRegular() {
-		return 0, "", errNotRegular
-	}
 	h := sha256.New()
 	n, err := io.Copy(h, f)
 	if err != nil {

@@ -15,6 +15,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/mimir-sidecar/mimir-sidecar/internal/safefile"
 )
 
 // Conflict says what to do when a deliverable's file already exists.
@@ -257,45 +259,25 @@ func copyToTemp(root, from *os.Root, file, dir string) (string, []byte, error) {
 
 // openRegular opens a regular file for reading, refusing anything else
 // before opening it (Lstat does not follow a link) and again after (the
-// name may have been swapped meanwhile; the non-blocking open means a
-// swapped-in pipe cannot make it wait).
+// name may have been swapped meanwhile, and a swapped-in pipe cannot make
+// the open wait).
 func openRegular(from *os.Root, file string) (*os.File, error) {
 	st, err := from.Lstat(file)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", file, explain(err))
 	}
 	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("read %s: %s, not a regular file; only regular files are saved", file, describeMode(st.Mode()))
-	}
-	in, err := from.OpenFile(file, os.O_RDONLY|openNonblock, 0)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", file, explain(err))
-	}
-	if st, err = in.Stat(); err != nil || !st.Mode().IsRegular() {
-		in.Close()
-		if err == nil {
-			err = fmt.Errorf("%s, not a regular file; only regular files are saved", describeMode(st.Mode()))
+		err = &safefile.NotRegularError{Mode: st.Mode()}
+	} else {
+		var in *os.File
+		if in, _, err = safefile.Open(from, file); err == nil {
+			return in, nil
 		}
-		return nil, fmt.Errorf("read %s: %w", file, err)
 	}
-	return in, nil
-}
-
-// describeMode names a file type in words.
-func describeMode(m fs.FileMode) string {
-	switch {
-	case m&fs.ModeSymlink != 0:
-		return "a symbolic link"
-	case m.IsDir():
-		return "a folder"
-	case m&fs.ModeNamedPipe != 0:
-		return "a named pipe"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeDevice != 0:
-		return "a device"
+	if safefile.IsNotRegular(err) {
+		return nil, fmt.Errorf("read %s: %v; only regular files are saved", file, err)
 	}
-	return "a special file"
+	return nil, fmt.Errorf("read %s: %w", file, explain(err))
 }
 
 // publish gives tmp the name dest only if dest does not exist: a hard link

@@ -244,7 +244,7 @@ func TestAgentProblemsStopPrepare(t *testing.T) {
 		},
 		{
 			name: "preamble file is a named pipe", worker: "{type: llm, prompt: p, preambleFile: pipe.md}", cfg: cfg,
-			want: "it is not a regular file (a named pipe)",
+			want: "it is a named pipe, not a regular file",
 			setup: func(t *testing.T, dir string) {
 				mkfifo(t, filepath.Join(dir, "pipe.md"))
 			},

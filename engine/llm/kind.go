@@ -4,12 +4,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/internal/safefile"
 )
 
 // Option tunes the agents Kind makes.
@@ -172,19 +172,15 @@ func readPreamble(path string) (string, error) {
 		}
 		return "", fmt.Errorf("preambleFile %q is not inside the workflow's folder (a symlink leads out of it, or the workflow has no folder): put the file itself in the workflow's folder", path)
 	}
-	// Not blocking, so a named pipe is refused rather than waited on.
-	f, err := os.OpenFile(path, os.O_RDONLY|oNonblock, 0)
+	// A named pipe is refused rather than waited on.
+	f, _, err := safefile.Open(safefile.Path, path)
+	if safefile.IsNotRegular(err) {
+		return "", fmt.Errorf("read preambleFile %s: %v: point preambleFile at a text file", path, err)
+	}
 	if err != nil {
 		return "", fmt.Errorf("read preambleFile: %w", err)
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return "", fmt.Errorf("read preambleFile %s: %w", path, err)
-	}
-	if !st.Mode().IsRegular() {
-		return "", fmt.Errorf("read preambleFile %s: it is not a regular file (%s): point preambleFile at a text file", path, fileKind(st.Mode()))
-	}
 	data, err := io.ReadAll(io.LimitReader(f, maxPreambleSize+1))
 	if err != nil {
 		return "", fmt.Errorf("read preambleFile %s: %w", path, err)

@@ -14,8 +14,10 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/mimir-sidecar/mimir-sidecar/engine"
 	"github.com/openai/openai-go/v3"
+
+	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/internal/safefile"
 )
 
 // defaultQCPreamble is the system message of a QC agent whose workflow
@@ -309,7 +311,7 @@ func workerFiles(dir string) string {
 
 func readHead(r *os.Root, p string, n int) ([]byte, int64, error) {
 	// A file can be swapped for a FIFO between the walk and here.
-	f, st, err := openRegular(r, p)
+	f, st, err := safefile.Open(r, p)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -13,12 +13,15 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/mimir-sidecar/mimir-sidecar/engine"
 	"github.com/openai/openai-go/v3"
+
+	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/internal/safefile"
 )
 
 // Tool bounds: what one call may read, write, list or print back, so that
@@ -230,47 +233,10 @@ func (tb *toolbox) root(task string) (*os.Root, error) {
 	return r, nil
 }
 
-// openRegular opens p in r for reading, refusing anything but a regular
-// file. The open does not block (oNonblock): a FIFO, made by a command the
-// model ran or found in a dependency's folder, would otherwise wait for a
-// writer forever, and no context can interrupt an open.
-func openRegular(r *os.Root, p string) (*os.File, fs.FileInfo, error) {
-	f, err := r.OpenFile(p, os.O_RDONLY|oNonblock, 0)
-	if err != nil {
-		return nil, nil, err
-	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, nil, err
-	}
-	if !st.Mode().IsRegular() {
-		f.Close()
-		if st.IsDir() {
-			return nil, st, errIsDir
-		}
-		return nil, st, fmt.Errorf("it is not a regular file (%s)", fileKind(st.Mode()))
-	}
-	return f, st, nil
-}
-
-var errIsDir = errors.New("it is a folder")
-
-// fileKind names a file type for a refusal.
-func fileKind(m fs.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a folder"
-	case m&fs.ModeNamedPipe != 0:
-		return "a named pipe"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeDevice != 0:
-		return "a device"
-	case m&fs.ModeSymlink != 0:
-		return "a symlink"
-	}
-	return "mode " + m.Type().String()
+// isFolder reports whether err refuses a folder where a file was wanted.
+func isFolder(err error) bool {
+	var nr *safefile.NotRegularError
+	return errors.As(err, &nr) && nr.Mode.IsDir()
 }
 
 func (tb *toolbox) list(a toolArgs) (string, error) {
@@ -352,8 +318,10 @@ func (tb *toolbox) read(a toolArgs) (string, error) {
 		return "", err
 	}
 	defer r.Close()
-	f, st, err := openRegular(r, p)
-	if errors.Is(err, errIsDir) {
+	// A FIFO, made by a command the model ran or found in a dependency's
+	// folder, is refused rather than waited on.
+	f, st, err := safefile.Open(r, p)
+	if isFolder(err) {
 		return "", fmt.Errorf("%q is a folder: list it with list_files", p)
 	}
 	if err != nil {
@@ -417,34 +385,22 @@ func (tb *toolbox) write(a toolArgs) (string, error) {
 }
 
 // writeRegular creates or replaces p in r with data, refusing anything
-// that is not a regular file before it is truncated or written. Opened
-// without O_TRUNC and without blocking, so that a FIFO neither hangs the
-// call (waiting for a reader) nor gets written to.
+// that is not a regular file before it is truncated or written: a FIFO
+// neither hangs the call (waiting for a reader) nor gets written to.
 func writeRegular(r *os.Root, p string, data []byte) error {
-	f, err := r.OpenFile(p, os.O_WRONLY|os.O_CREATE|oNonblock, 0o644)
+	f, _, err := safefile.OpenFile(r, p, os.O_WRONLY|os.O_CREATE, 0o644)
 	if err != nil {
-		// A FIFO without a reader refuses a non-blocking open (ENXIO):
-		// say what the file is rather than that.
-		if st, serr := r.Stat(p); serr == nil && !st.Mode().IsRegular() && !st.IsDir() {
-			return fmt.Errorf("it is not a regular file (%s)", fileKind(st.Mode()))
+		if errors.Is(err, syscall.EISDIR) {
+			return &safefile.NotRegularError{Mode: fs.ModeDir}
 		}
 		return err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if !st.Mode().IsRegular() {
-		if st.IsDir() {
-			return errIsDir
-		}
-		return fmt.Errorf("it is not a regular file (%s)", fileKind(st.Mode()))
 	}
 	if err := f.Truncate(0); err != nil {
+		f.Close()
 		return err
 	}
 	if _, err := f.Write(data); err != nil {
+		f.Close()
 		return err
 	}
 	return f.Close()
