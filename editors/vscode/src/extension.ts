@@ -7,6 +7,7 @@ import { RunWorkflowLens, workflowSelector } from './codelens';
 import { downloadFailed, downloadOutcome, noDeliverables, type Outcome } from './downloads';
 import { eventLog } from './eventlog';
 import { History } from './history';
+import { Lifecycle, type ManagedClient, type Phase } from './lifecycle';
 import { findSidecar } from './locate';
 import { ExecutionProgress } from './progress';
 import type { Deliverable, ExecutionSummary, MimirEvent, SaveResponse, WorkflowInfo } from './protocol';
@@ -42,84 +43,95 @@ function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** The language client, as the lifecycle sees it. */
+class Client implements ManagedClient {
+  constructor(
+    readonly lc: LanguageClient,
+    readonly name: string,
+  ) {}
+
+  phase(): Phase {
+    return this.lc.state === State.Running ? 'running' : this.lc.state === State.Starting ? 'starting' : 'stopped';
+  }
+
+  /** Starting for the first time, or after a crash: wait (a little). */
+  settled(): Promise<void> {
+    if (this.lc.state !== State.Starting) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, 10_000);
+      const sub = this.lc.onDidChangeState((e) => e.newState !== State.Starting && done());
+      function done() {
+        clearTimeout(timer);
+        sub.dispose();
+        resolve();
+      }
+    });
+  }
+
+  start(): Promise<void> {
+    return this.lc.start();
+  }
+
+  stop(): Promise<void> {
+    return this.lc.stop(5000);
+  }
+}
+
 /** The sidecar process behind a language client: started, restarted on a
- * crash (with a limit) or on request, and asked for only when it runs. */
+ * crash (with a limit) or on request, one step at a time (lifecycle.ts),
+ * and asked for only when it runs. */
 class Sidecar {
-  client: LanguageClient | undefined;
-  private problem: string | undefined;
   private policy = new RestartPolicy();
+  private life: Lifecycle<Client>;
 
   constructor(
     private ctx: vscode.ExtensionContext,
     private output: vscode.LogOutputChannel,
     private onEvent: (ev: MimirEvent) => void,
-    private onStopped: (reason: string) => void,
-  ) {}
+    onStopped: (reason: string) => void,
+  ) {
+    this.life = new Lifecycle<Client>({
+      create: () => this.create(onStopped),
+      stopped: onStopped,
+      reset: () => this.policy.reset(),
+      warn: (m) => this.output.warn(m),
+    });
+  }
 
-  async start(): Promise<void> {
+  private create(onStopped: (reason: string) => void): Client | { problem: string } {
     const found = findSidecar(settings().sidecarPath, this.ctx.extensionPath);
     if ('error' in found) {
-      this.problem = found.error;
       this.output.error(found.error);
       void vscode.window.showErrorMessage(found.error, 'Open Settings').then((a) => {
         if (a) void vscode.commands.executeCommand('workbench.action.openSettings', 'mimir.sidecarPath');
       });
-      return;
+      return { problem: found.error };
     }
-    this.problem = undefined;
-    const c = createClient(found.path, settings(), this.output, errorHandler(this.policy, this.output, () => this.onStopped('the sidecar stopped')));
+    const c = createClient(found.path, settings(), this.output, errorHandler(this.policy, this.output, () => onStopped('the sidecar stopped')));
     c.onNotification('mimir/event', (ev: MimirEvent) => this.onEvent(ev));
-    this.client = c;
     this.output.info(`starting ${found.path}`);
-    try {
-      await c.start();
-    } catch (err) {
-      // vscode-languageclient has already shown its own error.
-      this.problem = `${found.path} did not start (${errorText(err)}); see the Mimir output`;
-      this.output.error(this.problem);
-    }
+    return new Client(c, found.path);
   }
 
-  async restart(): Promise<void> {
-    const c = this.client;
-    this.client = undefined;
-    if (c) {
-      try {
-        await c.stop(5000);
-      } catch (err) {
-        this.output.warn(`stopping the sidecar: ${errorText(err)}`);
-      }
-      this.onStopped('the sidecar was restarted');
-    }
-    this.policy.reset();
-    await this.start();
+  start(): Promise<void> {
+    return this.life.start();
   }
 
-  async stop(): Promise<void> {
-    const c = this.client;
-    this.client = undefined;
-    await c?.stop(5000);
+  restart(): Promise<void> {
+    return this.life.restart();
   }
 
-  /** The client when the sidecar runs (waiting a little for one that is
-   * starting); otherwise says plainly why not. */
+  /** For deactivation; never rejects. */
+  stop(): Promise<void> {
+    return this.life.stop();
+  }
+
+  /** The client when the sidecar runs (waiting for one that is starting or
+   * restarting); otherwise says plainly why not. */
   async ready(): Promise<LanguageClient | undefined> {
-    const c = this.client;
-    if (c?.state === State.Starting) {
-      // Starting for the first time, or after a crash: wait (a little).
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, 10_000);
-        const sub = c.onDidChangeState((e) => e.newState !== State.Starting && done());
-        function done() {
-          clearTimeout(timer);
-          sub.dispose();
-          resolve();
-        }
-      });
-    }
-    if (c?.state === State.Running) return c;
-    const why = this.problem ?? (c?.state === State.Starting ? 'it is still starting; try again in a moment' : 'it stopped; see the Mimir output');
-    void vscode.window.showErrorMessage(`The Mimir sidecar is not running: ${why.replace(/\.$/, '')}.`, 'Restart Sidecar', 'Show Output').then((a) => {
+    const r = await this.life.ready();
+    if (!('why' in r)) return r.lc;
+    void vscode.window.showErrorMessage(`The Mimir sidecar is not running: ${r.why.replace(/\.$/, '')}.`, 'Restart Sidecar', 'Show Output').then((a) => {
       if (a === 'Restart Sidecar') void vscode.commands.executeCommand('mimir.restartSidecar');
       if (a === 'Show Output') this.output.show();
     });
@@ -128,7 +140,8 @@ class Sidecar {
 
   /** The client if it runs, without telling anyone. */
   quiet(): LanguageClient | undefined {
-    return this.client?.state === State.Running ? this.client : undefined;
+    const c = this.life.client;
+    return c?.phase() === 'running' ? c.lc : undefined;
   }
 }
 
