@@ -205,6 +205,39 @@ test("only execution-start makes an execution running; its end, cancel or interr
   assert(ok, err)
 end)
 
+test("a sidecar's exit interrupts the executions it was running, with one toast each", function()
+  local events = require("mimir.events")
+  local kept = { events.executions, events.order }
+  events.executions, events.order = {}, {}
+  local function send(client_id, exid, name, data)
+    data.message = data.message or name
+    events.on_event({ seq = 1, executionId = exid, event = name, data = data }, client_id)
+  end
+  local warning = "⚠️ Execution interrupted: the sidecar stopped while it ran"
+  local before = #messages(warning)
+  local ok, err = pcall(function()
+    send(1, "ex_a", "execution-start", { workflow = "a", tasks = 1 })
+    send(2, "ex_b", "execution-start", { workflow = "b", tasks = 1 })
+    send(1, "ex_c", "execution-start", { workflow = "c", tasks = 1 })
+    send(1, "ex_c", "execution-complete", { status = "completed", deliverables = {} })
+    events.client_exited(1)
+    eq(events.executions.ex_a.status, "interrupted", "client 1's running execution")
+    eq(events.executions.ex_b.status, "running", "client 2's")
+    eq(events.executions.ex_c.status, "completed", "client 1's completed one")
+    eq(events.latest_running().id, "ex_b", "the newest running")
+    local warned = messages(warning)
+    eq(#warned - before, 1, "warnings")
+    eq(warned[#warned].msg, warning .. " (a, ex_a)", "the warning")
+    eq(warned[#warned].level, vim.log.levels.WARN, "its level")
+    -- The restarted sidecar finds it cut off too, and says so.
+    send(3, "ex_a", "execution-interrupted", { reason = "the sidecar stopped while it ran", message = warning })
+    eq(events.executions.ex_a.status, "interrupted", "after the sidecar's own event")
+    eq(#messages(warning) - before, 1, "warnings after the sidecar's own event")
+  end)
+  events.executions, events.order = kept[1], kept[2]
+  assert(ok, err)
+end)
+
 test("workflow completion reads the disk without starting the sidecar, and :MimirRun resolves from the root", function()
   local client = require("mimir.client")
   local commands = require("mimir.commands")
@@ -591,8 +624,9 @@ local function slow_worker(pid)
   end
 end
 
-test("an execution cut off by a killed sidecar is interrupted, not running", function()
+test("an execution cut off by a killed sidecar is interrupted at once, and once", function()
   local client = require("mimir.client")
+  local progress = require("mimir.progress")
   local exid = run_slow()
   local root = client.root(0)
   local pid = vim.lsp.get_client_by_id(client.ids[root]).rpc.pid
@@ -601,18 +635,33 @@ test("an execution cut off by a killed sidecar is interrupted, not running", fun
     worker = slow_worker(pid)
     return worker ~= nil
   end, 10000)
+  local token = "mimir/" .. exid
+  wait_for("its progress to begin", function()
+    return progress.titles[token] ~= nil
+  end)
+  local warning = "⚠️ Execution interrupted: the sidecar stopped while it ran (slow, " .. exid .. ")"
   uv.kill(pid, "sigkill")
   wait_for("the client to exit", function()
     return client.ids[root] == nil
   end)
   uv.kill(-worker, "sigkill") -- its process group, left behind by the crash
-  assert(client.get(root), "no new sidecar")
-  wait_for("execution-interrupted", finished(exid), 10000)
-  eq(events.executions[exid].status, "interrupted", "status")
-  eq(#fired_for(exid, "execution-interrupted"), 1, "execution-interrupted events")
+  -- Known at once, before any sidecar runs again.
+  wait_for("the execution to end with its sidecar", finished(exid), 5000)
+  eq(events.executions[exid].status, "interrupted", "status once the sidecar died")
+  eq(progress.titles[token], nil, "the title of its progress, which will never end")
+  eq(#messages(warning), 1, "toasts saying " .. warning)
+  local toasted = #messages("Execution interrupted")
   local before = #notes
   vim.cmd("MimirCancel")
   eq(notes[before + 1] and notes[before + 1].msg, "No running execution to cancel", "what :MimirCancel says")
+  -- The new sidecar records the interruption too: one event, no second toast.
+  assert(client.get(root), "no new sidecar")
+  wait_for("execution-interrupted", function()
+    return #fired_for(exid, "execution-interrupted") > 0
+  end, 10000)
+  eq(events.executions[exid].status, "interrupted", "status")
+  eq(#fired_for(exid, "execution-interrupted"), 1, "execution-interrupted events")
+  eq(#messages("Execution interrupted"), toasted, "toasts of the interruption")
 end)
 
 test(":MimirLog shows every event, and appends new ones", function()

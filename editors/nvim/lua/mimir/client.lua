@@ -78,8 +78,8 @@ function M.start(root, bufnr)
       deliverablesFolder = config.options.deliverables_folder,
     },
     handlers = {
-      ["mimir/event"] = function(_, ev)
-        events.on_event(ev)
+      ["mimir/event"] = function(_, ev, ctx)
+        events.on_event(ev, ctx and ctx.client_id)
       end,
       ["$/progress"] = progress.handler,
     },
@@ -88,8 +88,16 @@ function M.start(root, bufnr)
       info.version = result.serverInfo and result.serverInfo.version
       M.info[root] = info
     end,
-    on_exit = function()
-      M.ids[root], M.info[root] = nil, nil
+    on_exit = function(_, _, client_id)
+      if M.ids[root] == client_id then
+        M.ids[root], M.info[root] = nil, nil
+      end
+      -- Neovim 0.7 calls this in a fast event, where notifying (and most
+      -- of the API) is not allowed.
+      vim.schedule(function()
+        events.client_exited(client_id)
+        progress.client_exited(client_id)
+      end)
     end,
   }, bufnr)
   if not id then

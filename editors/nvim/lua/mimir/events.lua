@@ -7,10 +7,15 @@ local toasts = require("mimir.toasts")
 local M = {}
 
 -- Executions seen, by id: { id, workflow, status, tasks, done,
--- deliverables }. status is nil for one first seen in its middle (it began
--- before the plugin listened): only execution-start makes one running.
+-- deliverables, client }. status is nil for one first seen in its middle
+-- (it began before the plugin listened): only execution-start makes one
+-- running. client is the id of the LSP client whose sidecar last told of
+-- it.
 M.executions = {}
 M.order = {}
+
+-- What the sidecar says of an execution it finds cut off by its own end.
+M.interrupted_message = "⚠️ Execution interrupted: the sidecar stopped while it ran"
 
 -- Saves the plugin asked for, by execution id, whose deliverables-saved
 -- event has not come yet: the plugin shows their result itself.
@@ -36,8 +41,9 @@ function M.expect_save(id)
 end
 
 -- Updates the view of ev's execution; returns false when ev shows no
--- toast (a save the plugin reports itself).
-local function track(ev)
+-- toast (a save the plugin reports itself, or an interruption it already
+-- reported when the sidecar exited).
+local function track(ev, client_id)
   local id = ev.executionId
   local ex = M.executions[id]
   if not ex then
@@ -45,21 +51,47 @@ local function track(ev)
     M.executions[id] = ex
     table.insert(M.order, id)
   end
+  ex.client = client_id or ex.client
   local d = ev.data or {}
   if ev.event == "execution-start" then
     ex.status, ex.workflow, ex.tasks = "running", d.workflow or "", d.tasks or 0
+    ex.interrupted_on_exit = nil
   elseif finished[ev.event] then
     ex.done = ex.done + 1
   elseif ev.event == "execution-complete" then
     ex.status, ex.deliverables = d.status, d.deliverables
   elseif ended[ev.event] then
+    local reported = ev.event == "execution-interrupted" and ex.interrupted_on_exit
+    ex.interrupted_on_exit = nil
     ex.status = ended[ev.event]
     ex.deliverables = d.deliverables or ex.deliverables
+    if reported then
+      return false
+    end
   elseif ev.event == "deliverables-saved" and (M.own_saves[id] or 0) > 0 then
     M.own_saves[id] = M.own_saves[id] - 1
     return false
   end
   return true
+end
+
+--- The sidecar of LSP client client_id has exited: the executions it was
+--- running are over. They are marked interrupted at once, as that
+--- sidecar records them when it starts again (so :MimirCancel picks none
+--- of them), with one warning each; the restarted sidecar's own
+--- execution-interrupted event for one then changes nothing and shows no
+--- second toast. Returns them.
+function M.client_exited(client_id)
+  local cut = {}
+  for _, id in ipairs(M.order) do
+    local ex = M.executions[id]
+    if ex.client == client_id and ex.status == "running" then
+      ex.status, ex.interrupted_on_exit = "interrupted", true
+      table.insert(cut, ex)
+      toasts.notify("warning", string.format("%s (%s, %s)", M.interrupted_message, ex.workflow, id), config.options.notifications)
+    end
+  end
+  return cut
 end
 
 --- The newest execution that is still running, if any.
@@ -85,11 +117,12 @@ local function fire(ev)
   end
 end
 
-function M.on_event(ev)
+--- Takes in an event, from the sidecar of LSP client client_id.
+function M.on_event(ev, client_id)
   if type(ev) ~= "table" or not ev.event then
     return
   end
-  local toast = track(ev)
+  local toast = track(ev, client_id)
   log.append(ev)
   if toast then
     toasts.show(ev, config.options.notifications)

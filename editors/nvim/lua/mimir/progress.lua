@@ -8,8 +8,11 @@ local M = {}
 
 -- Every begin/report/end seen: { token, kind, title, message, percentage }.
 M.seen = {}
--- Titles by token: only begin carries one.
+-- Titles by token: only begin carries one. Each is forgotten at its end,
+-- or when its client exits (its sidecar died and will never end it).
 M.titles = {}
+-- The client each token in titles came from.
+local clients = {}
 
 local max_seen = 1000
 
@@ -58,13 +61,22 @@ function M.handler(err, result, ctx, cfg)
     table.remove(M.seen, 1)
   end
   if value.kind == "begin" then
-    M.titles[token] = value.title
+    M.titles[token], clients[token] = value.title, ctx.client_id
   end
   if config.options.echo_progress then
     echo(token, value)
   end
   if value.kind == "end" then
-    M.titles[token] = nil
+    M.titles[token], clients[token] = nil, nil
+  end
+end
+
+--- Forgets the progress of client_id, which has exited.
+function M.client_exited(client_id)
+  for token, id in pairs(clients) do
+    if id == client_id then
+      M.titles[token], clients[token] = nil, nil
+    end
   end
 end
 

@@ -49,14 +49,20 @@ end
 
 local vim_levels = { info = vim.log.levels.INFO, warning = vim.log.levels.WARN, error = vim.log.levels.ERROR }
 
---- Shows the event's toast through vim.notify (so nvim-notify and the like
---- pop it up), filtered by the notifications option.
-function M.show(ev, setting)
-  local level, text = M.toast(ev)
+--- Shows text at level ("info", "warning", "error") through vim.notify (so
+--- nvim-notify and the like pop it up), filtered by the notifications
+--- option.
+function M.notify(level, text, setting)
   if not text or setting == "none" or (setting == "failures" and level == INFO) then
     return
   end
   vim.notify(text, vim_levels[level], { title = "Mimir" })
+end
+
+--- Shows the event's toast, filtered by the notifications option.
+function M.show(ev, setting)
+  local level, text = M.toast(ev)
+  M.notify(level, text, setting)
 end
 
 return M
