@@ -413,6 +413,34 @@ func (j *Journal) Since(ctx context.Context, since uint64, limit int) ([]Stored,
 	return out, rows.Err()
 }
 
+// Between calls fn with each journaled event with a seq above after and
+// below before, oldest first, reading a page at a time: how a listener that
+// fell behind the hub catches up. It returns the seq of the last event it
+// gave fn (after when none), so the caller can tell whether the journal
+// covered the whole gap.
+func (j *Journal) Between(ctx context.Context, after, before uint64, fn func(Stored) error) (uint64, error) {
+	const page = 1000
+	for after+1 < before {
+		evs, err := j.Since(ctx, after, page)
+		if err != nil {
+			return after, err
+		}
+		for _, e := range evs {
+			if e.Seq >= before {
+				return after, nil
+			}
+			if err := fn(e); err != nil {
+				return after, err
+			}
+			after = e.Seq
+		}
+		if len(evs) < page {
+			break
+		}
+	}
+	return after, nil
+}
+
 type storedExecution struct {
 	id, name, path, dir string
 	source              []byte

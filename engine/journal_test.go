@@ -779,3 +779,27 @@ func TestRunnerFlush(t *testing.T) {
 		t.Errorf("Flush after Close: %v", err)
 	}
 }
+
+// Between pages through the gap a listener fell into, in order, and stops
+// before the event it resumes at.
+func TestJournalBetween(t *testing.T) {
+	j := openJournal(t, t.TempDir())
+	j.start(SinkFunc(func(Event) {}))
+	defer j.Close()
+	for seq := uint64(1); seq <= 2500; seq++ {
+		if err := j.append(Event{Seq: seq, ExecutionID: "ex_1", Event: EventTaskStart}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := j.flush(); err != nil {
+		t.Fatal(err)
+	}
+	var got []uint64
+	last, err := j.Between(context.Background(), 100, 2300, func(e Stored) error {
+		got = append(got, e.Seq)
+		return nil
+	})
+	if err != nil || last != 2299 || len(got) != 2199 || got[0] != 101 || !slices.IsSorted(got) {
+		t.Errorf("Between(100, 2300): last %d, %d events from %v, err %v", last, len(got), got[:1], err)
+	}
+}

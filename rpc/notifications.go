@@ -71,31 +71,14 @@ func (s *Server) catchUp(ctx context.Context, live map[string]*progress, asking 
 	if j == nil {
 		return errors.New("this sidecar keeps no journal")
 	}
-	for last+1 < next {
-		evs, err := j.Events(ctx, last, "", 1000)
-		if err != nil {
-			return err
-		}
-		if len(evs) == 0 {
-			return fmt.Errorf("the journal has no events after %d", last)
-		}
-		for _, raw := range evs {
-			var head struct {
-				Seq uint64 `json:"seq"`
-			}
-			if err := json.Unmarshal(raw, &head); err != nil {
-				return fmt.Errorf("decode a journaled event after %d: %w", last, err)
-			}
-			if head.Seq >= next {
-				return nil
-			}
-			if err := s.forward(ctx, live, asking, raw); err != nil {
-				return err
-			}
-			last = head.Seq
-		}
+	got, err := j.Between(ctx, last, next, func(e engine.Stored) error {
+		return s.forward(ctx, live, asking, e.JSON)
+	})
+	if err == nil && got+1 < next {
+		// Seqs have no gaps: these are events whose journal write failed.
+		err = fmt.Errorf("the journal does not have the %d events after %d", next-got-1, got)
 	}
-	return nil
+	return err
 }
 
 func (s *Server) forward(ctx context.Context, live map[string]*progress, asking *sync.WaitGroup, envelope []byte) error {

@@ -433,15 +433,17 @@ func TestPruneCommand(t *testing.T) {
 // journalFake serves a fixed set of envelopes as the journal would.
 type journalFake []engine.Event
 
-func (j journalFake) Events(_ context.Context, since uint64, id string, limit int) ([]json.RawMessage, error) {
-	var out []json.RawMessage
+func (j journalFake) Between(_ context.Context, after, before uint64, fn func(engine.Stored) error) (uint64, error) {
 	for _, ev := range j {
-		if ev.Seq > since && (id == "" || ev.ExecutionID == id) && len(out) < limit {
+		if ev.Seq > after && ev.Seq < before {
 			b, _ := json.Marshal(ev)
-			out = append(out, b)
+			if err := fn(engine.Stored{Seq: ev.Seq, ExecutionID: ev.ExecutionID, Name: ev.Event, JSON: b}); err != nil {
+				return after, err
+			}
+			after = ev.Seq
 		}
 	}
-	return out, nil
+	return after, nil
 }
 
 // gatedPrinter stands for a slow terminal: its first print waits until it
