@@ -64,8 +64,9 @@ type SSEOptions struct {
 type Backlog interface {
 	// Since returns up to max events with a seq above after, oldest first.
 	Since(ctx context.Context, after uint64, max int) ([]Event, error)
-	// Last is the newest seq it holds (0 when empty). It may be ahead of
-	// the hub: events are kept before they are published.
+	// Last is the newest seq it ever held, pruned events included (0 when
+	// none). It may be ahead of the hub: events are kept before they are
+	// published.
 	Last(ctx context.Context) (uint64, error)
 }
 

@@ -116,11 +116,11 @@ func DiscoveryFile(m Mirror) (string, bool) {
 	return "", false
 }
 
-// Close removes sidecar.json only if it still names this mirror: another
-// sidecar may have replaced it since (after this one stopped answering),
-// and removing theirs would hide them.
-// Close stops the mirror and removes its sidecar.json; later calls do
-// nothing (run closes it before the journal, and again on its way out).
+// Close stops the mirror and removes its sidecar.json, only if the file
+// still names this mirror: another sidecar may have replaced it since
+// (after this one stopped answering), and removing theirs would hide them.
+// Later calls do nothing (run closes it before the journal, and again on
+// its way out).
 func (m *mirror) Close() error {
 	m.closeOnce.Do(func() {
 		var err error
