@@ -6,6 +6,7 @@ import { State, type LanguageClient } from 'vscode-languageclient/node';
 import { RunWorkflowLens, workflowSelector } from './codelens';
 import { downloadFailed, downloadOutcome, noDeliverables, type Outcome } from './downloads';
 import { eventLog } from './eventlog';
+import { errorText, fire } from './fire';
 import { History } from './history';
 import { Lifecycle, type ManagedClient, type Phase } from './lifecycle';
 import { findSidecar } from './locate';
@@ -37,10 +38,6 @@ function workspaceRoot(): string | undefined {
 function show(o: Outcome) {
   const f = o.level === 'info' ? vscode.window.showInformationMessage : o.level === 'warning' ? vscode.window.showWarningMessage : vscode.window.showErrorMessage;
   void f(o.text);
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 /** The language client, as the lifecycle sees it. */
@@ -151,7 +148,18 @@ export async function activate(ctx: vscode.ExtensionContext) {
   const output = vscode.window.createOutputChannel('Mimir', { log: true });
   const history = new History();
   const saves = new SaveTracker();
-  const progress = new ExecutionProgress((id) => void sidecar?.quiet()?.sendRequest('mimir/cancel', { executionId: id }));
+  // A progress notification's Cancel: nobody awaits it, so it says itself
+  // when it cannot cancel.
+  const progress = new ExecutionProgress((id) =>
+    fire(
+      () => {
+        const c = sidecar?.quiet();
+        if (!c) throw new Error('the sidecar is not running (it stopped or is restarting; see the Mimir output)');
+        return c.sendRequest('mimir/cancel', { executionId: id });
+      },
+      (why) => void vscode.window.showErrorMessage(`Mimir: cannot cancel ${id}: ${why}`),
+    ),
+  );
   ctx.subscriptions.push(output, { dispose: () => progress.dispose() });
 
   // Every event, from the sidecar or recorded here when it stopped, goes
@@ -334,12 +342,15 @@ export async function activate(ctx: vscode.ExtensionContext) {
       );
       if (a) await sc.restart();
     }),
+    // Never rejects (lifecycle.ts), even for a client that never started.
     { dispose: () => void sc.stop() },
   );
 
   await sc.start();
 }
 
-export async function deactivate() {
+/** Stops the sidecar; resolves even if it never started (VS Code would
+ * otherwise log a rejected deactivation). */
+export async function deactivate(): Promise<void> {
   await sidecar?.stop();
 }

@@ -9,6 +9,8 @@
 // waits for the one before it, a client that is starting is let settle
 // before it is stopped, and ready() waits for a restart under way.
 
+import { errorText } from './fire';
+
 export type Phase = 'starting' | 'running' | 'stopped';
 
 export interface ManagedClient {
@@ -29,10 +31,6 @@ export interface LifecycleHooks<C extends ManagedClient> {
   /** A restart the user asked for starts over (forget earlier crashes). */
   reset(): void;
   warn(message: string): void;
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 export class Lifecycle<C extends ManagedClient> {
@@ -108,7 +106,13 @@ export class Lifecycle<C extends ManagedClient> {
 
   private enqueue(step: () => Promise<void>): Promise<void> {
     this.pending++;
-    const run = this.queue.then(step).catch((err) => this.hooks.warn(`sidecar lifecycle: ${errorText(err)}`));
+    const run = this.queue.then(step).catch((err) => {
+      try {
+        this.hooks.warn(`sidecar lifecycle: ${errorText(err)}`);
+      } catch {
+        // The queue goes on whatever happens.
+      }
+    });
     this.queue = run.finally(() => this.pending--);
     return this.queue;
   }

@@ -23,8 +23,12 @@ export class ExecutionProgress {
         void vscode.window.withProgress(
           { location: vscode.ProgressLocation.Notification, title: step.title, cancellable: true },
           (progress, token) =>
-            new Promise<void>((done) => {
-              token.onCancellationRequested(() => this.cancel(id));
+            new Promise<void>((resolve) => {
+              const sub = token.onCancellationRequested(() => this.cancel(id));
+              const done = () => {
+                sub.dispose();
+                resolve();
+              };
               this.shown.set(id, { report: (v) => progress.report(v), done });
             }),
         );

@@ -3,6 +3,7 @@
 // what happened before.
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
+import { errorText, fire } from './fire';
 import type { MimirEvent, ReadResponse } from './protocol';
 import { nonce, studioHtml } from './studioHtml';
 import type { FromStudio, ToStudio } from '../webview/messages';
@@ -51,7 +52,8 @@ export class StudioPanel {
       cspSource: web.cspSource,
       nonce: nonce(),
     });
-    web.onDidReceiveMessage((m: FromStudio) => this.receive(m));
+    // Nobody awaits a message's action: a failure is shown, not lost.
+    web.onDidReceiveMessage((m: FromStudio) => fire(() => this.receive(m), (why) => void vscode.window.showErrorMessage(`Mimir Studio: ${m.type} failed: ${why}`)));
     panel.onDidDispose(() => {
       StudioPanel.current = undefined;
     });
@@ -92,7 +94,7 @@ export class StudioPanel {
           const preview = await c.sendRequest<ReadResponse>('mimir/readDeliverable', { executionId: m.executionId, path: m.path });
           this.send({ type: 'preview', executionId: m.executionId, preview });
         } catch (err) {
-          this.send({ type: 'previewError', path: m.path, message: err instanceof Error ? err.message : String(err) });
+          this.send({ type: 'previewError', path: m.path, message: errorText(err) });
         }
         break;
       }
