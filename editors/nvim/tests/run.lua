@@ -123,6 +123,30 @@ test("log line format", function()
     "    7 qc-complete          [a] ⚠️ x ⏎ y", "line")
 end)
 
+test("download messages are the seed's, worded as the VS Code extension's", function()
+  local deliverables = require("mimir.deliverables")
+  local INFO, WARN, ERROR = vim.log.levels.INFO, vim.log.levels.WARN, vim.log.levels.ERROR
+  local function outcome(saved, failed, results)
+    return { deliverables.outcome({ target = "/w/deliverables", saved = saved, failed = failed, results = results or {} }) }
+  end
+  eq(outcome(3, 0), { INFO, "✅ Downloaded 3 deliverables to /w/deliverables" }, "all saved")
+  eq(outcome(1, 0), { INFO, "✅ Downloaded 1 deliverable to /w/deliverables" }, "one saved")
+  eq(outcome(0, 0), { WARN, "No deliverables to download" }, "nothing to save")
+  local results = {
+    { path = "a.md", status = "saved" },
+    { path = "b.md", status = "failed", error = "permission denied" },
+    { path = "c.md", status = "failed", error = vim.NIL },
+  }
+  eq(outcome(1, 2, results), {
+    WARN, "⚠️ Downloaded 1 of 3 deliverables to /w/deliverables; failed: b.md (permission denied), c.md (unknown error)",
+  }, "some failed")
+  eq(outcome(0, 2, { results[2], results[3] }), {
+    ERROR, "❌ Download failed: none of 2 deliverables could be saved: b.md (permission denied), c.md (unknown error)",
+  }, "all failed")
+  eq(deliverables.failed_text({ code = -31001, message = "no execution ex_x" }), "❌ Download failed: no execution ex_x", "refused")
+  eq(deliverables.no_deliverables, "No deliverables to download", "none")
+end)
+
 test("setup validates its options", function()
   local ok, err = pcall(require("mimir").setup, { notifications = "loud" })
   assert(not ok and tostring(err):find("notifications must be"), tostring(err))
@@ -482,7 +506,7 @@ test(":MimirDeliverables saves all six into deliverables/, as staged, with one t
   end)
   client.request = request
   assert(ok, err)
-  local msg = "✅ Saved 6 deliverables to " .. ws .. "/deliverables"
+  local msg = "✅ Downloaded 6 deliverables to " .. ws .. "/deliverables"
   eq(shown[1][1], "✔ Save selected (0)", "first choice")
   eq(shown[1][2], "📥 All 6 deliverables", "second choice")
   eq(#messages(msg), 1, "toasts saying " .. msg)
@@ -538,6 +562,33 @@ test(":MimirDeliverables <id> <path…> saves those, and completes the paths", f
   local want = { fr[1], site[1] }
   table.sort(want)
   eq(files_under(ws .. "/typed"), want, "files saved")
+end)
+
+test(":MimirDeliverables says why a download failed, naming each file that did not save", function()
+  local site = vim.fn.getcompletion("MimirDeliverables " .. id .. " site/", "cmdline")[1]
+  local fr = "translate-fr/docs/fr/README.md"
+  write(ws .. "/blocked/translate-fr", "a file where a folder must go")
+  local function download(args, target, prefix)
+    answer_input(target)
+    local before = #messages(prefix)
+    vim.cmd("MimirDeliverables " .. args)
+    wait_for("a message starting " .. prefix, function()
+      return #messages(prefix) > before
+    end, 10000)
+    local found = messages(prefix)
+    local note = found[#found]
+    assert(note.msg:sub(1, #prefix) == prefix, note.msg)
+    return note
+  end
+  local some = download(id .. " " .. fr .. " " .. site, "blocked", "⚠️ Downloaded 1 of 2 deliverables to " .. ws .. "/blocked; failed: " .. fr .. " (")
+  eq(some.level, vim.log.levels.WARN, "some failed: level")
+  local all = download(id .. " " .. fr, "blocked", "❌ Download failed: none of 1 deliverables could be saved: " .. fr .. " (")
+  eq(all.level, vim.log.levels.ERROR, "all failed: level")
+  local refused = download(id .. " nope.md", "typed", "❌ Download failed: ")
+  assert(refused.msg:find("nope.md", 1, true), refused.msg)
+  eq(refused.level, vim.log.levels.ERROR, "refused: level")
+  local unknown = download("ex_nope", "typed", "❌ Download failed: ")
+  assert(unknown.msg:find("ex_nope", 1, true), unknown.msg)
 end)
 
 test("an auto-save still shows its toast", function()
@@ -662,6 +713,39 @@ test("an execution cut off by a killed sidecar is interrupted at once, and once"
   eq(events.executions[exid].status, "interrupted", "status")
   eq(#fired_for(exid, "execution-interrupted"), 1, "execution-interrupted events")
   eq(#messages("Execution interrupted"), toasted, "toasts of the interruption")
+end)
+
+test(":MimirDeliverables with no id saves the newest completed execution's, asking the sidecar when this session saw none", function()
+  local note
+  for _, exid in ipairs(events.order) do
+    if events.executions[exid].workflow == "note" then
+      note = exid
+    end
+  end
+  assert(note, "no execution of note")
+  local paths = vim.tbl_map(function(d)
+    return d.path
+  end, events.executions[note].deliverables)
+  local newest = events.executions[events.order[#events.order]]
+  assert(newest.status ~= "completed", "the newest execution is " .. newest.status)
+  local function download(target)
+    local shown = script_select({ "📥 All" })
+    answer_input(target)
+    local msg = "✅ Downloaded 1 deliverable to " .. ws .. "/" .. target
+    vim.cmd("MimirDeliverables")
+    wait_for(msg, function()
+      return #messages(msg) > 0
+    end, 10000)
+    eq(shown[1][1], "✔ Save selected (0)", "the list shown")
+    eq(files_under(ws .. "/" .. target), paths, "files saved into " .. target)
+  end
+  download("newest")
+  -- A session that saw no execution (one that started after it ran).
+  local kept = { events.executions, events.order }
+  events.executions, events.order = {}, {}
+  local ok, err = pcall(download, "from-sidecar")
+  events.executions, events.order = kept[1], kept[2]
+  assert(ok, err)
 end)
 
 test(":MimirLog shows every event, and appends new ones", function()

@@ -130,15 +130,12 @@ function M.executions()
   end)
 end
 
---- :MimirDeliverables [id] [path…]: saves an execution's deliverables,
---- the newest execution's by default.
+--- :MimirDeliverables [id] [path…]: saves an execution's deliverables, by
+--- default the newest completed execution's that has any.
 function M.deliverables(args)
   local id = args[1]
   if not id or id == "" then
-    id = events.order[#events.order]
-    if not id then
-      return notify("No deliverables to download: no execution yet", vim.log.levels.WARN)
-    end
+    return deliverables.save_newest()
   end
   deliverables.pick_and_save(id, vim.list_slice(args, 2))
 end

@@ -6,8 +6,46 @@ local events = require("mimir.events")
 
 local M = {}
 
+local INFO, WARN, ERROR = vim.log.levels.INFO, vim.log.levels.WARN, vim.log.levels.ERROR
+
 local function notify(msg, level)
-  vim.notify(msg, level or vim.log.levels.INFO, { title = "Mimir" })
+  vim.notify(msg, level or INFO, { title = "Mimir" })
+end
+
+-- The messages a download ends with: the seed's, worded as the VS Code
+-- extension's (editors/vscode/src/downloads.ts).
+
+M.no_deliverables = "No deliverables to download"
+
+--- The text of a download the sidecar refused, err its error or a reason.
+function M.failed_text(err)
+  local why = type(err) == "table" and (err.message or vim.inspect(err)) or tostring(err)
+  return "❌ Download failed: " .. why
+end
+
+--- The level and text of the message for a mimir/saveDeliverables answer:
+--- all saved, some failed (each named with its error), or all failed. A
+--- save of nothing says there was nothing to download.
+function M.outcome(res)
+  local saved, failed = res.saved or 0, res.failed or 0
+  if failed == 0 then
+    if saved == 0 then
+      return WARN, M.no_deliverables
+    end
+    return INFO, string.format("✅ Downloaded %d %s to %s", saved, saved == 1 and "deliverable" or "deliverables", res.target)
+  end
+  local failures = {}
+  for _, r in ipairs(res.results or {}) do
+    if r.status == "failed" then
+      local why = type(r.error) == "string" and r.error ~= "" and r.error or "unknown error"
+      table.insert(failures, string.format("%s (%s)", r.path, why))
+    end
+  end
+  local list, total = table.concat(failures, ", "), saved + failed
+  if saved == 0 then
+    return ERROR, string.format("❌ Download failed: none of %d deliverables could be saved: %s", total, list)
+  end
+  return WARN, string.format("⚠️ Downloaded %d of %d deliverables to %s; failed: %s", saved, total, res.target, list)
 end
 
 local function save(id, paths, target)
@@ -17,20 +55,10 @@ local function save(id, paths, target)
   client.request("mimir/saveDeliverables", { executionId = id, paths = paths, target = target }, function(err, res)
     done(err ~= nil)
     if err then
-      notify("❌ Saving deliverables failed: " .. (err.message or vim.inspect(err)), vim.log.levels.ERROR)
-      return
+      return notify(M.failed_text(err), ERROR)
     end
-    local failed = {}
-    for _, r in ipairs(res.results or {}) do
-      if r.status == "failed" then
-        table.insert(failed, r.path .. " (" .. (r.error or "?") .. ")")
-      end
-    end
-    local msg = res.message
-    if #failed > 0 then
-      msg = msg .. "\nfailed: " .. table.concat(failed, "\n")
-    end
-    notify(msg, res.failed > 0 and vim.log.levels.WARN or vim.log.levels.INFO)
+    local level, text = M.outcome(res)
+    notify(text, level)
   end)
 end
 
@@ -78,7 +106,7 @@ local function pick(id, list, on_done)
           end
         end
         if #paths == 0 then
-          notify("Pick some files first, or choose All", vim.log.levels.WARN)
+          notify("Pick some files first, or choose All", WARN)
           return vim.schedule(show)
         end
         return on_done(paths)
@@ -101,17 +129,53 @@ function M.pick_and_save(id, paths)
   end
   client.request("mimir/deliverables", { executionId = id }, function(err, res)
     if err then
-      return notify("❌ " .. (err.message or vim.inspect(err)), vim.log.levels.ERROR)
+      return notify(M.failed_text(err), ERROR)
     end
     local list = res.deliverables or {}
     if #list == 0 then
-      return notify("No deliverables to download", vim.log.levels.WARN)
+      return notify(M.no_deliverables, WARN)
     end
     pick(id, list, function(picked)
       ask_target(function(target)
         save(id, picked, target)
       end)
     end)
+  end)
+end
+
+--- Calls cb with the id of the newest completed execution that has
+--- deliverables: the newest this session saw, else the sidecar's (it keeps
+--- those of earlier sessions), else nil (and the sidecar's error, if any).
+function M.newest(cb)
+  for i = #events.order, 1, -1 do
+    local ex = events.executions[events.order[i]]
+    if ex.status == "completed" and type(ex.deliverables) == "table" and #ex.deliverables > 0 then
+      return cb(ex.id)
+    end
+  end
+  client.request("mimir/executions", {}, function(err, res)
+    if err then
+      return cb(nil, err)
+    end
+    -- Newest first.
+    for _, s in ipairs(res.executions or {}) do
+      if s.status == "completed" and (tonumber(s.deliverables) or 0) > 0 then
+        return cb(s.executionId)
+      end
+    end
+    cb(nil)
+  end)
+end
+
+--- Saves the deliverables of the newest completed execution that has any.
+function M.save_newest()
+  M.newest(function(id, err)
+    if err then
+      return notify(M.failed_text(err), ERROR)
+    elseif not id then
+      return notify(M.no_deliverables .. ": no completed execution has any", WARN)
+    end
+    M.pick_and_save(id)
   end)
 end
 
