@@ -1,7 +1,8 @@
 // What the Mimir output channel says about an event: one line for every
 // event, the gap and the deliverables in full, and the whole envelope as
 // JSON at the debug level (set the channel's level to Debug to see it).
-import type { MimirEvent } from './protocol';
+import { isLocal } from './history';
+import type { AnyEvent } from './protocol';
 
 export interface EventLog {
   line: string;
@@ -9,9 +10,11 @@ export interface EventLog {
   json: string;
 }
 
-export function eventLog(ev: MimirEvent): EventLog {
+// An event the extension recorded itself is marked so, in place of the
+// sidecar's seq: it is not one of the sidecar's (nor in its journal).
+export function eventLog(ev: AnyEvent): EventLog {
   const d = ev.data;
-  const line = [ev.seq, ev.executionId, ev.event, d.taskId, d.message].filter((x) => x !== undefined && x !== '').join(' ');
+  const line = [isLocal(ev) ? '[extension]' : ev.seq, ev.executionId, ev.event, d.taskId, d.message].filter((x) => x !== undefined && x !== '').join(' ');
   const details: string[] = [];
   if (d.gap && (ev.event === 'qc-complete' || ev.event === 'task-fail' || (ev.event === 'worker-start' && (d.attempt ?? 1) > 1))) {
     if (d.gap.feedback) details.push(`  feedback: ${d.gap.feedback}`);
@@ -19,6 +22,7 @@ export function eventLog(ev: MimirEvent): EventLog {
     for (const f of d.gap.requiredFixes ?? []) details.push(`  fix: ${f}`);
   }
   if (d.error) details.push(`  error: ${d.error}`);
+  if (isLocal(ev) && d.reason) details.push(`  reason: ${d.reason}`);
   if (ev.event === 'execution-complete' || ev.event === 'execution-cancelled') {
     for (const x of d.deliverables ?? []) details.push(`  deliverable: ${x.path} (${x.size} B, sha256 ${x.sha256})`);
   }

@@ -11,7 +11,7 @@ import { History } from './history';
 import { Lifecycle, type ManagedClient, type Phase } from './lifecycle';
 import { findSidecar } from './locate';
 import { ExecutionProgress } from './progress';
-import type { Deliverable, ExecutionSummary, MimirEvent, SaveResponse, WorkflowInfo } from './protocol';
+import type { AnyEvent, Deliverable, ExecutionSummary, MimirEvent, SaveResponse, WorkflowInfo } from './protocol';
 import { RestartPolicy } from './restart';
 import { SaveTracker } from './saves';
 import { createClient, errorHandler } from './sidecar';
@@ -164,7 +164,7 @@ export async function activate(ctx: vscode.ExtensionContext) {
 
   // Every event, from the sidecar or recorded here when it stopped, goes
   // through one path: the log, the progress, the Studio.
-  const dispatch = (ev: MimirEvent) => {
+  const dispatch = (ev: AnyEvent) => {
     const log = eventLog(ev);
     output.info(log.line);
     for (const d of log.details) output.info(d);
@@ -173,7 +173,12 @@ export async function activate(ctx: vscode.ExtensionContext) {
     StudioPanel.post(ev);
   };
   const onEvent = (ev: MimirEvent) => {
-    history.push(ev);
+    if (!history.push(ev)) {
+      // The restarted sidecar's own record of an interruption the
+      // extension recorded (and showed) when the sidecar stopped.
+      output.info(`${ev.seq} ${ev.executionId} ${ev.event}: the sidecar records the interruption already shown`);
+      return;
+    }
     dispatch(ev);
     const t = saves.requested(ev) ? undefined : wantedToast(ev, settings().notifications);
     if (t) show(t);

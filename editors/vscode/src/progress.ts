@@ -2,7 +2,7 @@
 // when the execution completes, is cancelled or is interrupted.
 import * as vscode from 'vscode';
 import { ExecutionProgressModel } from './progressModel';
-import type { MimirEvent } from './protocol';
+import type { AnyEvent } from './protocol';
 
 interface Shown {
   report: (v: { message?: string; increment?: number }) => void;
@@ -14,7 +14,7 @@ export class ExecutionProgress {
   private shown = new Map<string, Shown>();
   constructor(private cancel: (executionId: string) => void) {}
 
-  update(ev: MimirEvent): void {
+  update(ev: AnyEvent): void {
     const step = this.model.update(ev);
     if (!step) return;
     const id = step.executionId;

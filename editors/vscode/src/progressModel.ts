@@ -1,7 +1,7 @@
 // What the per-execution progress notification does for each event. No VS
 // Code API here: progress.ts draws it.
 import { finalEvents } from './history';
-import type { MimirEvent } from './protocol';
+import type { AnyEvent } from './protocol';
 
 export type ProgressStep =
   | { kind: 'begin'; executionId: string; title: string }
@@ -11,7 +11,7 @@ export type ProgressStep =
 export class ExecutionProgressModel {
   private running = new Map<string, { total: number }>();
 
-  update(ev: MimirEvent): ProgressStep | undefined {
+  update(ev: AnyEvent): ProgressStep | undefined {
     const d = ev.data;
     const id = ev.executionId;
     if (ev.event === 'execution-start') {

@@ -49,6 +49,20 @@ export interface MimirEvent {
   data: EventData;
 }
 
+/** What an event says, whoever recorded it. */
+export type EventBody = Omit<MimirEvent, 'seq'>;
+
+/** An event the extension records itself, not the sidecar's: it has no
+ * seq (the sidecar numbers its own) and is marked local. history.ts records
+ * one when the sidecar stops while an execution runs. */
+export interface LocalEvent extends EventBody {
+  seq?: undefined;
+  local: true;
+}
+
+/** What the history keeps and the Studio shows. */
+export type AnyEvent = MimirEvent | LocalEvent;
+
 export interface SaveResult {
   path: string;
   savedAs?: string;

@@ -4,14 +4,14 @@
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import { errorText, fire } from './fire';
-import type { MimirEvent, ReadResponse } from './protocol';
+import type { AnyEvent, ReadResponse } from './protocol';
 import { nonce, studioHtml } from './studioHtml';
 import type { FromStudio, ToStudio } from '../webview/messages';
 
 /** What the Studio's controls do: the same actions as the commands. */
 export interface StudioActions {
   client: () => LanguageClient | undefined;
-  history: () => MimirEvent[];
+  history: () => AnyEvent[];
   download: (executionId: string, paths: string[]) => Promise<void>;
   cancel: (executionId: string) => Promise<void>;
   run: () => Thenable<unknown>;
@@ -36,7 +36,7 @@ export class StudioPanel {
     StudioPanel.current = new StudioPanel(ctx, panel, actions);
   }
 
-  static post(ev: MimirEvent) {
+  static post(ev: AnyEvent) {
     StudioPanel.current?.send({ type: 'event', event: ev });
   }
 

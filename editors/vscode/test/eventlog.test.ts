@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { eventLog } from '../src/eventlog';
+import { History } from '../src/history';
 import type { MimirEvent } from '../src/protocol';
 
 const events: MimirEvent[] = JSON.parse(readFileSync(new URL('./fixtures/events.json', import.meta.url), 'utf8'));
@@ -38,4 +39,15 @@ test('execution-complete logs every deliverable; a save logs every result', () =
     ] },
   };
   assert.deepEqual(eventLog(saved).details, ['  renamed: a/x.md → d/a/x (1).md', '  failed: a/y.md (disk full)']);
+});
+
+test('an interruption the extension recorded is marked as its own, with no seq', () => {
+  const h = new History();
+  h.push({ seq: 7, executionId: 'ex_a', event: 'execution-start', time: '', data: { workflow: 'w', message: '' } });
+  const [local] = h.interruptRunning('the sidecar was restarted');
+  const l = eventLog(local);
+  assert.match(l.line, /^\[extension\] ex_a execution-interrupted ⚠️ Execution interrupted/);
+  assert.deepEqual(l.details, ['  reason: the sidecar was restarted']);
+  assert.equal(JSON.parse(l.json).local, true);
+  assert.equal(JSON.parse(l.json).seq, undefined);
 });

@@ -1,8 +1,8 @@
 // Messages between the Studio page and the extension.
-import type { MimirEvent, ReadResponse } from '../src/protocol';
+import type { AnyEvent, ReadResponse } from '../src/protocol';
 
 export type ToStudio =
-  | { type: 'event'; event: MimirEvent }
+  | { type: 'event'; event: AnyEvent }
   | { type: 'preview'; executionId: string; preview: ReadResponse }
   | { type: 'previewError'; path: string; message: string };
 

@@ -1,6 +1,6 @@
 // The Studio's state as a function of the events it receives: kept free of
 // the DOM and of VS Code so that it is tested on its own.
-import type { Deliverable, Gap, MimirEvent } from '../src/protocol';
+import type { Deliverable, AnyEvent, Gap } from '../src/protocol';
 
 export interface TaskView {
   id: string;
@@ -32,7 +32,7 @@ export interface StudioState {
 
 export const initialState: StudioState = { executions: [], lastExecutionId: null, deliverables: [], selected: [] };
 
-function task(ex: ExecutionView, ev: MimirEvent): TaskView | undefined {
+function task(ex: ExecutionView, ev: AnyEvent): TaskView | undefined {
   const id = ev.data.taskId;
   if (!id) return undefined;
   let t = ex.tasks.find((x) => x.id === id);
@@ -43,7 +43,7 @@ function task(ex: ExecutionView, ev: MimirEvent): TaskView | undefined {
   return t;
 }
 
-export function reduce(state: StudioState, ev: MimirEvent): StudioState {
+export function reduce(state: StudioState, ev: AnyEvent): StudioState {
   const executions = state.executions.map((e) => ({ ...e, tasks: e.tasks.map((t) => ({ ...t })) }));
   let ex = executions.find((e) => e.id === ev.executionId);
   // Saving the deliverables of an execution the Studio never saw run (one
