@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { downloadButton, initialState, reduce, toggle } from '../webview/state';
+import { downloadButton, initialState, reduce, runningExecutions, toggle } from '../webview/state';
 import type { MimirEvent } from '../src/protocol';
 
 // A real run of examples/translate-docs, recorded with `run --json`.
@@ -57,4 +57,27 @@ test('a cancelled execution cancels its running tasks', () => {
 test('a save of an execution the Studio never saw adds nothing', () => {
   const s = reduce(initialState, { seq: 9, executionId: 'ex_old', event: 'deliverables-saved', time: '', data: { message: '✅ Saved 2 deliverables to /w/deliverables', saved: 2, failed: 0 } });
   assert.equal(s, initialState);
+});
+
+test('a resumed execution runs again: status, Cancel, and the tasks that did not complete', () => {
+  const ev = (seq: number, event: string, data: Partial<MimirEvent['data']> = {}): MimirEvent => ({ seq, executionId: 'ex_r', event, time: '', data: { message: '', ...data } });
+  const run = [
+    ev(1, 'execution-start', { workflow: 'w', tasks: 3 }),
+    ev(2, 'task-complete', { taskId: 'a' }),
+    ev(3, 'task-fail', { taskId: 'b' }),
+    ev(4, 'worker-start', { taskId: 'c', phase: 'worker', attempt: 1, maxAttempts: 3 }),
+  ];
+  for (const end of [ev(5, 'execution-interrupted'), ev(5, 'execution-complete', { status: 'failed' }), ev(5, 'execution-cancelled')]) {
+    let s = [...run, end].reduce(reduce, initialState);
+    assert.notEqual(s.executions[0].status, 'running');
+    assert.deepEqual(runningExecutions(s), [], 'Cancel is disabled');
+    s = reduce(s, ev(6, 'execution-start', { workflow: 'w', tasks: 3, resumed: true, message: '▶️ Execution resumed' }));
+    const ex = s.executions[0];
+    assert.equal(s.executions.length, 1, `${end.event}: the same execution, not a new one`);
+    assert.equal(ex.status, 'running', end.event);
+    assert.deepEqual(runningExecutions(s), ['ex_r'], `${end.event}: Cancel is enabled`);
+    assert.deepEqual(ex.tasks.map((t) => [t.id, t.status, t.phase]), [['a', 'completed', undefined], ['b', 'pending', undefined], ['c', 'pending', undefined]]);
+    s = reduce(s, ev(7, 'worker-start', { taskId: 'b', phase: 'worker', attempt: 1, maxAttempts: 3 }));
+    assert.equal(s.executions[0].tasks.find((t) => t.id === 'b')!.status, 'running');
+  }
 });

@@ -58,6 +58,16 @@ export function reduce(state: StudioState, ev: AnyEvent): StudioState {
   const d = ev.data;
   let next: StudioState = { ...state, executions };
   switch (ev.event) {
+    case 'execution-start':
+      // A new execution, or one resumed (mimir/resume) after it was
+      // interrupted, failed or was cancelled: it runs again, and so does
+      // every task of it that did not complete.
+      ex.status = 'running';
+      if (d.workflow) ex.workflow = d.workflow;
+      if (d.resumed) {
+        for (const x of ex.tasks) if (x.status !== 'completed') Object.assign(x, { status: 'pending', phase: undefined });
+      }
+      break;
     case 'task-start':
       if (t) t.status = 'running';
       break;
