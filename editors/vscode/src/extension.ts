@@ -1,9 +1,10 @@
 // mimir-sidecar for VS Code: starts the sidecar, turns its events into
 // notifications, progress and the Studio, and saves deliverables.
-import { isAbsolute, join, relative } from 'node:path';
+import { join, relative } from 'node:path';
 import * as vscode from 'vscode';
 import { State, type LanguageClient } from 'vscode-languageclient/node';
 import { RunWorkflowLens, workflowSelector } from './codelens';
+import { deliverablesDir, insideWorkspace, makeFolder, removeIfEmpty } from './deliverablesFolder';
 import { downloadFailed, downloadOutcome, noDeliverables, type Outcome } from './downloads';
 import { eventLog } from './eventlog';
 import { errorText, fire } from './fire';
@@ -33,6 +34,17 @@ function settings() {
 
 function workspaceRoot(): string | undefined {
   return vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+}
+
+/** The deliverables folder the setting names, inside the workspace; if
+ * the setting escapes it, the user is told so plainly and gets undefined. */
+function deliverablesFolder(root: string): string | undefined {
+  const d = deliverablesDir(root, settings().deliverablesFolder);
+  if ('path' in d) return d.path;
+  void vscode.window.showErrorMessage(d.error, 'Open Settings').then((a) => {
+    if (a) void vscode.commands.executeCommand('workbench.action.openSettings', 'mimir.deliverablesFolder');
+  });
+  return undefined;
 }
 
 function show(o: Outcome) {
@@ -104,7 +116,12 @@ class Sidecar {
       });
       return { problem: found.error };
     }
-    const c = createClient(found.path, settings(), this.output, errorHandler(this.policy, this.output, () => onStopped('the sidecar stopped')));
+    // A setting outside the workspace would stop the sidecar from starting
+    // at all: it gets the default, and a save into it is refused.
+    const root = workspaceRoot();
+    const folder = settings().deliverablesFolder;
+    const deliverablesFolder = root && 'error' in deliverablesDir(root, folder) ? '' : folder;
+    const c = createClient(found.path, { deliverablesFolder }, this.output, errorHandler(this.policy, this.output, () => onStopped('the sidecar stopped')));
     c.onNotification('mimir/event', (ev: MimirEvent) => this.onEvent(ev));
     this.output.info(`starting ${found.path}`);
     return new Client(c, found.path);
@@ -185,6 +202,8 @@ export async function activate(ctx: vscode.ExtensionContext) {
     const s = settings();
     if (ev.event === 'execution-complete' && ev.data.status === 'completed' && s.autoSave && (ev.data.deliverables?.length ?? 0) > 0) {
       // Not a requested save: the sidecar's deliverables-saved toast reports it.
+      const root = workspaceRoot();
+      if (root && !deliverablesFolder(root)) return;
       void sidecar?.quiet()?.sendRequest('mimir/saveDeliverables', { executionId: ev.executionId, target: s.deliverablesFolder }).catch((err) => {
         show(downloadFailed(`auto-save of ${ev.executionId}: ${errorText(err)}`));
       });
@@ -209,25 +228,35 @@ export async function activate(ctx: vscode.ExtensionContext) {
     }
     const chosen = paths ?? all.map((d) => d.path);
     if (all.length === 0 || chosen.length === 0) return show(noDeliverables);
-    // A folder dialog cannot start in a folder that does not exist yet.
-    const defaultUri = vscode.Uri.file(join(root, settings().deliverablesFolder));
+    const dir = deliverablesFolder(root);
+    if (!dir) return;
+    // A folder dialog cannot start in a folder that does not exist yet: it
+    // is made for the dialog, and removed again (if still empty) unless the
+    // deliverables are saved into it.
+    let created: string[] = [];
     try {
-      await vscode.workspace.fs.createDirectory(defaultUri);
+      created = await makeFolder(dir);
     } catch (err) {
-      output.warn(`cannot create ${defaultUri.fsPath}: ${errorText(err)}`);
+      output.warn(`cannot create ${dir}: ${errorText(err)}`);
     }
-    const picked = await vscode.window.showOpenDialog({
-      canSelectFiles: false,
-      canSelectFolders: true,
-      canSelectMany: false,
-      openLabel: 'Save deliverables here',
-      defaultUri,
-    });
+    let picked: vscode.Uri[] | undefined;
+    try {
+      picked = await vscode.window.showOpenDialog({
+        canSelectFiles: false,
+        canSelectFolders: true,
+        canSelectMany: false,
+        openLabel: 'Save deliverables here',
+        defaultUri: vscode.Uri.file(dir),
+      });
+    } finally {
+      const into = picked?.[0]?.fsPath;
+      if (!into || !insideWorkspace(dir, into)) await removeIfEmpty(created);
+    }
     if (!picked?.[0]) return;
-    const target = relative(root, picked[0].fsPath) || '.';
-    if (target.startsWith('..') || isAbsolute(target)) {
+    if (!insideWorkspace(root, picked[0].fsPath)) {
       return show({ level: 'error', text: `Choose a folder inside the workspace ${root}: the sidecar only writes there.` });
     }
+    const target = relative(root, picked[0].fsPath) || '.';
     saves.begin(executionId);
     try {
       const res = await c.sendRequest<SaveResponse>('mimir/saveDeliverables', { executionId, paths: chosen, target });
@@ -257,7 +286,9 @@ export async function activate(ctx: vscode.ExtensionContext) {
   const openFolder = async () => {
     const root = workspaceRoot();
     if (!root) return void vscode.window.showErrorMessage('Mimir: open a folder first; deliverables are saved into the workspace.');
-    const uri = vscode.Uri.file(join(root, settings().deliverablesFolder));
+    const dir = deliverablesFolder(root);
+    if (!dir) return;
+    const uri = vscode.Uri.file(dir);
     await vscode.workspace.fs.createDirectory(uri);
     await vscode.commands.executeCommand('revealInExplorer', uri);
   };

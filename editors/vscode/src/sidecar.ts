@@ -52,6 +52,9 @@ export function createClient(bin: string, s: SidecarSettings, output: vscode.Out
     ],
     // The extension shows its own toasts and progress from mimir/event, and
     // auto-saves itself (so the setting applies without a restart).
+    // deliverablesFolder: the caller passes '' (the sidecar's default) for
+    // a setting outside the workspace, which the sidecar would refuse to
+    // start with; the extension names every save's target itself.
     initializationOptions: { toasts: 'none', progress: false, autoSave: false, deliverablesFolder: s.deliverablesFolder },
     outputChannel: output,
     errorHandler: handler,
