@@ -1,12 +1,8 @@
 // "▶ Run workflow" above every workflow file.
+// The selector (workflowFiles.ts) also matches .github/workflows/: those
+// get no lens.
 import * as vscode from 'vscode';
 import { isWorkflowFile } from './workflowFiles';
-
-export const workflowSelector: vscode.DocumentSelector = [
-  { scheme: 'file', pattern: '**/*.mimir.{yaml,yml,json}' },
-  { scheme: 'file', pattern: '**/workflow.{yaml,yml,json}' },
-  { scheme: 'file', pattern: '**/workflows/*.{yaml,yml,json}' },
-];
 
 export class RunWorkflowLens implements vscode.CodeLensProvider {
   provideCodeLenses(doc: vscode.TextDocument): vscode.CodeLens[] {

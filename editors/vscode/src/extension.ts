@@ -3,7 +3,7 @@
 import { join, relative } from 'node:path';
 import * as vscode from 'vscode';
 import { State, type LanguageClient } from 'vscode-languageclient/node';
-import { RunWorkflowLens, workflowSelector } from './codelens';
+import { RunWorkflowLens } from './codelens';
 import { deliverablesDir, insideWorkspace, makeFolder, removeIfEmpty } from './deliverablesFolder';
 import { downloadFailed, downloadOutcome, noDeliverables, type Outcome } from './downloads';
 import { eventLog } from './eventlog';
@@ -18,7 +18,7 @@ import { SaveTracker } from './saves';
 import { createClient, errorHandler } from './sidecar';
 import { StudioPanel, type StudioActions } from './studioPanel';
 import { wantedToast, type NotificationSetting } from './toasts';
-import { isWorkflowFile } from './workflowFiles';
+import { isWorkflowFile, workflowSelector } from './workflowFiles';
 
 // Read on every use, so a change applies at once; only sidecarPath needs
 // the sidecar restarted (the extension offers to).
@@ -296,6 +296,10 @@ export async function activate(ctx: vscode.ExtensionContext) {
   /** Runs the given workflow, the active one, or one the user picks (the
    * Studio always asks: it has no current file). */
   const runWorkflow = async (uri?: vscode.Uri, pick = false) => {
+    if (uri && !isWorkflowFile(uri.fsPath)) {
+      // Named by whoever ran the command: a GitHub Actions workflow, say.
+      return void vscode.window.showErrorMessage(`Mimir: ${uri.fsPath} is not a Mimir workflow (*.mimir.yaml, workflow.yaml, or a file in a workflows/ folder other than .github/workflows/).`);
+    }
     const c = await sc.ready();
     if (!c) return;
     let file = uri?.fsPath ?? vscode.window.activeTextEditor?.document.uri.fsPath;

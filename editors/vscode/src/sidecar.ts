@@ -10,7 +10,7 @@ import {
   type ServerOptions,
 } from 'vscode-languageclient/node';
 import { closedResult, RestartPolicy } from './restart';
-import { isWorkflowFile } from './workflowFiles';
+import { isWorkflowFile, workflowSelector } from './workflowFiles';
 
 /** Restarts a crashed sidecar a few times, telling the user each time. Every
  * result is handled: the language client adds no message of its own (it
@@ -45,11 +45,7 @@ export interface SidecarSettings {
 export function createClient(bin: string, s: SidecarSettings, output: vscode.OutputChannel, handler: ErrorHandler): LanguageClient {
   const server: ServerOptions = { command: bin, transport: TransportKind.stdio };
   const client: LanguageClientOptions = {
-    documentSelector: [
-      { scheme: 'file', pattern: '**/*.mimir.{yaml,yml,json}' },
-      { scheme: 'file', pattern: '**/workflow.{yaml,yml,json}' },
-      { scheme: 'file', pattern: '**/workflows/*.{yaml,yml,json}' },
-    ],
+    documentSelector: [...workflowSelector],
     // The extension shows its own toasts and progress from mimir/event, and
     // auto-saves itself (so the setting applies without a restart).
     // deliverablesFolder: the caller passes '' (the sidecar's default) for
