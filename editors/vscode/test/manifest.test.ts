@@ -25,6 +25,18 @@ test('every contributed command is registered, before the sidecar starts', () =>
   }
 });
 
+test("a workspace's settings cannot choose the binary run, and Restricted Mode disables the extension", () => {
+  const props = pkg.contributes.configuration.properties;
+  // .vscode/settings.json of a repository just cloned must not run a program of its choosing.
+  assert.equal(props['mimir.sidecarPath'].scope, 'machine');
+  // Per folder, and checked to stay inside the workspace (deliverablesFolder.ts).
+  assert.equal(props['mimir.deliverablesFolder'].scope, 'resource');
+  // No untrustedWorkspaces support: VS Code does not run the extension (nor
+  // so the sidecar and the workflows' commands) in an untrusted workspace.
+  const untrusted = pkg.capabilities?.untrustedWorkspaces;
+  assert.ok(untrusted === undefined || untrusted.supported === false, JSON.stringify(untrusted));
+});
+
 test('vsce package builds first', () => {
   assert.equal(pkg.scripts['vscode:prepublish'], 'node esbuild.mjs');
 });

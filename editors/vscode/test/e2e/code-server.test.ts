@@ -390,6 +390,9 @@ test('the extension in code-server: run a workflow, see its toasts, download its
 
   step('a sidecarPath that is wrong: the restart offer, then commands that say why they cannot run');
   await runCommand(page, 'Preferences: Open User Settings');
+  // A machine setting (a workspace cannot choose the program run): with
+  // the extension host on code-server's side, it is on the Remote tab.
+  await page.locator('.settings-editor .settings-tabs-widget .action-label', { hasText: 'Remote' }).click({ timeout: 15_000 });
   await page.locator('.settings-editor .setting-item-contents', { hasText: 'Sidecar Path' }).locator('input').fill('/nonexistent/mimir-sidecar', { timeout: 15_000 });
   await waitForToast(page, 'mimir.sidecarPath changed: restart the sidecar to use it?');
   await page.locator('.notification-list-item', { hasText: 'mimir.sidecarPath changed' }).locator('.monaco-button', { hasText: 'Restart Sidecar' }).click();
