@@ -83,10 +83,23 @@ function sandbox() {
   // GitHub Actions' workflows are not Mimir's: no lens, no diagnostics.
   mkdirSync(join(dirs.ws, '.github', 'workflows'), { recursive: true });
   writeFileSync(join(dirs.ws, '.github', 'workflows', 'ci.yml'), 'on: [push]\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n      - run: make test\n');
-  // A workflow that runs until the test kills the sidecar under it.
+  // A workflow that runs until the test kills the sidecar under it (or
+  // cancels it): long enough that it cannot end first on a loaded machine.
+  // Its worker says it has started by writing its pid, which is its process
+  // group's id, into the workspace (whole, through a rename).
   writeFileSync(
     join(dirs.ws, 'slow.mimir.yaml'),
-    'name: slow\ntasks:\n  - id: wait\n    title: Wait for the sidecar to be killed\n    worker:\n      command: sleep 20\n',
+    [
+      'name: slow',
+      'tasks:',
+      '  - id: wait',
+      '    title: Wait for the sidecar to be killed',
+      '    worker:',
+      '      command: |',
+      '        echo $$ > "$MIMIR_WORKSPACE/slow.pid.tmp" && mv "$MIMIR_WORKSPACE/slow.pid.tmp" "$MIMIR_WORKSPACE/slow.pid"',
+      '        exec sleep 300',
+      '',
+    ].join('\n'),
   );
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -140,13 +153,52 @@ async function startServer(sb: Sandbox, log: string[]): Promise<{ proc: ChildPro
   return { proc, url };
 }
 
-function stopServer(proc: ChildProcess) {
-  // The server, its file watcher and the extension host (and through it
-  // the sidecar) share the process group started with detached: true.
+function groupAlive(pgid: number): boolean {
   try {
-    if (proc.pid) process.kill(-proc.pid, 'SIGTERM');
+    process.kill(-pgid, 0);
+    return true;
   } catch {
-    // already gone
+    return false;
+  }
+}
+
+/** Signals a process group; false if it is gone. */
+function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Stops code-server and waits until its process group has exited, so
+ * nothing writes into the logs or the sandbox while they are copied and
+ * removed. The server, its file watcher and the extension host (and through
+ * it the sidecar) share the process group started with detached: true. */
+async function stopServer(proc: ChildProcess) {
+  const pgid = proc.pid;
+  if (!pgid || !signalGroup(pgid, 'SIGTERM')) return;
+  for (const [signal, ms] of [['SIGKILL', 10_000], [undefined, 5_000]] as const) {
+    const deadline = Date.now() + ms;
+    while (groupAlive(pgid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    if (!groupAlive(pgid)) return;
+    if (signal) signalGroup(pgid, signal);
+  }
+  console.log(`# code-server's process group ${pgid} is still there`);
+}
+
+/** Waits for the slow workflow's worker to write its pid (its process
+ * group's id): it has started. */
+async function waitForWorker(ws: string, other?: number): Promise<number> {
+  const file = join(ws, 'slow.pid');
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const m = existsSync(file) ? /^(\d+)\n$/.exec(readFileSync(file, 'utf8')) : null;
+    const pid = m ? Number(m[1]) : undefined;
+    if (pid && pid !== other) return pid;
+    if (Date.now() > deadline) throw new Error(`the slow workflow's worker did not write ${file} within 30 s`);
+    await new Promise((r) => setTimeout(r, 100));
   }
 }
 
@@ -156,25 +208,26 @@ declare global {
   }
 }
 
-/** Records every notification's text as VS Code renders it: toasts come
- * faster than they stay on screen (at most three at a time). A string, not a
- * function: tsx would wrap a function's inner helpers in its own __name(). */
+/** Records every notification as it is shown, duplicates included (a
+ * toast shown twice must fail the test). Not from the rendered toasts: they
+ * come faster than they stay on screen, and VS Code replaces a notification
+ * equal to one it shows, so a doubled toast is rendered once. But it
+ * announces every notification it is given to screen readers, writing
+ * "Info: <message>" (or Warning:, Error:) into one of its .monaco-alert
+ * live regions: one mutation per announcement, even for the same text
+ * twice. A string, not a function: tsx would wrap a function's inner
+ * helpers in its own __name(). */
 const recordToasts = `
   window.mimirToasts = [];
-  const seen = new Set();
-  const take = (el) => {
-    const t = el.textContent || '';
-    if (t && !seen.has(t)) { seen.add(t); window.mimirToasts.push(t); }
-  };
   new MutationObserver((records) => {
     for (const r of records) {
-      const node = r.target instanceof Element ? r.target : r.target.parentElement;
-      if (!node) continue;
-      const msg = node.closest('.notification-list-item-message');
-      if (msg) take(msg);
-      else node.querySelectorAll('.notification-list-item-message').forEach(take);
+      if (r.type !== 'childList' || !(r.target instanceof Element) || !r.target.classList.contains('monaco-alert')) continue;
+      for (const n of r.addedNodes) {
+        const t = (n.textContent || '').replace(/^(Info|Warning|Error): /, '');
+        if (t) window.mimirToasts.push(t);
+      }
     }
-  }).observe(document, { subtree: true, childList: true, characterData: true });
+  }).observe(document, { subtree: true, childList: true });
 `;
 
 async function toasts(page: Page): Promise<string[]> {
@@ -227,10 +280,15 @@ test('the extension in code-server: run a workflow, see its toasts, download its
   let server: ChildProcess | undefined;
   let browser: Browser | undefined;
   let page: Page | undefined;
+  // The slow workflow's workers: the sidecar killed under one leaves it
+  // running until a new sidecar stops it; if the test fails before, it is
+  // stopped here.
+  const workers: number[] = [];
   t.after(async () => {
     if (page) await page.screenshot({ path: join(artifacts, 'code-server.png') }).catch(() => undefined);
     await browser?.close().catch(() => undefined);
-    if (server) stopServer(server);
+    for (const pgid of workers) signalGroup(pgid, 'SIGKILL');
+    if (server) await stopServer(server);
     writeFileSync(join(artifacts, 'code-server.log'), log.join(''));
     const logs = join(sb.userData, 'logs');
     if (existsSync(logs)) cpSync(logs, join(artifacts, 'code-server-logs'), { recursive: true });
@@ -295,12 +353,8 @@ test('the extension in code-server: run a workflow, see its toasts, download its
   await studio(page).locator('#download', { hasText: '📥 Download Deliverables (6)' }).waitFor({ timeout: 30_000 });
   assert.equal(await button.isEnabled(), true);
   assert.equal(await button.getAttribute('title'), 'Download 6 deliverable(s)');
-  await button.click();
-
-  step('accept the folder dialog, which offers the workspace\'s deliverables/');
   const input = page.locator('.quick-input-widget input');
-  await input.waitFor({ state: 'visible', timeout: 20_000 });
-  await page.waitForFunction(
+  const offersDeliverables = () => page!.waitForFunction(
     (want) => {
       const i = document.querySelector<HTMLInputElement>('.quick-input-widget input');
       return !!i && i.value.replace(/\/$/, '') === want;
@@ -310,6 +364,23 @@ test('the extension in code-server: run a workflow, see its toasts, download its
   ).catch(async () => {
     throw new Error(`the folder dialog does not offer ${join(sb.ws, 'deliverables')}: it shows ${JSON.stringify(await input.inputValue())}`);
   });
+
+  step('cancel the folder dialog: the deliverables/ made for it is removed again');
+  await button.click();
+  await input.waitFor({ state: 'visible', timeout: 20_000 });
+  await offersDeliverables();
+  assert.equal(existsSync(join(sb.ws, 'deliverables')), true, 'the dialog opens in deliverables/, made for it');
+  await page.keyboard.press('Escape');
+  await input.waitFor({ state: 'hidden', timeout: 10_000 });
+  for (const deadline = Date.now() + 10_000; existsSync(join(sb.ws, 'deliverables')); ) {
+    if (Date.now() > deadline) throw new Error('deliverables/ is still there after the dialog was cancelled');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+
+  step('accept the folder dialog, which offers the workspace\'s deliverables/');
+  await button.click();
+  await input.waitFor({ state: 'visible', timeout: 20_000 });
+  await offersDeliverables();
   await page.locator('.quick-input-widget .monaco-button', { hasText: 'Save deliverables here' }).click({ timeout: 10_000 });
 
   step('the files on disk and the toast');
@@ -319,10 +390,15 @@ test('the extension in code-server: run a workflow, see its toasts, download its
   for (const f of expected) assert.ok(statSync(join(sb.ws, 'deliverables', f)).size > 0, `${f} is empty`);
   assert.match(readFileSync(join(sb.ws, 'deliverables', 'site/site/index.html'), 'utf8'), /fr\/README\.md/);
   // The extension's own message is enough: the sidecar's deliverables-saved
-  // toast is for saves nobody asked for (auto-save).
-  await page.waitForTimeout(1000);
-  const saved = (await toasts(page)).filter((x) => x.startsWith('✅ Saved 6 deliverables'));
-  assert.deepEqual(saved, [], 'a manual download showed the sidecar\'s deliverables-saved toast too');
+  // toast is for saves nobody asked for (auto-save). Once the extension has
+  // logged the event, it has decided about its toast; a toast asked for
+  // after that comes after any it showed.
+  await waitForLog(join(sb.userData, 'logs'), ' deliverables-saved ✅ Saved 6 deliverables', 15_000);
+  await runCommand(page, 'Mimir: Cancel Execution');
+  await waitForToast(page, 'No execution is running.');
+  const shown = await toasts(page);
+  assert.deepEqual(shown.filter((x) => x.startsWith('✅ Saved 6 deliverables')), [], 'a manual download showed the sidecar\'s deliverables-saved toast too');
+  assert.equal(shown.filter((x) => x.startsWith('✅ Downloaded ')).length, 1, `the Downloaded toast is not shown exactly once:\n${shown.join('\n')}`);
 
   step('the Studio\'s Open Deliverables Folder reveals it in the Explorer');
   await studio(page).locator('#open-folder').click();
@@ -340,8 +416,10 @@ test('the extension in code-server: run a workflow, see its toasts, download its
   await slow.locator('.status', { hasText: 'running' }).waitFor({ timeout: 15_000 });
   await waitForToast(page, 'Mimir: slow');
   assert.equal(await studio(page).locator('#cancel').isEnabled(), true);
+  const first = await waitForWorker(sb.ws);
+  workers.push(first);
 
-  step('kill the sidecar while it runs: restarted, and the execution ends as interrupted');
+  step('kill the sidecar while its worker runs: restarted, and the execution ends as interrupted');
   const { pid } = JSON.parse(readFileSync(join(sb.ws, '.mimir', 'sidecar.json'), 'utf8')) as { pid: number };
   process.kill(pid, 'SIGKILL');
   await waitForToast(page, 'The Mimir sidecar stopped unexpectedly; restarting it (1/5).');
@@ -364,13 +442,32 @@ test('the extension in code-server: run a workflow, see its toasts, download its
   await page.locator('.quick-input-list .monaco-list-row', { hasText: 'slow.mimir.yaml' }).click({ timeout: 15_000 });
   const again = studio(page).locator('section.execution').first();
   await again.locator('.status', { hasText: 'running' }).waitFor({ timeout: 15_000 });
+  workers.push(await waitForWorker(sb.ws, first));
   await studio(page).locator('#cancel').click();
   await waitForToast(page, '⏹️ Execution cancelled');
   await again.locator('.status', { hasText: 'cancelled' }).waitFor({ timeout: 10_000 });
 
   step('no problems reported: workflow.yaml is valid and .github/workflows/ci.yml is not Mimir\'s');
+  await page.keyboard.press('Control+P');
+  await input.waitFor({ state: 'visible', timeout: 10_000 });
+  await input.fill('.github/workflows/ci.yml');
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'ci.yml' }).first().waitFor({ timeout: 15_000 });
+  await page.keyboard.press('Enter');
+  await page.locator('.tab.active', { hasText: 'ci.yml' }).waitFor({ timeout: 10_000 });
+  // Diagnostics come when the sidecar has read a file: wait until the
+  // count has not changed for 3 s.
   const problems = page.locator('[id="status.problems"]');
-  assert.match((await problems.getAttribute('aria-label', { timeout: 10_000 })) ?? '', /^No Problems$|Errors: 0,/);
+  let label = '';
+  for (let since = Date.now(), deadline = Date.now() + 30_000; Date.now() - since < 3000; ) {
+    const now = (await problems.getAttribute('aria-label', { timeout: 10_000 })) ?? '';
+    if (now !== label) [label, since] = [now, Date.now()];
+    if (Date.now() > deadline) throw new Error(`the Problems count did not settle within 30 s (last: ${JSON.stringify(label)})`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  assert.ok(label, 'the Problems status has no label');
+  const count = (what: string) => Number(new RegExp(`${what}: (\\d+)`).exec(label)?.[1] ?? 0);
+  assert.deepEqual({ errors: count('Errors'), warnings: count('Warnings') }, { errors: 0, warnings: 0 }, `Problems: ${label}`);
+  assert.equal(await page.locator('.editor-group-container.active .editor-instance .codelens-decoration', { hasText: '▶ Run workflow' }).count(), 0, 'ci.yml has the Run workflow lens');
 
   step('settings apply without a restart: auto-save into another folder');
   // Through the Settings editor, as a user would.
