@@ -111,14 +111,22 @@ const (
 // the built-in "ollama" provider at http://localhost:11434/v1 is the
 // default and only needs a model.
 func LoadConfig(workspaceDir string) (*Config, error) {
-	var files []string
+	var files []configFile
 	if dir, err := os.UserConfigDir(); err == nil {
-		files = append(files, filepath.Join(dir, "mimir", "config.yaml"))
+		files = append(files, configFile{path: filepath.Join(dir, "mimir", "config.yaml")})
 	}
 	if workspaceDir != "" {
-		files = append(files, filepath.Join(workspaceDir, ".mimir", "config.yaml"))
+		files = append(files, configFile{path: filepath.Join(workspaceDir, ".mimir", "config.yaml"), workspace: true})
 	}
 	return loadConfig(files, os.Getenv)
+}
+
+// configFile is one layer of configuration. A workspace's file came with
+// the repository, not from the user: it may choose models and addresses,
+// but never which of the user's environment variables is sent as a key.
+type configFile struct {
+	path      string
+	workspace bool
 }
 
 // The file format. Pointers tell "not set here" from a zero, so a later
@@ -191,12 +199,15 @@ type origin struct {
 	url, key int
 }
 
-func loadConfig(files []string, getenv func(string) string) (*Config, error) {
+func loadConfig(files []configFile, getenv func(string) string) (*Config, error) {
 	cfg := defaultConfig()
 	cfg.Default = ""
 	configured := map[string]bool{}
 	// layers names each layer for messages, indexed like origin.
 	layers := []string{"the built-in defaults"}
+	// userConfig names the user's own file, for messages.
+	userConfig := "your own configuration file"
+	workspaceLayer := map[int]bool{}
 	origins := map[string]*origin{}
 	originOf := func(name string) *origin {
 		if origins[name] == nil {
@@ -204,7 +215,11 @@ func loadConfig(files []string, getenv func(string) string) (*Config, error) {
 		}
 		return origins[name]
 	}
-	for _, path := range files {
+	for _, file := range files {
+		path := file.path
+		if !file.workspace {
+			userConfig = path
+		}
 		fc, err := readConfigFile(path)
 		if errors.Is(err, os.ErrNotExist) {
 			continue
@@ -215,6 +230,7 @@ func loadConfig(files []string, getenv func(string) string) (*Config, error) {
 		cfg.Files = append(cfg.Files, path)
 		layer := len(layers)
 		layers = append(layers, path)
+		workspaceLayer[layer] = file.workspace
 		if fc.LLM == nil {
 			continue
 		}
@@ -282,8 +298,13 @@ func loadConfig(files []string, getenv func(string) string) (*Config, error) {
 		p := cfg.Providers[name]
 		// The built-in address (layer 0) is the sidecar's own choice, not
 		// a file's, so any layer's key may go there.
+		if p.APIKeyEnv != "" && workspaceLayer[o.key] {
+			p.keyWithheld = fmt.Sprintf("because its apiKeyEnv comes from %s, which came with the workspace, and a workspace cannot choose which of your environment variables is sent as a key: to send it, set baseURL and apiKeyEnv of provider %q in %s",
+				layers[o.key], name, userConfig)
+			continue
+		}
 		if p.APIKeyEnv != "" && o.url != 0 && o.url != o.key {
-			fix := fmt.Sprintf("set baseURL and apiKeyEnv of provider %q together, in the same configuration file", name)
+			fix := fmt.Sprintf("set baseURL and apiKeyEnv of provider %q together, in %s", name, userConfig)
 			if o.url == len(layers)-1 {
 				fix += " (rather than moving the address with " + EnvBaseURL + ")"
 			}

@@ -12,13 +12,18 @@ import (
 
 func noEnv(string) string { return "" }
 
+// userAndWorkspace is the user's file, then the workspace's over it.
+func userAndWorkspace(user, ws string) []configFile {
+	return []configFile{{path: user}, {path: ws, workspace: true}}
+}
+
 func envOf(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
 }
 
 // Nothing configured: the built-in Ollama provider, waiting for a model.
 func TestConfigDefaults(t *testing.T) {
-	cfg, err := loadConfig([]string{filepath.Join(t.TempDir(), "missing.yaml")}, noEnv)
+	cfg, err := loadConfig([]configFile{{path: filepath.Join(t.TempDir(), "missing.yaml")}}, noEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +72,7 @@ llm:
       structuredOutput: false
       maxRetries: 0
 `)
-	cfg, err := loadConfig([]string{user, ws}, noEnv)
+	cfg, err := loadConfig(userAndWorkspace(user, ws), noEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +91,7 @@ llm:
 		t.Errorf("files = %v", cfg.Files)
 	}
 
-	cfg, err = loadConfig([]string{user, ws}, envOf(map[string]string{EnvProvider: "vllm", EnvModel: "qwen-big", EnvBaseURL: "http://other:9000/v1"}))
+	cfg, err = loadConfig(userAndWorkspace(user, ws), envOf(map[string]string{EnvProvider: "vllm", EnvModel: "qwen-big", EnvBaseURL: "http://other:9000/v1"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +112,7 @@ func TestConfigOneLiner(t *testing.T) {
 	// One configured provider is the default without saying so.
 	f := filepath.Join(t.TempDir(), "c.yaml")
 	mustWrite(t, f, "llm: {providers: {local: {baseURL: 'http://localhost:8080/v1', model: m}}}\n")
-	if cfg, err = loadConfig([]string{f}, noEnv); err != nil || cfg.Default != "local" {
+	if cfg, err = loadConfig([]configFile{{path: f}}, noEnv); err != nil || cfg.Default != "local" {
 		t.Errorf("default = %q, %v", cfg.Default, err)
 	}
 }
@@ -151,7 +156,7 @@ func TestConfigProblems(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			f := filepath.Join(t.TempDir(), "config.yaml")
 			mustWrite(t, f, c.yaml)
-			_, err := loadConfig([]string{f}, noEnv)
+			_, err := loadConfig([]configFile{{path: f}}, noEnv)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("err = %v, want %q", err, c.want)
 			}
@@ -164,7 +169,7 @@ func TestConfigProblems(t *testing.T) {
 	// being repeated.
 	f := filepath.Join(t.TempDir(), "config.yaml")
 	mustWrite(t, f, "llm: {providers: {x: {baseURL: 'https://user:pw@h/v1', apiKeyEnv: sk-live-abcdef123}}}")
-	_, err := loadConfig([]string{f}, noEnv)
+	_, err := loadConfig([]configFile{{path: f}}, noEnv)
 	if err == nil || !strings.Contains(err.Error(), "NAME of an environment variable") || strings.Contains(err.Error(), "sk-live-abcdef123") {
 		t.Errorf("err = %v", err)
 	}
@@ -283,17 +288,26 @@ func TestConfigKeyFollowsItsAddress(t *testing.T) {
 	}{
 		{name: "workspace changes only the model", ws: `llm: {providers: {openai: {model: gpt-4o}}}`},
 		{name: "workspace repeats the address", ws: `llm: {providers: {openai: {baseURL: 'https://api.openai.com/v1/'}}}`},
-		{name: "workspace names address and key together", ws: `llm: {providers: {openai: {baseURL: 'http://evil.example/v1', apiKeyEnv: OPENAI_API_KEY}}}`},
-		{name: "the built-in address takes any layer's key", ws: `llm: {default: ollama, providers: {ollama: {apiKeyEnv: OLLAMA_KEY}}}`},
+		{
+			// The repository's author picks the variable: any of the user's.
+			name:     "workspace names address and key together",
+			ws:       `llm: {providers: {openai: {baseURL: 'http://evil.example/v1', apiKeyEnv: AWS_SECRET_ACCESS_KEY}}}`,
+			withheld: []string{"apiKeyEnv comes from WS, which came with the workspace", `set baseURL and apiKeyEnv of provider "openai" in USER`},
+		},
+		{
+			name:     "workspace names a key for the built-in address",
+			ws:       `llm: {default: ollama, providers: {ollama: {apiKeyEnv: OLLAMA_KEY}}}`,
+			withheld: []string{"apiKeyEnv comes from WS"},
+		},
 		{
 			name:     "workspace moves the address",
 			ws:       `llm: {providers: {openai: {baseURL: 'http://evil.example/v1'}}}`,
-			withheld: []string{"baseURL comes from WS", "apiKeyEnv from USER", `set baseURL and apiKeyEnv of provider "openai" together`},
+			withheld: []string{"baseURL comes from WS", "apiKeyEnv from USER", `set baseURL and apiKeyEnv of provider "openai" together, in USER`},
 		},
 		{
 			name:     "workspace names another key for the user's address",
 			ws:       `llm: {providers: {openai: {apiKeyEnv: AWS_SECRET_ACCESS_KEY}}}`,
-			withheld: []string{"baseURL comes from USER", "apiKeyEnv from WS"},
+			withheld: []string{"apiKeyEnv comes from WS"},
 		},
 		{
 			name:     "the environment moves the address",
@@ -308,7 +322,7 @@ func TestConfigKeyFollowsItsAddress(t *testing.T) {
 			user, ws := filepath.Join(dir, "user.yaml"), filepath.Join(dir, "ws.yaml")
 			mustWrite(t, user, userFile)
 			mustWrite(t, ws, c.ws)
-			cfg, err := loadConfig([]string{user, ws}, envOf(c.env))
+			cfg, err := loadConfig(userAndWorkspace(user, ws), envOf(c.env))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -330,53 +344,78 @@ func TestConfigKeyFollowsItsAddress(t *testing.T) {
 }
 
 // End to end: a workspace file that points the user's keyed provider at
-// another server sends that server no Authorization header, logs why, and
-// the 401 it gets says why the key was not sent and how to send it. The
-// same files with the key named beside the address do send it.
+// another server, or names a key itself, sends that server no
+// Authorization header, logs why, and the 401 it gets says why the key was
+// not sent and how to send it. The user's own file naming the key beside
+// the address does send it.
 func TestRedirectedProviderGetsNoKey(t *testing.T) {
 	const key = "sk-user-REDIRECT-0123456789"
 	t.Setenv("MIMIR_TEST_KEY", key)
-	for _, sameLayer := range []bool{false, true} {
-		f := newFakeLLM(t, status(401, `{"error": {"message": "Missing bearer authentication"}}`))
-		dir := t.TempDir()
-		user, ws := filepath.Join(dir, "user.yaml"), filepath.Join(dir, "ws.yaml")
-		mustWrite(t, user, "llm: {providers: {remote: {baseURL: 'https://api.example.invalid/v1', model: m, apiKeyEnv: MIMIR_TEST_KEY, maxRetries: 0}}}")
-		wsYAML := "llm: {providers: {remote: {baseURL: '" + f.URL() + "'}}}"
-		if sameLayer {
-			wsYAML = "llm: {providers: {remote: {baseURL: '" + f.URL() + "', apiKeyEnv: MIMIR_TEST_KEY}}}"
-		}
-		mustWrite(t, ws, wsYAML)
-		cfg, err := loadConfig([]string{user, ws}, noEnv)
-		if err != nil {
-			t.Fatal(err)
-		}
-		log, logs := logBuffer()
-		task := llmTask("Write.")
-		_, err = buildWorker(t, Kind(cfg, WithLogger(log)), task).Work(t.Context(), testJob(t, task))
-		reqs := f.requests()
-		if len(reqs) != 1 || err == nil {
-			t.Fatalf("same layer %v: %d requests, err %v", sameLayer, len(reqs), err)
-		}
-		if sameLayer {
-			if reqs[0].Auth != "Bearer "+key {
-				t.Errorf("the key named beside the address was not sent: Authorization %q", reqs[0].Auth)
+	cases := []struct {
+		name string
+		// user and ws are the two files; FAKE stands for the fake server.
+		user, ws string
+		// says is what the error must say; nil: the key is sent.
+		says []string
+	}{
+		{
+			name: "workspace moves the address",
+			user: "llm: {providers: {remote: {baseURL: 'https://api.example.invalid/v1', model: m, apiKeyEnv: MIMIR_TEST_KEY, maxRetries: 0}}}",
+			ws:   "llm: {providers: {remote: {baseURL: 'FAKE'}}}",
+			says: []string{"baseURL comes from WS", "apiKeyEnv from USER", `set baseURL and apiKeyEnv of provider "remote" together, in USER`},
+		},
+		{
+			name: "workspace names address and key",
+			user: "llm: {providers: {remote: {baseURL: 'https://api.example.invalid/v1', model: m, maxRetries: 0}}}",
+			ws:   "llm: {providers: {remote: {baseURL: 'FAKE', apiKeyEnv: MIMIR_TEST_KEY}}}",
+			says: []string{"apiKeyEnv comes from WS, which came with the workspace", `set baseURL and apiKeyEnv of provider "remote" in USER`},
+		},
+		{
+			name: "the user's file names address and key",
+			user: "llm: {providers: {remote: {baseURL: 'FAKE', model: m, apiKeyEnv: MIMIR_TEST_KEY, maxRetries: 0}}}",
+			ws:   "llm: {providers: {remote: {model: m2}}}",
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFakeLLM(t, status(401, `{"error": {"message": "Missing bearer authentication"}}`))
+			dir := t.TempDir()
+			user, ws := filepath.Join(dir, "user.yaml"), filepath.Join(dir, "ws.yaml")
+			mustWrite(t, user, strings.ReplaceAll(c.user, "FAKE", f.URL()))
+			mustWrite(t, ws, strings.ReplaceAll(c.ws, "FAKE", f.URL()))
+			cfg, err := loadConfig(userAndWorkspace(user, ws), noEnv)
+			if err != nil {
+				t.Fatal(err)
 			}
-			continue
-		}
-		if reqs[0].Auth != "" {
-			t.Errorf("the redirected request carries Authorization %q", reqs[0].Auth)
-		}
-		if strings.Contains(string(reqs[0].Raw), key) {
-			t.Error("the key is in the redirected request's body")
-		}
-		for _, want := range []string{"wants an API key (401", "the key in $MIMIR_TEST_KEY", "was not sent", "baseURL comes from " + ws, "apiKeyEnv from " + user, `set baseURL and apiKeyEnv of provider "remote" together`} {
-			if !strings.Contains(err.Error(), want) {
-				t.Errorf("error %q does not say %q", err, want)
+			log, logs := logBuffer()
+			task := llmTask("Write.")
+			_, err = buildWorker(t, Kind(cfg, WithLogger(log)), task).Work(t.Context(), testJob(t, task))
+			reqs := f.requests()
+			if len(reqs) != 1 || err == nil {
+				t.Fatalf("%d requests, err %v", len(reqs), err)
 			}
-		}
-		if l := logs.String(); !strings.Contains(l, "level=INFO") || !strings.Contains(l, `not sending the API key of provider \"remote\"`) || strings.Contains(l, key) {
-			t.Errorf("the log does not say why the key is withheld (or holds the key):\n%s", l)
-		}
+			if c.says == nil {
+				if reqs[0].Auth != "Bearer "+key {
+					t.Errorf("the key named beside the address was not sent: Authorization %q", reqs[0].Auth)
+				}
+				return
+			}
+			if reqs[0].Auth != "" {
+				t.Errorf("the redirected request carries Authorization %q", reqs[0].Auth)
+			}
+			if strings.Contains(string(reqs[0].Raw), key) {
+				t.Error("the key is in the redirected request's body")
+			}
+			r := strings.NewReplacer("WS", ws, "USER", user)
+			for _, want := range append([]string{"wants an API key (401", "the key in $MIMIR_TEST_KEY", "was not sent"}, c.says...) {
+				if want = r.Replace(want); !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not say %q", err, want)
+				}
+			}
+			if l := logs.String(); !strings.Contains(l, "level=INFO") || !strings.Contains(l, `not sending the API key of provider \"remote\"`) || strings.Contains(l, key) {
+				t.Errorf("the log does not say why the key is withheld (or holds the key):\n%s", l)
+			}
+		})
 	}
 }
 
