@@ -319,7 +319,7 @@ func TestExamplesAreValid(t *testing.T) {
 			return nil // not a workflow (a config or data beside one)
 		}
 		n++
-		if _, err := LoadWorkflow(p); err != nil {
+		if _, err := ParseWorkflowFile(p, b); err != nil {
 			t.Errorf("%s: %v", p, err)
 		}
 		return nil

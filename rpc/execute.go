@@ -97,9 +97,12 @@ func (s *Server) loadWorkflow(ws *workspace.Workspace, p executeParams) (*engine
 			return nil, rpcError(CodePathNotAllowed, &errorData{Path: p.Workflow}, "workflow %q: %v", p.Workflow, rerr)
 		}
 		path := filepath.Join(ws.Dir(), filepath.FromSlash(rel))
-		wf, err = engine.LoadWorkflow(path)
-		if errors.Is(err, fs.ErrNotExist) {
+		wf, err = LoadWorkflow(ws, rel)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
 			return nil, rpcError(CodeWorkflowNotFound, &errorData{Path: path}, "workflow %s does not exist: give a path inside the workspace %s", rel, ws.Dir())
+		case errors.Is(err, workspace.ErrOutside):
+			return nil, rpcError(CodePathNotAllowed, &errorData{Path: path}, "workflow %v", err)
 		}
 	case len(p.Inline) > 0:
 		text := []byte(p.Inline)

@@ -1,0 +1,114 @@
+//go:build unix
+
+package rpc
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+func mkfifo(t *testing.T, path string) {
+	t.Helper()
+	if err := syscall.Mkfifo(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// shutdownAndExit ends the session the way an editor does; both must still
+// be answered whatever came before.
+func shutdownAndExit(t *testing.T, c *client) {
+	t.Helper()
+	if resp, _ := c.call("shutdown", nil); resp["error"] != nil {
+		t.Fatalf("shutdown: %v", resp)
+	}
+	c.notify("exit", nil)
+	if code := <-c.served; code != 0 {
+		t.Errorf("exit after shutdown: status %d, want 0", code)
+	}
+	c.served <- 0 // for the cleanup
+}
+
+func isDiagnosticsFor(uri string) func(map[string]any) bool {
+	return func(m map[string]any) bool {
+		if m["method"] != "textDocument/publishDiagnostics" {
+			return false
+		}
+		return m["params"].(map[string]any)["uri"] == uri
+	}
+}
+
+func diagnosticMessages(m map[string]any) string {
+	var out []string
+	for _, d := range m["params"].(map[string]any)["diagnostics"].([]any) {
+		out = append(out, d.(map[string]any)["message"].(string))
+	}
+	return strings.Join(out, "\n")
+}
+
+// A workflow path that is a named pipe used to block the request that read
+// it, and with it every request after it, shutdown included.
+func TestWorkflowThatIsAPipeIsRefusedAtOnce(t *testing.T) {
+	ws := t.TempDir()
+	mkfifo(t, filepath.Join(ws, "pipe.mimir.yaml"))
+	c := startServer(t, Options{})
+	c.initialize(ws, nil)
+
+	resp, _ := c.call("mimir/execute", map[string]any{"workflow": "pipe.mimir.yaml"})
+	if msg := errorMessage(resp); !strings.Contains(msg, "named pipe") {
+		t.Errorf("execute a pipe: %v, want it refused as a named pipe", resp)
+	}
+
+	// The editor closing the file makes the sidecar check it on disk.
+	uri := fileURI(filepath.Join(ws, "pipe.mimir.yaml"))
+	c.notify("textDocument/didOpen", map[string]any{"textDocument": map[string]any{"uri": uri, "languageId": "yaml", "version": 1, "text": validText}})
+	c.notify("textDocument/didClose", map[string]any{"textDocument": map[string]any{"uri": uri}})
+	got := c.until(func(m map[string]any) bool {
+		return isDiagnosticsFor(uri)(m) && len(m["params"].(map[string]any)["diagnostics"].([]any)) > 0
+	})
+	if msg := diagnosticMessages(got[len(got)-1]); !strings.Contains(msg, "named pipe") {
+		t.Errorf("diagnostics of a pipe: %q", msg)
+	}
+	shutdownAndExit(t, c)
+}
+
+// A workflow file that links out of the workspace is refused before it is
+// read: no error may quote the file it points to.
+func TestWorkflowLinkedOutOfTheWorkspaceIsRefused(t *testing.T) {
+	ws, outside := t.TempDir(), t.TempDir()
+	secret := filepath.Join(outside, "secret.yaml")
+	os.WriteFile(secret, []byte("SECRET-TOKEN-123\n"), 0o644)
+	os.Symlink(secret, filepath.Join(ws, "leak.mimir.yaml"))
+	// A link that stays inside is followed.
+	os.Mkdir(filepath.Join(ws, "real"), 0o755)
+	os.WriteFile(filepath.Join(ws, "real", "wf.yaml"), []byte("name: inside\ntasks:\n  - id: a\n    worker: {command: x}\n    dependsOn: [nope]\n"), 0o644)
+	os.Symlink(filepath.Join("real", "wf.yaml"), filepath.Join(ws, "inside.mimir.yaml"))
+
+	c := startServer(t, Options{})
+	c.initialize(ws, nil)
+
+	resp, _ := c.call("mimir/execute", map[string]any{"workflow": "leak.mimir.yaml"})
+	if errorCode(resp) != int(CodePathNotAllowed) || strings.Contains(errorMessage(resp), "SECRET") || !strings.Contains(errorMessage(resp), "outside the workspace") {
+		t.Errorf("execute a link out of the workspace: %v, want PathNotAllowed without the file's text", resp)
+	}
+	resp, _ = c.call("mimir/execute", map[string]any{"workflow": "inside.mimir.yaml"})
+	if errorCode(resp) != int(CodeInvalidWorkflow) || !strings.Contains(errorMessage(resp), `"nope"`) {
+		t.Errorf("execute a link inside the workspace: %v, want the linked workflow read and judged", resp)
+	}
+
+	uri := fileURI(filepath.Join(ws, "leak.mimir.yaml"))
+	c.notify("textDocument/didOpen", map[string]any{"textDocument": map[string]any{"uri": uri, "languageId": "yaml", "version": 1, "text": validText}})
+	c.notify("textDocument/didClose", map[string]any{"textDocument": map[string]any{"uri": uri}})
+	got := c.until(func(m map[string]any) bool {
+		return isDiagnosticsFor(uri)(m) && len(m["params"].(map[string]any)["diagnostics"].([]any)) > 0
+	})
+	if msg := diagnosticMessages(got[len(got)-1]); strings.Contains(msg, "SECRET") || !strings.Contains(msg, "outside the workspace") {
+		t.Errorf("diagnostics of a link out of the workspace: %q", msg)
+	}
+	shutdownAndExit(t, c)
+}
+
+// validText is a buffer without problems: its diagnostics are empty.
+const validText = "name: x\ntasks:\n  - id: a\n    worker: {command: x}\n"
