@@ -74,12 +74,7 @@ var errNotRegular = errors.New("not a regular file")
 // replaced since (the task's processes can outlive it), so it is checked
 // again without following a link or waiting on a pipe.
 func hashFile(root *os.Root, p string) (int64, string, error) {
-	if st, err := root.Lstat(p); err != nil {
-		return 0, "", fmt.Errorf("hash %s: %w", p, err)
-	} else if !st.Mode().IsRegular() {
-		return 0, "", errNotRegular
-	}
-	f, _, err := safefile.Open(root, p)
+	f, _, err := safefile.OpenNoFollow(root, p)
 	if safefile.IsNotRegular(err) {
 		return 0, "", errNotRegular
 	}

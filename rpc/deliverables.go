@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/internal/safefile"
 	"github.com/mimir-sidecar/mimir-sidecar/workspace"
 )
 
@@ -172,15 +173,15 @@ func (s *Server) readDeliverable(_ context.Context, params json.RawMessage) (any
 		return nil, fmt.Errorf("read deliverable %s: %w", p.Path, err)
 	}
 	defer root.Close()
-	f, err := root.Open(p.Path)
+	f, st, err := safefile.OpenNoFollow(root, p.Path)
+	if safefile.IsNotRegular(err) {
+		return nil, rpcError(CodeDeliverableNotFound, &errorData{ExecutionID: ex.ID(), Path: p.Path},
+			"read deliverable %s: %v (it was replaced after its task ended); only regular files are read", p.Path, err)
+	}
 	if err != nil {
 		return nil, rpcError(CodeDeliverableNotFound, &errorData{ExecutionID: ex.ID(), Path: p.Path}, "read deliverable %s: %v", p.Path, err)
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("read deliverable %s: %w", p.Path, err)
-	}
 	buf := make([]byte, limit)
 	n, err := f.ReadAt(buf, p.Offset)
 	if err != nil && !errors.Is(err, io.EOF) {

@@ -3,11 +3,15 @@
 package rpc
 
 import (
+	"io"
+	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 func mkfifo(t *testing.T, path string) {
@@ -112,3 +116,56 @@ func TestWorkflowLinkedOutOfTheWorkspaceIsRefused(t *testing.T) {
 
 // validText is a buffer without problems: its diagnostics are empty.
 const validText = "name: x\ntasks:\n  - id: a\n    worker: {command: x}\n"
+
+// stagedFile finds where the sidecar keeps a deliverable of an execution:
+// the file name under its task's folder somewhere in the state folder.
+func stagedFile(t *testing.T, ws, task, name string) string {
+	t.Helper()
+	var found string
+	filepath.WalkDir(filepath.Join(ws, ".mimir"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Name() == name && filepath.Base(filepath.Dir(p)) == task {
+			found = p
+		}
+		return nil
+	})
+	if found == "" {
+		t.Fatalf("no staged %s/%s under %s/.mimir", task, name, ws)
+	}
+	return found
+}
+
+// A deliverable swapped for a named pipe after its task ended used to hang
+// readDeliverable, the mirror's download and its ZIP, and after them the
+// sidecar's exit. Each now answers at once with an error naming the file.
+func TestDeliverableSwappedForAPipe(t *testing.T) {
+	ws := t.TempDir()
+	c := startServer(t, Options{StartMirror: MirrorStarter(MirrorOptions{})})
+	r := c.initialize(ws, map[string]any{"toasts": "none"})
+	sse := r["mimir"].(map[string]any)["sse"].(map[string]any)
+	id := c.result("mimir/execute", map[string]any{"inline": "name: pipes\ntasks:\n  - id: a\n    worker: {command: echo hi > out.txt}\n"})["executionId"].(string)
+	c.until(isEvent("execution-complete"))
+
+	staged := stagedFile(t, ws, "a", "out.txt")
+	os.Remove(staged)
+	mkfifo(t, staged)
+
+	resp, _ := c.call("mimir/readDeliverable", map[string]any{"executionId": id, "path": "a/out.txt"})
+	if msg := errorMessage(resp); !strings.Contains(msg, "a/out.txt") || !strings.Contains(msg, "named pipe") {
+		t.Errorf("readDeliverable of a pipe: %v", resp)
+	}
+	httpc := &http.Client{Timeout: 20 * time.Second}
+	for _, path := range []string{"/deliverables/a/out.txt", "/deliverables.zip"} {
+		req, _ := http.NewRequest("GET", sse["url"].(string)+"/executions/"+id+path, nil)
+		req.Header.Set("Authorization", "Bearer "+sse["token"].(string))
+		resp, err := httpc.Do(req)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusConflict || !strings.Contains(string(body), "a/out.txt") || !strings.Contains(string(body), "named pipe") {
+			t.Errorf("GET %s: %d %s, want 409 naming the pipe", path, resp.StatusCode, body)
+		}
+	}
+	shutdownAndExit(t, c)
+}

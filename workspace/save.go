@@ -258,21 +258,11 @@ func copyToTemp(root, from *os.Root, file, dir string) (string, []byte, error) {
 }
 
 // openRegular opens a regular file for reading, refusing anything else
-// before opening it (Lstat does not follow a link) and again after (the
-// name may have been swapped meanwhile, and a swapped-in pipe cannot make
-// the open wait).
+// (a link is not followed, a pipe not waited on).
 func openRegular(from *os.Root, file string) (*os.File, error) {
-	st, err := from.Lstat(file)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", file, explain(err))
-	}
-	if !st.Mode().IsRegular() {
-		err = &safefile.NotRegularError{Mode: st.Mode()}
-	} else {
-		var in *os.File
-		if in, _, err = safefile.Open(from, file); err == nil {
-			return in, nil
-		}
+	in, _, err := safefile.OpenNoFollow(from, file)
+	if err == nil {
+		return in, nil
 	}
 	if safefile.IsNotRegular(err) {
 		return nil, fmt.Errorf("read %s: %v; only regular files are saved", file, err)
