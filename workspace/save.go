@@ -100,6 +100,9 @@ func (w *Workspace) Save(ctx context.Context, src string, files []string, opts S
 		return SaveReport{}, err
 	}
 	rel, err := w.Rel(target)
+	if err == nil {
+		err = checkWritable(rel)
+	}
 	if err != nil {
 		return SaveReport{}, fmt.Errorf("save deliverables: target folder: %w", err)
 	}
@@ -151,8 +154,8 @@ func saveFile(root, from *os.Root, target, file string, policy Conflict) FileRes
 		return fail(err)
 	}
 	dest := path.Join(target, file)
-	if target == "." {
-		dest = file
+	if err := checkWritable(dest); err != nil {
+		return fail(err)
 	}
 	if err := root.MkdirAll(path.Dir(dest), 0o755); err != nil {
 		return fail(fmt.Errorf("create folder %s: %w", path.Dir(dest), explain(err)))
@@ -191,6 +194,13 @@ func saveFile(root, from *os.Root, target, file string, policy Conflict) FileRes
 		res.Status, res.SavedAs = StatusSkipped, dest
 		return res
 	case Overwrite:
+		// The file keeps its permissions: an executable script stays
+		// executable, a private file private.
+		if existing.Mode().IsRegular() {
+			if err := root.Chmod(tmp, existing.Mode().Perm()); err != nil {
+				return fail(fmt.Errorf("keep the permissions of %s: %w", dest, err))
+			}
+		}
 		// Rename replaces the name itself: if it was a symlink, the link
 		// is replaced, never the file it points to.
 		if err := root.Rename(tmp, dest); err != nil {
@@ -212,6 +222,17 @@ func saveFile(root, from *os.Root, target, file string, policy Conflict) FileRes
 		}
 	}
 	return fail(fmt.Errorf("%s and %d numbered copies already exist; clean up or save with conflict overwrite", dest, maxKeepBoth))
+}
+
+// checkWritable refuses a path into a git folder: whatever lands there
+// (a hook, a config) runs or takes effect the next time git does.
+func checkWritable(rel string) error {
+	for _, elem := range strings.Split(rel, "/") {
+		if strings.EqualFold(elem, ".git") {
+			return fmt.Errorf("%w: %q is inside a .git folder, which git runs code from; choose a folder outside it", ErrPathNotAllowed, rel)
+		}
+	}
+	return nil
 }
 
 // splitExt splits a path before its extension, where a numbered copy's
@@ -309,7 +330,7 @@ func syncDir(root *os.Root, name string, res FileResult) FileResult {
 // explain turns os.Root's refusal to follow a link out of the tree into
 // words a person can act on.
 func explain(err error) error {
-	if err != nil && strings.Contains(err.Error(), "escapes from parent") {
+	if isEscape(err) {
 		return fmt.Errorf("%w (a symbolic link points outside; nothing was written there)", err)
 	}
 	return err
