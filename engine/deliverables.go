@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"unicode/utf8"
 
 	"github.com/bmatcuk/doublestar/v4"
 
@@ -37,6 +38,11 @@ func collectDeliverables(dir, taskID string, patterns []string) ([]Deliverable, 
 		}
 		if !d.Type().IsRegular() || !matchesAny(p, patterns) {
 			return nil
+		}
+		if !utf8.ValidString(p) {
+			// Clients get paths as JSON text, which has no way to carry
+			// these bytes: the listed path would name no file.
+			return fmt.Errorf("file name %q is not valid UTF-8, so it could not be read or saved by name: have the task name its files in UTF-8", p)
 		}
 		size, sum, err := hashFile(root, p)
 		if errors.Is(err, errNotRegular) {

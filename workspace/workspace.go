@@ -16,6 +16,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/mimir-sidecar/mimir-sidecar/internal/winname"
 )
@@ -91,6 +92,8 @@ func CheckName(rel string) error {
 		return refuse("use / to separate folders, not \\")
 	case len(rel) >= 2 && rel[1] == ':':
 		return refuse("drive letters are not allowed")
+	case !utf8.ValidString(rel):
+		return refuse("the name is not valid UTF-8")
 	}
 	for _, elem := range strings.Split(rel, "/") {
 		switch elem {
