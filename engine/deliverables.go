@@ -95,3 +95,18 @@ func hashFile(root *os.Root, p string) (int64, string, error) {
 	}
 	return n, hex.EncodeToString(h.Sum(nil)), nil
 }
+
+// RecordSaveFailed reports a save that could not be attempted at all (its
+// target folder refused, say): a deliverables-saved event like any other,
+// every file failed in results, and reason in error, so a client that
+// shows saves shows this one too.
+func (ex *Execution) RecordSaveFailed(target string, failed int, results any, reason string) {
+	ex.r.emit(ex, EventDeliverablesSaved, EventData{
+		Target:  target,
+		Saved:   ptr(0),
+		Failed:  ptr(failed),
+		Results: results,
+		Error:   reason,
+		Message: SaveFailedMessage(failed, target, reason),
+	})
+}

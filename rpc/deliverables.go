@@ -84,9 +84,7 @@ func (s *Server) save(ctx context.Context, ex *engine.Execution, paths []string,
 	}
 	have := ex.Deliverables()
 	if len(paths) == 0 {
-		for _, d := range have {
-			paths = append(paths, d.Path)
-		}
+		paths = deliverablePaths(have)
 	} else if missing := unknownPaths(paths, have); len(missing) > 0 {
 		return saveResult{}, rpcError(CodeDeliverableNotFound, &errorData{ExecutionID: ex.ID(), Path: missing[0]},
 			"execution %s has no deliverable %s: list them with mimir/deliverables", ex.ID(), strings.Join(missing, ", "))
@@ -96,7 +94,7 @@ func (s *Server) save(ctx context.Context, ex *engine.Execution, paths []string,
 		if ctx.Err() != nil {
 			return saveResult{}, ctx.Err()
 		}
-		return saveResult{}, rpcError(CodePathNotAllowed, &errorData{ExecutionID: ex.ID(), Path: target}, "save deliverables: %v", err)
+		return saveResult{}, rpcError(CodePathNotAllowed, &errorData{ExecutionID: ex.ID(), Path: target}, "%v", err)
 	}
 	ex.RecordSaved(report.Target, report.Saved, report.Failed, report.Results)
 	return saveResult{

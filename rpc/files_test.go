@@ -169,3 +169,70 @@ func TestDeliverableSwappedForAPipe(t *testing.T) {
 	}
 	shutdownAndExit(t, c)
 }
+
+func eventData(m map[string]any) map[string]any {
+	return m["params"].(map[string]any)["data"].(map[string]any)
+}
+
+// An auto-save that cannot be done (deliverables/ links out of the
+// workspace) used to leave only a log line: it is a deliverables-saved
+// event with every file failed and the reason, and an error toast.
+func TestAutoSaveFailureIsReported(t *testing.T) {
+	ws, outside := t.TempDir(), t.TempDir()
+	os.Symlink(outside, filepath.Join(ws, "deliverables"))
+	c := startServer(t, Options{})
+	c.initialize(ws, map[string]any{"autoSave": true})
+	c.result("mimir/execute", map[string]any{"inline": "name: out\ntasks:\n  - id: a\n    worker: {command: echo hi > out.txt}\n"})
+	got := c.until(isEvent("deliverables-saved"))
+	d := eventData(got[len(got)-1])
+	results, _ := d["results"].([]any)
+	if d["failed"] != float64(1) || d["saved"] != float64(0) || d["error"] == nil || len(results) != 1 {
+		t.Fatalf("deliverables-saved of a failed auto-save: %v", d)
+	}
+	if r := results[0].(map[string]any); r["path"] != "a/out.txt" || r["status"] != "failed" || r["error"] == "" {
+		t.Errorf("its result: %v", r)
+	}
+	toasts := c.until(func(m map[string]any) bool {
+		return m["method"] == "window/showMessage" && strings.Contains(m["params"].(map[string]any)["message"].(string), "Could not save")
+	})
+	toast := toasts[len(toasts)-1]["params"].(map[string]any)
+	if toast["type"] != float64(1) || !strings.Contains(toast["message"].(string), "outside") {
+		t.Errorf("toast %v, want an error saying what failed and what to do", toast)
+	}
+	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
+		t.Errorf("written outside the workspace: %v", entries)
+	}
+	shutdownAndExit(t, c)
+}
+
+// A resumed execution is auto-saved like a fresh one.
+func TestResumedExecutionIsAutoSaved(t *testing.T) {
+	ws := t.TempDir()
+	c := startServer(t, Options{})
+	c.initialize(ws, map[string]any{"autoSave": true, "toasts": "none"})
+	id := c.result("mimir/execute", map[string]any{"inline": `name: resumable
+tasks:
+  - id: a
+    worker: {command: echo a > a.txt}
+  - id: b
+    dependsOn: [a]
+    maxRetries: 0
+    worker: {command: 'test -f "$MIMIR_WORKSPACE/go" && echo b > b.txt'}
+`})["executionId"].(string)
+	got := c.until(isEvent("execution-complete"))
+	if d := eventData(got[len(got)-1]); d["status"] != "failed" {
+		t.Fatalf("first run: %v", d)
+	}
+	os.WriteFile(filepath.Join(ws, "go"), nil, 0o644)
+	c.result("mimir/resume", map[string]any{"executionId": id})
+	got = c.until(isEvent("deliverables-saved"))
+	if d := eventData(got[len(got)-1]); d["saved"] != float64(2) || d["failed"] != float64(0) {
+		t.Errorf("deliverables-saved after the resume: %v", d)
+	}
+	for _, f := range []string{"a/a.txt", "b/b.txt"} {
+		if _, err := os.Stat(filepath.Join(ws, "deliverables", f)); err != nil {
+			t.Errorf("%s not saved: %v", f, err)
+		}
+	}
+	shutdownAndExit(t, c)
+}

@@ -81,6 +81,19 @@ type SaveReport struct {
 	Results []FileResult `json:"results"`
 }
 
+// FailedSave is the report of a save that could not be attempted at all:
+// every file failed, for reason.
+func (w *Workspace) FailedSave(target string, files []string, reason string) SaveReport {
+	if rel, err := w.Rel(target); err == nil {
+		target = filepath.Join(w.dir, filepath.FromSlash(rel))
+	}
+	report := SaveReport{Target: target, Failed: len(files), Results: make([]FileResult, len(files))}
+	for i, f := range files {
+		report.Results[i] = FileResult{Path: f, Status: StatusFailed, Error: reason}
+	}
+	return report
+}
+
 const maxKeepBoth = 1000
 
 // Save copies files (slash-separated paths relative to src) into the target
@@ -121,7 +134,7 @@ func (w *Workspace) Save(ctx context.Context, src string, files []string, opts S
 	}
 	defer from.Close()
 	if err := root.MkdirAll(rel, 0o755); err != nil {
-		return report, fmt.Errorf("save deliverables: create %s: %w", rel, err)
+		return report, fmt.Errorf("save deliverables: create %s: %w", rel, explain(err))
 	}
 
 	for _, f := range files {

@@ -53,3 +53,23 @@ func runBinWithin(t *testing.T, dir string, d time.Duration, args ...string) (st
 	}
 	return errb.String(), 0
 }
+
+// A save that cannot be done at the end of a run is an event like any
+// save, not only an exit status.
+func TestRunReportsAFailedSave(t *testing.T) {
+	ws, outside := t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(ws, "wf.yaml"), []byte("name: out\ntasks:\n  - id: a\n    worker: {command: echo hi > out.txt}\n"), 0o644)
+	os.Symlink(outside, filepath.Join(ws, "deliverables"))
+	out, stderr, code := runBin(t, ws, "run", "wf.yaml", "--json")
+	if code == 0 {
+		t.Fatalf("run: exit 0 though nothing could be saved; stderr %s", stderr)
+	}
+	evs := parseEvents(t, out)
+	last := evs[len(evs)-1]
+	if last.Event != "deliverables-saved" || last.Data.Error == "" || last.Data.Failed == nil || *last.Data.Failed != 1 || !strings.Contains(last.Data.Message, "Could not save") {
+		t.Errorf("last event %+v, want a failed deliverables-saved", last)
+	}
+	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
+		t.Errorf("written outside the workspace: %v", entries)
+	}
+}

@@ -159,10 +159,15 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	var saveErr error
 	if sum.Status != engine.StatusCancelled && !*noSave && sum.Deliverables > 0 {
 		saveCtx, cancel := context.WithTimeout(ctx, time.Minute)
-		report, err := ws.Save(saveCtx, ex.StagingDir(), deliverablePaths(ex.Deliverables()), workspace.SaveOptions{Target: *target, Conflict: policy})
+		paths := deliverablePaths(ex.Deliverables())
+		report, err := ws.Save(saveCtx, ex.StagingDir(), paths, workspace.SaveOptions{Target: *target, Conflict: policy})
 		cancel()
 		if err != nil {
 			saveErr = fmt.Errorf("save deliverables: %w", err)
+			// Shown like any save (and kept in the journal), not only as
+			// the exit status.
+			failed := ws.FailedSave(*target, paths, err.Error())
+			ex.RecordSaveFailed(failed.Target, failed.Failed, failed.Results, err.Error())
 		} else {
 			ex.RecordSaved(report.Target, report.Saved, report.Failed, report.Results)
 		}
