@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mimir-sidecar/mimir-sidecar/engine"
 )
 
 // run refuses a workflow that is a named pipe at once (it used to wait for
@@ -71,5 +74,53 @@ func TestRunReportsAFailedSave(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
 		t.Errorf("written outside the workspace: %v", entries)
+	}
+}
+
+// A deliverable swapped for a named pipe after its task ended used to hang
+// readDeliverable and then leave the sidecar deaf to SIGTERM: the read is
+// refused at once and SIGTERM still ends the process.
+func TestSwappedDeliverableLeavesSIGTERMWorking(t *testing.T) {
+	ws := t.TempDir()
+	p := startSidecar(t, ws)
+	r, _ := p.call("mimir/execute", map[string]any{"inline": "name: pipes\ntasks:\n  - id: a\n    worker: {command: echo hi > out.txt}\n"})
+	id := r["executionId"].(string)
+	for {
+		if ev, ok := eventOf(p.next()); ok && ev.Event == engine.EventExecutionComplete {
+			break
+		}
+	}
+	var staged string
+	filepath.WalkDir(filepath.Join(ws, ".mimir"), func(path string, d fs.DirEntry, err error) error {
+		if err == nil && d.Name() == "out.txt" {
+			staged = path
+		}
+		return nil
+	})
+	if staged == "" {
+		t.Fatal("the deliverable is not staged under .mimir")
+	}
+	os.Remove(staged)
+	if err := syscall.Mkfifo(staged, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p.nextID++
+	p.send(map[string]any{"jsonrpc": "2.0", "id": p.nextID, "method": "mimir/readDeliverable", "params": map[string]any{"executionId": id, "path": "a/out.txt"}})
+	for {
+		m := p.next()
+		if m["id"] == float64(p.nextID) {
+			if e, _ := m["error"].(map[string]any); e == nil || !strings.Contains(e["message"].(string), "named pipe") {
+				t.Errorf("readDeliverable of a pipe: %v", m)
+			}
+			break
+		}
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the sidecar ignored SIGTERM")
 	}
 }
