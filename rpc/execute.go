@@ -104,7 +104,7 @@ func (s *Server) loadWorkflow(ws *workspace.Workspace, p executeParams) (*engine
 			return nil, rpcError(CodePathNotAllowed, &errorData{Path: p.Workflow}, "workflow %q: %v", p.Workflow, rerr)
 		}
 		path := filepath.Join(ws.Dir(), filepath.FromSlash(rel))
-		wf, err = LoadWorkflow(ws, rel)
+		wf, err = readWorkflow(ws, rel)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			return nil, rpcError(CodeWorkflowNotFound, &errorData{Path: path}, "workflow %s does not exist: give a path inside the workspace %s", rel, ws.Dir())

@@ -39,7 +39,7 @@ func (s *Server) workflows(ctx context.Context, params json.RawMessage) (any, er
 	out := make([]workflowInfo, 0, len(paths))
 	for _, rel := range paths {
 		info := workflowInfo{Path: rel, Problems: []engine.Problem{}}
-		wf, err := LoadWorkflow(ws, rel)
+		wf, err := readWorkflow(ws, rel)
 		var invalid *engine.ValidationError
 		switch {
 		case errors.As(err, &invalid):
@@ -54,11 +54,11 @@ func (s *Server) workflows(ctx context.Context, params json.RawMessage) (any, er
 	return encode(map[string]any{"workflows": out})
 }
 
-// LoadWorkflow reads a workflow file of the workspace (a path as
+// readWorkflow reads a workflow file of the workspace (a path as
 // workspace.Rel takes it) through the workspace's root and parses it: a
 // link out of the workspace, a named pipe or a file too large to be a
 // workflow is refused with an error that quotes none of its text.
-func LoadWorkflow(ws *workspace.Workspace, path string) (*engine.Workflow, error) {
+func readWorkflow(ws *workspace.Workspace, path string) (*engine.Workflow, error) {
 	data, err := ws.ReadFile(path, engine.MaxWorkflowSize)
 	if err != nil {
 		return nil, err

@@ -173,7 +173,15 @@ func saveFile(root, from *os.Root, target, file string, policy Conflict) FileRes
 	if err := root.MkdirAll(path.Dir(dest), 0o755); err != nil {
 		return fail(fmt.Errorf("create folder %s: %w", path.Dir(dest), explain(err)))
 	}
-	tmp, sum, err := copyToTemp(root, from, file, path.Dir(dest))
+	// An overwritten file keeps its permissions (an executable script
+	// stays executable, a private file private); a new one gets the
+	// default. They are set on the open temporary file, never by a name
+	// that could have been swapped for a link meanwhile.
+	var perm *fs.FileMode
+	if st, err := root.Lstat(dest); err == nil && st.Mode().IsRegular() && policy == Overwrite {
+		perm = new(st.Mode().Perm())
+	}
+	tmp, sum, err := copyToTemp(root, from, file, path.Dir(dest), perm)
 	if err != nil {
 		return fail(err)
 	}
@@ -207,13 +215,6 @@ func saveFile(root, from *os.Root, target, file string, policy Conflict) FileRes
 		res.Status, res.SavedAs = StatusSkipped, dest
 		return res
 	case Overwrite:
-		// The file keeps its permissions: an executable script stays
-		// executable, a private file private.
-		if existing.Mode().IsRegular() {
-			if err := root.Chmod(tmp, existing.Mode().Perm()); err != nil {
-				return fail(fmt.Errorf("keep the permissions of %s: %w", dest, err))
-			}
-		}
 		// Rename replaces the name itself: if it was a symlink, the link
 		// is replaced, never the file it points to.
 		if err := root.Rename(tmp, dest); err != nil {
@@ -260,10 +261,11 @@ func splitExt(p string) (stem, ext string) {
 }
 
 // copyToTemp copies file from the execution's folder into a new hidden
-// temporary file in dir, synced to disk, and returns its name and sha256.
-// Only a regular file is copied: a symlink, named pipe, socket or device is
-// refused, and none of them is followed or waited on.
-func copyToTemp(root, from *os.Root, file, dir string) (string, []byte, error) {
+// temporary file in dir, synced to disk, with permissions perm (nil: the
+// default), and returns its name and sha256. Only a regular file is
+// copied: a symlink, named pipe, socket or device is refused, and none of
+// them is followed or waited on.
+func copyToTemp(root, from *os.Root, file, dir string, perm *fs.FileMode) (string, []byte, error) {
 	in, err := openRegular(from, file)
 	if err != nil {
 		return "", nil, err
@@ -278,6 +280,9 @@ func copyToTemp(root, from *os.Root, file, dir string) (string, []byte, error) {
 	}
 	h := sha256.New()
 	_, err = io.Copy(io.MultiWriter(out, h), in)
+	if err == nil && perm != nil {
+		err = out.Chmod(*perm)
+	}
 	if err == nil {
 		err = out.Sync()
 	}
@@ -333,7 +338,7 @@ func sameContent(root *os.Root, name string, sum []byte) bool {
 
 // syncDir makes the new name durable.
 func syncDir(root *os.Root, name string, res FileResult) FileResult {
-	if d, err := root.Open(path.Dir(name)); err == nil {
+	if d, err := safefile.OpenDir(root, path.Dir(name)); err == nil {
 		_ = d.Sync()
 		_ = d.Close()
 	}

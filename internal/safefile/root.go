@@ -20,3 +20,21 @@ func OpenNoFollow(root *os.Root, name string) (*os.File, fs.FileInfo, error) {
 	}
 	return Open(root, name)
 }
+
+// OpenDir opens a folder of root (to sync it, say) without waiting on a
+// pipe that may have taken its name.
+func OpenDir(root *os.Root, name string) (*os.File, error) {
+	f, err := root.OpenFile(name, os.O_RDONLY|nonblock, 0)
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err == nil && !st.IsDir() {
+		err = &NotRegularError{Mode: st.Mode()}
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}

@@ -32,3 +32,24 @@ func TestOpenNoFollowRefusesLinks(t *testing.T) {
 		}
 	}
 }
+
+func TestOpenDirNeverWaits(t *testing.T) {
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "folder"), 0o755)
+	if err := syscall.Mkfifo(filepath.Join(dir, "fifo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	d, err := OpenDir(root, "folder")
+	if err != nil {
+		t.Fatalf("a folder: %v", err)
+	}
+	d.Close()
+	if _, err := OpenDir(root, "fifo"); !IsNotRegular(err) {
+		t.Errorf("a pipe: %v, want it refused", err)
+	}
+}
