@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"slices"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/bmatcuk/doublestar/v4"
@@ -32,11 +34,8 @@ func collectDeliverables(dir, taskID string, patterns []string) ([]Deliverable, 
 	}
 	defer root.Close()
 	out := []Deliverable{}
-	err = fs.WalkDir(root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !d.Type().IsRegular() || !matchesAny(p, patterns) {
+	err = walkRegular(root, ".", func(p string) error {
+		if !matchesAny(p, patterns) {
 			return nil
 		}
 		if !utf8.ValidString(p) {
@@ -58,6 +57,51 @@ func collectDeliverables(dir, taskID string, patterns []string) ([]Deliverable, 
 		return nil, fmt.Errorf("collect deliverables of task %s: %w", taskID, err)
 	}
 	return out, nil
+}
+
+// walkRegular calls fn with each regular file under dir, in lexical order
+// like fs.WalkDir, which it replaces: fs.WalkDir opens folders with a
+// blocking open, and a folder swapped for a named pipe by a process the
+// task left behind would make the walk wait forever. Links are not
+// followed.
+func walkRegular(root *os.Root, dir string, fn func(p string) error) error {
+	d, err := safefile.OpenDir(root, dir)
+	if safefile.IsNotRegular(err) && dir != "." {
+		return nil // no longer a folder: swapped since it was listed
+	}
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	// The open follows a link inside the root: a folder swapped for a link
+	// to one of its parents must not be walked again.
+	if dir != "." {
+		opened, err := d.Stat()
+		if err != nil {
+			return err
+		}
+		if named, err := root.Lstat(dir); err != nil || !os.SameFile(opened, named) {
+			return nil
+		}
+	}
+	entries, err := d.ReadDir(-1)
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(entries, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	for _, e := range entries {
+		p := path.Join(dir, e.Name())
+		switch {
+		case e.IsDir():
+			err = walkRegular(root, p, fn)
+		case e.Type().IsRegular():
+			err = fn(p)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func matchesAny(p string, patterns []string) bool {
