@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -86,5 +87,29 @@ func TestHashFileRefusesSwappedPipe(t *testing.T) {
 	defer root.Close()
 	if _, _, err := hashFile(root, "p"); !errors.Is(err, errNotRegular) {
 		t.Errorf("hashFile of a pipe: %v, want errNotRegular", err)
+	}
+}
+
+// A name that is not UTF-8 could be listed but never read or saved by the
+// listed path (JSON turns its bad bytes into U+FFFD): collecting refuses
+// it, naming it escaped, so the task says why instead of delivering a file
+// nobody can reach. Files no pattern selects do not matter.
+func TestCollectDeliverablesRefusesNamesNotUTF8(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"ok.md", "bad\xff.md", "skip\xfe.log"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o644); err != nil {
+			t.Skipf("this filesystem does not hold names that are not UTF-8: %v", err)
+		}
+	}
+	_, err := collectDeliverables(dir, "t", []string{"*.md"})
+	if err == nil || !strings.Contains(err.Error(), `"bad\xff.md"`) || !strings.Contains(err.Error(), "UTF-8") {
+		t.Fatalf("collect: %v, want the name refused, quoted and escaped", err)
+	}
+	if err := os.Remove(filepath.Join(dir, "bad\xff.md")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := collectDeliverables(dir, "t", []string{"*.md"})
+	if err != nil || len(got) != 1 || got[0].Path != "t/ok.md" {
+		t.Errorf("collect without it: %v, %v", got, err)
 	}
 }

@@ -90,6 +90,13 @@ func SavedMessage(saved, failed int, target string) string {
 	return fmt.Sprintf("⚠️ Saved %d of %d deliverables to %s (%d failed)", saved, saved+failed, target, failed)
 }
 
+// SaveFailedMessage is the deliverables-saved text of a save that could
+// not be attempted: what failed, why, and what to do.
+func SaveFailedMessage(failed int, target, reason string) string {
+	return fmt.Sprintf("❌ Could not save %d %s to %s: %s. Make it a folder inside the workspace (not a link out of it), or save them into another folder: they are kept with the execution.",
+		failed, plural(failed, "deliverable", "deliverables"), target, reason)
+}
+
 func seconds(d time.Duration) string { return fmt.Sprintf("%.1fs", d.Seconds()) }
 
 func plural(n int, one, many string) string {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -16,9 +15,9 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// maxWorkflowSize bounds what is read, so a wrong path (a log, a binary)
+// MaxWorkflowSize bounds what is read, so a wrong path (a log, a binary)
 // fails fast with a clear message instead of eating memory.
-const maxWorkflowSize = 4 << 20
+const MaxWorkflowSize = 4 << 20
 
 // Problem is one thing wrong with a workflow, where it is.
 type Problem struct {
@@ -61,30 +60,13 @@ func (e *ValidationError) Error() string {
 	return b.String()
 }
 
-// LoadWorkflow reads, parses and validates a workflow file.
-func LoadWorkflow(path string) (*Workflow, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("read workflow: %w", err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("read workflow %s: %w", path, err)
-	}
-	if st.IsDir() {
-		return nil, fmt.Errorf("read workflow %s: it is a folder; name the workflow file inside it", path)
-	}
-	if st.Size() > maxWorkflowSize {
-		return nil, fmt.Errorf("read workflow %s: %d bytes is more than a workflow can be (%d); is this the right file?", path, st.Size(), maxWorkflowSize)
-	}
-	data := make([]byte, st.Size())
-	if _, err := f.ReadAt(data, 0); err != nil && st.Size() > 0 {
-		return nil, fmt.Errorf("read workflow %s: %w", path, err)
-	}
+// ParseWorkflowFile parses and validates the workflow read from the file
+// at path (which the caller read, through the workspace's root): its
+// commands run in the file's folder.
+func ParseWorkflowFile(path string, data []byte) (*Workflow, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return nil, fmt.Errorf("read workflow %s: %w", path, err)
+		return nil, fmt.Errorf("workflow %s: %w", path, err)
 	}
 	wf, err := ParseWorkflow(path, data)
 	if err != nil {
@@ -125,8 +107,8 @@ func guardParse(file string, parse func() (*Workflow, error)) (wf *Workflow, err
 }
 
 func parseWorkflow(file string, data []byte) (*Workflow, error) {
-	if len(data) > maxWorkflowSize {
-		return nil, &ValidationError{Problems: []Problem{{File: file, Message: fmt.Sprintf("%d bytes is more than a workflow can be (%d)", len(data), maxWorkflowSize)}}}
+	if len(data) > MaxWorkflowSize {
+		return nil, &ValidationError{Problems: []Problem{{File: file, Message: fmt.Sprintf("%d bytes is more than a workflow can be (%d)", len(data), MaxWorkflowSize)}}}
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {

@@ -247,8 +247,15 @@ func TestSchemaValuesMatchDecoder(t *testing.T) {
 				}
 				if pat, ok := ps["pattern"].(string); ok {
 					re := regexp.MustCompile(pat)
-					for _, s := range []string{"a", "A-1._x", "9", "-a", ".a", "a/b", "a b", "é", strings.Repeat("a", 64), strings.Repeat("a", 65)} {
-						try(s, re.MatchString(s))
+					valid := re.MatchString
+					notSchema, _ := ps["not"].(map[string]any)
+					if not, ok := notSchema["pattern"].(string); ok {
+						notRe := regexp.MustCompile(not)
+						valid = func(s string) bool { return re.MatchString(s) && !notRe.MatchString(s) }
+					}
+					for _, s := range []string{"a", "A-1._x", "9", "-a", ".a", "a/b", "a b", "é", strings.Repeat("a", 64), strings.Repeat("a", 65),
+						"a.", "a..", "a.b", "CON", "con.txt", "Lpt1", "nul.", "COM0", "COM10", "CONSOLE", "acon", "aux-1"} {
+						try(s, valid(s))
 					}
 				}
 				try([]any{"x"}, false)
@@ -286,11 +293,12 @@ func TestSchemaValuesMatchDecoder(t *testing.T) {
 // checks; these stay refused even though a schema validator passes them.
 func TestDecoderChecksBeyondSchema(t *testing.T) {
 	for name, d := range map[string]map[string]any{
-		"unknown dependency": doc("/$defs/task", "dependsOn", []any{"zz"}),
-		"self dependency":    doc("/$defs/task", "dependsOn", []any{"a"}),
-		"duplicate id":       doc("/$defs/task", "id", "b"),
-		"zero duration text": doc("/$defs/task", "timeout", "0s"),
-		"escaping glob":      doc("/$defs/task", "deliverables", []any{"../x"}),
+		"unknown dependency":   doc("/$defs/task", "dependsOn", []any{"zz"}),
+		"self dependency":      doc("/$defs/task", "dependsOn", []any{"a"}),
+		"duplicate id":         doc("/$defs/task", "id", "b"),
+		"id differing in case": doc("/$defs/task", "id", "B"),
+		"zero duration text":   doc("/$defs/task", "timeout", "0s"),
+		"escaping glob":        doc("/$defs/task", "deliverables", []any{"../x"}),
 	} {
 		if parseDoc(t, d) == nil {
 			t.Errorf("%s: accepted", name)
@@ -319,7 +327,7 @@ func TestExamplesAreValid(t *testing.T) {
 			return nil // not a workflow (a config or data beside one)
 		}
 		n++
-		if _, err := LoadWorkflow(p); err != nil {
+		if _, err := ParseWorkflowFile(p, b); err != nil {
 			t.Errorf("%s: %v", p, err)
 		}
 		return nil

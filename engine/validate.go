@@ -8,6 +8,8 @@ import (
 
 	"github.com/bmatcuk/doublestar/v4"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/mimir-sidecar/mimir-sidecar/internal/winname"
 )
 
 // Task ids name staging folders and deliverable paths, so they are kept to
@@ -49,6 +51,9 @@ func (d *decoder) validate(wf *Workflow, doc *yaml.Node) {
 	}
 
 	byID := map[string]*Task{}
+	// A task's id names its folder, so ids must differ in more than case:
+	// on Windows and macOS "Docs" and "docs" are one folder.
+	byFolded := map[string]*Task{}
 	for i, t := range wf.Tasks {
 		if t == nil {
 			continue // not a mapping: reported by the decoder
@@ -64,8 +69,19 @@ func (d *decoder) validate(wf *Workflow, doc *yaml.Node) {
 		default:
 			if first, dup := byID[t.ID]; dup {
 				d.errorf(tpos["id"].value, "task id %q is used twice (first at line %d)", t.ID, d.pos[first]["id"].value.Line)
-			} else {
-				byID[t.ID] = t
+				break
+			}
+			byID[t.ID] = t
+			folded := strings.ToLower(t.ID)
+			switch first, dup := byFolded[folded]; {
+			case winname.Reserved(t.ID):
+				d.errorf(tpos["id"].value, "task id %q is a device name on Windows, which cannot hold a folder of that name: choose another id", t.ID)
+			case winname.TrailingDot(t.ID):
+				d.errorf(tpos["id"].value, "task id %q ends with a dot, which Windows drops from folder names: remove it", t.ID)
+			case dup:
+				d.errorf(tpos["id"].value, "task id %q differs from %q (line %d) only in case: on Windows and macOS both would use one folder; choose another id", t.ID, first.ID, d.pos[first]["id"].value.Line)
+			default:
+				byFolded[folded] = t
 			}
 		}
 		if t.ID != "" {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -15,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/mimir-sidecar/mimir-sidecar/internal/safefile"
 )
 
 // File is one downloadable file of an execution.
@@ -470,17 +473,12 @@ func (s *SSE) download(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer root.Close()
-	f, err := root.Open(want)
+	f, st, err := openDeliverable(root, want)
 	if err != nil {
-		writeError(w, http.StatusNotFound, "cannot read "+want)
+		writeDeliverableError(w, err)
 		return
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil || !st.Mode().IsRegular() {
-		writeError(w, http.StatusNotFound, "cannot read "+want)
-		return
-	}
 	// The type is sniffed from the bytes an agent wrote: the browser must
 	// not sniff further (an .md that looks like HTML stays a download).
 	w.Header().Set("X-Content-Type-Options", "nosniff")
@@ -500,6 +498,16 @@ func (s *SSE) zip(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer root.Close()
+	// Each file is checked before the answer starts, so that one that
+	// cannot be zipped is an error naming it, not a truncated archive.
+	for _, file := range files {
+		f, _, err := openDeliverable(root, file.Path)
+		if err != nil {
+			writeDeliverableError(w, err)
+			return
+		}
+		f.Close()
+	}
 	w.Header().Set("Content-Type", "application/zip")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", r.PathValue("id")+"-deliverables.zip"))
@@ -513,16 +521,51 @@ func (s *SSE) zip(w http.ResponseWriter, r *http.Request) {
 	_ = zw.Close()
 }
 
+// deliverableError is why one deliverable cannot be served.
+type deliverableError struct {
+	path   string
+	status int
+	err    error
+}
+
+func (e *deliverableError) Error() string {
+	if safefile.IsNotRegular(e.err) {
+		return fmt.Sprintf("cannot read deliverable %s: %v (it was replaced after its task ended); only regular files are served", e.path, e.err)
+	}
+	return fmt.Sprintf("cannot read deliverable %s: %v", e.path, e.err)
+}
+
+// openDeliverable opens a listed deliverable in its execution's folder: a
+// regular file only, never a link followed nor a pipe waited on (an agent
+// that outlived its task may have swapped one in).
+func openDeliverable(root *os.Root, name string) (*os.File, fs.FileInfo, error) {
+	f, st, err := safefile.OpenNoFollow(root, name)
+	switch {
+	case err == nil:
+		return f, st, nil
+	case safefile.IsNotRegular(err):
+		return nil, nil, &deliverableError{path: name, status: http.StatusConflict, err: err}
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, nil, &deliverableError{path: name, status: http.StatusNotFound, err: errors.New("it is gone")}
+	}
+	return nil, nil, &deliverableError{path: name, status: http.StatusInternalServerError, err: err}
+}
+
+func writeDeliverableError(w http.ResponseWriter, err error) {
+	status := http.StatusInternalServerError
+	var de *deliverableError
+	if errors.As(err, &de) {
+		status = de.status
+	}
+	writeError(w, status, err.Error())
+}
+
 func addToZip(zw *zip.Writer, root *os.Root, name string) error {
-	f, err := root.Open(name)
+	f, st, err := openDeliverable(root, name)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
 	hdr, err := zip.FileInfoHeader(st)
 	if err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/internal/safefile"
 	"github.com/mimir-sidecar/mimir-sidecar/workspace"
 )
 
@@ -83,9 +84,7 @@ func (s *Server) save(ctx context.Context, ex *engine.Execution, paths []string,
 	}
 	have := ex.Deliverables()
 	if len(paths) == 0 {
-		for _, d := range have {
-			paths = append(paths, d.Path)
-		}
+		paths = deliverablePaths(have)
 	} else if missing := unknownPaths(paths, have); len(missing) > 0 {
 		return saveResult{}, rpcError(CodeDeliverableNotFound, &errorData{ExecutionID: ex.ID(), Path: missing[0]},
 			"execution %s has no deliverable %s: list them with mimir/deliverables", ex.ID(), strings.Join(missing, ", "))
@@ -95,7 +94,7 @@ func (s *Server) save(ctx context.Context, ex *engine.Execution, paths []string,
 		if ctx.Err() != nil {
 			return saveResult{}, ctx.Err()
 		}
-		return saveResult{}, rpcError(CodePathNotAllowed, &errorData{ExecutionID: ex.ID(), Path: target}, "save deliverables: %v", err)
+		return saveResult{}, rpcError(CodePathNotAllowed, &errorData{ExecutionID: ex.ID(), Path: target}, "%v", err)
 	}
 	ex.RecordSaved(report.Target, report.Saved, report.Failed, report.Results)
 	return saveResult{
@@ -172,15 +171,15 @@ func (s *Server) readDeliverable(_ context.Context, params json.RawMessage) (any
 		return nil, fmt.Errorf("read deliverable %s: %w", p.Path, err)
 	}
 	defer root.Close()
-	f, err := root.Open(p.Path)
+	f, st, err := safefile.OpenNoFollow(root, p.Path)
+	if safefile.IsNotRegular(err) {
+		return nil, rpcError(CodeDeliverableNotFound, &errorData{ExecutionID: ex.ID(), Path: p.Path},
+			"read deliverable %s: %v (it was replaced after its task ended); only regular files are read", p.Path, err)
+	}
 	if err != nil {
 		return nil, rpcError(CodeDeliverableNotFound, &errorData{ExecutionID: ex.ID(), Path: p.Path}, "read deliverable %s: %v", p.Path, err)
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("read deliverable %s: %w", p.Path, err)
-	}
 	buf := make([]byte, limit)
 	n, err := f.ReadAt(buf, p.Offset)
 	if err != nil && !errors.Is(err, io.EOF) {

@@ -62,12 +62,20 @@ func (s *Server) startExecution(ctx context.Context, p executeParams) (any, erro
 	case err != nil:
 		return nil, rpcError(jsonrpc2.InternalError, &errorData{Path: wf.Path}, "start workflow %s: %v", wf.Name, err)
 	}
+	s.launch(ctx, ex, p.AutoSave)
+	return encode(executeResult{ExecutionID: ex.ID(), Workflow: wf.Name, Tasks: len(wf.Tasks)})
+}
+
+// launch starts a prepared execution, fresh or resumed, once the answer to
+// the request that made it is written, and saves its deliverables when it
+// completes if autoSave (else the session's setting) says so.
+func (s *Server) launch(ctx context.Context, ex *engine.Execution, autoSave *bool) {
 	s.mu.Lock()
-	autoSave := s.settings.AutoSave
-	if p.AutoSave != nil {
-		autoSave = *p.AutoSave
+	save := s.settings.AutoSave
+	if autoSave != nil {
+		save = *autoSave
 	}
-	s.execSettings[ex.ID()] = execSettings{autoSave: autoSave}
+	s.execSettings[ex.ID()] = execSettings{autoSave: save}
 	s.mu.Unlock()
 
 	if id, ok := ctx.Value(requestIDKey{}).(jsonrpc2.ID); ok {
@@ -80,7 +88,6 @@ func (s *Server) startExecution(ctx context.Context, p executeParams) (any, erro
 		defer s.wg.Done()
 		s.afterExecution(ex)
 	}()
-	return encode(executeResult{ExecutionID: ex.ID(), Workflow: wf.Name, Tasks: len(wf.Tasks)})
 }
 
 func (s *Server) loadWorkflow(ws *workspace.Workspace, p executeParams) (*engine.Workflow, error) {
@@ -97,9 +104,12 @@ func (s *Server) loadWorkflow(ws *workspace.Workspace, p executeParams) (*engine
 			return nil, rpcError(CodePathNotAllowed, &errorData{Path: p.Workflow}, "workflow %q: %v", p.Workflow, rerr)
 		}
 		path := filepath.Join(ws.Dir(), filepath.FromSlash(rel))
-		wf, err = engine.LoadWorkflow(path)
-		if errors.Is(err, fs.ErrNotExist) {
+		wf, err = readWorkflow(ws, rel)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
 			return nil, rpcError(CodeWorkflowNotFound, &errorData{Path: path}, "workflow %s does not exist: give a path inside the workspace %s", rel, ws.Dir())
+		case errors.Is(err, workspace.ErrOutside):
+			return nil, rpcError(CodePathNotAllowed, &errorData{Path: path}, "workflow %v", err)
 		}
 	case len(p.Inline) > 0:
 		text := []byte(p.Inline)
@@ -140,9 +150,24 @@ func (s *Server) afterExecution(ex *engine.Execution) {
 	if !settings.autoSave || ex.Summary().Status != engine.StatusCompleted {
 		return
 	}
-	if _, err := s.save(s.ctx, ex, nil, folder, workspace.KeepBoth); err != nil {
-		s.log.Warn("auto-save deliverables", "execution", ex.ID(), "err", err)
+	_, err := s.save(s.ctx, ex, nil, folder, workspace.KeepBoth)
+	if err == nil || s.ctx.Err() != nil {
+		return
 	}
+	// Nobody waits for an answer here: the failure is told the way a
+	// save is, as a deliverables-saved event (and its error toast).
+	s.log.Warn("auto-save deliverables", "execution", ex.ID(), "err", err)
+	ws, _ := s.session()
+	report := ws.FailedSave(folder, deliverablePaths(ex.Deliverables()), err.Error())
+	ex.RecordSaveFailed(report.Target, report.Failed, report.Results, err.Error())
+}
+
+func deliverablePaths(ds []engine.Deliverable) []string {
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = d.Path
+	}
+	return out
 }
 
 type cancelParams struct {

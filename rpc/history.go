@@ -78,11 +78,7 @@ func (s *Server) resume(ctx context.Context, params json.RawMessage) (any, error
 	if err != nil {
 		return nil, rpcError(jsonrpc2.InvalidParams, &errorData{ExecutionID: p.ExecutionID}, "%v", err)
 	}
-	if id, ok := ctx.Value(requestIDKey{}).(jsonrpc2.ID); ok {
-		s.stream.afterResponse(id, ex.Start)
-	} else {
-		ex.Start()
-	}
+	s.launch(ctx, ex, nil)
 	return encode(cancelResult{ExecutionID: ex.ID(), Status: engine.StatusRunning})
 }
 

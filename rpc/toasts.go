@@ -42,6 +42,9 @@ func toast(ev *engine.Event) (level int, text string, ok bool) {
 	case engine.EventExecutionCancelled:
 		return levelWarning, d.Message, true
 	case engine.EventDeliverablesSaved:
+		if d.Error != "" {
+			return levelError, d.Message, true // nothing could be saved
+		}
 		if d.Failed != nil && *d.Failed > 0 {
 			return levelWarning, d.Message, true
 		}

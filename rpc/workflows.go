@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io/fs"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -40,7 +39,7 @@ func (s *Server) workflows(ctx context.Context, params json.RawMessage) (any, er
 	out := make([]workflowInfo, 0, len(paths))
 	for _, rel := range paths {
 		info := workflowInfo{Path: rel, Problems: []engine.Problem{}}
-		wf, err := engine.LoadWorkflow(filepath.Join(ws.Dir(), filepath.FromSlash(rel)))
+		wf, err := readWorkflow(ws, rel)
 		var invalid *engine.ValidationError
 		switch {
 		case errors.As(err, &invalid):
@@ -53,6 +52,22 @@ func (s *Server) workflows(ctx context.Context, params json.RawMessage) (any, er
 		out = append(out, info)
 	}
 	return encode(map[string]any{"workflows": out})
+}
+
+// readWorkflow reads a workflow file of the workspace (a path as
+// workspace.Rel takes it) through the workspace's root and parses it: a
+// link out of the workspace, a named pipe or a file too large to be a
+// workflow is refused with an error that quotes none of its text.
+func readWorkflow(ws *workspace.Workspace, path string) (*engine.Workflow, error) {
+	data, err := ws.ReadFile(path, engine.MaxWorkflowSize)
+	if err != nil {
+		return nil, err
+	}
+	rel, err := ws.Rel(path)
+	if err != nil {
+		return nil, err
+	}
+	return engine.ParseWorkflowFile(filepath.Join(ws.Dir(), filepath.FromSlash(rel)), data)
 }
 
 // startDiagnostics validates every workflow on disk once and then whenever
@@ -89,15 +104,17 @@ func (s *Server) diagnoseFile(ws *workspace.Workspace, rel string) {
 	if open {
 		return
 	}
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
+	data, err := ws.ReadFile(rel, engine.MaxWorkflowSize)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		s.publishDiagnostics(uri, nil, nil)
-		return
+	case err != nil:
+		// Why it cannot be checked (a link out of the workspace, a named
+		// pipe) is itself the file's problem.
+		s.publishDiagnostics(uri, nil, []engine.Problem{{File: rel, Line: 1, Column: 1, Message: err.Error()}})
+	default:
+		s.diagnoseText(uri, path, data)
 	}
-	if err != nil {
-		return
-	}
-	s.diagnoseText(uri, path, data)
 }
 
 func (s *Server) diagnoseText(uri, path string, text []byte) {

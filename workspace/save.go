@@ -81,6 +81,19 @@ type SaveReport struct {
 	Results []FileResult `json:"results"`
 }
 
+// FailedSave is the report of a save that could not be attempted at all:
+// every file failed, for reason.
+func (w *Workspace) FailedSave(target string, files []string, reason string) SaveReport {
+	if rel, err := w.Rel(target); err == nil {
+		target = filepath.Join(w.dir, filepath.FromSlash(rel))
+	}
+	report := SaveReport{Target: target, Failed: len(files), Results: make([]FileResult, len(files))}
+	for i, f := range files {
+		report.Results[i] = FileResult{Path: f, Status: StatusFailed, Error: reason}
+	}
+	return report
+}
+
 const maxKeepBoth = 1000
 
 // Save copies files (slash-separated paths relative to src) into the target
@@ -100,6 +113,9 @@ func (w *Workspace) Save(ctx context.Context, src string, files []string, opts S
 		return SaveReport{}, err
 	}
 	rel, err := w.Rel(target)
+	if err == nil {
+		err = checkWritable(rel)
+	}
 	if err != nil {
 		return SaveReport{}, fmt.Errorf("save deliverables: target folder: %w", err)
 	}
@@ -118,7 +134,7 @@ func (w *Workspace) Save(ctx context.Context, src string, files []string, opts S
 	}
 	defer from.Close()
 	if err := root.MkdirAll(rel, 0o755); err != nil {
-		return report, fmt.Errorf("save deliverables: create %s: %w", rel, err)
+		return report, fmt.Errorf("save deliverables: create %s: %w", rel, explain(err))
 	}
 
 	for _, f := range files {
@@ -151,13 +167,21 @@ func saveFile(root, from *os.Root, target, file string, policy Conflict) FileRes
 		return fail(err)
 	}
 	dest := path.Join(target, file)
-	if target == "." {
-		dest = file
+	if err := checkWritable(dest); err != nil {
+		return fail(err)
 	}
 	if err := root.MkdirAll(path.Dir(dest), 0o755); err != nil {
 		return fail(fmt.Errorf("create folder %s: %w", path.Dir(dest), explain(err)))
 	}
-	tmp, sum, err := copyToTemp(root, from, file, path.Dir(dest))
+	// An overwritten file keeps its permissions (an executable script
+	// stays executable, a private file private); a new one gets the
+	// default. They are set on the open temporary file, never by a name
+	// that could have been swapped for a link meanwhile.
+	var perm *fs.FileMode
+	if st, err := root.Lstat(dest); err == nil && st.Mode().IsRegular() && policy == Overwrite {
+		perm = new(st.Mode().Perm())
+	}
+	tmp, sum, err := copyToTemp(root, from, file, path.Dir(dest), perm)
 	if err != nil {
 		return fail(err)
 	}
@@ -214,6 +238,17 @@ func saveFile(root, from *os.Root, target, file string, policy Conflict) FileRes
 	return fail(fmt.Errorf("%s and %d numbered copies already exist; clean up or save with conflict overwrite", dest, maxKeepBoth))
 }
 
+// checkWritable refuses a path into a git folder: whatever lands there
+// (a hook, a config) runs or takes effect the next time git does.
+func checkWritable(rel string) error {
+	for _, elem := range strings.Split(rel, "/") {
+		if strings.EqualFold(elem, ".git") {
+			return fmt.Errorf("%w: %q is inside a .git folder, which git runs code from; choose a folder outside it", ErrPathNotAllowed, rel)
+		}
+	}
+	return nil
+}
+
 // splitExt splits a path before its extension, where a numbered copy's
 // " (n)" goes. A dotfile's leading dot starts its name, not an extension:
 // the copy of ".env" is ".env (1)", of ".config.json" ".config (1).json".
@@ -226,10 +261,11 @@ func splitExt(p string) (stem, ext string) {
 }
 
 // copyToTemp copies file from the execution's folder into a new hidden
-// temporary file in dir, synced to disk, and returns its name and sha256.
-// Only a regular file is copied: a symlink, named pipe, socket or device is
-// refused, and none of them is followed or waited on.
-func copyToTemp(root, from *os.Root, file, dir string) (string, []byte, error) {
+// temporary file in dir, synced to disk, with permissions perm (nil: the
+// default), and returns its name and sha256. Only a regular file is
+// copied: a symlink, named pipe, socket or device is refused, and none of
+// them is followed or waited on.
+func copyToTemp(root, from *os.Root, file, dir string, perm *fs.FileMode) (string, []byte, error) {
 	in, err := openRegular(from, file)
 	if err != nil {
 		return "", nil, err
@@ -244,6 +280,9 @@ func copyToTemp(root, from *os.Root, file, dir string) (string, []byte, error) {
 	}
 	h := sha256.New()
 	_, err = io.Copy(io.MultiWriter(out, h), in)
+	if err == nil && perm != nil {
+		err = out.Chmod(*perm)
+	}
 	if err == nil {
 		err = out.Sync()
 	}
@@ -258,21 +297,11 @@ func copyToTemp(root, from *os.Root, file, dir string) (string, []byte, error) {
 }
 
 // openRegular opens a regular file for reading, refusing anything else
-// before opening it (Lstat does not follow a link) and again after (the
-// name may have been swapped meanwhile, and a swapped-in pipe cannot make
-// the open wait).
+// (a link is not followed, a pipe not waited on).
 func openRegular(from *os.Root, file string) (*os.File, error) {
-	st, err := from.Lstat(file)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", file, explain(err))
-	}
-	if !st.Mode().IsRegular() {
-		err = &safefile.NotRegularError{Mode: st.Mode()}
-	} else {
-		var in *os.File
-		if in, _, err = safefile.Open(from, file); err == nil {
-			return in, nil
-		}
+	in, _, err := safefile.OpenNoFollow(from, file)
+	if err == nil {
+		return in, nil
 	}
 	if safefile.IsNotRegular(err) {
 		return nil, fmt.Errorf("read %s: %v; only regular files are saved", file, err)
@@ -309,7 +338,7 @@ func sameContent(root *os.Root, name string, sum []byte) bool {
 
 // syncDir makes the new name durable.
 func syncDir(root *os.Root, name string, res FileResult) FileResult {
-	if d, err := root.Open(path.Dir(name)); err == nil {
+	if d, err := safefile.OpenDir(root, path.Dir(name)); err == nil {
 		_ = d.Sync()
 		_ = d.Close()
 	}
@@ -319,7 +348,7 @@ func syncDir(root *os.Root, name string, res FileResult) FileResult {
 // explain turns os.Root's refusal to follow a link out of the tree into
 // words a person can act on.
 func explain(err error) error {
-	if err != nil && strings.Contains(err.Error(), "escapes from parent") {
+	if isEscape(err) {
 		return fmt.Errorf("%w (a symbolic link points outside; nothing was written there)", err)
 	}
 	return err

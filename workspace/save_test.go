@@ -396,6 +396,16 @@ func TestCheckNameAcceptsUnicode(t *testing.T) {
 	}
 }
 
+// A name is refused when JSON could not carry it back (not UTF-8), and
+// when Windows could not hold it.
+func TestCheckNameRefuses(t *testing.T) {
+	for bad, says := range map[string]string{"bad\xff.md": "not valid UTF-8", "t/CON.txt": "reserved device name", "COM0": "reserved device name", "a./b": "ends with a dot"} {
+		if err := CheckName(bad); !errors.Is(err, ErrPathNotAllowed) || !strings.Contains(err.Error(), says) {
+			t.Errorf("CheckName(%q) = %v, want it refused: %s", bad, err, says)
+		}
+	}
+}
+
 func TestParseConflict(t *testing.T) {
 	for in, want := range map[string]Conflict{"": KeepBoth, "keep-both": KeepBoth, "overwrite": Overwrite, "skip": Skip} {
 		if got, err := ParseConflict(in); err != nil || got != want {

@@ -94,3 +94,57 @@ func TestSaveOverPlantedPipe(t *testing.T) {
 		})
 	}
 }
+
+// Overwriting keeps the file's permissions (an executable hook stayed a
+// hook only in name when it lost its x bit); a new file gets the default.
+func TestOverwriteKeepsPermissions(t *testing.T) {
+	f := newFixture(t, map[string]string{"run.sh": "#!/bin/sh\necho new\n", "secret.txt": "new", "new.txt": "new"})
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	for name, perm := range map[string]os.FileMode{"run.sh": 0o755, "secret.txt": 0o600} {
+		p := filepath.Join(f.ws.Dir(), "deliverables", name)
+		write(t, p, "old")
+		if err := os.Chmod(p, perm); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep, err := f.ws.Save(context.Background(), f.src, []string{"run.sh", "secret.txt", "new.txt"}, SaveOptions{Conflict: Overwrite})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []os.FileMode{0o755, 0o600, 0o644} {
+		r := rep.Results[i]
+		st, err := os.Stat(filepath.Join(f.ws.Dir(), filepath.FromSlash(r.SavedAs)))
+		if err != nil || st.Mode().Perm() != want {
+			t.Errorf("%+v: mode %v (%v), want %v", r, st.Mode().Perm(), err, want)
+		}
+	}
+}
+
+// Nothing is written into a .git folder, whatever its case: git runs hooks
+// from there.
+func TestSaveRefusesGitFolders(t *testing.T) {
+	f := newFixture(t, map[string]string{"pre-commit": "#!/bin/sh\n", "t/.Git/config": "x", "ok.txt": "ok"})
+	before := f.snapshotOutside(t, "ok.txt")
+	for _, target := range []string{".git/hooks", "sub/.GIT", ".git"} {
+		if _, err := f.ws.Save(context.Background(), f.src, []string{"pre-commit"}, SaveOptions{Target: target, Conflict: Overwrite}); err == nil || !strings.Contains(err.Error(), ".git folder") {
+			t.Errorf("target %s: %v, want it refused", target, err)
+		}
+	}
+	rep, err := f.ws.Save(context.Background(), f.src, []string{"t/.Git/config", "ok.txt"}, SaveOptions{Target: "."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := rep.Results[0]; r.Status != StatusFailed || !strings.Contains(r.Error, ".git folder") {
+		t.Errorf("a deliverable inside a .git folder: %+v", r)
+	}
+	if r := rep.Results[1]; r.Status != StatusSaved {
+		t.Errorf("the file after it: %+v", r)
+	}
+	for _, p := range []string{".git", "sub", "t"} {
+		if _, err := os.Lstat(filepath.Join(f.ws.Dir(), p)); err == nil {
+			t.Errorf("%s was created", p)
+		}
+	}
+	f.assertOutsideUntouched(t, before, "ok.txt")
+}

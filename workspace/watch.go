@@ -78,7 +78,7 @@ func (wt *Watcher) loop() {
 				return
 			}
 			if ev.Has(fsnotify.Create) {
-				if st, err := os.Stat(ev.Name); err == nil && st.IsDir() {
+				if st, err := os.Lstat(ev.Name); err == nil && st.IsDir() { // a link to a folder is not walked into
 					wt.addTree(ev.Name)
 					continue
 				}

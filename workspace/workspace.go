@@ -16,6 +16,9 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"unicode/utf8"
+
+	"github.com/mimir-sidecar/mimir-sidecar/internal/winname"
 )
 
 // Workspace is an open workspace folder.
@@ -72,13 +75,6 @@ func (w *Workspace) Rel(p string) (string, error) {
 	return clean, nil
 }
 
-// Windows cannot hold these names, with or without an extension.
-var reserved = map[string]bool{
-	"CON": true, "PRN": true, "AUX": true, "NUL": true,
-	"COM1": true, "COM2": true, "COM3": true, "COM4": true, "COM5": true, "COM6": true, "COM7": true, "COM8": true, "COM9": true,
-	"LPT1": true, "LPT2": true, "LPT3": true, "LPT4": true, "LPT5": true, "LPT6": true, "LPT7": true, "LPT8": true, "LPT9": true,
-}
-
 const maxNameLen = 255
 
 // CheckName reports whether rel, a slash-separated relative path, names a
@@ -96,6 +92,8 @@ func CheckName(rel string) error {
 		return refuse("use / to separate folders, not \\")
 	case len(rel) >= 2 && rel[1] == ':':
 		return refuse("drive letters are not allowed")
+	case !utf8.ValidString(rel):
+		return refuse("the name is not valid UTF-8")
 	}
 	for _, elem := range strings.Split(rel, "/") {
 		switch elem {
@@ -115,11 +113,10 @@ func CheckName(rel string) error {
 				return refuse("character %q cannot be used in a file name on Windows", r)
 			}
 		}
-		if strings.HasSuffix(elem, ".") || strings.HasSuffix(elem, " ") {
+		if winname.TrailingDot(elem) {
 			return refuse("name %q ends with a dot or space, which Windows drops", elem)
 		}
-		base, _, _ := strings.Cut(elem, ".")
-		if reserved[strings.ToUpper(strings.TrimSpace(base))] {
+		if winname.Reserved(elem) {
 			return refuse("%q is a reserved device name on Windows", elem)
 		}
 	}

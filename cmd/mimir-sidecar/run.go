@@ -8,11 +8,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"syscall"
 	"time"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/internal/safefile"
 	"github.com/mimir-sidecar/mimir-sidecar/notify"
 	"github.com/mimir-sidecar/mimir-sidecar/rpc"
 	"github.com/mimir-sidecar/mimir-sidecar/workspace"
@@ -59,7 +61,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	var wf *engine.Workflow
 	if *resume == "" {
-		wf, err = engine.LoadWorkflow(pos[0])
+		wf, err = loadWorkflowArg(ws, pos[0])
 		var invalid *engine.ValidationError
 		if errors.As(err, &invalid) {
 			fmt.Fprintln(stderr, err)
@@ -157,10 +159,15 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	var saveErr error
 	if sum.Status != engine.StatusCancelled && !*noSave && sum.Deliverables > 0 {
 		saveCtx, cancel := context.WithTimeout(ctx, time.Minute)
-		report, err := ws.Save(saveCtx, ex.StagingDir(), deliverablePaths(ex.Deliverables()), workspace.SaveOptions{Target: *target, Conflict: policy})
+		paths := deliverablePaths(ex.Deliverables())
+		report, err := ws.Save(saveCtx, ex.StagingDir(), paths, workspace.SaveOptions{Target: *target, Conflict: policy})
 		cancel()
 		if err != nil {
 			saveErr = fmt.Errorf("save deliverables: %w", err)
+			// Shown like any save (and kept in the journal), not only as
+			// the exit status.
+			failed := ws.FailedSave(*target, paths, err.Error())
+			ex.RecordSaveFailed(failed.Target, failed.Failed, failed.Results, err.Error())
 		} else {
 			ex.RecordSaved(report.Target, report.Saved, report.Failed, report.Results)
 		}
@@ -197,6 +204,30 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	default:
 		return exitError{1}
 	}
+}
+
+// loadWorkflowArg reads the workflow named on the command line. One inside
+// the workspace is read through the workspace's root, like any workspace
+// file (a link out of it is refused); one elsewhere, the user named
+// themselves. Either way it must be a regular file of bounded size.
+func loadWorkflowArg(ws *workspace.Workspace, arg string) (*engine.Workflow, error) {
+	var (
+		data []byte
+		err  error
+	)
+	if ws.Contains(arg) {
+		abs, aerr := filepath.Abs(arg)
+		if aerr != nil {
+			return nil, fmt.Errorf("workflow %s: %w", arg, aerr)
+		}
+		data, err = ws.ReadFile(abs, engine.MaxWorkflowSize)
+	} else {
+		data, err = workspace.ReadRegular(safefile.Path, arg, engine.MaxWorkflowSize)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("workflow: %w", err)
+	}
+	return engine.ParseWorkflowFile(arg, data)
 }
 
 func deliverablePaths(ds []engine.Deliverable) []string {

@@ -1,6 +1,7 @@
 package llm
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -10,7 +11,12 @@ import (
 // The shipped example parses and its agents can be made (its preamble
 // files are where it says), and a scripted model can run it to the end.
 func TestExampleWorkflow(t *testing.T) {
-	wf, err := engine.LoadWorkflow("../../examples/llm-review/workflow.yaml")
+	const path = "../../examples/llm-review/workflow.yaml"
+	src, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wf, err := engine.ParseWorkflowFile(path, src)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -377,7 +377,7 @@ func runWorkflow(t *testing.T, workflowYAML string, files map[string]string, cfg
 	if err := os.WriteFile(path, []byte(workflowYAML), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	wf, err := engine.LoadWorkflow(path)
+	wf, err := engine.ParseWorkflowFile(path, []byte(workflowYAML))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,7 +37,7 @@ export function toast(ev: MimirEvent): Toast | undefined {
     case 'execution-cancelled':
       return { level: 'warning', text: d.message };
     case 'deliverables-saved':
-      return { level: (d.failed ?? 0) > 0 ? 'warning' : 'info', text: d.message };
+      return { level: d.error ? 'error' : (d.failed ?? 0) > 0 ? 'warning' : 'info', text: d.message };
   }
   return undefined;
 }

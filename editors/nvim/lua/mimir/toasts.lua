@@ -42,6 +42,9 @@ function M.toast(ev)
   elseif name == "execution-cancelled" then
     return WARN, d.message
   elseif name == "deliverables-saved" then
+    if type(d.error) == "string" and d.error ~= "" then
+      return ERROR, d.message
+    end
     return (d.failed or 0) > 0 and WARN or INFO, d.message
   end
   return nil
