@@ -2,8 +2,6 @@
 
 package launcher
 
-
-
 // Main returns at once: only Linux runs commands through a launcher.
 func Main() {}
 
@@ -15,4 +13,3 @@ func StartSubreaper() (*Subreaper, error) { return &Subreaper{}, nil }
 
 // Stop does nothing.
 func (*Subreaper) Stop() {}
-
