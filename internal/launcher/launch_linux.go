@@ -101,49 +101,56 @@ func launch(enc string, argv []string) int {
 		return 126
 	}
 
-	// Until the command exits, orphans that reparent here are reaped as
-	// they die; the command's own status is handed over.
-	exited := make(chan waitResult, 1)
+	// One goroutine reaps every child, the command and the orphans that
+	// reparent here, and reports each; two waiters could each sleep on a
+	// child the other reaped. The channel closes once no child is left.
+	reaped := make(chan reap)
 	go func() {
+		defer close(reaped)
 		for {
 			var ws syscall.WaitStatus
 			p, err := syscall.Wait4(-1, &ws, 0, nil)
 			if errors.Is(err, syscall.EINTR) {
 				continue
 			}
-			if err != nil || p == pid {
-				exited <- waitResult{ws, err}
+			if err != nil { // ECHILD: no child, so no descendant, is left
 				return
 			}
+			reaped <- reap{p, ws}
 		}
 	}()
 	var (
 		status syscall.WaitStatus
 		have   bool
 		grace  <-chan time.Time
+		over   bool // the grace after SIGTERM
 	)
-wait:
-	for {
+	for !have && !over {
 		select {
-		case r := <-exited:
-			status, have = r.status, r.err == nil
-			break wait
+		case r := <-reaped:
+			if r.pid == pid {
+				status, have = r.status, true
+			}
 		case <-stop:
 			if grace == nil {
 				_ = syscall.Kill(-pid, syscall.SIGTERM)
 				grace = time.After(KillGrace)
 			}
 		case <-grace:
-			break wait
+			over = true
 		}
 	}
-	if st, ok := killDescendants(pid); ok {
-		status, have = st, true
-	}
-	if !have {
-		// The reaping goroutine got the command (or gave up): its answer
-		// is the last thing it sends.
-		if r := <-exited; r.err == nil {
+	// Then everything left is killed, round after round: those that
+	// reparent here as their parents die are found on the next one.
+	for {
+		for _, p := range children() {
+			_ = syscall.Kill(p, syscall.SIGKILL)
+		}
+		r, ok := <-reaped
+		if !ok {
+			break
+		}
+		if r.pid == pid {
 			status, have = r.status, true
 		}
 	}
@@ -158,33 +165,9 @@ wait:
 	}
 }
 
-type waitResult struct {
+type reap struct {
+	pid    int
 	status syscall.WaitStatus
-	err    error
-}
-
-// killDescendants kills every process left below this one and reaps them,
-// until none is left: those that reparent here as their parents die are
-// found on the next round. It returns cmd's status if it reaped it.
-func killDescendants(cmd int) (syscall.WaitStatus, bool) {
-	var (
-		status syscall.WaitStatus
-		have   bool
-	)
-	for {
-		for _, p := range children() {
-			_ = syscall.Kill(p, syscall.SIGKILL)
-		}
-		var ws syscall.WaitStatus
-		p, err := syscall.Wait4(-1, &ws, 0, nil)
-		switch {
-		case errors.Is(err, syscall.EINTR):
-		case err != nil: // ECHILD: no child, so no descendant, is left
-			return status, have
-		case p == cmd:
-			status, have = ws, true
-		}
-	}
 }
 
 // children lists this process's children: those of each of its threads,
