@@ -14,20 +14,23 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
+
+	"github.com/mimir-sidecar/mimir-sidecar/internal/sandbox"
 )
 
 // wire is what the sidecar tells its launcher besides the command's argv
 // (its arguments) and environment (its own).
 type wire struct {
 	// Path is the program, resolved by the sidecar.
-	Path string `json:"path"`
+	Path    string          `json:"path"`
+	Sandbox *sandbox.Policy `json:"sandbox,omitempty"`
 }
 
 // command makes cmd run the launcher, this very binary (/proc/self/exe
 // stays right even when the file was replaced since the sidecar started),
 // with the command as its arguments.
 func command(ctx context.Context, path string, s Spec) (*exec.Cmd, error) {
-	enc, err := json.Marshal(wire{Path: path})
+	enc, err := json.Marshal(wire{Path: path, Sandbox: s.Sandbox})
 	if err != nil {
 		return nil, err
 	}
@@ -79,6 +82,15 @@ func launch(enc string, argv []string) int {
 	if err := setSubreaper(); err != nil {
 		fmt.Fprintf(os.Stderr, "mimir-sidecar launcher: %v\n", err)
 		return 126
+	}
+	if w.Sandbox != nil {
+		// Before the command's first instruction, so that it and all it
+		// starts are fenced. The launcher, fenced too, still sees and
+		// signals its own descendants: they share its domain.
+		if err := w.Sandbox.Apply(); err != nil {
+			fmt.Fprintf(os.Stderr, "mimir-sidecar launcher: %v\n", err)
+			return 126
+		}
 	}
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)

@@ -21,6 +21,8 @@ import (
 	"os"
 	"os/exec"
 	"time"
+
+	"github.com/mimir-sidecar/mimir-sidecar/internal/sandbox"
 )
 
 // KillGrace is how long a cancelled command gets to exit after SIGTERM
@@ -41,6 +43,10 @@ type Spec struct {
 	Dir string
 	// Env is the command's whole environment.
 	Env []string
+	// Sandbox, when set, fences the command and all it starts: the
+	// launcher applies it to itself before it starts the command, which
+	// inherits it and cannot undo it.
+	Sandbox *sandbox.Policy
 }
 
 // errNoHook is what a binary that did not call Main gets, instead of
