@@ -140,7 +140,7 @@ func nonNil(s []string) []string {
 // agent's limits, for agents that run commands of their own (an llm
 // worker's tool): the same environment (MIMIR_* plus env, whose entries
 // win over the sidecar's own, so an empty value hides a variable), a
-// process group of its own that dies with the call, and ctx for the
+// launcher that kills all it started when the call ends, and ctx for the
 // timeout. It returns the last 64 KiB of the combined output.
 func RunCommand(ctx context.Context, job *Job, command Command, env map[string]string, phase string) (string, error) {
 	if command.IsZero() {
