@@ -29,14 +29,17 @@ func main() {
 	// A re-executed copy of this binary may be the launcher of a
 	// workflow's command rather than the sidecar.
 	launcher.Main()
-	// What a launcher killed outright leaves comes here, to be killed.
+	// What a launcher killed outright leaves comes here, to be killed. It
+	// is a backstop: without it the launchers still clean up after
+	// themselves.
 	orphans, err := launcher.StartSubreaper()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "mimir-sidecar:", err)
-		os.Exit(1)
+		fmt.Fprintln(os.Stderr, "mimir-sidecar: warning:", err)
 	}
 	code := run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-	orphans.Stop()
+	if orphans != nil {
+		orphans.Stop()
+	}
 	os.Exit(code)
 }
 
