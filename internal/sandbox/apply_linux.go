@@ -1,0 +1,134 @@
+package sandbox
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/landlock-lsm/go-landlock/landlock"
+	ll "github.com/landlock-lsm/go-landlock/landlock/syscall"
+)
+
+// Available reports the kernel's Landlock ABI version, 0 when it has none
+// (too old, or not enabled at boot).
+func Available() int {
+	v, err := ll.LandlockGetABIVersion()
+	if err != nil || v < 0 {
+		return 0
+	}
+	return v
+}
+
+// Landlock ABI versions that brought what the policy uses.
+const (
+	abiRefer    = 2 // renames and links across folders
+	abiTruncate = 3
+	abiNetwork  = 4 // TCP bind and connect rules
+	abiIoctlDev = 5
+	abiScoped   = 6 // signals and abstract unix sockets
+)
+
+// writeRights are the filesystem rights the fence handles: every way of
+// changing the filesystem. Reading and executing are not handled, so they
+// stay allowed everywhere.
+const writeRights = landlock.AccessFSSet(ll.AccessFSWriteFile | ll.AccessFSRemoveDir | ll.AccessFSRemoveFile |
+	ll.AccessFSMakeChar | ll.AccessFSMakeDir | ll.AccessFSMakeReg | ll.AccessFSMakeSock | ll.AccessFSMakeFifo |
+	ll.AccessFSMakeBlock | ll.AccessFSMakeSym | ll.AccessFSRefer | ll.AccessFSTruncate | ll.AccessFSIoctlDev)
+
+// deviceRights are what ordinary tools need on the devices below: write
+// to /dev/null, talk to a terminal.
+const deviceRights = landlock.AccessFSSet(ll.AccessFSWriteFile | ll.AccessFSTruncate | ll.AccessFSIoctlDev)
+
+// devices stay writable under every mode: writing to them changes no file.
+var devices = []string{"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty", "/dev/ptmx", "/dev/pts"}
+
+// Apply fences the calling process — all its threads — and everything it
+// starts afterwards, irreversibly. Under BestEffort it enforces what the
+// kernel supports; otherwise a kernel that cannot enforce the policy is
+// an error wrapping ErrUnavailable and nothing is restricted.
+func (p Policy) Apply() error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	if p.Mode == Off {
+		return nil
+	}
+	abi := Available()
+	cfg, err := p.config(abi)
+	if err != nil {
+		return err
+	}
+	if cfg == nil {
+		return nil // best effort, and the kernel has nothing to offer
+	}
+	writable := p.writable()
+	for _, dir := range writable {
+		// A folder planted as a symlink would carry the fence's write
+		// right wherever it points.
+		fi, err := os.Lstat(dir)
+		if err != nil {
+			return fmt.Errorf("sandbox: writable folder: %w", err)
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("sandbox: writable folder %s is not a folder (a symlink?)", dir)
+		}
+	}
+	dirRights := cfg.HandledAccessFS
+	rules := []landlock.Rule{
+		landlock.PathAccess(deviceRights&cfg.HandledAccessFS, devices...).IgnoreIfMissing(),
+	}
+	if len(writable) > 0 {
+		rules = append(rules, landlock.PathAccess(dirRights, writable...))
+	}
+	for _, port := range p.ConnectPorts {
+		rules = append(rules, landlock.ConnectTCP(port))
+	}
+	if err := cfg.Restrict(rules...); err != nil {
+		return fmt.Errorf("sandbox (%s): %w", p, err)
+	}
+	return nil
+}
+
+// config is the Landlock configuration that enforces p on a kernel with
+// the given ABI: nil when there is nothing to enforce (best effort on a
+// kernel without Landlock). Rights a kernel lacks beyond the policy's
+// core (truncate, device ioctls, cross-folder renames, IPC scoping) are
+// left out; the core — writes, and network rules when asked for — is
+// required unless the policy is best effort.
+func (p Policy) config(abi int) (*landlock.Config, error) {
+	if abi < 1 {
+		if p.BestEffort {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("sandbox (%s): %w: Landlock is not available (Linux 5.13 or later with Landlock enabled is needed)", p, ErrUnavailable)
+	}
+	fs := writeRights
+	for _, r := range []struct {
+		abi    int
+		rights landlock.AccessFSSet
+	}{{abiRefer, ll.AccessFSRefer}, {abiTruncate, ll.AccessFSTruncate}, {abiIoctlDev, ll.AccessFSIoctlDev}} {
+		if abi < r.abi {
+			fs &^= r.rights
+		}
+	}
+	args := []any{fs}
+	if p.network() != NetworkAllow {
+		switch {
+		case abi >= abiNetwork:
+			args = append(args, landlock.AccessNetSet(ll.AccessNetBindTCP|ll.AccessNetConnectTCP))
+		case !p.BestEffort:
+			return nil, fmt.Errorf("sandbox (%s): %w: network rules need Landlock ABI %d, the kernel has %d", p, ErrUnavailable, abiNetwork, abi)
+		default:
+			p.ConnectPorts = nil
+		}
+	}
+	if abi >= abiScoped {
+		// A fenced process may not signal the sidecar or reach the
+		// abstract sockets of processes outside its fence.
+		args = append(args, landlock.ScopedSet(ll.ScopeSignal|ll.ScopeAbstractUnixSocket))
+	}
+	cfg, err := landlock.NewConfig(args...)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox (%s): %w", p, err)
+	}
+	return cfg, nil
+}
