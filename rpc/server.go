@@ -19,6 +19,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	jsonv2 "github.com/go-json-experiment/json"
@@ -105,6 +106,7 @@ type Server struct {
 	execSettings map[string]execSettings
 	openDocs     map[string]bool // workflow documents the editor has open, by URI
 	journal      *engine.Journal // nil when another sidecar keeps the workspace's
+	noticing     atomic.Bool     // a journal notice is on its way to the client
 }
 
 type method struct {
