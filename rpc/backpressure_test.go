@@ -27,6 +27,13 @@ type pipeClient struct {
 
 func startPipeClient(t testing.TB, opts Options) *pipeClient {
 	t.Helper()
+	return startPipeClientCtx(context.Background(), t, opts)
+}
+
+// startPipeClientCtx is startPipeClient for a server that ends when ctx
+// does, as the sidecar does on SIGTERM.
+func startPipeClientCtx(ctx context.Context, t testing.TB, opts Options) *pipeClient {
+	t.Helper()
 	inR, inW, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
@@ -38,7 +45,7 @@ func startPipeClient(t testing.TB, opts Options) *pipeClient {
 	opts.DefaultWorkspace = t.TempDir()
 	c := &pipeClient{t: t, s: newServer(opts), in: inW, out: bufio.NewReaderSize(outR, 64<<10), served: make(chan int, 1)}
 	go func() {
-		c.served <- c.s.serve(context.Background(), inR, outW)
+		c.served <- c.s.serve(ctx, inR, outW)
 		outW.Close()
 	}()
 	t.Cleanup(func() {
@@ -84,7 +91,10 @@ func (c *pipeClient) pipeline(n int) <-chan struct{} {
 	go func() {
 		defer close(done)
 		for id := 1; id <= n; id++ {
-			c.write(`{"jsonrpc":"2.0","id":` + strconv.Itoa(id) + `,"method":"mimir/executions"}`)
+			body := `{"jsonrpc":"2.0","id":` + strconv.Itoa(id) + `,"method":"mimir/executions"}`
+			if _, err := fmt.Fprintf(c.in, "Content-Length: %d\r\n\r\n%s", len(body), body); err != nil {
+				return // the server has ended; the test says whether it should have
+			}
 		}
 	}()
 	return done
@@ -142,6 +152,22 @@ func TestUnreadAnswersStopReading(t *testing.T) {
 		t.Errorf("exit status %d after shutdown, want 0", code)
 	}
 	c.served <- 0 // for the cleanup
+}
+
+// TestTerminateWhileNotReading: the sidecar's SIGTERM (its context ending)
+// ends it while it owes every answer it may and reads nothing more.
+func TestTerminateWhileNotReading(t *testing.T) {
+	ctx, terminate := context.WithCancel(context.Background())
+	c := startPipeClientCtx(ctx, t, Options{})
+	written := c.pipeline(20000)
+	c.owedFull(written)
+	terminate()
+	select {
+	case code := <-c.served:
+		c.served <- code
+	case <-time.After(10 * time.Second):
+		t.Fatal("terminating did not end the server while it owed answers nobody read")
+	}
 }
 
 // fillOutput sends requests whose answers overflow the server's output
