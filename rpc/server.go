@@ -190,8 +190,15 @@ func (s *Server) serve(ctx context.Context, in io.ReadCloser, out io.Writer) int
 	case <-s.conn.Done():
 		s.log.Info("the editor closed the connection")
 	case <-s.stream.inputEnded:
-		// conn.Done waits for every answer to be written, which a client
-		// that has stopped reading would hold up for ever.
+		// conn.Done waits for every answer to be written: a client that
+		// closed its end but still reads gets them, one that has stopped
+		// reading would hold the server up for ever.
+		select {
+		case <-s.conn.Done():
+		case <-ctx.Done():
+		case <-time.After(s.opts.StopTimeout):
+			s.log.Warn("the editor closed its end without reading the answers still owed; they are given up")
+		}
 		s.log.Info("the editor closed the connection")
 	case <-s.exited:
 	case <-ctx.Done():
