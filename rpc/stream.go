@@ -57,8 +57,8 @@ type stream struct {
 	closing   chan struct{}
 	closeOnce sync.Once
 	// inputEnded is closed when reading stops for good (end of input, or
-	// an error): the server ends without waiting for answers the client
-	// will never read.
+	// an error): the server then ends without waiting for ever on answers
+	// a client that has stopped reading will never take.
 	inputEnded chan struct{}
 	endOnce    sync.Once
 }
@@ -132,8 +132,9 @@ func (s *stream) owe(ctx context.Context) error {
 }
 
 // paid frees the slot of an answered call. Written or not (a client gone
-// away), the answer no longer waits; an answer that took no slot (there
-// are a few, such as the error for an empty batch) frees none.
+// away), the answer no longer waits. An answer that took no slot (the
+// error for an empty batch, say) frees another's: the bound is loose by
+// those, where the opposite mistake could leave the reader stuck.
 func (s *stream) paid() {
 	select {
 	case <-s.owed:
