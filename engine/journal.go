@@ -15,7 +15,8 @@ import (
 	"sync"
 	"time"
 
-	_ "modernc.org/sqlite" // the pure-Go SQLite driver, "sqlite"
+	"modernc.org/sqlite" // the pure-Go SQLite driver, "sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // A Journal keeps every event and execution record in SQLite under the
@@ -32,6 +33,11 @@ type Journal struct {
 	queue chan journalEntry
 	done  chan struct{}
 	sink  Sink // set by the Runner before the first event
+	// closing, made by start, is closed when the journal stops waiting
+	// for a disk that cannot write: senders blocked on a full queue are
+	// let go, and the writer gives up on what it cannot commit.
+	closing     chan struct{}
+	closingOnce sync.Once
 
 	// mu guards the queue's life: senders hold it for reading, Close for
 	// writing, so nothing is ever sent on the closed queue (a Prune that
@@ -161,19 +167,43 @@ func (j *Journal) LastSeq() (uint64, error) {
 	return uint64(max(kept.Int64, events.Int64)), nil
 }
 
+// A JournalWatcher is a Sink that is told when the journal cannot write.
+// Like Emit, its methods are called from the journal's writer and must not
+// block.
+type JournalWatcher interface {
+	// JournalFailed is called once when writing starts to fail. Events are
+	// then held, in order, and reach the sink only once written.
+	JournalFailed(err error)
+	// JournalRecovered is called when a write succeeds again.
+	JournalRecovered()
+}
+
 // start runs the writer; the Runner calls it with the sink events go to
 // after they are committed.
 func (j *Journal) start(sink Sink) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.sink = sink
+	j.closing = make(chan struct{})
 	j.started = true
 	go j.write()
 }
 
+// stopWaiting lets go of senders blocked on a full queue and makes the
+// writer give up on a batch it cannot commit: the journal is closing, or
+// the runner's time to stop is up.
+func (j *Journal) stopWaiting() {
+	j.mu.RLock()
+	started := j.started
+	j.mu.RUnlock()
+	if started {
+		j.closingOnce.Do(func() { close(j.closing) })
+	}
+}
+
 // append queues an event (and, with the first event of an execution, its
-// record). It blocks only when the disk is this far behind. After Close it
-// drops the event and says so.
+// record). It blocks only when the disk is this far behind (or cannot
+// write), until stopWaiting. After Close it drops the event and says so.
 func (j *Journal) append(ev Event, rec *journalRecord) error {
 	j.mu.RLock()
 	defer j.mu.RUnlock()
@@ -181,14 +211,38 @@ func (j *Journal) append(ev Event, rec *journalRecord) error {
 		return fmt.Errorf("journal event %d: %w", ev.Seq, ErrJournalClosed)
 	}
 	// Encoding happens on the writer's goroutine, off the engine's path.
-	j.queue <- journalEntry{ev: ev, record: rec}
-	return nil
+	e := journalEntry{ev: ev, record: rec}
+	select {
+	case j.queue <- e:
+		return nil
+	default:
+	}
+	select {
+	case j.queue <- e:
+		return nil
+	case <-j.closing:
+		return fmt.Errorf("journal event %d: the journal cannot write and is closing: %w", ev.Seq, ErrJournalClosed)
+	}
 }
 
+// Retrying a batch the disk refused: from the first delay, doubling, to
+// the last.
+const (
+	journalRetryFirst = 50 * time.Millisecond
+	journalRetryMax   = 2 * time.Second
+)
+
 // write commits whatever is queued in one transaction, then hands the
-// events on in order.
+// events on in order. A batch the disk refuses (full, read-only) is tried
+// again, with backoff, until it is written: the events wait in the queue
+// meanwhile, and the sink sees none of them before they are committed, so
+// no listener ever saw an event the journal lacks. The watcher hears of
+// the failure once. Only when the journal stops waiting (closing) is a
+// batch that still fails given up, unseen by anyone.
 func (j *Journal) write() {
 	defer close(j.done)
+	watcher, _ := j.sink.(JournalWatcher)
+	failing := false
 	batch := make([]journalEntry, 0, 256)
 	for first := range j.queue {
 		batch = append(batch[:0], first)
@@ -204,19 +258,74 @@ func (j *Journal) write() {
 				break more
 			}
 		}
-		if err := j.commit(batch); err != nil {
-			// The events still go out: a disk problem must not silence
-			// the editor. It is logged, loudly.
-			j.log.Error("journal write failed; these events will not survive a restart", "err", err, "from", batch[0].ev.Seq)
+		committed := j.commitRetrying(batch, func(err error) {
+			if !failing {
+				failing = true
+				j.log.Error("the journal cannot write; events are held until it can", "err", err, "from", batch[0].ev.Seq)
+				if watcher != nil {
+					watcher.JournalFailed(err)
+				}
+			}
+		})
+		if committed && failing {
+			failing = false
+			j.log.Info("the journal writes again")
+			if watcher != nil {
+				watcher.JournalRecovered()
+			}
 		}
 		for _, e := range batch {
-			if e.flushed != nil {
+			switch {
+			case e.flushed != nil:
 				close(e.flushed)
-				continue
+			case committed:
+				j.sink.Emit(e.ev)
 			}
-			j.sink.Emit(e.ev)
 		}
 	}
+}
+
+// commitRetrying commits batch, retrying with backoff while the journal
+// waits for the disk, and reports each failure. It says whether the batch
+// was written.
+func (j *Journal) commitRetrying(batch []journalEntry, failed func(error)) bool {
+	delay := journalRetryFirst
+	for {
+		err := j.commit(batch)
+		if err == nil {
+			return true
+		}
+		failed(err)
+		if !retryable(err) {
+			j.log.Error("the journal refused these events and would again; they are dropped, and no listener saw them", "err", err, "from", batch[0].ev.Seq, "to", lastEventSeq(batch))
+			return false
+		}
+		select {
+		case <-j.closing:
+			first, last := batch[0].ev.Seq, lastEventSeq(batch)
+			j.log.Error("the journal is closing and still cannot write; these events are lost, and no listener saw them", "err", err, "from", first, "to", last)
+			return false
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, journalRetryMax)
+	}
+}
+
+// retryable says whether a commit that failed may succeed later as it is:
+// the disk full or failing, the database read-only or locked for a while.
+// Anything else (a constraint, an event that cannot be encoded) would fail
+// the same way for ever, and hold every later event behind it.
+func retryable(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_BUSY,
+		sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_NOMEM, sqlite3.SQLITE_PROTOCOL:
+		return true
+	}
+	return false
 }
 
 // insertChunk is how many events one INSERT statement carries: SQLite's
@@ -329,9 +438,14 @@ func (j *Journal) flush() error {
 		j.mu.RUnlock()
 		return fmt.Errorf("flush the journal: %w", ErrJournalClosed)
 	}
-	j.queue <- journalEntry{flushed: done}
+	select {
+	case j.queue <- journalEntry{flushed: done}:
+	case <-j.closing:
+		j.mu.RUnlock()
+		return fmt.Errorf("flush the journal: %w", ErrJournalClosed)
+	}
 	j.mu.RUnlock()
-	<-done
+	<-done // the writer closes it, written or given up
 	return nil
 }
 
@@ -339,6 +453,8 @@ func (j *Journal) flush() error {
 func (j *Journal) Close() error {
 	var err error
 	j.closeOnce.Do(func() {
+		// Senders blocked on a disk that cannot write hold mu: let them go.
+		j.stopWaiting()
 		j.mu.Lock()
 		j.closed = true
 		if j.started {

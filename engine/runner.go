@@ -266,6 +266,11 @@ func (r *Runner) Flush() error {
 // Close cancels every running execution and waits, until ctx is done, for
 // each to finish with its execution-cancelled event.
 func (r *Runner) Close(ctx context.Context) error {
+	if j := r.opts.Journal; j != nil {
+		// An emit blocked on a journal that cannot write holds r.mu; past
+		// the deadline the journal stops waiting for the disk.
+		defer context.AfterFunc(ctx, j.stopWaiting)()
+	}
 	r.mu.Lock()
 	r.closed = true
 	running := append([]*Execution(nil), r.order...)
@@ -313,6 +318,11 @@ func (r *Runner) emitLocked(ex *Execution, name string, data EventData) {
 	ev := Event{Seq: r.seq, ExecutionID: ex.id, Event: name, Time: time.Now().UTC(), Data: data}
 	ex.state.apply(ev)
 	if r.journal == nil {
+		if r.opts.Journal != nil {
+			// The journal is the record: a listener sees nothing it lacks.
+			r.log.Error("an event came after the journal closed; it is dropped", "seq", ev.Seq, "event", name)
+			return
+		}
 		r.opts.Sink.Emit(ev)
 		return
 	}
@@ -321,8 +331,8 @@ func (r *Runner) emitLocked(ex *Execution, name string, data EventData) {
 		rec = &journalRecord{id: ex.id, name: ex.wf.Name, path: ex.wf.Path, dir: ex.wf.Dir, source: ex.wf.Source}
 	}
 	if err := r.journal.append(ev, rec); err != nil {
-		// Not kept, but not withheld from the listeners either.
-		r.log.Error("an event could not be journaled", "err", err)
-		r.opts.Sink.Emit(ev)
+		// Not kept, so not shown: a listener sees nothing the journal
+		// lacks.
+		r.log.Error("an event could not be journaled; it is dropped", "err", err)
 	}
 }

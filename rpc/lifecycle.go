@@ -106,7 +106,7 @@ func (s *Server) initialize(ctx context.Context, params json.RawMessage) (any, e
 		Agents:    agents,
 		Logger:    s.log,
 		Journal:   journal,
-		Sink:      engine.SinkFunc(func(ev engine.Event) { _ = s.hub.Publish(ev.Seq, ev.ExecutionID, ev.Event, ev) }),
+		Sink:      eventSink{s},
 	})
 	info := mimirInfo{ProtocolVersion: ProtocolVersion, Workspace: ws.Dir()}
 	if s.opts.StartMirror != nil {

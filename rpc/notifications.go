@@ -16,6 +16,58 @@ import (
 
 const progressPrefix = "mimir/"
 
+// Notices about the journal, sent as mimir/event with seq 0: they are not
+// an execution's events, are not journaled (the journal is what failed)
+// and are never replayed. See docs/protocol.md.
+const (
+	eventJournalError     = "journal-error"
+	eventJournalRecovered = "journal-recovered"
+)
+
+// eventSink hands the engine's events to the hub, and tells the client
+// when the journal cannot write. Its methods are called by the engine and
+// the journal's writer, which must never wait for the client.
+type eventSink struct{ s *Server }
+
+func (k eventSink) Emit(ev engine.Event) { _ = k.s.hub.Publish(ev.Seq, ev.ExecutionID, ev.Event, ev) }
+
+func (k eventSink) JournalFailed(err error) {
+	ws, _ := k.s.session()
+	dir := ".mimir"
+	if ws != nil {
+		dir = ws.StateDir()
+	}
+	text := fmt.Sprintf("Mimir cannot write its journal in %s (%v). Events are held, and executions wait, until it can: free disk space there (or make it writable).", dir, err)
+	k.s.journalNotice(eventJournalError, protocol.MessageTypeWarning, err.Error(), text)
+}
+
+func (k eventSink) JournalRecovered() {
+	k.s.journalNotice(eventJournalRecovered, protocol.MessageTypeInfo, "", "Mimir writes its journal again; the events it held are saved and sent.")
+}
+
+// journalNotice sends a journal notice and its toast from a goroutine of
+// the server's: the journal's writer must not wait on the client. One
+// notice is sent at a time; one that comes while another is still on its
+// way is dropped (the client is being told already).
+func (s *Server) journalNotice(name string, level protocol.MessageType, errText, text string) {
+	if !s.noticing.CompareAndSwap(false, true) {
+		s.log.Warn("journal notice not sent: the previous one is still on its way", "notice", name)
+		return
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer s.noticing.Store(false)
+		ev := engine.Event{Event: name, Time: time.Now().UTC(), Data: engine.EventData{Error: errText, Message: text}}
+		if envelope, err := json.Marshal(ev); err == nil {
+			s.notify("mimir/event", envelope)
+		}
+		if params, err := protocol.Marshal(&protocol.ShowMessageParams{Type: level, Message: text}); err == nil {
+			s.notify("window/showMessage", params)
+		}
+	}()
+}
+
 // progress is one execution's work-done progress. The client must accept
 // its token before anything is reported on it, so what comes while it is
 // being asked waits in pending: the forwarder never waits for the client's

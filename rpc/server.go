@@ -19,6 +19,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	jsonv2 "github.com/go-json-experiment/json"
@@ -48,6 +49,10 @@ type Options struct {
 	Logger  *slog.Logger
 	// MaxMessage bounds one incoming message's body (default 64 MiB).
 	MaxMessage int
+	// MaxUnanswered bounds the requests read and not yet answered
+	// (default DefaultMaxUnanswered): past it the server reads nothing
+	// more until the client takes its answers.
+	MaxUnanswered int
 	// DefaultWorkspace is used when the client names no workspace.
 	DefaultWorkspace string
 	// Agents gives the agent types available in a workspace; default
@@ -101,6 +106,7 @@ type Server struct {
 	execSettings map[string]execSettings
 	openDocs     map[string]bool // workflow documents the editor has open, by URI
 	journal      *engine.Journal // nil when another sidecar keeps the workspace's
+	noticing     atomic.Bool     // a journal notice is on its way to the client
 }
 
 type method struct {
@@ -151,6 +157,9 @@ func newServer(opts Options) *Server {
 	if opts.MaxMessage <= 0 {
 		opts.MaxMessage = DefaultMaxMessage
 	}
+	if opts.MaxUnanswered <= 0 {
+		opts.MaxUnanswered = DefaultMaxUnanswered
+	}
 	if opts.Agents == nil {
 		opts.Agents = func(*workspace.Workspace) (engine.Agents, error) { return engine.DefaultAgents(), nil }
 	}
@@ -173,12 +182,23 @@ func newServer(opts Options) *Server {
 func (s *Server) serve(ctx context.Context, in io.ReadCloser, out io.Writer) int {
 	s.ctx, s.cancel = context.WithCancel(ctx)
 	defer s.cancel()
-	s.stream = newStream(in, out, in, s.opts.MaxMessage)
+	s.stream = newStream(in, out, in, s.opts.MaxMessage, s.opts.MaxUnanswered)
 	s.conn = jsonrpc2.NewConn(s.stream, jsonrpc2.WithPreempter(preempter{s.cancelRequest}))
 	s.conn.Go(s.ctx, s.handle)
 
 	select {
 	case <-s.conn.Done():
+		s.log.Info("the editor closed the connection")
+	case <-s.stream.inputEnded:
+		// conn.Done waits for every answer to be written: a client that
+		// closed its end but still reads gets them, one that has stopped
+		// reading would hold the server up for ever.
+		select {
+		case <-s.conn.Done():
+		case <-ctx.Done():
+		case <-time.After(s.opts.StopTimeout):
+			s.log.Warn("the editor closed its end without reading the answers still owed; they are given up")
+		}
 		s.log.Info("the editor closed the connection")
 	case <-s.exited:
 	case <-ctx.Done():
@@ -239,6 +259,9 @@ func (s *Server) stop() {
 		return true
 	})
 	s.cancel()
+	// Answers still owed are given up: conn.Close waits for their
+	// handlers, which wait on a client that may never read.
+	s.stream.abandonWrites()
 	_ = s.conn.Close()
 	// A client that stops reading must not keep the process alive: bound
 	// the wait for writers stuck on its pipe.

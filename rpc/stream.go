@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -19,6 +20,16 @@ import (
 // the connection lives on. It also runs hooks once a response has been
 // written, which is how an execution starts only after its id has reached
 // the client.
+//
+// It bounds the answers owed: every call it reads takes a slot until its
+// response has been written, and with every slot taken it reads nothing
+// more. jsonrpc2 keeps no outgoing queue of its own: an answer waits in
+// the goroutine of the handler that made it, blocked on the write, and an
+// async handler hands the reading on to a new goroutine. A client that
+// sends requests without reading answers would thus grow one goroutine and
+// one answer per request; with the slots, its own pipe fills instead and
+// its writes block. Notifications the server sends need no slot: events
+// come from one forwarder goroutine, which waits its turn.
 type stream struct {
 	in       *bufio.Reader
 	out      io.Writer
@@ -33,10 +44,130 @@ type stream struct {
 	wmu   sync.Mutex
 	wbuf  []byte
 	hooks map[string]func() // by response id, as JSON
+
+	// owed holds a token per call read and not yet answered (a batch
+	// with calls counts once: it is answered in one frame).
+	owed chan struct{}
+
+	// Frames go out through one goroutine (writeOut), so that a writer
+	// stuck on a client that does not read can be let go: once closing
+	// is closed, writes fail at once instead of waiting on the pipe.
+	frames    chan []byte
+	wrote     chan writeResult
+	closing   chan struct{}
+	closeOnce sync.Once
+	// inputEnded is closed when reading stops for good (end of input, or
+	// an error): the server then ends without waiting for ever on answers
+	// a client that has stopped reading will never take.
+	inputEnded chan struct{}
+	endOnce    sync.Once
 }
 
-func newStream(r io.Reader, w io.Writer, c io.Closer, maxFrame int) *stream {
-	return &stream{in: bufio.NewReaderSize(r, 64<<10), out: w, closer: c, maxFrame: maxFrame, hooks: map[string]func(){}}
+type writeResult struct {
+	n   int
+	err error
+}
+
+// errWritesAbandoned is what a write gets once the stream is closing.
+var errWritesAbandoned = errors.New("the sidecar is stopping: output to the editor abandoned")
+
+// DefaultMaxUnanswered bounds the requests read and not yet answered.
+// An answer costs tens of KB while it waits (its handler's goroutine and
+// encoded result), so this keeps a client that never reads to a few MB;
+// a client that reads its answers never gets near it.
+const DefaultMaxUnanswered = 64
+
+func newStream(r io.Reader, w io.Writer, c io.Closer, maxFrame, maxUnanswered int) *stream {
+	s := &stream{
+		in: bufio.NewReaderSize(r, 64<<10), out: w, closer: c, maxFrame: maxFrame,
+		hooks: map[string]func(){}, owed: make(chan struct{}, maxUnanswered),
+		frames: make(chan []byte), wrote: make(chan writeResult, 1),
+		closing: make(chan struct{}), inputEnded: make(chan struct{}),
+	}
+	go s.writeOut()
+	return s
+}
+
+// writeOut writes the frames handed to it, one at a time. It returns once
+// the stream is closing, at the latest when a write it is blocked in
+// returns (the client reads, or its pipe breaks).
+func (s *stream) writeOut() {
+	for {
+		select {
+		case frame := <-s.frames:
+			n, err := s.out.Write(frame)
+			select {
+			case s.wrote <- writeResult{n, err}:
+			case <-s.closing:
+				return
+			}
+		case <-s.closing:
+			return
+		}
+	}
+}
+
+// abandonWrites makes every write, under way or to come, fail at once,
+// and stops reading: for a server that is ending whether or not the
+// client reads.
+func (s *stream) abandonWrites() {
+	s.closeOnce.Do(func() { close(s.closing) })
+}
+
+func (s *stream) endInput() {
+	s.endOnce.Do(func() { close(s.inputEnded) })
+}
+
+// owe takes a slot for a call about to be handed to jsonrpc2, waiting
+// while every slot is taken: the back-pressure that keeps memory flat.
+func (s *stream) owe(ctx context.Context) error {
+	select {
+	case s.owed <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.closing:
+		return errWritesAbandoned
+	}
+}
+
+// paid frees the slot of an answered call. Written or not (a client gone
+// away), the answer no longer waits. An answer that took no slot (the
+// error for an empty batch, say) frees another's: the bound is loose by
+// those, where the opposite mistake could leave the reader stuck.
+func (s *stream) paid() {
+	select {
+	case <-s.owed:
+	default:
+	}
+}
+
+// expectsAnswer says whether jsonrpc2 will answer body, a valid JSON-RPC
+// message or batch.
+func expectsAnswer(body []byte) bool {
+	if t := bytes.TrimLeft(body, " \t\r\n"); len(t) > 0 && t[0] == '[' {
+		views, err := jsonrpc2.ScanRequestViews(body)
+		if err != nil {
+			return true // answered with an error
+		}
+		for _, v := range views {
+			if v.Err != nil || v.View.Kind == jsonrpc2.MessageViewCall {
+				return true
+			}
+		}
+		return false
+	}
+	v, err := jsonrpc2.ScanMessageView(body)
+	return err == nil && v.Kind == jsonrpc2.MessageViewCall
+}
+
+// isAnswer says whether an outgoing body answers what the client sent.
+func isAnswer(body []byte) bool {
+	if t := bytes.TrimLeft(body, " \t\r\n"); len(t) > 0 && t[0] == '[' {
+		return true // only answers go out in batches
+	}
+	v, err := jsonrpc2.ScanMessageView(body)
+	return err == nil && (v.Kind == jsonrpc2.MessageViewResponseResult || v.Kind == jsonrpc2.MessageViewResponseError)
 }
 
 // afterResponse runs f once the response with this id has been written.
@@ -60,7 +191,16 @@ func idKey(id jsonrpc2.ID) string {
 // ReadFrame returns the next frame whose body is a JSON-RPC message (or a
 // batch of them). The conn calls it (instead of Read) because it implements
 // jsonrpc2's frame interface.
-func (s *stream) ReadFrame(ctx context.Context) ([]byte, int64, error) {
+func (s *stream) ReadFrame(ctx context.Context) (body []byte, n int64, err error) {
+	defer func() {
+		if err != nil {
+			s.endInput()
+		}
+	}()
+	return s.readFrame(ctx)
+}
+
+func (s *stream) readFrame(ctx context.Context) ([]byte, int64, error) {
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, 0, err
@@ -102,6 +242,11 @@ func (s *stream) ReadFrame(ctx context.Context) ([]byte, int64, error) {
 				continue
 			}
 		}
+		if expectsAnswer(body) {
+			if err := s.owe(ctx); err != nil {
+				return nil, 0, err
+			}
+		}
 		return body, int64(hdr + length), nil
 	}
 }
@@ -139,6 +284,9 @@ func (s *stream) Write(ctx context.Context, msg jsonrpc2.Message) (int64, error)
 	s.wmu.Lock()
 	body := jsonrpc2.AppendMessage(s.wbuf[:0], msg)
 	n, err := s.writeLocked(body)
+	if isAnswer(body) {
+		s.paid()
+	}
 	var hook func()
 	if err == nil && len(s.hooks) > 0 {
 		// jsonrpc2 hands responses over in a type of its own; decoding the
@@ -158,6 +306,15 @@ func (s *stream) Write(ctx context.Context, msg jsonrpc2.Message) (int64, error)
 // WriteFrame writes an already encoded body: jsonrpc2 uses it for the
 // responses to a batch, which may answer requests with hooks.
 func (s *stream) WriteFrame(ctx context.Context, data []byte) (int64, error) {
+	n, err := s.writeFrame(data)
+	if isAnswer(data) {
+		s.paid()
+	}
+	return n, err
+}
+
+// writeFrame writes data and runs the hooks of the responses in it.
+func (s *stream) writeFrame(data []byte) (int64, error) {
 	s.wmu.Lock()
 	n, err := s.writeLocked(data)
 	var hooks []func()
@@ -188,7 +345,10 @@ func decodeResponse(b []byte) (*jsonrpc2.Response, bool) {
 	return resp, ok
 }
 
-func (s *stream) Close() error { return s.closer.Close() }
+func (s *stream) Close() error {
+	s.abandonWrites()
+	return s.closer.Close()
+}
 
 func (s *stream) writeLocked(body []byte) (int64, error) {
 	frame := make([]byte, 0, len(body)+32)
@@ -196,8 +356,17 @@ func (s *stream) writeLocked(body []byte) (int64, error) {
 	frame = strconv.AppendInt(frame, int64(len(body)), 10)
 	frame = append(frame, "\r\n\r\n"...)
 	frame = append(frame, body...)
-	n, err := s.out.Write(frame)
-	return int64(n), err
+	select {
+	case s.frames <- frame:
+	case <-s.closing:
+		return 0, errWritesAbandoned
+	}
+	select {
+	case r := <-s.wrote:
+		return int64(r.n), r.err
+	case <-s.closing:
+		return 0, errWritesAbandoned
+	}
 }
 
 // takeHook removes and returns the hook waiting for the response with this
@@ -223,7 +392,8 @@ func (s *stream) writeError(ctx context.Context, id json.RawMessage, code jsonrp
 		"id":      id,
 		"error":   map[string]any{"code": code, "message": msg},
 	})
-	_, _ = s.WriteFrame(ctx, body)
+	// It answers a frame that took no slot.
+	_, _ = s.writeFrame(body)
 }
 
 // frameError is a frame that can be answered and skipped.
