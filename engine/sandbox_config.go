@@ -102,12 +102,15 @@ func LoadSandboxSettings(workspaceDir string, endpoints []string) (SandboxSettin
 	defer root.Close()
 	name := filepath.Join(".mimir", "config.yaml")
 	where := filepath.Join(workspaceDir, name)
+	// The workspace's file can only tighten the fence, so one that cannot
+	// be read is ignored, with a warning: its author must not be able to
+	// keep the sidecar from starting.
 	ws, err := readSandboxSection(root, name, where)
-	if err != nil {
-		return s, nil, err
+	if err == nil {
+		err = ws.check(where)
 	}
-	if err := ws.check(where); err != nil {
-		return s, nil, err
+	if err != nil {
+		return s, []string{fmt.Sprintf("⚠️ The sandbox settings in the workspace are ignored: %v", err)}, nil
 	}
 	// The workspace may ask for a stricter fence, never a looser one.
 	var warnings []string
