@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -179,5 +180,61 @@ func TestLoadSandboxSettings(t *testing.T) {
 		if _, _, err := LoadSandboxSettings(ws, nil); err == nil || !strings.Contains(err.Error(), user) {
 			t.Errorf("%q: %v", bad, err)
 		}
+	}
+}
+
+func TestCommandFenceExplainsARefusedWrite(t *testing.T) {
+	plan, err := planSandbox(&Workflow{}, SandboxSettings{Available: func() int { return 7 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	job := &Job{Task: &Task{ID: "a"}, Dir: dir, sandbox: func(phase string) sandbox.Policy {
+		return plan.policy(phase, &AgentSpec{})
+	}}
+	f, err := fenceFor(job, PhaseWorker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Policy == nil || f.Policy.Dir != dir || f.Policy.Temp == "" || f.Policy.Mode != sandbox.TaskWrite {
+		t.Fatalf("policy %+v", f.Policy)
+	}
+	if st, err := os.Stat(f.Policy.Temp); err != nil || !st.IsDir() {
+		t.Fatalf("temp folder: %v", err)
+	}
+	if !slices.Contains(f.Env, "TMPDIR="+f.Policy.Temp) {
+		t.Errorf("env %v", f.Env)
+	}
+	var out strings.Builder
+	w := f.Watch(&out)
+	// A refusal split across writes, after other output.
+	for _, s := range []string{"building\nsh: 1: cannot create /home/u/.bash", "rc: Permission denied\nmore\n"} {
+		if _, err := w.Write([]byte(s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out.String() != "building\nsh: 1: cannot create /home/u/.bashrc: Permission denied\nmore\n" {
+		t.Errorf("output not passed on: %q", out.String())
+	}
+	got := f.Explain(errors.New("worker command: exit status 2")).Error()
+	want := "worker command: exit status 2\nrefused by the sandbox: sh: 1: cannot create /home/u/.bashrc: Permission denied\nthe sandbox (task-write) lets this task write only " + dir + " and its temp folder"
+	if got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+	if f.Explain(nil) != nil {
+		t.Error("a command that succeeded got an error")
+	}
+	temp := f.Policy.Temp
+	f.Close()
+	if _, err := os.Stat(temp); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the temp folder outlived its command: %v", err)
+	}
+
+	// A failure that is not the fence's gets nothing added.
+	f, _ = fenceFor(job, PhaseQC)
+	defer f.Close()
+	f.Watch(&out).Write([]byte("test failed\n"))
+	if got := f.Explain(errors.New("exit status 1")).Error(); got != "exit status 1" {
+		t.Errorf("got %q", got)
 	}
 }

@@ -294,3 +294,38 @@ func TestExplain(t *testing.T) {
 		t.Errorf("String: %q", got)
 	}
 }
+
+// BenchmarkFencedCommand compares a command started through a launcher
+// that applies a policy with one started directly: what the fence costs
+// per command run (the launcher's re-execution included).
+func BenchmarkFencedCommand(b *testing.B) {
+	root := b.TempDir()
+	d := dirs{filepath.Join(root, "task"), filepath.Join(root, "tmp"), ""}
+	for _, dir := range []string{d.task, d.temp} {
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			b.Fatal(err)
+		}
+	}
+	run := func(b *testing.B, p *Policy) {
+		for b.Loop() {
+			var cmd *exec.Cmd
+			if p == nil {
+				cmd = exec.Command("/bin/true")
+			} else {
+				spec, _ := json.Marshal(p)
+				cmd = exec.Command(os.Args[0], "-test.run=^$")
+				cmd.Env = append(os.Environ(), envPolicy+"="+string(spec), envArgv+`=["/bin/true"]`)
+			}
+			if out, err := cmd.CombinedOutput(); err != nil {
+				b.Fatalf("%v\n%s", err, out)
+			}
+		}
+	}
+	b.Run("direct", func(b *testing.B) { run(b, nil) })
+	b.Run("launcher", func(b *testing.B) { run(b, &Policy{Mode: Off}) })
+	b.Run("launcher+landlock", func(b *testing.B) {
+		p := d.policy(TaskWrite)
+		p.Network = NetworkDeny
+		run(b, &p)
+	})
+}
