@@ -285,6 +285,8 @@ func TestExplain(t *testing.T) {
 		{Policy{Mode: TaskWrite, Dir: "/s/t1", Temp: "/tmp/x"}, "the sandbox (task-write) lets this task write only /s/t1 and its temp folder"},
 		{Policy{Mode: ReadOnly, Dir: "/s/t1", Temp: "/tmp/x"}, "the sandbox (read-only) lets this task write only its temp folder"},
 		{Policy{Mode: Off}, ""},
+		{Policy{Mode: TaskWrite, Dir: "/s/t1", Temp: "/tmp/x", Network: NetworkDeny}, "the sandbox (task-write, network deny) lets this task write only /s/t1 and its temp folder, and open no TCP connection"},
+		{Policy{Mode: ReadOnly, Temp: "/tmp/x", Network: NetworkEndpoints, ConnectPorts: []uint16{443, 11434}}, "the sandbox (read-only, network endpoints) lets this task write only its temp folder, and connect only to TCP ports 443, 11434 (the model endpoints')"},
 	} {
 		if got := c.p.Explain(); got != c.want {
 			t.Errorf("%+v: got %q, want %q", c.p, got, c.want)
