@@ -155,6 +155,12 @@ func runCommand(ctx context.Context, job *Job, command Command, env map[string]s
 	if err := job.EnsureDir(); err != nil {
 		return err
 	}
+	fence, err := fenceFor(job, phase)
+	if err != nil {
+		return err
+	}
+	defer fence.Close()
+	stderr = fence.Watch(stderr)
 	var cmd *exec.Cmd
 	if command.Shell != "" {
 		cmd = exec.CommandContext(ctx, "/bin/sh", "-c", command.Shell)
@@ -162,11 +168,11 @@ func runCommand(ctx context.Context, job *Job, command Command, env map[string]s
 		cmd = exec.CommandContext(ctx, command.Argv[0], command.Argv[1:]...)
 	}
 	cmd.Dir = job.Dir
-	cmd.Env = commandEnv(job, env, phase)
+	cmd.Env = append(commandEnv(job, env, phase), fence.Env...)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.Stdin = nil
 	prepareGroup(cmd)
-	if err := cmd.Start(); err != nil {
+	if err := fence.Start(cmd); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -174,7 +180,7 @@ func runCommand(ctx context.Context, job *Job, command Command, env map[string]s
 	}
 	forget := recordGroup(job, cmd, command.String())
 	defer forget()
-	err := cmd.Wait()
+	err = cmd.Wait()
 	if errors.Is(err, exec.ErrWaitDelay) {
 		// The command exited, but something it started held its output
 		// open; that straggler is killed below and the command's own
@@ -188,7 +194,7 @@ func runCommand(ctx context.Context, job *Job, command Command, env map[string]s
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return fmt.Errorf("%s command %q: %w", phase, command.String(), err)
+		return fence.Explain(fmt.Errorf("%s command %q: %w", phase, command.String(), err))
 	}
 	return nil
 }

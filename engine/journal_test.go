@@ -712,7 +712,9 @@ tasks:
     worker: {command: 'sleep 300 & echo $! > "$MIMIR_WORKSPACE/child"; echo $$ > "$MIMIR_WORKSPACE/shell"; wait'}
 `)
 	j := openJournal(t, state)
-	r := NewRunner(Options{Workspace: ws, StateDir: state, Journal: j})
+	// The command leaves its pids in the workspace, which the sandbox lets
+	// it write only when the user's configuration says so.
+	r := NewRunner(Options{Workspace: ws, StateDir: state, Journal: j, Sandbox: SandboxSettings{Write: []string{ws}}})
 	ex, err := r.Execute(wf, ExecOptions{})
 	if err != nil {
 		t.Fatal(err)

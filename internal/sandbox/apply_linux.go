@@ -3,9 +3,13 @@ package sandbox
 import (
 	"fmt"
 	"os"
+	"os/exec"
+	"runtime"
+	"sync"
 
 	"github.com/landlock-lsm/go-landlock/landlock"
 	ll "github.com/landlock-lsm/go-landlock/landlock/syscall"
+	"golang.org/x/sys/unix"
 )
 
 // Available reports the kernel's Landlock ABI version, 0 when it has none
@@ -46,19 +50,85 @@ var devices = []string{"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/d
 // kernel supports; otherwise a kernel that cannot enforce the policy is
 // an error wrapping ErrUnavailable and nothing is restricted.
 func (p Policy) Apply() error {
-	if err := p.Validate(); err != nil {
+	cfg, rules, err := p.ruleset()
+	if err != nil || cfg == nil {
 		return err
 	}
-	if p.Mode == Off {
-		return nil
+	if err := cfg.Restrict(rules...); err != nil {
+		return fmt.Errorf("sandbox (%s): %w", p, err)
 	}
-	abi := Available()
-	cfg, err := p.config(abi)
+	return nil
+}
+
+// Start starts cmd fenced by p, without fencing the caller: the fence is
+// enforced on one OS thread only, which starts cmd (a child inherits the
+// credentials of the thread that forks it) and is then held, unused,
+// until release is called — after cmd has been waited for, since the
+// kernel sends a child its Pdeathsig when the thread that forked it ends.
+// The thread then ends with its goroutine, so no other goroutine ever
+// runs under the fence.
+func (p Policy) Start(cmd *exec.Cmd) (release func(), err error) {
+	cfg, rules, err := p.ruleset()
 	if err != nil {
-		return err
+		return func() {}, err
 	}
 	if cfg == nil {
-		return nil // best effort, and the kernel has nothing to offer
+		return func() {}, cmd.Start()
+	}
+	fd, flags, err := cfg.NewRulesetFD(rules...)
+	if err != nil {
+		return func() {}, fmt.Errorf("sandbox (%s): %w", p, err)
+	}
+	if fd < 0 {
+		return func() {}, cmd.Start()
+	}
+	started := make(chan error, 1)
+	hold := make(chan struct{})
+	go func() {
+		// Never unlocked: the thread ends with this goroutine.
+		runtime.LockOSThread()
+		err := restrictThread(fd, flags)
+		unix.Close(fd)
+		if err != nil {
+			started <- fmt.Errorf("sandbox (%s): %w", p, err)
+			return
+		}
+		err = cmd.Start()
+		started <- err
+		if err == nil {
+			<-hold
+		}
+	}()
+	if err := <-started; err != nil {
+		return func() {}, err
+	}
+	var once sync.Once
+	return func() { once.Do(func() { close(hold) }) }, nil
+}
+
+// restrictThread enforces a ruleset on the calling thread only.
+func restrictThread(fd int, flags uint32) error {
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("prctl(PR_SET_NO_NEW_PRIVS): %w", err)
+	}
+	if err := ll.LandlockRestrictSelf(fd, flags); err != nil {
+		return fmt.Errorf("landlock_restrict_self: %w", err)
+	}
+	return nil
+}
+
+// ruleset is the Landlock configuration and rules that enforce p here:
+// a nil configuration when there is nothing to enforce.
+func (p Policy) ruleset() (*landlock.Config, []landlock.Rule, error) {
+	if err := p.Validate(); err != nil {
+		return nil, nil, err
+	}
+	if p.Mode == Off {
+		return nil, nil, nil
+	}
+	cfg, err := p.config(Available())
+	if err != nil || cfg == nil {
+		return nil, nil, err // nil, nil: best effort, and the kernel has nothing to offer
 	}
 	writable := p.writable()
 	for _, dir := range writable {
@@ -66,10 +136,10 @@ func (p Policy) Apply() error {
 		// right wherever it points.
 		fi, err := os.Lstat(dir)
 		if err != nil {
-			return fmt.Errorf("sandbox: writable folder: %w", err)
+			return nil, nil, fmt.Errorf("sandbox: writable folder: %w", err)
 		}
 		if !fi.IsDir() {
-			return fmt.Errorf("sandbox: writable folder %s is not a folder (a symlink?)", dir)
+			return nil, nil, fmt.Errorf("sandbox: writable folder %s is not a folder (a symlink?)", dir)
 		}
 	}
 	dirRights := cfg.HandledAccessFS
@@ -79,13 +149,12 @@ func (p Policy) Apply() error {
 	if len(writable) > 0 {
 		rules = append(rules, landlock.PathAccess(dirRights, writable...))
 	}
-	for _, port := range p.ConnectPorts {
-		rules = append(rules, landlock.ConnectTCP(port))
+	if cfg.HandledAccessNet != 0 {
+		for _, port := range p.ConnectPorts {
+			rules = append(rules, landlock.ConnectTCP(port))
+		}
 	}
-	if err := cfg.Restrict(rules...); err != nil {
-		return fmt.Errorf("sandbox (%s): %w", p, err)
-	}
-	return nil
+	return cfg, rules, nil
 }
 
 // config is the Landlock configuration that enforces p on a kernel with
@@ -117,8 +186,6 @@ func (p Policy) config(abi int) (*landlock.Config, error) {
 			args = append(args, landlock.AccessNetSet(ll.AccessNetBindTCP|ll.AccessNetConnectTCP))
 		case !p.BestEffort:
 			return nil, fmt.Errorf("sandbox (%s): %w: network rules need Landlock ABI %d, the kernel has %d", p, ErrUnavailable, abiNetwork, abi)
-		default:
-			p.ConnectPorts = nil
 		}
 	}
 	if abi >= abiScoped {
