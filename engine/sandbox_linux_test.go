@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"net"
 	"os"
@@ -150,6 +151,33 @@ func TestFencedNetworkDeny(t *testing.T) {
 			}
 			if msg := attemptError(evs); !c.ok && (!strings.Contains(msg, "PermissionError") || !strings.Contains(msg, "open no TCP connection")) {
 				t.Errorf("not refused by the fence, or not said so: %s", msg)
+			}
+		})
+	}
+}
+
+// BenchmarkAttemptFenced measures what the fence costs an attempt: a
+// one-task execution whose worker and QC are `true`, fenced and not.
+func BenchmarkAttemptFenced(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		mode string
+	}{{"unsandboxed", "off"}, {"fenced", ""}} {
+		b.Run(c.name, func(b *testing.B) {
+			r := NewRunner(Options{Workspace: b.TempDir(), Sandbox: SandboxSettings{Mode: c.mode}})
+			defer r.Close(context.Background())
+			wf := &Workflow{Name: "bench", Tasks: []*Task{{ID: "t",
+				Worker: &AgentSpec{Command: Command{Argv: []string{"true"}}},
+				QC:     &AgentSpec{Command: Command{Argv: []string{"true"}}}}}}
+			for b.Loop() {
+				ex, err := r.Execute(wf, ExecOptions{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				<-ex.Done()
+				if st := ex.Summary().Status; st != StatusCompleted {
+					b.Fatalf("status %s", st)
+				}
 			}
 		})
 	}
