@@ -179,11 +179,11 @@ func (p Policy) config(abi int) (*landlock.Config, error) {
 			fs &^= r.rights
 		}
 	}
-	args := []any{fs}
+	cfg := &landlock.Config{HandledAccessFS: fs}
 	if p.network() != NetworkAllow {
 		switch {
 		case abi >= abiNetwork:
-			args = append(args, landlock.AccessNetSet(ll.AccessNetBindTCP|ll.AccessNetConnectTCP))
+			cfg.HandledAccessNet = ll.AccessNetBindTCP | ll.AccessNetConnectTCP
 		case !p.BestEffort:
 			return nil, fmt.Errorf("sandbox (%s): %w: network rules need Landlock ABI %d, the kernel has %d", p, ErrUnavailable, abiNetwork, abi)
 		}
@@ -191,11 +191,7 @@ func (p Policy) config(abi int) (*landlock.Config, error) {
 	if abi >= abiScoped {
 		// A fenced process may not signal the sidecar or reach the
 		// abstract sockets of processes outside its fence.
-		args = append(args, landlock.ScopedSet(ll.ScopeSignal|ll.ScopeAbstractUnixSocket))
-	}
-	cfg, err := landlock.NewConfig(args...)
-	if err != nil {
-		return nil, fmt.Errorf("sandbox (%s): %w", p, err)
+		cfg.Scoped = ll.ScopeSignal | ll.ScopeAbstractUnixSocket
 	}
 	return cfg, nil
 }
