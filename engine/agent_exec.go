@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/mimir-sidecar/mimir-sidecar/internal/launcher"
 )
 
 // Output bounds: a chatty command must not grow the sidecar's memory.
@@ -138,7 +140,7 @@ func nonNil(s []string) []string {
 // agent's limits, for agents that run commands of their own (an llm
 // worker's tool): the same environment (MIMIR_* plus env, whose entries
 // win over the sidecar's own, so an empty value hides a variable), a
-// process group of its own that dies with the call, and ctx for the
+// launcher that kills all it started when the call ends, and ctx for the
 // timeout. It returns the last 64 KiB of the combined output.
 func RunCommand(ctx context.Context, job *Job, command Command, env map[string]string, phase string) (string, error) {
 	if command.IsZero() {
@@ -149,8 +151,8 @@ func RunCommand(ctx context.Context, job *Job, command Command, env map[string]s
 	return out.String(), err
 }
 
-// runCommand runs command for job in its staging folder, in a process
-// group of its own so that cancelling kills everything it started.
+// runCommand runs command for job in its staging folder, through the
+// launcher, so that cancelling it, or its end, stops everything it started.
 func runCommand(ctx context.Context, job *Job, command Command, env map[string]string, phase string, stdout, stderr interface{ Write([]byte) (int, error) }) error {
 	if err := job.EnsureDir(); err != nil {
 		return err
@@ -161,35 +163,32 @@ func runCommand(ctx context.Context, job *Job, command Command, env map[string]s
 	}
 	defer fence.Close()
 	stderr = fence.Watch(stderr)
-	var cmd *exec.Cmd
+	argv := command.Argv
 	if command.Shell != "" {
-		cmd = exec.CommandContext(ctx, "/bin/sh", "-c", command.Shell)
-	} else {
-		cmd = exec.CommandContext(ctx, command.Argv[0], command.Argv[1:]...)
+		argv = []string{"/bin/sh", "-c", command.Shell}
 	}
-	cmd.Dir = job.Dir
-	cmd.Env = append(commandEnv(job, env, phase), fence.Env...)
+	cmd, err := launcher.Command(ctx, launcher.Spec{Argv: argv, Dir: job.Dir, Env: append(commandEnv(job, env, phase), fence.Env...), Sandbox: fence.Policy})
+	if err != nil {
+		return fmt.Errorf("%s command %q: %w", phase, command.String(), err)
+	}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.Stdin = nil
-	prepareGroup(cmd)
-	if err := fence.Start(cmd); err != nil {
+	if err := cmd.Start(); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		return fmt.Errorf("%s command %q: %w", phase, command.String(), err)
 	}
-	forget := recordGroup(job, cmd, command.String())
-	defer forget()
 	err = cmd.Wait()
 	if errors.Is(err, exec.ErrWaitDelay) {
 		// The command exited, but something it started held its output
-		// open; that straggler is killed below and the command's own
+		// open; that straggler is killed by Finish and the command's own
 		// result stands.
 		err = nil
 	}
 	// Whatever the command left running in the background dies with it:
 	// a task's processes never outlive its attempt.
-	killGroup(cmd)
+	launcher.Finish(cmd)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()

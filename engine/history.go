@@ -12,7 +12,7 @@ import (
 
 // loadHistory registers the journal's executions as finished ones, and
 // records that those still running when the last sidecar stopped were
-// interrupted (stopping what their commands left running).
+// interrupted (their launchers stopped their commands when it died).
 func (r *Runner) loadHistory() {
 	stored, err := r.journal.load()
 	if err != nil {
@@ -28,7 +28,6 @@ func (r *Runner) loadHistory() {
 		r.order = append(r.order, ex)
 		if ex.state.sum.Status == StatusRunning {
 			r.emit(ex, EventExecutionInterrupted, EventData{Reason: "the sidecar stopped while it ran", Message: msgExecutionInterrupted})
-			r.reapGroups(ex)
 		}
 	}
 }

@@ -7,15 +7,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -694,72 +690,6 @@ func TestUnreadableHistory(t *testing.T) {
 	removed, err := r2.Prune(0, 2)
 	if err != nil || !slices.Equal(removed, []string{ids[0]}) {
 		t.Errorf("prune keep 2: %v %v, want the broken one", removed, err)
-	}
-}
-
-// What a sidecar that died left running is stopped by the next one: the
-// recorded process groups that still work in the execution's staging
-// folder, and nothing else.
-func TestInterruptedExecutionsCommandsAreStopped(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("recorded process groups are checked through /proc")
-	}
-	state, ws := t.TempDir(), t.TempDir()
-	wf := parsedWorkflow(t, `name: orphans
-tasks:
-  - id: a
-    maxRetries: 0
-    worker: {command: 'sleep 300 & echo $! > "$MIMIR_WORKSPACE/child"; echo $$ > "$MIMIR_WORKSPACE/shell"; wait'}
-`)
-	j := openJournal(t, state)
-	// The command leaves its pids in the workspace, which the sandbox lets
-	// it write only when the user's configuration says so.
-	r := NewRunner(Options{Workspace: ws, StateDir: state, Journal: j, Sandbox: SandboxSettings{Write: []string{ws}}})
-	ex, err := r.Execute(wf, ExecOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close(context.Background())
-	defer ex.Cancel("test over")
-	pids := waitForPids(t, ws, "shell", "child")
-	if _, err := os.Stat(filepath.Join(ex.dir, "pgids", strconv.Itoa(pids[0]))); err != nil {
-		t.Fatalf("the command's process group is not recorded: %v", err)
-	}
-	// A stranger that was handed a recorded id: same number on the list,
-	// but it works elsewhere.
-	stranger := exec.Command("sleep", "300")
-	stranger.Dir = ws
-	stranger.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := stranger.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { stranger.Process.Kill(); stranger.Wait() }()
-	os.WriteFile(filepath.Join(ex.dir, "pgids", strconv.Itoa(stranger.Process.Pid)), nil, 0o644)
-
-	// The sidecar "dies": its journal stops with the execution unfinished.
-	j.Close()
-	r.mu.Lock()
-	r.journal = nil
-	r.mu.Unlock()
-	r2 := NewRunner(Options{Workspace: ws, StateDir: state, Journal: openJournal(t, state)})
-	defer r2.Close(context.Background())
-	if got, _ := r2.Get(ex.ID()); got.Summary().Status != StatusInterrupted {
-		t.Fatalf("status %s, want interrupted", got.Summary().Status)
-	}
-	gone := time.Now().Add(5 * time.Second)
-	for _, pid := range pids {
-		for !(errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) || zombie(pid)) {
-			if time.Now().After(gone) {
-				t.Fatalf("process %d of the interrupted execution is still running", pid)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
-	if err := syscall.Kill(stranger.Process.Pid, 0); err != nil || zombie(stranger.Process.Pid) {
-		t.Errorf("a process outside the execution's folder was killed: %v", err)
-	}
-	if _, err := os.Stat(filepath.Join(ex.dir, "pgids")); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("the records outlive the clean-up: %v", err)
 	}
 }
 

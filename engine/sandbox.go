@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -270,11 +269,10 @@ func endpointPort(e string) (uint16, error) {
 // that points the command's tools at that temp folder, and what explains
 // a write the fence refused.
 type commandFence struct {
-	Policy  *sandbox.Policy // nil: not fenced
-	Env     []string
-	temp    string
-	denied  denials
-	release func()
+	Policy *sandbox.Policy // nil: not fenced
+	Env    []string
+	temp   string
+	denied denials
 }
 
 // fenceFor makes the fence of one command job runs in phase: a private
@@ -303,22 +301,8 @@ func fenceFor(job *Job, phase string) (*commandFence, error) {
 	return f, nil
 }
 
-// Start starts cmd under the fence; Close, once cmd has been waited
-// for, lets go of what fenced it.
-func (f *commandFence) Start(cmd *exec.Cmd) error {
-	if f.Policy == nil {
-		return cmd.Start()
-	}
-	release, err := f.Policy.Start(cmd)
-	f.release = release
-	return err
-}
-
 // Close removes the command's temp folder.
 func (f *commandFence) Close() {
-	if f.release != nil {
-		f.release()
-	}
 	if f.temp != "" {
 		_ = os.RemoveAll(f.temp)
 	}

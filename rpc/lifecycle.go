@@ -199,10 +199,34 @@ func workspaceDir(p *protocol.InitializeParams, def string) string {
 
 func (s *Server) initialized(context.Context, json.RawMessage) (any, error) { return nil, nil }
 
-func (s *Server) shutdown(context.Context, json.RawMessage) (any, error) {
+// shutdown stops the running executions before it answers: an editor may
+// kill the sidecar as soon as it has the answer (Emacs' jsonrpc does), and
+// their commands must not be left behind. The wait ends with ctx, or past
+// StopTimeout.
+func (s *Server) shutdown(ctx context.Context, _ json.RawMessage) (any, error) {
 	s.mu.Lock()
 	s.state = shutDown
+	runner := s.runner
 	s.mu.Unlock()
+	if runner == nil {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.StopTimeout)
+	defer cancel()
+	var stopping []*engine.Execution
+	for _, sum := range runner.List() {
+		if ex, ok := runner.Get(sum.ExecutionID); ok && ex.Cancel("the editor shut the sidecar down") == engine.StatusCancelling {
+			stopping = append(stopping, ex)
+		}
+	}
+	for _, ex := range stopping {
+		select {
+		case <-ex.Done():
+		case <-ctx.Done():
+			s.log.Warn("executions did not stop before the answer to shutdown", "err", ctx.Err())
+			return nil, nil
+		}
+	}
 	return nil, nil
 }
 

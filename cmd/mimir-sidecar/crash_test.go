@@ -155,12 +155,10 @@ func TestKilledSidecarRecovers(t *testing.T) {
 	}
 	staging := filepath.Join(ws, ".mimir")
 	if runtime.GOOS == "linux" {
-		// worker-start comes just before the command does, and the
-		// command's process group is recorded just after it started.
+		// worker-start comes just before the command does.
 		deadline := time.Now().Add(10 * time.Second)
 		for {
-			groups, _ := os.ReadDir(filepath.Join(staging, "executions", id, "pgids"))
-			if len(groups) > 0 && len(processesIn(t, staging)) > 0 {
+			if len(processesIn(t, staging)) > 0 {
 				break
 			}
 			if time.Now().After(deadline) {
@@ -174,8 +172,8 @@ func TestKilledSidecarRecovers(t *testing.T) {
 
 	second := startSidecar(t, ws)
 	// Nothing the killed sidecar started goes on working in its folders:
-	// the kernel kills its commands with it, and the new sidecar what they
-	// started.
+	// the kernel tells its launchers, which kill their commands and all
+	// they started.
 	if runtime.GOOS == "linux" {
 		deadline := time.Now().Add(10 * time.Second)
 		for left := processesIn(t, staging); len(left) > 0; left = processesIn(t, staging) {

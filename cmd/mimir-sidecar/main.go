@@ -13,6 +13,8 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+
+	"github.com/mimir-sidecar/mimir-sidecar/internal/launcher"
 )
 
 // version is set at release time with -ldflags "-X main.version=…".
@@ -24,7 +26,21 @@ type exitError struct{ code int }
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
 func main() {
-	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	// A re-executed copy of this binary may be the launcher of a
+	// workflow's command rather than the sidecar.
+	launcher.Main()
+	// What a launcher killed outright leaves comes here, to be killed. It
+	// is a backstop: without it the launchers still clean up after
+	// themselves.
+	orphans, err := launcher.StartSubreaper()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "mimir-sidecar: warning:", err)
+	}
+	code := run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	if orphans != nil {
+		orphans.Stop()
+	}
+	os.Exit(code)
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/internal/launcher"
 	"github.com/mimir-sidecar/mimir-sidecar/notify"
 )
 
@@ -29,6 +30,7 @@ import (
 var bin string
 
 func TestMain(m *testing.M) {
+	launcher.Main()
 	dir, err := os.MkdirTemp("", "mimir-sidecar-test")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -3,13 +3,9 @@ package sandbox
 import (
 	"fmt"
 	"os"
-	"os/exec"
-	"runtime"
-	"sync"
 
 	"github.com/landlock-lsm/go-landlock/landlock"
 	ll "github.com/landlock-lsm/go-landlock/landlock/syscall"
-	"golang.org/x/sys/unix"
 )
 
 // Available reports the kernel's Landlock ABI version, 0 when it has none
@@ -28,7 +24,8 @@ const (
 	abiTruncate = 3
 	abiNetwork  = 4 // TCP bind and connect rules
 	abiIoctlDev = 5
-	abiScoped   = 6 // signals and abstract unix sockets
+	abiScoped   = 6 // abstract unix sockets (signals: see abiTSync)
+	abiTSync    = 8 // one domain for all of a process's threads
 )
 
 // writeRights are the filesystem rights the fence handles: every way of
@@ -56,63 +53,6 @@ func (p Policy) Apply() error {
 	}
 	if err := cfg.Restrict(rules...); err != nil {
 		return fmt.Errorf("sandbox (%s): %w", p, err)
-	}
-	return nil
-}
-
-// Start starts cmd fenced by p, without fencing the caller: the fence is
-// enforced on one OS thread only, which starts cmd (a child inherits the
-// credentials of the thread that forks it) and is then held, unused,
-// until release is called — after cmd has been waited for, since the
-// kernel sends a child its Pdeathsig when the thread that forked it ends.
-// The thread then ends with its goroutine, so no other goroutine ever
-// runs under the fence.
-func (p Policy) Start(cmd *exec.Cmd) (release func(), err error) {
-	cfg, rules, err := p.ruleset()
-	if err != nil {
-		return func() {}, err
-	}
-	if cfg == nil {
-		return func() {}, cmd.Start()
-	}
-	fd, flags, err := cfg.NewRulesetFD(rules...)
-	if err != nil {
-		return func() {}, fmt.Errorf("sandbox (%s): %w", p, err)
-	}
-	if fd < 0 {
-		return func() {}, cmd.Start()
-	}
-	started := make(chan error, 1)
-	hold := make(chan struct{})
-	go func() {
-		// Never unlocked: the thread ends with this goroutine.
-		runtime.LockOSThread()
-		err := restrictThread(fd, flags)
-		unix.Close(fd)
-		if err != nil {
-			started <- fmt.Errorf("sandbox (%s): %w", p, err)
-			return
-		}
-		err = cmd.Start()
-		started <- err
-		if err == nil {
-			<-hold
-		}
-	}()
-	if err := <-started; err != nil {
-		return func() {}, err
-	}
-	var once sync.Once
-	return func() { once.Do(func() { close(hold) }) }, nil
-}
-
-// restrictThread enforces a ruleset on the calling thread only.
-func restrictThread(fd int, flags uint32) error {
-	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-		return fmt.Errorf("prctl(PR_SET_NO_NEW_PRIVS): %w", err)
-	}
-	if err := ll.LandlockRestrictSelf(fd, flags); err != nil {
-		return fmt.Errorf("landlock_restrict_self: %w", err)
 	}
 	return nil
 }
@@ -189,9 +129,16 @@ func (p Policy) config(abi int) (*landlock.Config, error) {
 		}
 	}
 	if abi >= abiScoped {
-		// A fenced process may not signal the sidecar or reach the
-		// abstract sockets of processes outside its fence.
-		cfg.Scoped = ll.ScopeSignal | ll.ScopeAbstractUnixSocket
+		// A fenced process may not reach the abstract sockets of
+		// processes outside its fence.
+		cfg.Scoped = ll.ScopeAbstractUnixSocket
+	}
+	if abi >= abiTSync {
+		// Nor signal them (the sidecar, the user's shell). Before ABI 8
+		// each of the caller's threads is fenced on its own, into a domain
+		// of its own, and a thread may not signal a child another thread
+		// forked: the launcher could not stop its command.
+		cfg.Scoped |= ll.ScopeSignal
 	}
 	return cfg, nil
 }

@@ -1,0 +1,35 @@
+//go:build !unix
+
+package launcher
+
+import (
+	"context"
+	"os/exec"
+)
+
+// command runs the program directly; without process groups only the
+// command itself can be stopped.
+func command(ctx context.Context, path string, s Spec) (*exec.Cmd, error) {
+	if s.Sandbox != nil {
+		// Without a launcher there is no process to fence before the
+		// command starts. Apply fences nothing on this system: it refuses
+		// a policy that must be enforced, and passes a best-effort one.
+		// (Once this system has a sandbox, it must be applied in a
+		// launcher, never here: it would fence the sidecar.)
+		if err := s.Sandbox.Apply(); err != nil {
+			return nil, err
+		}
+	}
+	cmd := exec.CommandContext(ctx, path)
+	cmd.Args = s.Argv
+	cmd.Env = s.Env
+	cmd.WaitDelay = KillGrace
+	return cmd, nil
+}
+
+// Finish kills the command if it still runs.
+func Finish(cmd *exec.Cmd) {
+	if cmd.Process != nil {
+		_ = cmd.Process.Kill()
+	}
+}
