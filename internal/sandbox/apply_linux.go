@@ -70,10 +70,12 @@ func (p Policy) ruleset() (*landlock.Config, []landlock.Rule, error) {
 	if err != nil || cfg == nil {
 		return nil, nil, err // nil, nil: best effort, and the kernel has nothing to offer
 	}
-	writable := p.writable()
-	for _, dir := range writable {
-		// A folder planted as a symlink would carry the fence's write
-		// right wherever it points.
+	own := p.writable()
+	own = own[:len(own)-len(p.Write)]
+	for _, dir := range own {
+		// The task's folder lies in the workspace, which is not trusted:
+		// one planted as a symlink would carry the fence's write right
+		// wherever it points.
 		fi, err := os.Lstat(dir)
 		if err != nil {
 			return nil, nil, fmt.Errorf("sandbox: writable folder: %w", err)
@@ -82,12 +84,16 @@ func (p Policy) ruleset() (*landlock.Config, []landlock.Rule, error) {
 			return nil, nil, fmt.Errorf("sandbox: writable folder %s is not a folder (a symlink?)", dir)
 		}
 	}
-	dirRights := cfg.HandledAccessFS
 	rules := []landlock.Rule{
 		landlock.PathAccess(deviceRights&cfg.HandledAccessFS, devices...).IgnoreIfMissing(),
 	}
-	if len(writable) > 0 {
-		rules = append(rules, landlock.PathAccess(dirRights, writable...))
+	if len(own) > 0 {
+		rules = append(rules, landlock.PathAccess(cfg.HandledAccessFS, own...))
+	}
+	if len(p.Write) > 0 {
+		// The user's own folders: followed if links, skipped until they
+		// exist (an agent's state folder is made on its first run).
+		rules = append(rules, landlock.PathAccess(cfg.HandledAccessFS, p.Write...).IgnoreIfMissing())
 	}
 	if cfg.HandledAccessNet != 0 {
 		for _, port := range p.ConnectPorts {

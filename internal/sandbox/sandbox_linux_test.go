@@ -258,6 +258,18 @@ func TestApplyRefusesAFolderThatIsASymlink(t *testing.T) {
 	}
 }
 
+// The user's own writable folders are writable, and one that does not
+// exist yet is no error.
+func TestUserWritableFolders(t *testing.T) {
+	needLandlock(t)
+	d := newDirs(t)
+	p := d.policy(TaskWrite)
+	p.Write = []string{d.outside, filepath.Join(d.outside, "not-yet")}
+	if out, err := sh(t, p, `echo x > "$1/x"`, d.outside); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+}
+
 func TestConfigWithoutLandlock(t *testing.T) {
 	p := Policy{Mode: TaskWrite, Dir: "/x", Temp: "/y"}
 	if _, err := p.config(0); !errors.Is(err, ErrUnavailable) {
