@@ -182,3 +182,25 @@ func BenchmarkAttemptFenced(b *testing.B) {
 		})
 	}
 }
+
+// A workflow's `sandbox: off` is the user's to allow: without their
+// configuration saying so it runs fenced, with a warning; with it, not.
+func TestWorkflowOffNeedsTheUsersConsent(t *testing.T) {
+	needLandlock(t)
+	outside := t.TempDir()
+	wf := &Workflow{Name: "off", Sandbox: "off", Tasks: []*Task{shellTask(`echo x > "`+outside+`/x"`, "")}}
+	ex, evs := runFenced(t, t.TempDir(), wf)
+	if st := ex.Summary().Status; st != StatusFailed {
+		t.Fatalf("without consent: status %s", st)
+	}
+	if i := index(evs, EventExecutionWarning, ""); i < 0 || evs[i].Data.Warning != WarningSandboxOffIgnored {
+		t.Errorf("no sandbox-off-ignored warning: %v", names(evs, ""))
+	}
+	ex, evs = runFenced(t, t.TempDir(), wf, func(o *Options) { o.Sandbox.AllowWorkflowOff = true })
+	if st := ex.Summary().Status; st != StatusCompleted {
+		t.Fatalf("with consent: status %s: %s", st, attemptError(evs))
+	}
+	if w := evs[index(evs, EventWorkerStart, "t")]; w.Data.Sandbox != "off" {
+		t.Errorf("worker-start says sandbox %q", w.Data.Sandbox)
+	}
+}
