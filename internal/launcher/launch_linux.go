@@ -48,10 +48,13 @@ func command(ctx context.Context, path string, s Spec) (*exec.Cmd, error) {
 		Pdeathsig: syscall.SIGTERM,
 	}
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	// The launcher itself kills the command KillGrace after SIGTERM; this
-	// is the bound past which the launcher is killed too and its output
-	// closed, so Wait returns whatever happens.
-	cmd.WaitDelay = 2 * KillGrace
+	// The launcher itself kills the command KillGrace after SIGTERM, and
+	// everything the command started before it exits, so nothing holds
+	// its output past its end. This is only the bound past which a stuck
+	// launcher is killed and its output closed, so that Wait returns
+	// whatever happens; generous, since a launcher killed outright cannot
+	// clean up (on a loaded machine 2×KillGrace was seen to be too short).
+	cmd.WaitDelay = 10 * KillGrace
 	return cmd, nil
 }
 
