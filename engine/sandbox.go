@@ -95,14 +95,18 @@ func planSandbox(wf *Workflow, user SandboxSettings) (*sandboxPlan, error) {
 		p.unfenced = string(sandbox.Off)
 		return p, nil
 	}
-	ports, err := endpointPorts(user.Endpoints)
-	if err != nil {
-		return nil, err
+	// The user's own endpoints were checked as their file was read; the
+	// llm providers' may come from the workspace, and one that names no
+	// port must not stop every execution: it is left out.
+	for _, e := range user.Endpoints {
+		if port, err := endpointPort(e); err == nil && !slices.Contains(p.ports, port) {
+			p.ports = append(p.ports, port)
+		}
 	}
-	p.ports = ports
+	slices.Sort(p.ports)
 	if p.abi == 0 {
 		if p.required {
-			return nil, fmt.Errorf("%w: %s says `sandbox: required`, and this kernel has no Landlock (Linux 5.13 or later with Landlock enabled is needed; on %s there is none yet); run it on such a kernel, or remove `sandbox: required`", ErrSandboxUnavailable, p.requiredBy(), runtime.GOOS)
+			return nil, fmt.Errorf("%w: %s says `sandbox: required`, and %s; run it where there is one, or remove `sandbox: required`", ErrSandboxUnavailable, p.requiredBy(), noLandlockReason())
 		}
 		p.unfenced = sandboxUnavailable
 		p.warnings = append(p.warnings, EventData{
@@ -127,6 +131,14 @@ func planSandbox(wf *Workflow, user SandboxSettings) (*sandboxPlan, error) {
 		})
 	}
 	return p, nil
+}
+
+// noLandlockReason says why this system cannot fence.
+func noLandlockReason() string {
+	if runtime.GOOS == "linux" {
+		return "this kernel has no Landlock (Linux 5.13 or later, with Landlock enabled, is needed)"
+	}
+	return "there is no sandbox for " + runtime.GOOS + " yet (only Linux's Landlock)"
 }
 
 func (p *sandboxPlan) requiredBy() string {
@@ -213,7 +225,7 @@ func fenced(pol sandbox.Policy) bool {
 	return pol.Mode == sandbox.TaskWrite || pol.Mode == sandbox.ReadOnly
 }
 
-// eventFields are what an attempt's start event says of its fence.
+// sandboxFields put in an attempt's start event what fences it.
 func sandboxFields(pol sandbox.Policy, data *EventData) {
 	data.Sandbox = string(pol.Mode)
 	if fenced(pol) {

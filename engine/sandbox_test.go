@@ -122,6 +122,19 @@ func TestSandboxPolicyResolution(t *testing.T) {
 	}
 }
 
+func TestEndpointWithoutPortIsLeftOut(t *testing.T) {
+	p, err := planSandbox(&Workflow{Network: "endpoints"}, SandboxSettings{
+		Available: func() int { return 7 },
+		Endpoints: []string{"localhost:11434/v1", "https://api.example.com/v1"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pol := p.policy(PhaseWorker, &AgentSpec{}); len(pol.ConnectPorts) != 1 || pol.ConnectPorts[0] != 443 {
+		t.Errorf("ports %v", pol.ConnectPorts)
+	}
+}
+
 func TestEndpointPorts(t *testing.T) {
 	ports, err := endpointPorts([]string{"http://localhost:11434/v1", "https://api.openai.com/v1", "127.0.0.1:8080", "http://x:11434"})
 	if err != nil || len(ports) != 3 || ports[0] != 443 || ports[1] != 8080 || ports[2] != 11434 {
