@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/mimir-sidecar/mimir-sidecar/internal/sandbox"
 )
 
 // Job is what an agent is given for one attempt of one task.
@@ -32,6 +34,9 @@ type Job struct {
 
 	// toolCall reports a tool call as it happens (a worker-tool-call event).
 	toolCall func(tool, summary string)
+	// sandbox is the fence of the commands the agent of a phase starts
+	// (nil: none).
+	sandbox func(phase string) sandbox.Policy
 }
 
 // EnsureDir creates the task's staging folder if it is not there yet. The

@@ -157,11 +157,17 @@ func runCommand(ctx context.Context, job *Job, command Command, env map[string]s
 	if err := job.EnsureDir(); err != nil {
 		return err
 	}
+	fence, err := fenceFor(job, phase)
+	if err != nil {
+		return err
+	}
+	defer fence.Close()
+	stderr = fence.Watch(stderr)
 	argv := command.Argv
 	if command.Shell != "" {
 		argv = []string{"/bin/sh", "-c", command.Shell}
 	}
-	cmd, err := launcher.Command(ctx, launcher.Spec{Argv: argv, Dir: job.Dir, Env: commandEnv(job, env, phase)})
+	cmd, err := launcher.Command(ctx, launcher.Spec{Argv: argv, Dir: job.Dir, Env: append(commandEnv(job, env, phase), fence.Env...), Sandbox: fence.Policy})
 	if err != nil {
 		return fmt.Errorf("%s command %q: %w", phase, command.String(), err)
 	}
@@ -187,7 +193,7 @@ func runCommand(ctx context.Context, job *Job, command Command, env map[string]s
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return fmt.Errorf("%s command %q: %w", phase, command.String(), err)
+		return fence.Explain(fmt.Errorf("%s command %q: %w", phase, command.String(), err))
 	}
 	return nil
 }

@@ -444,7 +444,9 @@ func TestCancelKillsProcessGroup(t *testing.T) {
 	ws := t.TempDir()
 	tk := &Task{ID: "p", Worker: &AgentSpec{Command: Command{Shell: `trap '' TERM; sleep 300 & echo $! > "$MIMIR_WORKSPACE/child"; echo $$ > "$MIMIR_WORKSPACE/shell"; while :; do sleep 1; done`}}}
 	rec := &recorder{}
-	r := NewRunner(Options{Workspace: ws, Sink: rec})
+	// The command leaves its pids in the workspace, which the sandbox lets
+	// it write only when the user's configuration says so.
+	r := NewRunner(Options{Workspace: ws, Sink: rec, Sandbox: SandboxSettings{Write: []string{ws}}})
 	ex, err := r.Execute(&Workflow{Name: "k", Tasks: []*Task{tk}}, ExecOptions{})
 	if err != nil {
 		t.Fatal(err)

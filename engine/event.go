@@ -22,6 +22,9 @@ const (
 	// was running when the previous sidecar stopped.
 	EventExecutionInterrupted = "execution-interrupted"
 	EventDeliverablesSaved    = "deliverables-saved"
+	// EventExecutionWarning says, once per execution, what the user must
+	// know about how it runs (no sandbox on this system, say).
+	EventExecutionWarning = "execution-warning"
 )
 
 // Phases named in event data.
@@ -59,6 +62,13 @@ type EventData struct {
 	Gap        *Gap   `json:"gap,omitempty"`
 	Error      string `json:"error,omitempty"`
 	Output     string `json:"output,omitempty"`
+
+	// Sandbox and Network say how the kernel fences an attempt's
+	// processes (worker-start, qc-start); Warning is execution-warning's
+	// code.
+	Sandbox string `json:"sandbox,omitempty"`
+	Network string `json:"network,omitempty"`
+	Warning string `json:"warning,omitempty"`
 
 	Tool    string `json:"tool,omitempty"`
 	Summary string `json:"summary,omitempty"`

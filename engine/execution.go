@@ -20,6 +20,7 @@ type Execution struct {
 	parallelism int
 	workers     map[string]Worker
 	qcs         map[string]QC
+	sandbox     *sandboxPlan
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
@@ -167,6 +168,9 @@ func (ex *Execution) run() {
 		start.Resumed, start.Message = true, msgExecutionResumed(ex.wf.Name, remaining)
 	}
 	ex.r.emit(ex, EventExecutionStart, start)
+	for _, w := range ex.sandbox.warnings {
+		ex.r.emit(ex, EventExecutionWarning, w)
+	}
 
 	waiting := make(map[string]int, len(tasks))        // unfinished dependencies
 	dependents := make(map[string][]*Task, len(tasks)) // reverse edges

@@ -47,6 +47,8 @@ type Options struct {
 	// Journal, when set, keeps every event before the sink sees it, and the
 	// runner starts with the executions it holds. The runner closes it.
 	Journal *Journal
+	// Sandbox is the user's own sandbox settings (see SandboxSettings).
+	Sandbox SandboxSettings
 }
 
 // Runner runs executions and numbers their events. It owns every
@@ -157,6 +159,10 @@ func (r *Runner) build(wf *Workflow, opts ExecOptions) (map[string]Worker, map[s
 // prepare makes the execution's folders and registers it; prev, when set,
 // is the finished execution being resumed under the same id.
 func (r *Runner) prepare(id string, wf *Workflow, par int, workers map[string]Worker, qcs map[string]QC, prev *Execution) (*Execution, error) {
+	fence, err := planSandbox(wf, r.opts.Sandbox)
+	if err != nil {
+		return nil, err
+	}
 	dir := filepath.Join(r.opts.StateDir, "executions", id)
 	if err := os.MkdirAll(filepath.Join(dir, "staging"), 0o755); err != nil {
 		return nil, fmt.Errorf("prepare execution: %w", err)
@@ -173,6 +179,7 @@ func (r *Runner) prepare(id string, wf *Workflow, par int, workers map[string]Wo
 		parallelism: par,
 		workers:     workers,
 		qcs:         qcs,
+		sandbox:     fence,
 		ctx:         ctx,
 		cancel:      cancel,
 		done:        make(chan struct{}),

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/mimir-sidecar/mimir-sidecar/internal/sandbox"
 )
 
 // maxEventOutput bounds the output excerpt an event carries.
@@ -43,6 +45,12 @@ func (ex *Execution) runTask(t *Task) taskOutcome {
 			Workspace:   ex.r.opts.Workspace,
 			Gap:         gap,
 		}
+		job.sandbox = func(phase string) sandbox.Policy {
+			if phase == PhaseQC && t.QC != nil {
+				return ex.sandbox.policy(PhaseQC, t.QC)
+			}
+			return ex.sandbox.policy(PhaseWorker, t.Worker)
+		}
 		job.toolCall = func(tool, summary string) {
 			ex.r.emit(ex, EventWorkerToolCall, EventData{
 				TaskID: t.ID, TaskTitle: title, Phase: PhaseWorker, Attempt: attempt, MaxAttempts: maxAttempts,
@@ -57,10 +65,12 @@ func (ex *Execution) runTask(t *Task) taskOutcome {
 			job.GapFile = path
 		}
 
-		ex.r.emit(ex, EventWorkerStart, EventData{
+		start := EventData{
 			TaskID: t.ID, TaskTitle: title, Phase: PhaseWorker, Attempt: attempt, MaxAttempts: maxAttempts,
 			Gap: gap, Message: msgWorkerStart(title),
-		})
+		}
+		sandboxFields(job.sandbox(PhaseWorker), &start)
+		ex.r.emit(ex, EventWorkerStart, start)
 		began := time.Now()
 		// The task's timeout bounds each agent call on its own: the worker
 		// here, QC below with a fresh one.
@@ -98,10 +108,12 @@ func (ex *Execution) runTask(t *Task) taskOutcome {
 
 		score := 100
 		if qc != nil {
-			ex.r.emit(ex, EventQCStart, EventData{
+			start := EventData{
 				TaskID: t.ID, TaskTitle: title, Phase: PhaseQC, Attempt: attempt, MaxAttempts: maxAttempts,
 				Message: msgQCStart(title),
-			})
+			}
+			sandboxFields(job.sandbox(PhaseQC), &start)
+			ex.r.emit(ex, EventQCStart, start)
 			began := time.Now()
 			v, err := callAgent(ctx, ex, t, "QC", func(ctx context.Context) (Verdict, error) {
 				return qc.Check(ctx, job)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/bmatcuk/doublestar/v4"
@@ -31,6 +32,7 @@ func (d *decoder) validate(wf *Workflow, doc *yaml.Node) {
 	if wpos.given("parallelism") && (wf.Parallelism < 1 || wf.Parallelism > maxParallelism) {
 		d.errorf(wpos["parallelism"].value, "parallelism must be between 1 and %d (or left out for one per CPU), not %d", maxParallelism, wf.Parallelism)
 	}
+	d.validateSandbox(wpos, "the workflow", wf.Sandbox, wf.Network, workflowSandboxValues)
 	if wf.LLM != nil {
 		lpos := d.pos[wf.LLM]
 		for f, v := range map[string]string{"provider": wf.LLM.Provider, "model": wf.LLM.Model} {
@@ -163,6 +165,7 @@ const maxToolCallsLimit = 1000
 
 func (d *decoder) validateAgent(a *AgentSpec, where, role string, t *Task) {
 	apos := d.pos[a]
+	d.validateSandbox(apos, where, a.Sandbox, a.Network, agentSandboxValues)
 	if apos.bad("type") {
 		return // which rules apply depends on the type, reported already
 	}
@@ -225,6 +228,28 @@ func (d *decoder) validateLLMAgent(a *AgentSpec, apos positions, where, role str
 	for f, v := range map[string]string{"provider": a.Provider, "model": a.Model} {
 		if apos.given(f) && strings.TrimSpace(v) == "" {
 			d.errorf(apos[f].value, "%s: %s must not be empty (leave it out for the default)", where, f)
+		}
+	}
+}
+
+// The values of sandbox and network, as the schema's enums: an agent's
+// sandbox is a mode; the workflow's may also be "required".
+var (
+	agentSandboxValues    = []string{"task-write", "read-only", "off"}
+	workflowSandboxValues = []string{"task-write", "read-only", "off", SandboxRequired}
+	networkValues         = []string{"allow", "deny", "endpoints"}
+)
+
+// validateSandbox checks the sandbox and network fields of the object at
+// pos. "off" is valid here: whether it takes effect is the user's
+// configuration's to say when the workflow runs.
+func (d *decoder) validateSandbox(pos positions, where, mode, network string, modes []string) {
+	for _, f := range []struct {
+		name, value string
+		allowed     []string
+	}{{"sandbox", mode, modes}, {"network", network, networkValues}} {
+		if pos.given(f.name) && !slices.Contains(f.allowed, f.value) {
+			d.errorf(pos[f.name].value, "%s: %s %q must be one of %s", where, f.name, f.value, strings.Join(f.allowed, ", "))
 		}
 	}
 }

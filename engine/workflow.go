@@ -13,8 +13,14 @@ type Workflow struct {
 	Parallelism int    `yaml:"parallelism"`
 	// LLM picks the provider and model for every llm agent of the workflow
 	// that does not name its own.
-	LLM   *LLMDefaults `yaml:"llm"`
-	Tasks []*Task      `yaml:"tasks"`
+	LLM *LLMDefaults `yaml:"llm"`
+	// Sandbox and Network set the fence of every agent of the workflow
+	// that does not set its own (see AgentSpec); Sandbox may also be
+	// "required": each agent keeps its default fence, and the workflow
+	// refuses to run where the kernel cannot enforce it.
+	Sandbox string  `yaml:"sandbox"`
+	Network string  `yaml:"network"`
+	Tasks   []*Task `yaml:"tasks"`
 
 	// Path is the file it was read from ("" when inline); commands run with
 	// its folder in MIMIR_WORKFLOW_DIR so they can find their scripts.
@@ -58,6 +64,15 @@ type AgentSpec struct {
 	Command Command `yaml:"command"`
 	// Env is added to the environment of the commands an agent runs.
 	Env map[string]string `yaml:"env"`
+	// Sandbox is how the kernel fences the processes the agent starts:
+	// "task-write" (a worker's default: it writes only its task's folder
+	// and a temp folder), "read-only" (a QC agent's default: only the temp
+	// folder) or "off" (honoured only when the user's own configuration
+	// allows it). Network is "allow", "deny" (no TCP connect or bind) or
+	// "endpoints" (connect only to the model endpoints' ports); the
+	// stricter of the user's and the workflow's wins.
+	Sandbox string `yaml:"sandbox"`
+	Network string `yaml:"network"`
 
 	// The fields below are for llm agents only (validation rejects them
 	// elsewhere, so that a misplaced one is not silently ignored).

@@ -15,6 +15,7 @@ const (
 	CodeDeliverableNotFound jsonrpc2.Code = -31005
 	CodeSSEDisabled         jsonrpc2.Code = -31006
 	CodeAgentUnavailable    jsonrpc2.Code = -31007
+	CodeSandboxUnavailable  jsonrpc2.Code = -31008
 
 	codeRequestCancelled jsonrpc2.Code = -32800
 )

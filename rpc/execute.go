@@ -59,6 +59,8 @@ func (s *Server) startExecution(ctx context.Context, p executeParams) (any, erro
 	switch {
 	case errors.As(err, &agentErr):
 		return nil, rpcError(CodeAgentUnavailable, &errorData{Path: wf.Path, TaskID: agentErr.TaskID}, "start workflow %s: %v", wf.Name, err)
+	case errors.Is(err, engine.ErrSandboxUnavailable):
+		return nil, rpcError(CodeSandboxUnavailable, &errorData{Path: wf.Path}, "start workflow %s: %v", wf.Name, err)
 	case err != nil:
 		return nil, rpcError(jsonrpc2.InternalError, &errorData{Path: wf.Path}, "start workflow %s: %v", wf.Name, err)
 	}

@@ -90,7 +90,15 @@ func (s *Server) initialize(ctx context.Context, params json.RawMessage) (any, e
 	if err != nil {
 		return nil, rpcError(jsonrpc2.InternalError, &errorData{Path: ws.Dir()}, "set up the agents for %s: %v", ws.Dir(), err)
 	}
+	var fence engine.SandboxSettings
+	var fenceWarnings []string
+	if s.opts.Sandbox != nil {
+		if fence, fenceWarnings, err = s.opts.Sandbox(ws); err != nil {
+			return nil, rpcError(jsonrpc2.InternalError, &errorData{Path: ws.Dir()}, "read the sandbox settings for %s: %v", ws.Dir(), err)
+		}
+	}
 	journal, warnings := s.openJournal(ws)
+	warnings = append(warnings, fenceWarnings...)
 	// The client hears of what happens from here on: the events of this
 	// session, the first of which (executions a crash interrupted) the
 	// runner records as it starts.
@@ -106,6 +114,7 @@ func (s *Server) initialize(ctx context.Context, params json.RawMessage) (any, e
 		Agents:    agents,
 		Logger:    s.log,
 		Journal:   journal,
+		Sandbox:   fence,
 		Sink:      eventSink{s},
 	})
 	info := mimirInfo{ProtocolVersion: ProtocolVersion, Workspace: ws.Dir()}

@@ -58,6 +58,10 @@ type Options struct {
 	// Agents gives the agent types available in a workspace; default
 	// engine.DefaultAgents.
 	Agents func(ws *workspace.Workspace) (engine.Agents, error)
+	// Sandbox gives the user's sandbox settings for a workspace and
+	// warnings to show; default: the zero settings (fence where the
+	// kernel can).
+	Sandbox func(ws *workspace.Workspace) (engine.SandboxSettings, []string, error)
 	// StartMirror starts the SSE mirror for a workspace; nil runs none.
 	StartMirror func(ws *workspace.Workspace, hub *notify.Hub, runner *engine.Runner, journal *engine.Journal) (Mirror, error)
 	// StopTimeout bounds how long stopping running executions may take when

@@ -293,7 +293,7 @@ const sleeper = `name: sleeper
 tasks:
   - id: nap
     worker:
-      command: 'sleep 300 & echo $! > "$MIMIR_WORKSPACE/child.pid"; echo $$ > "$MIMIR_WORKSPACE/shell.pid"; wait'
+      command: 'sleep 300 & echo $! > child.pid; echo $$ > shell.pid; wait'
 `
 
 func TestCancelExecution(t *testing.T) {
@@ -350,7 +350,14 @@ func waitPids(t *testing.T, ws string) []int {
 	deadline := time.Now().Add(10 * time.Second)
 	for _, f := range []string{"shell.pid", "child.pid"} {
 		for {
-			b, err := os.ReadFile(filepath.Join(ws, f))
+			// In the task's folder: the sandbox lets it write nowhere else.
+			var b []byte
+			m, err := filepath.Glob(filepath.Join(ws, ".mimir", "executions", "*", "staging", "nap", f))
+			if err == nil && len(m) == 1 {
+				b, err = os.ReadFile(m[0])
+			} else {
+				err = os.ErrNotExist
+			}
 			var pid int
 			if err == nil {
 				if _, err := fmt.Sscan(string(b), &pid); err == nil {

@@ -8,6 +8,22 @@ import (
 	"github.com/mimir-sidecar/mimir-sidecar/workspace"
 )
 
+// sandboxFor is the user's sandbox settings for a workspace, with the
+// configured llm endpoints as those `network: endpoints` allows.
+func sandboxFor(ws *workspace.Workspace) (engine.SandboxSettings, []string, error) {
+	var endpoints []string
+	// A broken llm configuration is reported to the workflows that use
+	// it; here it only means no endpoint to allow.
+	if cfg, err := llm.LoadConfig(ws.Dir()); err == nil {
+		for _, p := range cfg.Providers {
+			if p.BaseURL != "" {
+				endpoints = append(endpoints, p.BaseURL)
+			}
+		}
+	}
+	return engine.LoadSandboxSettings(ws.Dir(), endpoints)
+}
+
 // agentsFor is every agent type a workspace can use: exec, and llm with the
 // providers configured for it. Built once per workspace, so that a
 // provider's concurrency limit holds across executions. A broken llm

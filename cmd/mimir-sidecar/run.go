@@ -92,6 +92,13 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	fence, fenceWarnings, err := sandboxFor(ws)
+	if err != nil {
+		return err
+	}
+	for _, w := range fenceWarnings {
+		fmt.Fprintln(stderr, w)
+	}
 	hub := notify.NewHub(8192)
 	runner := engine.NewRunner(engine.Options{
 		Workspace: ws.Dir(),
@@ -100,6 +107,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		Logger:    log,
 		Sink:      hubSink(hub),
 		Journal:   journal,
+		Sandbox:   fence,
 	})
 	// Closing the runner flushes the journal: every event is on disk before
 	// the process ends.

@@ -46,6 +46,7 @@ func serveCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		MaxMessage:       *maxMessage,
 		DefaultWorkspace: *wsDir,
 		Agents:           func(ws *workspace.Workspace) (engine.Agents, error) { return agentsFor(ws, log) },
+		Sandbox:          sandboxFor,
 	}
 	if !*noSSE {
 		opts.StartMirror = rpc.MirrorStarter(rpc.MirrorOptions{Addr: *sseAddr, AllowOrigins: origins, Logger: log.With("component", "sse")})

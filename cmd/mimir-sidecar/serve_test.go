@@ -15,7 +15,7 @@ import (
 const sleepWorkflow = `name: sleeper
 tasks:
   - id: nap
-    worker: {command: 'echo $$ > "$MIMIR_WORKSPACE/pid"; exec sleep 300'}
+    worker: {command: 'echo $$ > pid; exec sleep 300'}
 `
 
 // However the editor goes away, the sidecar ends its executions' processes
@@ -36,7 +36,8 @@ func TestEditorGoesAway(t *testing.T) {
 			os.WriteFile(filepath.Join(ws, "sleeper.yaml"), []byte(sleepWorkflow), 0o644)
 			p := startSidecar(t, ws)
 			p.call("mimir/execute", map[string]any{"workflow": "sleeper.yaml"})
-			pid := waitForPid(t, filepath.Join(ws, "pid"))
+			// In the task's folder: the sandbox lets it write nowhere else.
+			pid := waitForPid(t, filepath.Join(ws, ".mimir", "executions", "*", "staging", "nap", "pid"))
 
 			tc.leave(p)
 			exited := make(chan error, 1)
@@ -90,13 +91,16 @@ func TestBadInputMidExecution(t *testing.T) {
 	}
 }
 
+// waitForPid reads the pid in the one file that matches the glob path.
 func waitForPid(t *testing.T, path string) int {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
-		if b, err := os.ReadFile(path); err == nil {
-			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
-				return pid
+		if m, _ := filepath.Glob(path); len(m) == 1 {
+			if b, err := os.ReadFile(m[0]); err == nil {
+				if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+					return pid
+				}
 			}
 		}
 		time.Sleep(20 * time.Millisecond)

@@ -24,7 +24,8 @@ const (
 	abiTruncate = 3
 	abiNetwork  = 4 // TCP bind and connect rules
 	abiIoctlDev = 5
-	abiScoped   = 6 // signals and abstract unix sockets
+	abiScoped   = 6 // abstract unix sockets (signals: see abiTSync)
+	abiTSync    = 8 // one domain for all of a process's threads
 )
 
 // writeRights are the filesystem rights the fence handles: every way of
@@ -46,46 +47,60 @@ var devices = []string{"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/d
 // kernel supports; otherwise a kernel that cannot enforce the policy is
 // an error wrapping ErrUnavailable and nothing is restricted.
 func (p Policy) Apply() error {
-	if err := p.Validate(); err != nil {
+	cfg, rules, err := p.ruleset()
+	if err != nil || cfg == nil {
 		return err
-	}
-	if p.Mode == Off {
-		return nil
-	}
-	abi := Available()
-	cfg, err := p.config(abi)
-	if err != nil {
-		return err
-	}
-	if cfg == nil {
-		return nil // best effort, and the kernel has nothing to offer
-	}
-	writable := p.writable()
-	for _, dir := range writable {
-		// A folder planted as a symlink would carry the fence's write
-		// right wherever it points.
-		fi, err := os.Lstat(dir)
-		if err != nil {
-			return fmt.Errorf("sandbox: writable folder: %w", err)
-		}
-		if !fi.IsDir() {
-			return fmt.Errorf("sandbox: writable folder %s is not a folder (a symlink?)", dir)
-		}
-	}
-	dirRights := cfg.HandledAccessFS
-	rules := []landlock.Rule{
-		landlock.PathAccess(deviceRights&cfg.HandledAccessFS, devices...).IgnoreIfMissing(),
-	}
-	if len(writable) > 0 {
-		rules = append(rules, landlock.PathAccess(dirRights, writable...))
-	}
-	for _, port := range p.ConnectPorts {
-		rules = append(rules, landlock.ConnectTCP(port))
 	}
 	if err := cfg.Restrict(rules...); err != nil {
 		return fmt.Errorf("sandbox (%s): %w", p, err)
 	}
 	return nil
+}
+
+// ruleset is the Landlock configuration and rules that enforce p here:
+// a nil configuration when there is nothing to enforce.
+func (p Policy) ruleset() (*landlock.Config, []landlock.Rule, error) {
+	if err := p.Validate(); err != nil {
+		return nil, nil, err
+	}
+	if p.Mode == Off {
+		return nil, nil, nil
+	}
+	cfg, err := p.config(Available())
+	if err != nil || cfg == nil {
+		return nil, nil, err // nil, nil: best effort, and the kernel has nothing to offer
+	}
+	own := p.writable()
+	own = own[:len(own)-len(p.Write)]
+	for _, dir := range own {
+		// The task's folder lies in the workspace, which is not trusted:
+		// one planted as a symlink would carry the fence's write right
+		// wherever it points.
+		fi, err := os.Lstat(dir)
+		if err != nil {
+			return nil, nil, fmt.Errorf("sandbox: writable folder: %w", err)
+		}
+		if !fi.IsDir() {
+			return nil, nil, fmt.Errorf("sandbox: writable folder %s is not a folder (a symlink?)", dir)
+		}
+	}
+	rules := []landlock.Rule{
+		landlock.PathAccess(deviceRights&cfg.HandledAccessFS, devices...).IgnoreIfMissing(),
+	}
+	if len(own) > 0 {
+		rules = append(rules, landlock.PathAccess(cfg.HandledAccessFS, own...))
+	}
+	if len(p.Write) > 0 {
+		// The user's own folders: followed if links, skipped until they
+		// exist (an agent's state folder is made on its first run).
+		rules = append(rules, landlock.PathAccess(cfg.HandledAccessFS, p.Write...).IgnoreIfMissing())
+	}
+	if cfg.HandledAccessNet != 0 {
+		for _, port := range p.ConnectPorts {
+			rules = append(rules, landlock.ConnectTCP(port))
+		}
+	}
+	return cfg, rules, nil
 }
 
 // config is the Landlock configuration that enforces p on a kernel with
@@ -110,25 +125,26 @@ func (p Policy) config(abi int) (*landlock.Config, error) {
 			fs &^= r.rights
 		}
 	}
-	args := []any{fs}
+	cfg := &landlock.Config{HandledAccessFS: fs}
 	if p.network() != NetworkAllow {
 		switch {
 		case abi >= abiNetwork:
-			args = append(args, landlock.AccessNetSet(ll.AccessNetBindTCP|ll.AccessNetConnectTCP))
+			cfg.HandledAccessNet = ll.AccessNetBindTCP | ll.AccessNetConnectTCP
 		case !p.BestEffort:
 			return nil, fmt.Errorf("sandbox (%s): %w: network rules need Landlock ABI %d, the kernel has %d", p, ErrUnavailable, abiNetwork, abi)
-		default:
-			p.ConnectPorts = nil
 		}
 	}
 	if abi >= abiScoped {
-		// A fenced process may not signal the sidecar or reach the
-		// abstract sockets of processes outside its fence.
-		args = append(args, landlock.ScopedSet(ll.ScopeSignal|ll.ScopeAbstractUnixSocket))
+		// A fenced process may not reach the abstract sockets of
+		// processes outside its fence.
+		cfg.Scoped = ll.ScopeAbstractUnixSocket
 	}
-	cfg, err := landlock.NewConfig(args...)
-	if err != nil {
-		return nil, fmt.Errorf("sandbox (%s): %w", p, err)
+	if abi >= abiTSync {
+		// Nor signal them (the sidecar, the user's shell). Before ABI 8
+		// each of the caller's threads is fenced on its own, into a domain
+		// of its own, and a thread may not signal a child another thread
+		// forked: the launcher could not stop its command.
+		cfg.Scoped |= ll.ScopeSignal
 	}
 	return cfg, nil
 }

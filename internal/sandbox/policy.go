@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -137,12 +138,28 @@ func (p Policy) Explain() string {
 	if p.Temp != "" {
 		what = append(what, "its temp folder")
 	}
+	var s string
 	switch len(what) {
 	case 0:
-		return fmt.Sprintf("the sandbox (%s) lets this task write nothing", p.Mode)
+		s = fmt.Sprintf("the sandbox (%s) lets this task write nothing", p)
 	case 1:
-		return fmt.Sprintf("the sandbox (%s) lets this task write only %s", p.Mode, what[0])
+		s = fmt.Sprintf("the sandbox (%s) lets this task write only %s", p, what[0])
 	default:
-		return fmt.Sprintf("the sandbox (%s) lets this task write only %s and %s", p.Mode, strings.Join(what[:len(what)-1], ", "), what[len(what)-1])
+		s = fmt.Sprintf("the sandbox (%s) lets this task write only %s and %s", p, strings.Join(what[:len(what)-1], ", "), what[len(what)-1])
 	}
+	switch p.network() {
+	case NetworkDeny:
+		s += ", and open no TCP connection"
+	case NetworkEndpoints:
+		ports := make([]string, len(p.ConnectPorts))
+		for i, port := range p.ConnectPorts {
+			ports[i] = strconv.Itoa(int(port))
+		}
+		if len(ports) == 0 {
+			s += ", and open no TCP connection (no model endpoint is configured)"
+		} else {
+			s += ", and connect only to TCP ports " + strings.Join(ports, ", ") + " (the model endpoints')"
+		}
+	}
+	return s
 }

@@ -233,8 +233,8 @@ func TestNetwork(t *testing.T) {
 }
 
 func TestFencedProcessCannotSignalOutside(t *testing.T) {
-	if Available() < abiScoped {
-		t.Skipf("Landlock ABI %d: signal scoping needs %d", Available(), abiScoped)
+	if Available() < abiTSync {
+		t.Skipf("Landlock ABI %d: signal scoping needs %d", Available(), abiTSync)
 	}
 	d := newDirs(t)
 	out, err := sh(t, d.policy(TaskWrite), `kill -0 "$1"`, strconv.Itoa(os.Getpid()))
@@ -255,6 +255,18 @@ func TestApplyRefusesAFolderThatIsASymlink(t *testing.T) {
 	out, err := sh(t, p, `true`)
 	if err == nil || !strings.Contains(out, "not a folder") {
 		t.Fatalf("want a refusal, got %v\n%s", err, out)
+	}
+}
+
+// The user's own writable folders are writable, and one that does not
+// exist yet is no error.
+func TestUserWritableFolders(t *testing.T) {
+	needLandlock(t)
+	d := newDirs(t)
+	p := d.policy(TaskWrite)
+	p.Write = []string{d.outside, filepath.Join(d.outside, "not-yet")}
+	if out, err := sh(t, p, `echo x > "$1/x"`, d.outside); err != nil {
+		t.Fatalf("%v\n%s", err, out)
 	}
 }
 
@@ -285,6 +297,8 @@ func TestExplain(t *testing.T) {
 		{Policy{Mode: TaskWrite, Dir: "/s/t1", Temp: "/tmp/x"}, "the sandbox (task-write) lets this task write only /s/t1 and its temp folder"},
 		{Policy{Mode: ReadOnly, Dir: "/s/t1", Temp: "/tmp/x"}, "the sandbox (read-only) lets this task write only its temp folder"},
 		{Policy{Mode: Off}, ""},
+		{Policy{Mode: TaskWrite, Dir: "/s/t1", Temp: "/tmp/x", Network: NetworkDeny}, "the sandbox (task-write, network deny) lets this task write only /s/t1 and its temp folder, and open no TCP connection"},
+		{Policy{Mode: ReadOnly, Temp: "/tmp/x", Network: NetworkEndpoints, ConnectPorts: []uint16{443, 11434}}, "the sandbox (read-only, network endpoints) lets this task write only its temp folder, and connect only to TCP ports 443, 11434 (the model endpoints')"},
 	} {
 		if got := c.p.Explain(); got != c.want {
 			t.Errorf("%+v: got %q, want %q", c.p, got, c.want)
@@ -293,4 +307,39 @@ func TestExplain(t *testing.T) {
 	if got := (Policy{Mode: TaskWrite, Network: NetworkDeny}).String(); got != "task-write, network deny" {
 		t.Errorf("String: %q", got)
 	}
+}
+
+// BenchmarkFencedCommand compares a command started through a launcher
+// that applies a policy with one started directly: what the fence costs
+// per command run (the launcher's re-execution included).
+func BenchmarkFencedCommand(b *testing.B) {
+	root := b.TempDir()
+	d := dirs{filepath.Join(root, "task"), filepath.Join(root, "tmp"), ""}
+	for _, dir := range []string{d.task, d.temp} {
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			b.Fatal(err)
+		}
+	}
+	run := func(b *testing.B, p *Policy) {
+		for b.Loop() {
+			var cmd *exec.Cmd
+			if p == nil {
+				cmd = exec.Command("/bin/true")
+			} else {
+				spec, _ := json.Marshal(p)
+				cmd = exec.Command(os.Args[0], "-test.run=^$")
+				cmd.Env = append(os.Environ(), envPolicy+"="+string(spec), envArgv+`=["/bin/true"]`)
+			}
+			if out, err := cmd.CombinedOutput(); err != nil {
+				b.Fatalf("%v\n%s", err, out)
+			}
+		}
+	}
+	b.Run("direct", func(b *testing.B) { run(b, nil) })
+	b.Run("launcher", func(b *testing.B) { run(b, &Policy{Mode: Off}) })
+	b.Run("launcher+landlock", func(b *testing.B) {
+		p := d.policy(TaskWrite)
+		p.Network = NetworkDeny
+		run(b, &p)
+	})
 }

@@ -38,6 +38,9 @@ export interface EventData {
   failed?: number;
   results?: SaveResult[];
   reason?: string;
+  sandbox?: 'task-write' | 'read-only' | 'off' | 'unavailable';
+  network?: 'allow' | 'deny' | 'endpoints';
+  warning?: string;
   message: string;
 }
 

@@ -35,6 +35,7 @@ export function toast(ev: MimirEvent): Toast | undefined {
     case 'execution-complete':
       return { level: d.status === 'completed' ? 'info' : 'error', text: d.message };
     case 'execution-cancelled':
+    case 'execution-warning':
       return { level: 'warning', text: d.message };
     case 'deliverables-saved':
       return { level: d.error ? 'error' : (d.failed ?? 0) > 0 ? 'warning' : 'info', text: d.message };
