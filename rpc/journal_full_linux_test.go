@@ -6,6 +6,9 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/workspace"
 )
 
 // TestJournalFullDiskTold runs an execution whose worker fills the disk
@@ -23,7 +26,12 @@ func TestJournalFullDiskTold(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(ws, "full.yaml"), []byte(wf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c := startServer(t, Options{})
+	// The worker fills the disk from outside its task's folder, which the
+	// user's configuration lets it write, as a user would allow a folder.
+	writeWorkspace := func(*workspace.Workspace) (engine.SandboxSettings, []string, error) {
+		return engine.SandboxSettings{Write: []string{ws}}, nil, nil
+	}
+	c := startServer(t, Options{Sandbox: writeWorkspace})
 	c.initialize(ws, nil)
 	c.request("mimir/execute", map[string]any{"workflow": "full.yaml"})
 
