@@ -202,6 +202,8 @@ func (d *Dir) OpenFile(name string, flag int, perm fs.FileMode) (*os.File, error
 		return nil, fmt.Errorf("open %s: %w", d.Join(name), err)
 	case !st.Mode().IsRegular():
 		return nil, &RefusedError{Path: d.Join(name), Mode: st.Mode(), Want: wantFile}
+	case flag&(os.O_CREATE|os.O_EXCL) == os.O_CREATE|os.O_EXCL:
+		return nil, &fs.PathError{Op: "open", Path: d.Join(name), Err: fs.ErrExist}
 	}
 	open := flag &^ (os.O_CREATE | os.O_EXCL | os.O_TRUNC)
 	if create {
@@ -267,7 +269,7 @@ func (d *Dir) WriteFile(name string, data []byte, perm fs.FileMode) error {
 	var f *os.File
 	for i := 0; ; i++ {
 		tmp = fmt.Sprintf("%s.%s.tmp-%d-%d", dir, base, os.Getpid(), i)
-		f, err = d.OpenFile(tmp, os.O_WRONLY|os.O_CREATE, perm)
+		f, err = d.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 		if err == nil || i == 10 || !errors.Is(err, fs.ErrExist) {
 			break
 		}
