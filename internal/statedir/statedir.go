@@ -43,7 +43,7 @@ type RefusedError struct {
 }
 
 func (e *RefusedError) Error() string {
-	return fmt.Sprintf("%s is %s, not %s the sidecar made: it was not made by mimir-sidecar; remove %s and the sidecar recreates it",
+	return fmt.Sprintf("%s is %s, where mimir-sidecar keeps %s of its own; remove %s and the sidecar recreates it",
 		e.Path, safefile.Kind(e.Mode), e.Want, e.Path)
 }
 
