@@ -110,7 +110,7 @@ func OpenJournal(stateDir string, log *slog.Logger) (*Journal, JournalStatus, er
 	if err != nil {
 		aside := fmt.Sprintf("%s.damaged-%s", journalFile, time.Now().UTC().Format("20060102T150405Z"))
 		log.Warn("the journal is damaged; keeping a copy and starting a new one", "err", err, "copy", state.Join(aside))
-		for _, suffix := range journalSuffixes {
+		for _, suffix := range journalSuffixes() {
 			if rerr := state.Rename(journalFile+suffix, aside+suffix); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 				return fail(fmt.Errorf("move the damaged journal aside: %w", rerr))
 			}
@@ -128,12 +128,12 @@ func OpenJournal(stateDir string, log *slog.Logger) (*Journal, JournalStatus, er
 // siblings by appending these to its name.
 const journalFile = "journal.db"
 
-var journalSuffixes = [...]string{"", "-wal", "-shm", "-journal"}
+func journalSuffixes() []string { return []string{"", "-wal", "-shm", "-journal"} }
 
 func openDB(state *statedir.Dir) (*sql.DB, error) {
 	// SQLite opens its files by path, following links and creating through
 	// them: each must be a regular file or absent first.
-	for _, suffix := range journalSuffixes {
+	for _, suffix := range journalSuffixes() {
 		if err := state.Check(journalFile + suffix); err != nil {
 			return nil, err
 		}

@@ -24,32 +24,37 @@ import (
 
 // stateNames are where the fuzzer plants things: every name the sidecar
 // makes, reads or removes in .mimir, and the folders above them.
-var stateNames = []string{
-	".mimir", ".mimir/journal.lock", ".mimir/journal.db", ".mimir/journal.db-wal",
-	".mimir/journal.db-shm", ".mimir/journal.db-journal", ".mimir/.gitignore",
-	".mimir/sidecar.json", ".mimir/executions", ".mimir/executions/x",
+func stateNames() []string {
+	return []string{
+		".mimir", ".mimir/journal.lock", ".mimir/journal.db", ".mimir/journal.db-wal",
+		".mimir/journal.db-shm", ".mimir/journal.db-journal", ".mimir/.gitignore",
+		".mimir/sidecar.json", ".mimir/executions", ".mimir/executions/x",
+	}
 }
 
 // plantKinds are what the fuzzer plants there; each takes the full path
 // and the sentinel folder outside the workspace.
-var plantKinds = []func(p, sentinel string) error{
-	func(p, _ string) error { return os.WriteFile(p, []byte("not what the sidecar wrote"), 0o644) },
-	func(p, _ string) error { return os.Mkdir(p, 0o755) },
-	func(p, s string) error { return os.Symlink(filepath.Join(s, "file"), p) },
-	func(p, s string) error { return os.Symlink(filepath.Join(s, "folder"), p) },
-	func(p, s string) error { return os.Symlink(filepath.Join(s, "absent"), p) },
-	func(p, _ string) error { return os.Symlink("/dev/zero", p) },
-	func(p, _ string) error { return syscall.Mkfifo(p, 0o644) },
-	func(p, _ string) error { return os.Symlink(".", p) },
-	func(p, s string) error { return os.Symlink(s, p) },
+func plantKinds() []func(p, sentinel string) error {
+	return []func(p, sentinel string) error{
+		func(p, _ string) error { return os.WriteFile(p, []byte("not what the sidecar wrote"), 0o644) },
+		func(p, _ string) error { return os.Mkdir(p, 0o755) },
+		func(p, s string) error { return os.Symlink(filepath.Join(s, "file"), p) },
+		func(p, s string) error { return os.Symlink(filepath.Join(s, "folder"), p) },
+		func(p, s string) error { return os.Symlink(filepath.Join(s, "absent"), p) },
+		func(p, _ string) error { return os.Symlink("/dev/zero", p) },
+		func(p, _ string) error { return syscall.Mkfifo(p, 0o644) },
+		func(p, _ string) error { return os.Symlink(".", p) },
+		func(p, s string) error { return os.Symlink(s, p) },
+	}
 }
 
 // plant builds the tree a program describes: each pair of bytes is a name
 // and a kind. A name whose folder is not a real folder is skipped, so the
 // planting itself never writes outside the workspace.
 func plant(t *testing.T, ws, sentinel string, program []byte) {
+	names, kinds := stateNames(), plantKinds()
 	for i := 0; i+1 < len(program); i += 2 {
-		name := stateNames[int(program[i])%len(stateNames)]
+		name := names[int(program[i])%len(names)]
 		p := filepath.Join(ws, filepath.FromSlash(name))
 		if !realFolder(ws, filepath.Dir(p)) {
 			continue
@@ -57,7 +62,7 @@ func plant(t *testing.T, ws, sentinel string, program []byte) {
 		if _, err := os.Lstat(p); err == nil {
 			continue
 		}
-		if err := plantKinds[int(program[i+1])%len(plantKinds)](p, sentinel); err != nil {
+		if err := kinds[int(program[i+1])%len(kinds)](p, sentinel); err != nil {
 			t.Fatalf("plant %s: %v", name, err)
 		}
 	}
@@ -156,14 +161,15 @@ tasks:
 // call must return.
 func FuzzStateFolder(f *testing.F) {
 	// Every kind at every name, the folders above it made real first.
-	for i, name := range stateNames {
+	names := stateNames()
+	for i, name := range names {
 		var above []byte
-		for j, n := range stateNames[:i] {
+		for j, n := range names[:i] {
 			if strings.HasPrefix(name, n+"/") {
 				above = append(above, byte(j), 1)
 			}
 		}
-		for k := range plantKinds {
+		for k := range plantKinds() {
 			f.Add(append(slices.Clone(above), byte(i), byte(k)))
 		}
 	}

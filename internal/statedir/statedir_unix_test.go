@@ -135,3 +135,37 @@ func TestReadFileIsBounded(t *testing.T) {
 		t.Errorf("a file at the bound: %d bytes, %v", len(b), err)
 	}
 }
+
+// O_EXCL keeps its meaning, and O_TRUNC truncates only the file checked.
+func TestOpenFileFlags(t *testing.T) {
+	d, err := Ensure(filepath.Join(t.TempDir(), ".mimir"))
+	must(t, err)
+	defer d.Close()
+	f, err := d.OpenFile("a", os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	must(t, err)
+	f.WriteString("hello")
+	f.Close()
+	if _, err := d.OpenFile("a", os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644); !errors.Is(err, fs.ErrExist) {
+		t.Errorf("exclusive create of an existing file: %v", err)
+	}
+	f, err = d.OpenFile("a", os.O_RDWR|os.O_TRUNC, 0)
+	must(t, err)
+	f.Close()
+	if b, _ := d.ReadFile("a", 10); len(b) != 0 {
+		t.Errorf("not truncated: %q", b)
+	}
+}
+
+// A FIFO where a file is written is replaced, never opened.
+func TestWriteFileReplacesAFIFO(t *testing.T) {
+	ws, outside := setup(t)
+	d, err := Open(filepath.Join(ws, ".mimir"))
+	must(t, err)
+	defer d.Close()
+	must(t, d.WriteFile("fifo", []byte("{}"), 0o600))
+	st, err := d.Lstat("fifo")
+	if err != nil || !st.Mode().IsRegular() || st.Mode().Perm() != 0o600 {
+		t.Errorf("after the write: %v %v", st, err)
+	}
+	unchanged(t, outside)
+}
