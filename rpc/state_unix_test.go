@@ -73,3 +73,29 @@ func TestDiscoveryFileThatIsNoFileDoesNotHoldUpInitialize(t *testing.T) {
 		})
 	}
 }
+
+// A journal.lock planted as a link: the file it points to is not
+// truncated, the user is told what to remove, and workflows still run.
+func TestLinkedJournalLockIsToastedAndLeftAlone(t *testing.T) {
+	ws, outside := t.TempDir(), t.TempDir()
+	precious := filepath.Join(outside, "precious")
+	os.WriteFile(precious, []byte("the user's file"), 0o644)
+	os.Mkdir(filepath.Join(ws, ".mimir"), 0o755)
+	lock := filepath.Join(ws, ".mimir", "journal.lock")
+	if err := os.Symlink(precious, lock); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(ws, "ok.yaml"), []byte("name: ok\ntasks:\n  - {id: a, worker: {command: 'true'}}\n"), 0o644)
+	c := startServer(t, Options{})
+	c.initialize(ws, nil)
+	got := c.until(isWarningToast)
+	msg := got[len(got)-1]["params"].(map[string]any)["message"].(string)
+	if !strings.Contains(msg, lock+" is a symbolic link") || !strings.Contains(msg, "remove "+lock) {
+		t.Errorf("toast: %q", msg)
+	}
+	c.result("mimir/execute", map[string]any{"workflow": "ok.yaml"})
+	c.until(isEvent("execution-complete"))
+	if b, _ := os.ReadFile(precious); string(b) != "the user's file" {
+		t.Errorf("the file journal.lock pointed to now holds %q", b)
+	}
+}
