@@ -167,8 +167,24 @@ func openDB(state *statedir.Dir) (*sql.DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("prepare %s: %w", path, err)
 	}
+	// Every later seq follows these: one out of range would wrap, or reach
+	// editors (JavaScript numbers) rounded. Such a journal is not ours.
+	var lo, hi, kept sql.NullInt64
+	if err := db.QueryRow("SELECT MIN(seq), MAX(seq), (SELECT MIN(value) FROM meta WHERE key = ?) FROM events", metaLastSeq).Scan(&lo, &hi, &kept); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("check %s: %w", path, err)
+	}
+	for _, v := range []sql.NullInt64{lo, hi, kept} {
+		if v.Valid && (v.Int64 < 0 || v.Int64 > maxSeq) {
+			db.Close()
+			return nil, fmt.Errorf("check %s: it holds seq %d, out of the range the sidecar writes (0 to 2^53)", path, v.Int64)
+		}
+	}
 	return db, nil
 }
+
+// maxSeq is the largest seq a JavaScript client reads exactly.
+const maxSeq = 1 << 53
 
 // metaLastSeq is the meta row holding the newest seq ever journaled: it
 // outlives the events (a prune may remove them all) so seq never goes back.

@@ -178,3 +178,25 @@ func TestJournalEventsAreCheckedOnLoad(t *testing.T) {
 		}
 	}
 }
+
+// A journal whose seq is out of range is not the sidecar's: it is moved
+// aside as a damaged one, and numbering starts afresh.
+func TestJournalWithSeqOutOfRangeIsSetAside(t *testing.T) {
+	for _, seq := range []int64{-5, 1 << 60} {
+		state := t.TempDir()
+		j := openJournal(t, state)
+		if _, err := j.db.Exec("INSERT INTO events VALUES (?, 'ex_0000000000000000000000000D', 'task-start', '{}')", seq); err != nil {
+			t.Fatal(err)
+		}
+		j.Close()
+		j, status, err := OpenJournal(state, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last, _ := j.LastSeq()
+		j.Close()
+		if status.Damaged == "" || !strings.Contains(status.Err.Error(), "out of the range") || last != 0 {
+			t.Errorf("seq %d: status %+v, last seq %d", seq, status, last)
+		}
+	}
+}
