@@ -356,3 +356,37 @@ func (d *Dir) Lstat(name string) (fs.FileInfo, error) {
 	}
 	return st, nil
 }
+
+// ReadDir lists the folder name ("." for the state folder), refusing it if it is not a folder reached
+// through folders only, or if it holds more than max entries. Entries are
+// described unfollowed, in no particular order.
+func (d *Dir) ReadDir(name string, max int) ([]fs.DirEntry, error) {
+	c, st, err := ".", fs.FileInfo(nil), error(nil)
+	if name == "." {
+		st, err = d.root.Stat(".")
+	} else {
+		c, st, err = d.lstat(name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !st.IsDir() {
+		return nil, &RefusedError{Path: d.Join(name), Mode: st.Mode(), Want: wantDir}
+	}
+	f, err := d.root.Open(c)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", d.Join(name), err)
+	}
+	defer f.Close()
+	if got, err := f.Stat(); err != nil || !os.SameFile(got, st) {
+		return nil, fmt.Errorf("list %s: it changed while it was opened; try again", d.Join(name))
+	}
+	ents, err := f.ReadDir(max + 1)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("list %s: %w", d.Join(name), err)
+	}
+	if len(ents) > max {
+		return nil, fmt.Errorf("list %s: %w: more than %d entries", d.Join(name), ErrTooLarge, max)
+	}
+	return ents, nil
+}

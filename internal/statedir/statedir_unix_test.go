@@ -169,3 +169,19 @@ func TestWriteFileReplacesAFIFO(t *testing.T) {
 	}
 	unchanged(t, outside)
 }
+
+func TestReadDir(t *testing.T) {
+	ws, _ := setup(t)
+	d, err := Open(filepath.Join(ws, ".mimir"))
+	must(t, err)
+	defer d.Close()
+	ents, err := d.ReadDir(".", 10)
+	if err != nil || len(ents) != 5 {
+		t.Errorf("list: %d entries, %v", len(ents), err)
+	}
+	if _, err := d.ReadDir(".", 4); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("list over the bound: %v", err)
+	}
+	_, err = d.ReadDir("dirlink", 10)
+	wantRefused(t, "list a linked folder", err, "a symbolic link")
+}
