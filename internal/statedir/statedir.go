@@ -29,6 +29,10 @@ import (
 type Dir struct {
 	root *os.Root
 	path string
+	// opener opens files: the root, or where the kernel can, one that
+	// refuses links itself (openat2).
+	opener      safefile.Opener
+	closeOpener func() error
 }
 
 // RefusedError refuses something in the state folder that is not what the
@@ -99,7 +103,9 @@ func open(dir string, create bool) (*Dir, error) {
 		root.Close()
 		return nil, fmt.Errorf("open the state folder %s: it changed while it was opened; try again", abs)
 	}
-	return &Dir{root: root, path: abs}, nil
+	d := &Dir{root: root, path: abs}
+	d.opener, d.closeOpener = opener(root, abs)
+	return d, nil
 }
 
 // Path is the folder's absolute path.
@@ -111,7 +117,13 @@ func (d *Dir) Path() string { return d.path }
 func (d *Dir) Join(name string) string { return filepath.Join(d.path, filepath.FromSlash(name)) }
 
 // Close lets go of the folder.
-func (d *Dir) Close() error { return d.root.Close() }
+func (d *Dir) Close() error {
+	var err error
+	if d.closeOpener != nil {
+		err = d.closeOpener()
+	}
+	return errors.Join(err, d.root.Close())
+}
 
 // clean refuses names that are not plain relative names in the folder.
 func (d *Dir) clean(name string) (string, error) {
@@ -209,7 +221,7 @@ func (d *Dir) OpenFile(name string, flag int, perm fs.FileMode) (*os.File, error
 	if create {
 		open |= os.O_CREATE | os.O_EXCL
 	}
-	f, got, err := safefile.OpenFile(d.root, c, open, perm)
+	f, got, err := safefile.OpenFile(d.opener, c, open, perm)
 	if err != nil {
 		if got != nil {
 			return nil, &RefusedError{Path: d.Join(name), Mode: got.Mode(), Want: wantFile}

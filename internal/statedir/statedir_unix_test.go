@@ -65,10 +65,19 @@ func wantRefused(t *testing.T, what string, err error, kind string) {
 }
 
 func TestStateFolderRefusesWhatItDidNotMake(t *testing.T) {
+	t.Run("as opened", func(t *testing.T) { refusesWhatItDidNotMake(t, false) })
+	// Where openat2 is missing, the Lstat walk alone holds the rule.
+	t.Run("through the root", func(t *testing.T) { refusesWhatItDidNotMake(t, true) })
+}
+
+func refusesWhatItDidNotMake(t *testing.T, rootOnly bool) {
 	ws, outside := setup(t)
 	d, err := Ensure(filepath.Join(ws, ".mimir"))
 	must(t, err)
 	defer d.Close()
+	if rootOnly {
+		d.opener = d.root
+	}
 
 	for _, flag := range []int{os.O_RDONLY, os.O_RDWR | os.O_CREATE | os.O_TRUNC, os.O_WRONLY | os.O_CREATE} {
 		f, err := d.OpenFile("link", flag, 0o644)
@@ -184,4 +193,22 @@ func TestReadDir(t *testing.T) {
 	}
 	_, err = d.ReadDir("dirlink", 10)
 	wantRefused(t, "list a linked folder", err, "a symbolic link")
+}
+
+// An existing file opened with O_CREATE and a mode (how the journal's lock
+// is taken) opens, whichever opener is used.
+func TestOpenExistingWithCreate(t *testing.T) {
+	for _, rootOnly := range []bool{false, true} {
+		d, err := Ensure(filepath.Join(t.TempDir(), ".mimir"))
+		must(t, err)
+		if rootOnly {
+			d.opener = d.root
+		}
+		for range 2 {
+			f, err := d.OpenFile("lock", os.O_RDWR|os.O_CREATE, 0o644)
+			must(t, err)
+			f.Close()
+		}
+		d.Close()
+	}
 }
