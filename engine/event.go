@@ -27,6 +27,19 @@ const (
 	EventExecutionWarning = "execution-warning"
 )
 
+// knownEvent reports whether name is one of the events above, the only
+// ones a journal row may hold: a new event is added to both.
+func knownEvent(name string) bool {
+	switch name {
+	case EventExecutionStart, EventTaskStart, EventWorkerStart, EventWorkerToolCall,
+		EventWorkerComplete, EventQCStart, EventQCComplete, EventTaskComplete,
+		EventTaskFail, EventTaskSkipped, EventExecutionComplete, EventExecutionCancelled,
+		EventExecutionInterrupted, EventDeliverablesSaved, EventExecutionWarning:
+		return true
+	}
+	return false
+}
+
 // Phases named in event data.
 const (
 	PhaseWorker = "worker"

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"time"
@@ -148,9 +147,19 @@ func (r *Runner) Prune(olderThan time.Duration, keep int) ([]string, error) {
 			return ids, err
 		}
 	}
+	state, err := r.stateDir()
+	if err != nil {
+		return ids, fmt.Errorf("remove the files of the pruned executions: %w", err)
+	}
 	var errs []error
 	for _, ex := range gone {
-		if err := os.RemoveAll(ex.dir); err != nil {
+		// Through the state folder, by an id checked when it was loaded
+		// (or made here): never a path the journal spelled out.
+		if err := CheckExecutionID(ex.id); err != nil {
+			errs = append(errs, fmt.Errorf("remove the files of %s: %w", ex.id, err))
+			continue
+		}
+		if err := state.RemoveAll(executionFolder(ex.id)); err != nil {
 			errs = append(errs, fmt.Errorf("remove the files of %s: %w", ex.id, err))
 		}
 	}

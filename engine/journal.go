@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +16,8 @@ import (
 
 	"modernc.org/sqlite" // the pure-Go SQLite driver, "sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/mimir-sidecar/mimir-sidecar/internal/statedir"
 )
 
 // A Journal keeps every event and execution record in SQLite under the
@@ -25,10 +26,11 @@ import (
 // goroutine and only then handed to the sink: a listener never sees an
 // event that a crash could lose.
 type Journal struct {
-	db   *sql.DB
-	path string
-	log  *slog.Logger
-	lock *os.File
+	db    *sql.DB
+	path  string
+	log   *slog.Logger
+	state *statedir.Dir
+	lock  *os.File
 
 	queue chan journalEntry
 	done  chan struct{}
@@ -92,35 +94,57 @@ func OpenJournal(stateDir string, log *slog.Logger) (*Journal, JournalStatus, er
 		log = slog.New(slog.DiscardHandler)
 	}
 	var status JournalStatus
-	if err := os.MkdirAll(stateDir, 0o755); err != nil {
+	state, err := statedir.Ensure(stateDir)
+	if err != nil {
 		return nil, status, fmt.Errorf("open journal: %w", err)
 	}
-	lock, err := lockJournal(filepath.Join(stateDir, "journal.lock"))
+	lock, err := lockJournal(state)
 	if err != nil {
+		state.Close()
 		return nil, status, err
 	}
-	path := filepath.Join(stateDir, "journal.db")
-	db, err := openDB(path)
+	fail := func(err error) (*Journal, JournalStatus, error) {
+		unlockJournal(state, lock)
+		state.Close()
+		return nil, status, err
+	}
+	db, err := openDB(state)
+	if statedir.IsRefused(err) {
+		// Not damage: something put there that SQLite would follow.
+		return fail(fmt.Errorf("open journal: %w", err))
+	}
 	if err != nil {
-		aside := fmt.Sprintf("%s.damaged-%s", path, time.Now().UTC().Format("20060102T150405Z"))
-		log.Warn("the journal is damaged; keeping a copy and starting a new one", "err", err, "copy", aside)
-		for _, suffix := range []string{"", "-wal", "-shm"} {
-			if rerr := os.Rename(path+suffix, aside+suffix); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
-				unlockJournal(lock)
-				return nil, status, fmt.Errorf("move the damaged journal aside: %w", rerr)
+		aside := fmt.Sprintf("%s.damaged-%s", journalFile, time.Now().UTC().Format("20060102T150405Z"))
+		log.Warn("the journal is damaged; keeping a copy and starting a new one", "err", err, "copy", state.Join(aside))
+		for _, suffix := range journalSuffixes() {
+			if rerr := state.Rename(journalFile+suffix, aside+suffix); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+				return fail(fmt.Errorf("move the damaged journal aside: %w", rerr))
 			}
 		}
-		status = JournalStatus{Damaged: aside, Err: err}
-		if db, err = openDB(path); err != nil {
-			unlockJournal(lock)
-			return nil, status, fmt.Errorf("open journal: %w", err)
+		status = JournalStatus{Damaged: state.Join(aside), Err: err}
+		if db, err = openDB(state); err != nil {
+			return fail(fmt.Errorf("open journal: %w", err))
 		}
 	}
-	j := &Journal{db: db, path: path, log: log, lock: lock, queue: make(chan journalEntry, journalQueue), done: make(chan struct{})}
+	j := &Journal{db: db, path: state.Join(journalFile), log: log, state: state, lock: lock, queue: make(chan journalEntry, journalQueue), done: make(chan struct{})}
 	return j, status, nil
 }
 
-func openDB(path string) (*sql.DB, error) {
+// The journal's files in the state folder: SQLite makes the database's
+// siblings by appending these to its name.
+const journalFile = "journal.db"
+
+func journalSuffixes() []string { return []string{"", "-wal", "-shm", "-journal"} }
+
+func openDB(state *statedir.Dir) (*sql.DB, error) {
+	// SQLite opens its files by path, following links and creating through
+	// them: each must be a regular file or absent first.
+	for _, suffix := range journalSuffixes() {
+		if err := state.Check(journalFile + suffix); err != nil {
+			return nil, err
+		}
+	}
+	path := state.Join(journalFile)
 	dsn := "file:" + path + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
@@ -149,8 +173,24 @@ func openDB(path string) (*sql.DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("prepare %s: %w", path, err)
 	}
+	// Every later seq follows these: one out of range would wrap, or reach
+	// editors (JavaScript numbers) rounded. Such a journal is not ours.
+	var lo, hi, kept sql.NullInt64
+	if err := db.QueryRow("SELECT MIN(seq), MAX(seq), (SELECT MIN(value) FROM meta WHERE key = ?) FROM events", metaLastSeq).Scan(&lo, &hi, &kept); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("check %s: %w", path, err)
+	}
+	for _, v := range []sql.NullInt64{lo, hi, kept} {
+		if v.Valid && (v.Int64 < 0 || v.Int64 > maxSeq) {
+			db.Close()
+			return nil, fmt.Errorf("check %s: it holds seq %d, out of the range the sidecar writes (0 to 2^53)", path, v.Int64)
+		}
+	}
 	return db, nil
 }
+
+// maxSeq is the largest seq a JavaScript client reads exactly.
+const maxSeq = 1 << 53
 
 // metaLastSeq is the meta row holding the newest seq ever journaled: it
 // outlives the events (a prune may remove them all) so seq never goes back.
@@ -470,7 +510,8 @@ func (j *Journal) Close() error {
 			}
 		}
 		err = j.db.Close()
-		unlockJournal(j.lock)
+		unlockJournal(j.state, j.lock)
+		j.state.Close()
 	})
 	return err
 }
@@ -580,6 +621,10 @@ func (j *Journal) load() ([]storedExecution, error) {
 			rows.Close()
 			return nil, fmt.Errorf("read the journal's executions: %w", err)
 		}
+		if err := s.check(); err != nil {
+			j.log.Warn("the journal holds an execution the sidecar did not write; it is skipped", "execution", truncate(s.id, 80), "err", err)
+			continue
+		}
 		out = append(out, s)
 	}
 	rows.Close()
@@ -593,7 +638,13 @@ func (j *Journal) load() ([]storedExecution, error) {
 		}
 		for n, b := range evs {
 			var ev Event
-			if err := json.Unmarshal(b, &ev); err != nil {
+			err := error(nil)
+			if len(b) > maxStoredEvent {
+				err = fmt.Errorf("it is %d bytes, more than %d", len(b), maxStoredEvent)
+			} else if err = json.Unmarshal(b, &ev); err == nil {
+				err = checkEvent(&ev, out[i].id)
+			}
+			if err != nil {
 				j.log.Warn("the journal holds an event that cannot be read; it is skipped", "execution", out[i].id, "event", n+1, "err", err)
 				continue
 			}
@@ -624,8 +675,11 @@ func (j *Journal) forget(ids []string) error {
 	return tx.Commit()
 }
 
-func lockHolder(path string) string {
-	b, err := os.ReadFile(path)
+// lockFile is the journal's lock in the state folder.
+const lockFile = "journal.lock"
+
+func lockHolder(state *statedir.Dir) string {
+	b, err := state.ReadFile(lockFile, 64)
 	if err != nil {
 		return "unknown"
 	}

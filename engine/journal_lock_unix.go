@@ -9,12 +9,16 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/mimir-sidecar/mimir-sidecar/internal/statedir"
 )
 
 // lockJournal takes the journal for this process; the lock goes with the
 // process, however it ends, so a crashed sidecar never blocks the next.
-func lockJournal(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+func lockJournal(state *statedir.Dir) (*os.File, error) {
+	// Through the state folder: a link planted at journal.lock is refused,
+	// never opened (and truncated) in its target's place.
+	f, err := state.OpenFile(lockFile, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("lock journal: %w", err)
 	}
@@ -31,7 +35,7 @@ func lockJournal(path string) (*os.File, error) {
 			f.Close()
 			return nil, fmt.Errorf("lock journal: %w", err)
 		}
-		holder := lockHolder(path)
+		holder := lockHolder(state)
 		if holderAlive(holder) || time.Now().After(deadline) {
 			f.Close()
 			return nil, fmt.Errorf("%w (pid %s)", ErrJournalBusy, holder)
@@ -53,7 +57,7 @@ func holderAlive(pid string) bool {
 	return !errors.Is(syscall.Kill(n, 0), syscall.ESRCH)
 }
 
-func unlockJournal(f *os.File) {
+func unlockJournal(_ *statedir.Dir, f *os.File) {
 	if f != nil {
 		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		_ = f.Close()

@@ -518,7 +518,7 @@ func TestHistoryOrder(t *testing.T) {
 	for _, ex := range []struct {
 		id string
 		at time.Duration
-	}{{"ex_older", 100 * time.Millisecond}, {"ex_newer", 120 * time.Millisecond}} {
+	}{{"ex_0000000000000000000000000A", 100 * time.Millisecond}, {"ex_0000000000000000000000000B", 120 * time.Millisecond}} {
 		at := base.Add(ex.at)
 		for _, name := range []string{EventExecutionStart, EventExecutionComplete} {
 			seq++
@@ -542,14 +542,14 @@ func TestHistoryOrder(t *testing.T) {
 		}
 		return out
 	}
-	want := []string{"ex_newer", "ex_older"}
+	want := []string{"ex_0000000000000000000000000B", "ex_0000000000000000000000000A"}
 	r := NewRunner(Options{Workspace: ws, StateDir: state, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
 	if got := ids(r); !slices.Equal(got, want) {
 		t.Errorf("listed %v, want %v (newest first)", got, want)
 	}
-	older, _ := r.Get("ex_older")
+	older, _ := r.Get("ex_0000000000000000000000000A")
 	startedAt := older.Summary().StartedAt
-	ex, err := r.Resume("ex_older")
+	ex, err := r.Resume("ex_0000000000000000000000000A")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -562,7 +562,7 @@ func TestHistoryOrder(t *testing.T) {
 	if got := ids(r2); !slices.Equal(got, want) {
 		t.Errorf("after resuming the older one and a restart: %v, want %v", got, want)
 	}
-	again, _ := r2.Get("ex_older")
+	again, _ := r2.Get("ex_0000000000000000000000000A")
 	if s := again.Summary(); !s.StartedAt.Equal(startedAt) || s.Status != StatusCompleted {
 		t.Errorf("after resume: started %v (want %v), status %s", s.StartedAt, startedAt, s.Status)
 	}

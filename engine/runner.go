@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	"github.com/oklog/ulid/v2"
+
+	"github.com/mimir-sidecar/mimir-sidecar/internal/statedir"
 )
 
 // Sink receives every event. Emit is called one event at a time in seq order
@@ -69,7 +70,32 @@ type Runner struct {
 	order      []*Execution
 	closed     bool
 	journal    *Journal // nil once closed
+
+	// stateMu guards state, the state folder, opened on first use so that
+	// a refused folder fails the executions that need it, not the runner.
+	stateMu sync.Mutex
+	state   *statedir.Dir
 }
+
+// stateDir is the state folder every file of an execution is made,
+// written and removed through.
+func (r *Runner) stateDir() (*statedir.Dir, error) {
+	r.stateMu.Lock()
+	defer r.stateMu.Unlock()
+	if r.state == nil {
+		// Not kept on failure: the user may fix the folder and try again.
+		d, err := statedir.Ensure(r.opts.StateDir)
+		if err != nil {
+			return nil, err
+		}
+		r.state = d
+	}
+	return r.state, nil
+}
+
+// executionFolder is an execution's folder in the state folder, made of an
+// id the sidecar made or checked (CheckExecutionID).
+func executionFolder(id string) string { return "executions/" + id }
 
 // NewRunner returns a Runner ready to execute workflows.
 func NewRunner(opts Options) *Runner {
@@ -163,13 +189,19 @@ func (r *Runner) prepare(id string, wf *Workflow, par int, workers map[string]Wo
 	if err != nil {
 		return nil, err
 	}
-	dir := filepath.Join(r.opts.StateDir, "executions", id)
-	if err := os.MkdirAll(filepath.Join(dir, "staging"), 0o755); err != nil {
+	if err := CheckExecutionID(id); err != nil {
 		return nil, fmt.Errorf("prepare execution: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Join(dir, "gaps"), 0o755); err != nil {
+	state, err := r.stateDir()
+	if err != nil {
 		return nil, fmt.Errorf("prepare execution: %w", err)
 	}
+	for _, sub := range []string{"staging", "gaps"} {
+		if err := state.MkdirAll(executionFolder(id)+"/"+sub, 0o755); err != nil {
+			return nil, fmt.Errorf("prepare execution: %w", err)
+		}
+	}
+	dir := state.Join(executionFolder(id))
 	ctx, cancel := context.WithCancelCause(r.ctx)
 	ex := &Execution{
 		r:           r,
@@ -306,6 +338,11 @@ func (r *Runner) Close(ctx context.Context) error {
 			err = errors.Join(err, fmt.Errorf("close the journal: %w", cerr))
 		}
 	}
+	r.stateMu.Lock()
+	if r.state != nil {
+		r.state.Close()
+	}
+	r.stateMu.Unlock()
 	return err
 }
 

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
@@ -183,11 +182,15 @@ func (ex *Execution) writeGap(t *Task, attempt int, gap *Gap) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("encode gap for task %s: %w", t.ID, err)
 	}
-	path := filepath.Join(ex.dir, "gaps", t.ID+"."+strconv.Itoa(attempt)+".json")
-	if err := os.WriteFile(path, data, 0o644); err != nil {
+	state, err := ex.r.stateDir()
+	if err != nil {
 		return "", fmt.Errorf("write gap for task %s: %w", t.ID, err)
 	}
-	return path, nil
+	name := executionFolder(ex.id) + "/gaps/" + t.ID + "." + strconv.Itoa(attempt) + ".json"
+	if err := state.WriteFile(name, data, 0o644); err != nil {
+		return "", fmt.Errorf("write gap for task %s: %w", t.ID, err)
+	}
+	return state.Join(name), nil
 }
 
 // callAgent calls one of t's agents (role names it: worker or qc) under

@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/mimir-sidecar/mimir-sidecar/internal/statedir"
 )
 
 // Discovery is what <workspace>/.mimir/sidecar.json tells headless
@@ -21,48 +23,50 @@ type Discovery struct {
 	Workspace string `json:"workspace"`
 }
 
+// maxDiscovery bounds what is read of a sidecar.json: the file comes with
+// the workspace, and may be a link to /dev/zero or a pipe.
+const maxDiscovery = 64 << 10
+
 // WriteDiscovery writes d to path, readable by the user only, replacing any
-// old file atomically.
+// old file atomically (a link or pipe there is replaced, never written
+// through).
 func WriteDiscovery(path string, d Discovery) error {
 	data, err := json.MarshalIndent(d, "", "  ")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".sidecar-*.json")
+	state, err := statedir.Ensure(filepath.Dir(path))
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	defer os.Remove(tmp.Name())
-	err = tmp.Chmod(0o600)
-	if err == nil {
-		_, err = tmp.Write(append(data, '\n'))
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	defer state.Close()
+	return state.WriteFile(filepath.Base(path), append(data, '\n'), 0o600)
 }
 
-// ReadDiscovery reads a sidecar.json.
+// ReadDiscovery reads a sidecar.json: a regular file in a state folder
+// that is not a link, of at most 64 KiB.
 func ReadDiscovery(path string) (Discovery, error) {
 	var d Discovery
-	data, err := os.ReadFile(path)
-	if err != nil {
+	data, err := readDiscovery(path)
+	if errors.Is(err, fs.ErrNotExist) {
 		return d, fmt.Errorf("find the sidecar: %w (is a sidecar with its SSE mirror running for this workspace?)", err)
+	}
+	if err != nil {
+		return d, fmt.Errorf("find the sidecar: %w", err)
 	}
 	if err := json.Unmarshal(data, &d); err != nil {
 		return d, fmt.Errorf("read %s: %w", path, err)
 	}
 	return d, nil
+}
+
+func readDiscovery(path string) ([]byte, error) {
+	state, err := statedir.Open(filepath.Dir(path))
+	if err != nil {
+		return nil, err
+	}
+	defer state.Close()
+	return state.ReadFile(filepath.Base(path), maxDiscovery)
 }
 
 // ClaimDiscovery writes d to path unless the file already names a mirror
@@ -86,7 +90,7 @@ func ClaimDiscovery(ctx context.Context, path string, d Discovery) (written bool
 // a file another sidecar has since written is theirs to remove.
 func RemoveDiscovery(path string, d Discovery) error {
 	old, err := ReadDiscovery(path)
-	if errors.Is(err, os.ErrNotExist) {
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
@@ -97,10 +101,12 @@ func RemoveDiscovery(path string, d Discovery) error {
 	if old.PID != d.PID || old.Token != d.Token {
 		return nil
 	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+	state, err := statedir.Open(filepath.Dir(path))
+	if err != nil {
 		return fmt.Errorf("remove %s: %w", path, err)
 	}
-	return nil
+	defer state.Close()
+	return state.Remove(filepath.Base(path))
 }
 
 // answers says whether the mirror d names is up: its health check accepts

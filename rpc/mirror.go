@@ -38,9 +38,9 @@ func startMirror(o MirrorOptions, ws *workspace.Workspace, hub *notify.Hub, runn
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if err := ws.EnsureStateDir(); err != nil {
-		return nil, err
-	}
+	// A refused state folder (told to the user as the journal opens) costs
+	// the headless listeners their sidecar.json, not the editor its mirror.
+	stateErr := ws.EnsureStateDir()
 	s, err := notify.StartSSE(hub, notify.SSEOptions{
 		Addr:         o.Addr,
 		AllowOrigins: o.AllowOrigins,
@@ -53,10 +53,14 @@ func startMirror(o MirrorOptions, ws *workspace.Workspace, hub *notify.Hub, runn
 	}
 	path := filepath.Join(ws.StateDir(), "sidecar.json")
 	own := notify.Discovery{URL: s.URL(), Token: s.Token(), PID: os.Getpid(), Workspace: ws.Dir()}
+	if stateErr != nil {
+		o.Logger.Warn("the SSE mirror is not written to sidecar.json: the state folder is refused", "err", stateErr)
+		return &mirror{SSE: s, discovery: path, own: own}, nil
+	}
 	wrote, holder, err := notify.ClaimDiscovery(context.Background(), path, own)
 	if err != nil {
-		s.Close()
-		return nil, fmt.Errorf("start the SSE mirror: %w", err)
+		o.Logger.Warn("the SSE mirror is not written to sidecar.json", "err", err)
+		return &mirror{SSE: s, discovery: path, own: own}, nil
 	}
 	if !wrote {
 		o.Logger.Info("another sidecar's SSE mirror is in sidecar.json and still up; this one's address is only in initialize (mimir/sse)",

@@ -12,13 +12,14 @@ package workspace
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
-	"unicode/utf8"
 
-	"github.com/mimir-sidecar/mimir-sidecar/internal/winname"
+	"github.com/mimir-sidecar/mimir-sidecar/internal/pathname"
+	"github.com/mimir-sidecar/mimir-sidecar/internal/statedir"
 )
 
 // Workspace is an open workspace folder.
@@ -49,7 +50,7 @@ func (w *Workspace) Dir() string { return w.dir }
 func (w *Workspace) StateDir() string { return filepath.Join(w.dir, ".mimir") }
 
 // ErrPathNotAllowed is wrapped by every refusal of a path.
-var ErrPathNotAllowed = errors.New("path not allowed")
+var ErrPathNotAllowed = pathname.ErrNotAllowed
 
 // Rel turns a path a client gave (relative to the workspace, or absolute
 // inside it) into a clean slash-separated relative path, or refuses it.
@@ -75,66 +76,29 @@ func (w *Workspace) Rel(p string) (string, error) {
 	return clean, nil
 }
 
-const maxNameLen = 255
-
 // CheckName reports whether rel, a slash-separated relative path, names a
 // file that can be created safely on every OS the sidecar runs on.
-func CheckName(rel string) error {
-	refuse := func(format string, args ...any) error {
-		return fmt.Errorf("%w: %q: %s", ErrPathNotAllowed, rel, fmt.Sprintf(format, args...))
-	}
-	switch {
-	case rel == "":
-		return refuse("empty path")
-	case strings.HasPrefix(rel, "/"):
-		return refuse("absolute paths are not allowed; give a path relative to the workspace")
-	case strings.ContainsRune(rel, '\\'):
-		return refuse("use / to separate folders, not \\")
-	case len(rel) >= 2 && rel[1] == ':':
-		return refuse("drive letters are not allowed")
-	case !utf8.ValidString(rel):
-		return refuse("the name is not valid UTF-8")
-	}
-	for _, elem := range strings.Split(rel, "/") {
-		switch elem {
-		case "":
-			return refuse("empty folder name (//)")
-		case ".", "..":
-			return refuse("%q is not allowed in a path", elem)
-		}
-		if len(elem) > maxNameLen {
-			return refuse("name longer than %d bytes", maxNameLen)
-		}
-		for _, r := range elem {
-			switch {
-			case r < 0x20 || r == 0x7f:
-				return refuse("control character %U in a name", r)
-			case strings.ContainsRune(`<>:"|?*`, r):
-				return refuse("character %q cannot be used in a file name on Windows", r)
-			}
-		}
-		if winname.TrailingDot(elem) {
-			return refuse("name %q ends with a dot or space, which Windows drops", elem)
-		}
-		if winname.Reserved(elem) {
-			return refuse("%q is a reserved device name on Windows", elem)
-		}
-	}
-	return nil
-}
+func CheckName(rel string) error { return pathname.Check(rel) }
 
 // EnsureStateDir creates the sidecar's folder with a .gitignore that keeps
-// all of it out of version control.
+// all of it out of version control. A folder, or a .gitignore, that is not
+// what the sidecar makes (a link, a pipe) is refused, never written through.
 func (w *Workspace) EnsureStateDir() error {
-	dir := w.StateDir()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("create %s: %w", dir, err)
+	d, err := statedir.Ensure(w.StateDir())
+	if err != nil {
+		return err
 	}
-	ignore := filepath.Join(dir, ".gitignore")
-	if _, err := os.Stat(ignore); errors.Is(err, os.ErrNotExist) {
-		if err := os.WriteFile(ignore, []byte("# mimir-sidecar's state: never commit it\n*\n"), 0o644); err != nil {
-			return fmt.Errorf("create %s: %w", ignore, err)
+	defer d.Close()
+	st, err := d.Lstat(".gitignore")
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if err := d.WriteFile(".gitignore", []byte("# mimir-sidecar's state: never commit it\n*\n"), 0o644); err != nil {
+			return fmt.Errorf("create %s: %w", d.Join(".gitignore"), err)
 		}
+	case err != nil:
+		return fmt.Errorf("create %s: %w", d.Join(".gitignore"), err)
+	case !st.Mode().IsRegular():
+		return d.Check(".gitignore")
 	}
 	return nil
 }

@@ -81,6 +81,11 @@ func eventsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			if err == nil {
 				attempt = 0 // the stream ended cleanly; reconnect at once
 			}
+			// A sidecar killed without cleaning up leaves its file behind:
+			// waiting for that one to answer would be waiting forever.
+			if err != nil && processGone(d.PID) {
+				return fmt.Errorf("the sidecar that wrote %s (pid %d) is no longer running; start one", disc, d.PID)
+			}
 		}
 		if ctx.Err() != nil {
 			return nil
@@ -205,4 +210,19 @@ func (f *sseFollower) dispatch(id, name, data string) (bool, error) {
 		f.lastID = id
 	}
 	return f.until && executionEnds[name], nil
+}
+
+// processGone reports whether no process pid runs any more; a pid it
+// cannot tell about (none given, no permission) counts as running.
+func processGone(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return true // Windows finds only processes that exist
+	}
+	defer p.Release()
+	err = p.Signal(syscall.Signal(0))
+	return errors.Is(err, os.ErrProcessDone) || errors.Is(err, syscall.ESRCH)
 }

@@ -73,9 +73,13 @@ func OpenFile(in Opener, name string, flag int, perm fs.FileMode) (*os.File, fs.
 	return f, st, nil
 }
 
+// statThrough describes name as in sees it: an opener confined to a
+// folder (an *os.Root among them) says how by having a Stat of its own.
 func statThrough(in Opener, name string) (fs.FileInfo, error) {
-	if r, ok := in.(*os.Root); ok {
-		return r.Stat(name)
+	if s, ok := in.(interface {
+		Stat(string) (fs.FileInfo, error)
+	}); ok {
+		return s.Stat(name)
 	}
 	return os.Stat(name)
 }
