@@ -21,7 +21,7 @@ import (
 	"time"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
-	"github.com/mimir-sidecar/mimir-sidecar/internal/launcher"
+	"github.com/mimir-sidecar/mimir-sidecar/internal/launcher/launchertest"
 	"github.com/mimir-sidecar/mimir-sidecar/notify"
 )
 
@@ -30,7 +30,7 @@ import (
 var bin string
 
 func TestMain(m *testing.M) {
-	launcher.Main()
+	launchertest.Init()
 	dir, err := os.MkdirTemp("", "mimir-sidecar-test")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
