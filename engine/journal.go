@@ -519,7 +519,7 @@ func (j *Journal) Close() error {
 // Events returns journaled envelopes with seq above since, oldest first,
 // at most limit, optionally of one execution.
 func (j *Journal) Events(ctx context.Context, since uint64, executionID string, limit int) ([]json.RawMessage, error) {
-	q := "SELECT envelope FROM events WHERE seq > ?"
+	q := "SELECT seq, execution_id, name, envelope FROM events WHERE seq > ?"
 	args := []any{since}
 	if executionID != "" {
 		q += " AND execution_id = ?"
@@ -527,20 +527,9 @@ func (j *Journal) Events(ctx context.Context, since uint64, executionID string, 
 	}
 	q += " ORDER BY seq LIMIT ?"
 	args = append(args, limit)
-	rows, err := j.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("read the journal: %w", err)
-	}
-	defer rows.Close()
 	var out []json.RawMessage
-	for rows.Next() {
-		var b []byte
-		if err := rows.Scan(&b); err != nil {
-			return nil, fmt.Errorf("read the journal: %w", err)
-		}
-		out = append(out, b)
-	}
-	return out, rows.Err()
+	err := j.replay(ctx, q, args, func(e Stored, _ *Event) { out = append(out, e.JSON) })
+	return out, err
 }
 
 // Stored is a journaled event in the form listeners replay it.
@@ -554,20 +543,40 @@ type Stored struct {
 // Since returns up to limit journaled events with seq above since, oldest
 // first.
 func (j *Journal) Since(ctx context.Context, since uint64, limit int) ([]Stored, error) {
-	rows, err := j.db.QueryContext(ctx, "SELECT seq, execution_id, name, envelope FROM events WHERE seq > ? ORDER BY seq LIMIT ?", since, limit)
+	var out []Stored
+	err := j.replay(ctx, "SELECT seq, execution_id, name, envelope FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+		[]any{since, limit}, func(e Stored, _ *Event) { out = append(out, e) })
+	return out, err
+}
+
+// replay runs q, which selects (seq, execution_id, name, envelope) rows,
+// and gives fn each row the engine could have written, with its envelope
+// encoded anew from the checked event: a journal comes with the workspace,
+// and its bytes go to every listener (a line break in them would split an
+// SSE frame). A row that fails is skipped and logged.
+func (j *Journal) replay(ctx context.Context, q string, args []any, fn func(Stored, *Event)) error {
+	rows, err := j.db.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("read the journal: %w", err)
+		return fmt.Errorf("read the journal: %w", err)
 	}
 	defer rows.Close()
-	var out []Stored
 	for rows.Next() {
 		var e Stored
-		if err := rows.Scan(&e.Seq, &e.ExecutionID, &e.Name, &e.JSON); err != nil {
-			return nil, fmt.Errorf("read the journal: %w", err)
+		var raw []byte
+		if err := rows.Scan(&e.Seq, &e.ExecutionID, &e.Name, &raw); err != nil {
+			return fmt.Errorf("read the journal: %w", err)
 		}
-		out = append(out, e)
+		ev, err := checkStored(e, raw)
+		if err == nil {
+			e.JSON, err = json.Marshal(ev)
+		}
+		if err != nil {
+			j.log.Warn("the journal holds an event the sidecar did not write; it is skipped", "seq", e.Seq, "execution", truncate(e.ExecutionID, 80), "err", err)
+			continue
+		}
+		fn(e, ev)
 	}
-	return out, rows.Err()
+	return rows.Err()
 }
 
 // Between calls fn with each journaled event with a seq above after and
@@ -632,23 +641,10 @@ func (j *Journal) load() ([]storedExecution, error) {
 		return nil, fmt.Errorf("read the journal's executions: %w", err)
 	}
 	for i := range out {
-		evs, err := j.Events(context.Background(), 0, out[i].id, 1<<30)
+		err := j.replay(context.Background(), "SELECT seq, execution_id, name, envelope FROM events WHERE execution_id = ? ORDER BY seq",
+			[]any{out[i].id}, func(_ Stored, ev *Event) { out[i].events = append(out[i].events, *ev) })
 		if err != nil {
 			return nil, fmt.Errorf("read the events of %s: %w", out[i].id, err)
-		}
-		for n, b := range evs {
-			var ev Event
-			err := error(nil)
-			if len(b) > maxStoredEvent {
-				err = fmt.Errorf("it is %d bytes, more than %d", len(b), maxStoredEvent)
-			} else if err = json.Unmarshal(b, &ev); err == nil {
-				err = checkEvent(&ev, out[i].id)
-			}
-			if err != nil {
-				j.log.Warn("the journal holds an event that cannot be read; it is skipped", "execution", out[i].id, "event", n+1, "err", err)
-				continue
-			}
-			out[i].events = append(out[i].events, ev)
 		}
 	}
 	return out, nil

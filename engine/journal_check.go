@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -106,4 +107,26 @@ func checkEvent(ev *Event, id string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkStored decodes and checks a journaled event row: its envelope must
+// be an event of the row's execution, seq and name that checkEvent takes.
+func checkStored(row Stored, envelope []byte) (*Event, error) {
+	if len(envelope) > maxStoredEvent {
+		return nil, fmt.Errorf("it is %d bytes, more than %d", len(envelope), maxStoredEvent)
+	}
+	if err := CheckExecutionID(row.ExecutionID); err != nil {
+		return nil, err
+	}
+	var ev Event
+	if err := json.Unmarshal(envelope, &ev); err != nil {
+		return nil, err
+	}
+	if ev.Seq != row.Seq || ev.Event != row.Name {
+		return nil, fmt.Errorf("its envelope says event %d %q, its row %d %q", ev.Seq, truncate(ev.Event, 80), row.Seq, truncate(row.Name, 80))
+	}
+	if err := checkEvent(&ev, row.ExecutionID); err != nil {
+		return nil, err
+	}
+	return &ev, nil
 }

@@ -91,9 +91,9 @@ func TestJournalFullDisk(t *testing.T) {
 	j.start(sink)
 	output := strings.Repeat("o", 64<<10)
 	event := func(seq uint64) Event {
-		return Event{Seq: seq, ExecutionID: "ex_full", Event: EventWorkerComplete, Time: time.Now().UTC(), Data: EventData{TaskID: "t", Output: output}}
+		return Event{Seq: seq, ExecutionID: "ex_01JD0000000000000000000F00", Event: EventWorkerComplete, Time: time.Now().UTC(), Data: EventData{TaskID: "t", Output: output}}
 	}
-	if err := j.append(event(1), &journalRecord{id: "ex_full", name: "w", path: "w.yaml", dir: disk, source: []byte("w")}); err != nil {
+	if err := j.append(event(1), &journalRecord{id: "ex_01JD0000000000000000000F00", name: "w", path: "w.yaml", dir: disk, source: []byte("w")}); err != nil {
 		t.Fatal(err)
 	}
 	if err := j.flush(); err != nil {

@@ -4,6 +4,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -172,7 +173,7 @@ func TestJournalEventsAreCheckedOnLoad(t *testing.T) {
 	if !slices.Equal(paths, []string{"a/ok.txt"}) || ex.Summary().Status != StatusFailed {
 		t.Errorf("loaded deliverables %v, status %s; want [a/ok.txt], failed", paths, ex.Summary().Status)
 	}
-	for _, n := range []string{"event=3", "event=4", "event=5"} {
+	for _, n := range []string{"seq=3", "seq=4", "seq=5"} {
 		if !strings.Contains(log.String(), n) {
 			t.Errorf("no warning naming %s in:\n%s", n, log.String())
 		}
@@ -197,6 +198,57 @@ func TestJournalWithSeqOutOfRangeIsSetAside(t *testing.T) {
 		j.Close()
 		if status.Damaged == "" || !strings.Contains(status.Err.Error(), "out of the range") || last != 0 {
 			t.Errorf("seq %d: status %+v, last seq %d", seq, status, last)
+		}
+	}
+}
+
+// What a journal replays to listeners (mimir/events, an SSE resume, a
+// lapped listener's catch-up) is checked as what it loads is: a row the
+// sidecar would not have written is skipped, and an envelope is sent as
+// the sidecar encodes it, so a line break planted in it cannot split an
+// SSE frame into fields of the planter's choosing.
+func TestJournalReplaysOnlyWhatTheSidecarWrites(t *testing.T) {
+	state := filepath.Join(t.TempDir(), ".mimir")
+	const id = "ex_0000000000000000000000000D"
+	j := openJournal(t, state)
+	defer j.Close()
+	rows := []struct {
+		seq            uint64
+		execution, env string
+	}{
+		{1, id, `{"seq": 1,` + "\n" + `"executionId": "` + id + `", "event": "task-start", "data": {"taskId": "a"}}`},
+		{2, id, `{"seq": 9, "executionId": "` + id + `", "event": "task-start", "data": {}}`},
+		{3, "../x", `{"seq": 3, "executionId": "../x", "event": "task-start", "data": {}}`},
+		{4, id, "event: reset\ndata: {}"},
+		{5, id, `{"seq": 5, "executionId": "` + id + `", "event": "task-start", "data": {"taskId": "../a"}}`},
+		{6, id, `{"seq": 6, "executionId": "` + id + `", "event": "task-start", "data": {"taskId": "b"}}`},
+	}
+	for _, r := range rows {
+		if _, err := j.db.Exec("INSERT INTO events (seq, execution_id, name, envelope) VALUES (?, ?, 'task-start', ?)", r.seq, r.execution, []byte(r.env)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	since, err := j.Since(context.Background(), 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seqs []uint64
+	for _, e := range since {
+		seqs = append(seqs, e.Seq)
+		if strings.ContainsAny(string(e.JSON), "\r\n") {
+			t.Errorf("event %d is replayed with a line break: %q", e.Seq, e.JSON)
+		}
+	}
+	if !slices.Equal(seqs, []uint64{1, 6}) {
+		t.Errorf("Since replays events %v, want [1 6]", seqs)
+	}
+	evs, err := j.Events(context.Background(), 0, id, 100)
+	if err != nil || len(evs) != 2 {
+		t.Fatalf("Events: %d envelopes, err %v; want 2", len(evs), err)
+	}
+	for _, b := range evs {
+		if !json.Valid(b) || strings.ContainsAny(string(b), "\r\n") {
+			t.Errorf("Events replays %q", b)
 		}
 	}
 }

@@ -719,7 +719,7 @@ func TestJournalBetween(t *testing.T) {
 	j.start(SinkFunc(func(Event) {}))
 	defer j.Close()
 	for seq := uint64(1); seq <= 2500; seq++ {
-		if err := j.append(Event{Seq: seq, ExecutionID: "ex_1", Event: EventTaskStart}, nil); err != nil {
+		if err := j.append(Event{Seq: seq, ExecutionID: "ex_01JD0000000000000000000001", Event: EventTaskStart}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
