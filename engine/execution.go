@@ -74,7 +74,8 @@ func (ex *Execution) Start() {
 var errCancelled = errors.New("cancelled by the user")
 
 // Cancel stops the execution: running agents are stopped (commands get
-// SIGTERM, then SIGKILL for their whole process group) and the execution
+// SIGTERM, then everything they started is killed; see internal/launcher)
+// and the execution
 // ends with execution-cancelled. It returns StatusCancelling when it took
 // effect, which guarantees that execution-cancelled follows; an execution
 // that had already finished is left alone and its final status returned.

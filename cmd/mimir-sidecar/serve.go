@@ -52,7 +52,7 @@ func serveCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		opts.StartMirror = rpc.MirrorStarter(rpc.MirrorOptions{Addr: *sseAddr, AllowOrigins: origins, Logger: log.With("component", "sse")})
 	}
 	// An editor that gives up on a clean exit sends a signal; the running
-	// agents (in process groups of their own) must not outlive the sidecar.
+	// agents must not outlive the sidecar, so it stops as on exit.
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	code := rpc.Serve(ctx, pollable(stdin), stdout, opts)
