@@ -3,7 +3,6 @@ package engine
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -12,24 +11,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/mimir-sidecar/mimir-sidecar/internal/safefile"
 	"github.com/mimir-sidecar/mimir-sidecar/internal/sandbox"
 )
-
-// maxSandboxConfigSize bounds a configuration file read for its sandbox
-// section.
-const maxSandboxConfigSize = 1 << 20
-
-// UserConfigFile is the user's own configuration file,
-// os.UserConfigDir()/mimir/config.yaml ("" when the system has no such
-// folder). It is trusted; the workspace's .mimir/config.yaml is not.
-func UserConfigFile() string {
-	dir, err := os.UserConfigDir()
-	if err != nil {
-		return ""
-	}
-	return filepath.Join(dir, "mimir", "config.yaml")
-}
 
 // sandboxSection is the `sandbox:` section of a configuration file: a
 // mode alone (`sandbox: required`) or a mapping.
@@ -72,7 +55,7 @@ var userSandboxModes = []string{"task-write", SandboxRequired, "off"}
 func LoadSandboxSettings(workspaceDir string, endpoints []string) (SandboxSettings, []string, error) {
 	var s SandboxSettings
 	if path := UserConfigFile(); path != "" {
-		user, err := readSandboxSection(safefile.Path, path, path)
+		user, err := readSandboxSection(path, ReadUserConfig)
 		if err != nil {
 			return s, nil, err
 		}
@@ -95,17 +78,11 @@ func LoadSandboxSettings(workspaceDir string, endpoints []string) (SandboxSettin
 	if workspaceDir == "" {
 		return s, nil, nil
 	}
-	root, err := os.OpenRoot(workspaceDir)
-	if err != nil {
-		return s, nil, fmt.Errorf("read the workspace's sandbox settings: %w", err)
-	}
-	defer root.Close()
-	name := filepath.Join(".mimir", "config.yaml")
-	where := filepath.Join(workspaceDir, name)
+	where := WorkspaceConfigFile(workspaceDir)
 	// The workspace's file can only tighten the fence, so one that cannot
 	// be read is ignored, with a warning: its author must not be able to
 	// keep the sidecar from starting.
-	ws, err := readSandboxSection(root, name, where)
+	ws, err := readSandboxSection(where, ReadWorkspaceConfig)
 	if err == nil {
 		err = ws.check(where)
 	}
@@ -152,23 +129,19 @@ func (c *sandboxSection) check(file string) error {
 
 // readSandboxSection reads the sandbox section of the configuration file
 // name in (a missing file has none); where names it in messages.
-func readSandboxSection(in safefile.Opener, name, where string) (*sandboxSection, error) {
-	f, st, err := safefile.Open(in, name)
+func readSandboxSection(path string, read func(string) ([]byte, error)) (*sandboxSection, error) {
+	data, err := read(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return &sandboxSection{}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read the sandbox settings: %w", err)
 	}
-	defer f.Close()
-	if st.Size() > maxSandboxConfigSize {
-		return nil, fmt.Errorf("read the sandbox settings %s: %d bytes is more than a configuration file can be", where, st.Size())
-	}
 	var file struct {
 		Sandbox sandboxSection `yaml:"sandbox"`
 	}
-	if err := yaml.NewDecoder(io.LimitReader(f, maxSandboxConfigSize)).Decode(&file); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("read the sandbox settings %s: %w", where, err)
+	if err := yaml.Unmarshal(data, &file); err != nil {
+		return nil, fmt.Errorf("read the sandbox settings %s: %w", path, err)
 	}
 	return &file.Sandbox, nil
 }

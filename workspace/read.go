@@ -3,7 +3,6 @@ package workspace
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,16 +43,11 @@ func ReadRegular(in safefile.Opener, name string, limit int64) ([]byte, error) {
 	if st.Size() > limit {
 		return nil, tooLarge(name, limit)
 	}
-	// The size was read before the bytes: a file that grows meanwhile is
-	// still cut off at the bound.
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", name, err)
-	}
-	if int64(len(data)) > limit {
+	data, err := safefile.ReadAtMost(f, limit)
+	if errors.Is(err, safefile.ErrTooLarge) {
 		return nil, tooLarge(name, limit)
 	}
-	return data, nil
+	return data, err
 }
 
 func tooLarge(name string, limit int64) error {

@@ -11,12 +11,13 @@
 package llm
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -24,6 +25,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/mimir-sidecar/mimir-sidecar/engine"
 )
 
 // Config is the set of providers the llm agents may use.
@@ -112,11 +115,11 @@ const (
 // default and only needs a model.
 func LoadConfig(workspaceDir string) (*Config, error) {
 	var files []configFile
-	if dir, err := os.UserConfigDir(); err == nil {
-		files = append(files, configFile{path: filepath.Join(dir, "mimir", "config.yaml")})
+	if path := engine.UserConfigFile(); path != "" {
+		files = append(files, configFile{path: path})
 	}
 	if workspaceDir != "" {
-		files = append(files, configFile{path: filepath.Join(workspaceDir, ".mimir", "config.yaml"), workspace: true})
+		files = append(files, configFile{path: engine.WorkspaceConfigFile(workspaceDir), workspace: true})
 	}
 	return loadConfig(files, os.Getenv)
 }
@@ -220,7 +223,7 @@ func loadConfig(files []configFile, getenv func(string) string) (*Config, error)
 		if !file.workspace {
 			userConfig = path
 		}
-		fc, err := readConfigFile(path)
+		fc, err := readConfigFile(file)
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
@@ -324,24 +327,22 @@ func sameURL(a, b string) bool {
 	return strings.TrimRight(a, "/") == strings.TrimRight(b, "/")
 }
 
-func readConfigFile(path string) (*fileConfig, error) {
-	f, err := os.Open(path)
+func readConfigFile(file configFile) (*fileConfig, error) {
+	path := file.path
+	var data []byte
+	var err error
+	if file.workspace {
+		data, err = engine.ReadWorkspaceConfig(path)
+	} else {
+		data, err = engine.ReadUserConfig(path)
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, err
-		}
-		// The PathError names the file.
-		return nil, fmt.Errorf("read llm configuration: %w: make the file readable, or remove it", err)
+		return nil, fmt.Errorf("read llm configuration %s: %w: make it a readable regular file, or remove it", path, err)
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("read llm configuration %s: %w", path, err)
-	}
-	if st.Size() > maxConfigSize {
-		return nil, fmt.Errorf("read llm configuration %s: %d bytes is more than a configuration file can be", path, st.Size())
-	}
-	dec := yaml.NewDecoder(f)
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	// Strict within llm:, so a misspelt setting is an error rather than a
 	// default that silently stays; other sections are left to their owners.
 	dec.KnownFields(true)

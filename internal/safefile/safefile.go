@@ -8,6 +8,7 @@ package safefile
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 )
@@ -101,4 +102,21 @@ func Kind(m fs.FileMode) string {
 		return "a regular file"
 	}
 	return "a special file"
+}
+
+// ErrTooLarge is wrapped by a read of a file larger than its bound.
+var ErrTooLarge = errors.New("file too large")
+
+// ReadAtMost reads f to its end, refusing it (with an error wrapping
+// ErrTooLarge) past max bytes: a file that grows while it is read is cut
+// off at the bound all the same.
+func ReadAtMost(f *os.File, max int64) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", f.Name(), err)
+	}
+	if int64(len(data)) > max {
+		return nil, fmt.Errorf("read %s: %w: more than %d bytes", f.Name(), ErrTooLarge, max)
+	}
+	return data, nil
 }

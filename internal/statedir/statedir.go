@@ -244,7 +244,7 @@ func (d *Dir) OpenFile(name string, flag int, perm fs.FileMode) (*os.File, error
 }
 
 // ErrTooLarge is wrapped by a read of a file larger than its bound.
-var ErrTooLarge = errors.New("file too large")
+var ErrTooLarge = safefile.ErrTooLarge
 
 // ReadFile reads the regular file name, refusing it if it holds more than
 // max bytes.
@@ -254,14 +254,11 @@ func (d *Dir) ReadFile(name string, max int64) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", d.Join(name), err)
+	data, err := safefile.ReadAtMost(f, max)
+	if errors.Is(err, ErrTooLarge) {
+		return nil, fmt.Errorf("%w; remove it and the sidecar recreates it", err)
 	}
-	if int64(len(data)) > max {
-		return nil, fmt.Errorf("read %s: %w: more than %d bytes; remove it and the sidecar recreates it", d.Join(name), ErrTooLarge, max)
-	}
-	return data, nil
+	return data, err
 }
 
 // WriteFile replaces name with data atomically: a temporary file beside it
