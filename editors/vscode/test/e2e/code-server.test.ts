@@ -86,7 +86,8 @@ function sandbox() {
   // A workflow that runs until the test kills the sidecar under it (or
   // cancels it): long enough that it cannot end first on a loaded machine.
   // Its worker says it has started by writing its pid, which is its process
-  // group's id, into the workspace (whole, through a rename).
+  // group's id, into its task's folder (whole, through a rename): the
+  // sandbox lets it write nowhere else.
   writeFileSync(
     join(dirs.ws, 'slow.mimir.yaml'),
     [
@@ -96,7 +97,7 @@ function sandbox() {
       '    title: Wait for the sidecar to be killed',
       '    worker:',
       '      command: |',
-      '        echo $$ > "$MIMIR_WORKSPACE/slow.pid.tmp" && mv "$MIMIR_WORKSPACE/slow.pid.tmp" "$MIMIR_WORKSPACE/slow.pid"',
+      '        echo $$ > slow.pid.tmp && mv slow.pid.tmp slow.pid',
       '        exec sleep 300',
       '',
     ].join('\n'),
@@ -189,15 +190,20 @@ async function stopServer(proc: ChildProcess) {
 }
 
 /** Waits for the slow workflow's worker to write its pid (its process
- * group's id): it has started. */
+ * group's id) in its task's folder, in one of the workspace's executions:
+ * it has started. other is a pid already seen. */
 async function waitForWorker(ws: string, other?: number): Promise<number> {
-  const file = join(ws, 'slow.pid');
+  const executions = join(ws, '.mimir', 'executions');
   const deadline = Date.now() + 30_000;
   for (;;) {
-    const m = existsSync(file) ? /^(\d+)\n$/.exec(readFileSync(file, 'utf8')) : null;
-    const pid = m ? Number(m[1]) : undefined;
-    if (pid && pid !== other) return pid;
-    if (Date.now() > deadline) throw new Error(`the slow workflow's worker did not write ${file} within 30 s`);
+    const ids = existsSync(executions) ? readdirSync(executions) : [];
+    for (const id of ids) {
+      const file = join(executions, id, 'staging', 'wait', 'slow.pid');
+      const m = existsSync(file) ? /^(\d+)\n$/.exec(readFileSync(file, 'utf8')) : null;
+      const pid = m ? Number(m[1]) : undefined;
+      if (pid && pid !== other) return pid;
+    }
+    if (Date.now() > deadline) throw new Error(`the slow workflow's worker did not write slow.pid in its task's folder under ${executions} within 30 s`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
