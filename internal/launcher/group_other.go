@@ -10,15 +10,8 @@ import (
 // command runs the program directly; without process groups only the
 // command itself can be stopped.
 func command(ctx context.Context, path string, s Spec) (*exec.Cmd, error) {
-	if s.Sandbox != nil {
-		// Without a launcher there is no process to fence before the
-		// command starts. Apply fences nothing on this system: it refuses
-		// a policy that must be enforced, and passes a best-effort one.
-		// (Once this system has a sandbox, it must be applied in a
-		// launcher, never here: it would fence the sidecar.)
-		if err := s.Sandbox.Apply(); err != nil {
-			return nil, err
-		}
+	if err := checkUnfenced(s); err != nil {
+		return nil, err
 	}
 	cmd := exec.CommandContext(ctx, path)
 	cmd.Args = s.Argv
