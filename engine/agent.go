@@ -3,10 +3,10 @@ package engine
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"github.com/mimir-sidecar/mimir-sidecar/internal/sandbox"
+	"github.com/mimir-sidecar/mimir-sidecar/internal/statedir"
 )
 
 // Job is what an agent is given for one attempt of one task.
@@ -42,8 +42,26 @@ type Job struct {
 // EnsureDir creates the task's staging folder if it is not there yet. The
 // engine leaves that to the agents that use a folder, so an in-process agent
 // costs no filesystem work.
+//
+// The folder is made through the staging folder's state-folder handle: a
+// link planted at the task's name (a cloned .mimir/ can hold one) is
+// refused, never followed, so neither the agent's commands nor the fence
+// that lets them write their folder are pointed elsewhere.
 func (j *Job) EnsureDir() error {
-	if err := os.MkdirAll(j.Dir, 0o755); err != nil {
+	root := j.StagingRoot
+	if root == "" { // a job made by hand: its folder's parent holds it
+		root = filepath.Dir(j.Dir)
+	}
+	rel, err := filepath.Rel(root, j.Dir)
+	if err != nil || !filepath.IsLocal(rel) {
+		return fmt.Errorf("create staging folder of task %s: %s is not inside %s", j.Task.ID, j.Dir, root)
+	}
+	staging, err := statedir.Open(root)
+	if err == nil {
+		err = staging.MkdirAll(filepath.ToSlash(rel), 0o755)
+		staging.Close()
+	}
+	if err != nil {
 		return fmt.Errorf("create staging folder of task %s: %w", j.Task.ID, err)
 	}
 	return nil

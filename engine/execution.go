@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime/debug"
 	"sync"
 	"time"
+
+	"github.com/mimir-sidecar/mimir-sidecar/internal/statedir"
 )
 
 // Execution is one run of a workflow.
@@ -159,12 +160,19 @@ func (ex *Execution) run() {
 	}
 	if ex.resumed {
 		remaining := 0
+		staging, err := statedir.Open(ex.StagingDir())
 		for _, t := range tasks {
 			if !done[t.ID] {
 				remaining++
-				// A rerun starts from a clean folder, not a half-written one.
-				_ = os.RemoveAll(filepath.Join(ex.StagingDir(), t.ID))
+				// A rerun starts from a clean folder, not a half-written
+				// one (a link there is removed, never followed).
+				if err == nil {
+					_ = staging.RemoveAll(t.ID)
+				}
 			}
+		}
+		if err == nil {
+			staging.Close()
 		}
 		start.Resumed, start.Message = true, msgExecutionResumed(ex.wf.Name, remaining)
 	}

@@ -3,7 +3,6 @@ package llm
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
@@ -31,8 +30,8 @@ type worker struct {
 // counted in the result, also when the attempt fails.
 func (w *worker) Work(ctx context.Context, job *engine.Job) (engine.WorkResult, error) {
 	// The engine leaves the staging folder to the agents that use one.
-	if err := os.MkdirAll(job.Dir, 0o755); err != nil {
-		return engine.WorkResult{}, fmt.Errorf("create the staging folder of task %s: %w", job.Task.ID, err)
+	if err := job.EnsureDir(); err != nil {
+		return engine.WorkResult{}, err
 	}
 	tb := &toolbox{job: job, allowCommands: w.allowCommands, env: w.env}
 	tools := tb.definitions()
