@@ -88,8 +88,9 @@ func launch(enc string, argv []string) int {
 	}
 	if w.Sandbox != nil {
 		// Before the command's first instruction, so that it and all it
-		// starts are fenced. The launcher, fenced too, still sees and
-		// signals its own descendants: they share its domain.
+		// starts are fenced. Apply fences this goroutine's thread, the one
+		// ForkExec below forks from; the launcher's other threads stay
+		// outside the fence, free to signal and reap what is in it.
 		if err := w.Sandbox.Apply(); err != nil {
 			fmt.Fprintf(os.Stderr, "mimir-sidecar launcher: %v\n", err)
 			return 126

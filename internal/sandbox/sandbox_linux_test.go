@@ -233,8 +233,8 @@ func TestNetwork(t *testing.T) {
 }
 
 func TestFencedProcessCannotSignalOutside(t *testing.T) {
-	if Available() < abiTSync {
-		t.Skipf("Landlock ABI %d: signal scoping needs %d", Available(), abiTSync)
+	if Available() < abiScoped {
+		t.Skipf("Landlock ABI %d: signal scoping needs %d", Available(), abiScoped)
 	}
 	d := newDirs(t)
 	out, err := sh(t, d.policy(TaskWrite), `kill -0 "$1"`, strconv.Itoa(os.Getpid()))
