@@ -108,6 +108,12 @@ func resumable(cur, prev *Execution) error {
 // removed.
 func (r *Runner) Prune(olderThan time.Duration, keep int) ([]string, error) {
 	r.mu.Lock()
+	if r.closed {
+		// Close lets go of the journal: pruning on would remove files and
+		// leave their records behind.
+		r.mu.Unlock()
+		return nil, fmt.Errorf("prune: %w", ErrClosed)
+	}
 	var finished []*Execution
 	for _, ex := range slices.Backward(r.order) {
 		if ex.state.sum.Status != StatusRunning {

@@ -473,19 +473,53 @@ func TestPruneByAge(t *testing.T) {
 	<-running.Done()
 }
 
-// A shutdown while a prune is under way never panics.
+// A prune that races a shutdown returns, and leaves every execution whole:
+// one it reports pruned without an error is gone from the journal and the
+// disk; after an error, an execution still in the journal still has its
+// files; the one it keeps is untouched.
 func TestPruneDuringClose(t *testing.T) {
 	for range 20 {
 		state, ws := t.TempDir(), t.TempDir()
 		r := NewRunner(Options{Workspace: ws, StateDir: state, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
+		var ids []string
 		for range 3 {
 			ex, _ := r.Execute(parsedWorkflow(t, twoTasks), ExecOptions{})
 			<-ex.Done()
+			ids = append(ids, ex.ID())
 		}
-		var wg sync.WaitGroup
-		wg.Go(func() { r.Prune(0, 1) })
+		var (
+			wg      sync.WaitGroup
+			removed []string
+			err     error
+		)
+		wg.Go(func() { removed, err = r.Prune(0, 1) })
 		wg.Go(func() { r.Close(context.Background()) })
 		wg.Wait()
+
+		want := []string{ids[1], ids[0]}
+		if (err == nil && !slices.Equal(removed, want)) || slices.ContainsFunc(removed, func(id string) bool { return !slices.Contains(want, id) }) {
+			t.Fatalf("Prune reported %v pruned (err %v), want %v", removed, err, want)
+		}
+		for _, id := range ids {
+			events, jerr := openJournalEvents(t, state, 0, id)
+			if jerr != nil {
+				t.Fatalf("read the journal after close: %v", jerr)
+			}
+			_, serr := os.Stat(filepath.Join(state, filepath.FromSlash(executionFolder(id))))
+			journaled, onDisk := len(events) > 0, serr == nil
+			switch {
+			case !slices.Contains(removed, id):
+				if !journaled || !onDisk {
+					t.Fatalf("kept %s: journaled %v, files %v", id, journaled, onDisk)
+				}
+			case err == nil:
+				if journaled || onDisk {
+					t.Fatalf("pruned %s without error, yet journaled %v, files %v", id, journaled, onDisk)
+				}
+			case journaled && !onDisk:
+				t.Fatalf("prune failed (%v) and left %s in the journal without its files", err, id)
+			}
+		}
 	}
 }
 

@@ -261,8 +261,13 @@ func TestSlowReaderCutOff(t *testing.T) {
 	}
 	defer slow.Close()
 	fmt.Fprintf(slow, "GET /events HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n\r\n", strings.TrimPrefix(s.URL(), "http://"), s.Token())
+	// The handler fixes where a stream starts before it answers: its
+	// retry: line is the sign that the slow one is subscribed.
+	if err := readThroughRetry(bufio.NewReader(slow)); err != nil {
+		t.Fatalf("the slow reader's response: %v", err)
+	}
 
-	fast := newReader(get(t, s, "/events", nil).Body)
+	fast := newReader(get(t, s, "/events", nil).Body) // subscribed: get returns with the response's headers
 	got := make(chan string, 1)
 	go func() {
 		var seqs []string
@@ -277,7 +282,6 @@ func TestSlowReaderCutOff(t *testing.T) {
 		}
 		got <- strings.Join(seqs, " ")
 	}()
-	time.Sleep(50 * time.Millisecond) // both subscribed
 	// 64 MB: more than loopback's socket buffers (autotuned up to 32 MB
 	// for receiving, 4 MB for sending) can hold for a reader that stops.
 	pad := strings.Repeat("x", 16<<10)
@@ -645,5 +649,19 @@ func TestUnknownExecutionStream(t *testing.T) {
 	}
 	if resp := getCtx(t, s, "/executions/ex_a/events", nil); resp.StatusCode != http.StatusOK {
 		t.Errorf("stream of a known execution: %d", resp.StatusCode)
+	}
+}
+
+// readThroughRetry reads a raw SSE response up to its retry: line, which
+// its handler writes once the subscription's start is fixed.
+func readThroughRetry(r *bufio.Reader) error {
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return err
+		}
+		if strings.HasPrefix(line, "retry:") {
+			return nil
+		}
 	}
 }

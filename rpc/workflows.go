@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
 	"github.com/mimir-sidecar/mimir-sidecar/workspace"
@@ -76,21 +79,60 @@ func (s *Server) startDiagnostics(ws *workspace.Workspace) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		paths, err := ws.FindWorkflows(s.ctx)
-		if err != nil {
-			s.log.Debug("find workflows", "err", err)
-		}
-		for _, rel := range paths {
-			s.diagnoseFile(ws, rel)
-		}
-		w, err := ws.Watch(s.log, func(rel string) { s.diagnoseFile(ws, rel) })
-		if err != nil {
-			s.log.Warn("cannot watch the workspace for workflow changes", "err", err)
+		watch := func(changed func(rel string)) (io.Closer, error) { return ws.Watch(s.log, changed) }
+		diagnose := func(rel string) { s.diagnoseFile(ws, rel) }
+		w := watchThenScan(s.ctx, s.log, watch, ws.FindWorkflows, diagnose)
+		if w == nil {
 			return
 		}
 		<-s.ctx.Done()
 		w.Close()
 	}()
+}
+
+// watchThenScan starts the watcher before it lists the workflows on disk:
+// the other way round, a file created between the listing and the
+// watcher's start is never diagnosed. A file that both report while the
+// listing runs is diagnosed once, and diagnoses run one at a time, so an
+// older reading of a file never overwrites a newer one. It returns the
+// running watcher, or nil when the workspace cannot be watched.
+func watchThenScan(ctx context.Context, log *slog.Logger,
+	watch func(changed func(rel string)) (io.Closer, error),
+	scan func(context.Context) ([]string, error),
+	diagnose func(rel string)) io.Closer {
+	var (
+		mu       sync.Mutex // held while diagnosing
+		scanning = true
+		changed  []string // reported by the watcher while the listing runs
+	)
+	w, err := watch(func(rel string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if scanning {
+			changed = append(changed, rel)
+			return
+		}
+		diagnose(rel)
+	})
+	if err != nil {
+		log.Warn("cannot watch the workspace for workflow changes", "err", err)
+		w = nil
+	}
+	paths, err := scan(ctx)
+	if err != nil {
+		log.Debug("find workflows", "err", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	scanning = false
+	done := make(map[string]bool, len(paths)+len(changed))
+	for _, rel := range append(paths, changed...) {
+		if !done[rel] {
+			done[rel] = true
+			diagnose(rel)
+		}
+	}
+	return w
 }
 
 // diagnoseFile validates a workflow as it is on disk, unless the editor
