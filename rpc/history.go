@@ -48,28 +48,24 @@ func (s *Server) warn(text string) {
 
 // eventsFromJournal serves mimir/events from the journal, which holds
 // every event, across restarts.
-func (s *Server) eventsFromJournal(ctx context.Context, p eventsParams, limit int) (any, error) {
+func (s *Server) eventsFromJournal(ctx context.Context, p eventsParams, limit int) (eventsResult, error) {
 	// Events emitted before this request (the execution-interrupted ones
 	// recorded at start, say) may still be on their way to the disk.
 	_, runner := s.session()
 	if err := runner.Flush(); err != nil {
-		return nil, fmt.Errorf("read the journal: %w", err)
+		return eventsResult{}, fmt.Errorf("read the journal: %w", err)
 	}
 	evs, err := s.journal.Events(ctx, p.Since, p.ExecutionID, limit)
 	if err != nil {
-		return nil, err
+		return eventsResult{}, err
 	}
 	if evs == nil {
 		evs = []json.RawMessage{}
 	}
-	return encode(eventsResult{Events: evs})
+	return eventsResult{Events: evs}, nil
 }
 
-func (s *Server) resume(ctx context.Context, params json.RawMessage) (any, error) {
-	var p executionParams
-	if err := decode("mimir/resume", params, &p); err != nil {
-		return nil, err
-	}
+func (s *Server) resume(ctx context.Context, p executionParams) (any, error) {
 	if _, err := s.lookup(p.ExecutionID); err != nil {
 		return nil, err
 	}
@@ -79,7 +75,7 @@ func (s *Server) resume(ctx context.Context, params json.RawMessage) (any, error
 		return nil, rpcError(jsonrpc2.InvalidParams, &errorData{ExecutionID: p.ExecutionID}, "%v", err)
 	}
 	s.launch(ctx, ex, nil)
-	return encode(cancelResult{ExecutionID: ex.ID(), Status: engine.StatusRunning})
+	return cancelResult{ExecutionID: ex.ID(), Status: engine.StatusRunning}, nil
 }
 
 type pruneParams struct {
@@ -87,11 +83,7 @@ type pruneParams struct {
 	Keep      int    `json:"keep,omitempty"`
 }
 
-func (s *Server) prune(_ context.Context, params json.RawMessage) (any, error) {
-	var p pruneParams
-	if err := decode("mimir/prune", params, &p); err != nil {
-		return nil, err
-	}
+func (s *Server) prune(_ context.Context, p pruneParams) (any, error) {
 	age, err := ParseAge(p.OlderThan)
 	if err != nil {
 		return nil, invalidParams("mimir/prune", err)
@@ -107,7 +99,7 @@ func (s *Server) prune(_ context.Context, params json.RawMessage) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("prune: %w", err)
 	}
-	return encode(map[string]any{"removed": removed})
+	return map[string]any{"removed": removed}, nil
 }
 
 // ParseAge reads "7d", "12h", "30m" (or any Go duration); "" is zero.

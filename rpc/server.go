@@ -104,45 +104,105 @@ type Server struct {
 	runner       *engine.Runner
 	mirror       Mirror
 	settings     initOptions
-	progress     bool // the client can show work-done progress
-	methods      map[string]method
-	inflight     sync.Map // request id (JSON) → context.CancelFunc
+	progress     bool              // the client can show work-done progress
+	methods      map[string]method // by name, from methodTable
+	inflight     sync.Map          // request id (JSON) → context.CancelFunc
 	execSettings map[string]execSettings
 	openDocs     map[string]bool // workflow documents the editor has open, by URI
 	journal      *engine.Journal // nil when another sidecar keeps the workspace's
 	noticing     atomic.Bool     // a journal notice is on its way to the client
 }
 
+// method is one line of methodTable.
 type method struct {
-	handle func(s *Server, ctx context.Context, params json.RawMessage) (any, error)
+	name   string
+	handle handler
 	// async methods run concurrently with later requests; the lifecycle
 	// ones run in wire order.
 	async bool
+	// command is set for the methods a generic LSP client may also run as
+	// workspace/executeCommand "mimir.<name>"; a lone string argument
+	// fills the params field it names (stringArg).
+	command   bool
+	stringArg string
+}
+
+// methodTable is every method the server answers, one line each: the
+// executeCommand commands derive from it too.
+func methodTable() []method {
+	return []method{
+		{name: "initialize", handle: raw((*Server).initialize)},
+		{name: "initialized", handle: raw((*Server).initialized)},
+		{name: "shutdown", handle: raw((*Server).shutdown)},
+		{name: "exit", handle: raw((*Server).exit)},
+		{name: "window/workDoneProgress/cancel", handle: raw((*Server).progressCancel)},
+		{name: "workspace/executeCommand", handle: raw((*Server).executeCommand), async: true},
+		{name: "mimir/execute", handle: typed((*Server).execute), command: true, stringArg: "workflow"},
+		{name: "mimir/cancel", handle: typed((*Server).cancelExecution), async: true, command: true, stringArg: "executionId"},
+		{name: "mimir/executions", handle: typed((*Server).executions), async: true, command: true},
+		{name: "mimir/execution", handle: typed((*Server).execution), async: true, command: true, stringArg: "executionId"},
+		{name: "mimir/deliverables", handle: typed((*Server).deliverables), async: true, command: true, stringArg: "executionId"},
+		{name: "mimir/saveDeliverables", handle: typed((*Server).saveDeliverables), async: true, command: true},
+		{name: "mimir/readDeliverable", handle: typed((*Server).readDeliverable), async: true, command: true},
+		{name: "mimir/events", handle: typed((*Server).events), async: true, command: true},
+		{name: "mimir/sse", handle: typed((*Server).sse), async: true, command: true},
+		{name: "mimir/workflows", handle: raw((*Server).workflows), async: true, command: true},
+		{name: "mimir/resume", handle: typed((*Server).resume), command: true, stringArg: "executionId"},
+		{name: "mimir/prune", handle: typed((*Server).prune), async: true, command: true},
+		{name: "textDocument/didOpen", handle: raw((*Server).didOpen)},
+		{name: "textDocument/didChange", handle: raw((*Server).didChange)},
+		{name: "textDocument/didClose", handle: raw((*Server).didClose)},
+	}
+}
+
+// commandName is the executeCommand name of a command method:
+// mimir/execute is mimir.execute.
+func commandName(method string) string { return strings.Replace(method, "/", ".", 1) }
+
+// commandNames lists the executeCommand commands, in table order.
+func commandNames() []string {
+	var names []string
+	for _, m := range methodTable() {
+		if m.command {
+			names = append(names, commandName(m.name))
+		}
+	}
+	return names
+}
+
+// handler answers one request or notification of the method called name,
+// which its errors name.
+type handler func(s *Server, ctx context.Context, name string, params json.RawMessage) (any, error)
+
+// typed adapts a method that takes its params decoded (strictly, see
+// decode) and returns its result, which is encoded as the answer.
+func typed[P, R any](f func(*Server, context.Context, P) (R, error)) handler {
+	return func(s *Server, ctx context.Context, name string, params json.RawMessage) (any, error) {
+		var p P
+		if err := decode(name, params, &p); err != nil {
+			return nil, err
+		}
+		r, err := f(s, ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		return encode(r)
+	}
+}
+
+// raw adapts a method that reads its params itself: LSP's own methods,
+// read as leniently as LSP clients expect.
+func raw(f func(*Server, context.Context, json.RawMessage) (any, error)) handler {
+	return func(s *Server, ctx context.Context, _ string, params json.RawMessage) (any, error) {
+		return f(s, ctx, params)
+	}
 }
 
 func (s *Server) registerMethods() {
-	s.methods = map[string]method{
-		"initialize":                     {handle: (*Server).initialize},
-		"initialized":                    {handle: (*Server).initialized},
-		"shutdown":                       {handle: (*Server).shutdown},
-		"exit":                           {handle: (*Server).exit},
-		"window/workDoneProgress/cancel": {handle: (*Server).progressCancel},
-		"workspace/executeCommand":       {handle: (*Server).executeCommand, async: true},
-		"mimir/execute":                  {handle: (*Server).execute},
-		"mimir/cancel":                   {handle: (*Server).cancelExecution, async: true},
-		"mimir/executions":               {handle: (*Server).executions, async: true},
-		"mimir/execution":                {handle: (*Server).execution, async: true},
-		"mimir/events":                   {handle: (*Server).events, async: true},
-		"mimir/deliverables":             {handle: (*Server).deliverables, async: true},
-		"mimir/saveDeliverables":         {handle: (*Server).saveDeliverables, async: true},
-		"mimir/readDeliverable":          {handle: (*Server).readDeliverable, async: true},
-		"mimir/sse":                      {handle: (*Server).sse, async: true},
-		"mimir/workflows":                {handle: (*Server).workflows, async: true},
-		"mimir/resume":                   {handle: (*Server).resume},
-		"mimir/prune":                    {handle: (*Server).prune, async: true},
-		"textDocument/didOpen":           {handle: (*Server).didOpen},
-		"textDocument/didChange":         {handle: (*Server).didChange},
-		"textDocument/didClose":          {handle: (*Server).didClose},
+	table := methodTable()
+	s.methods = make(map[string]method, len(table))
+	for _, m := range table {
+		s.methods[m.name] = m
 	}
 }
 
@@ -334,7 +394,7 @@ func (s *Server) handle(reqCtx context.Context, req *jsonrpc2.Request) (result a
 	if m.async {
 		jsonrpc2.Async(reqCtx)
 	}
-	return m.handle(s, ctx, params)
+	return m.handle(s, ctx, name, params)
 }
 
 // cancelRequest is $/cancelRequest: it cancels the method's context, and

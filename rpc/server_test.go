@@ -46,7 +46,7 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("serverInfo = %v", info)
 	}
 	cmds := r["capabilities"].(map[string]any)["executeCommandProvider"].(map[string]any)["commands"].([]any)
-	if !slices.Contains(cmds, any("mimir.execute")) || len(cmds) != len(commandNames) {
+	if !slices.Contains(cmds, any("mimir.execute")) || len(cmds) != len(commandNames()) {
 		t.Errorf("executeCommandProvider.commands = %v", cmds)
 	}
 	m := r["mimir"].(map[string]any)
@@ -500,13 +500,13 @@ func TestSaveRefusesTargetOutsideWorkspace(t *testing.T) {
 
 // blockUntilCancelled is a test-only method that waits for its context.
 func blockUntilCancelled(s *Server) {
-	s.methods["test/block"] = method{async: true, handle: func(_ *Server, ctx context.Context, _ json.RawMessage) (any, error) {
+	s.methods["test/block"] = method{async: true, handle: raw(func(_ *Server, ctx context.Context, _ json.RawMessage) (any, error) {
 		<-ctx.Done()
 		return nil, ctx.Err()
-	}}
-	s.methods["test/panic"] = method{async: true, handle: func(*Server, context.Context, json.RawMessage) (any, error) {
+	})}
+	s.methods["test/panic"] = method{async: true, handle: raw(func(*Server, context.Context, json.RawMessage) (any, error) {
 		panic("boom")
-	}}
+	})}
 }
 
 // A request that takes its time holds up no other: later requests are
