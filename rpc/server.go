@@ -64,8 +64,11 @@ type Options struct {
 	Sandbox func(ws *workspace.Workspace) (engine.SandboxSettings, []string, error)
 	// StartMirror starts the SSE mirror for a workspace; nil runs none.
 	StartMirror func(ws *workspace.Workspace, hub *notify.Hub, runner *engine.Runner, journal *engine.Journal) (Mirror, error)
-	// StopTimeout bounds how long stopping running executions may take when
-	// the editor goes away (default 1.5s, inside LSP's usual 2s).
+	// StopTimeout is the one deadline for stopping once the editor goes
+	// away: the running executions, the editor being sent their last
+	// events, and the writes still under way all share it (default 1.5s,
+	// inside LSP's usual 2s). A client that closed its end gets as long
+	// again to read the answers it is still owed.
 	StopTimeout time.Duration
 }
 
@@ -257,17 +260,25 @@ func (s *Server) serve(ctx context.Context, in io.ReadCloser, out io.Writer) int
 		// conn.Done waits for every answer to be written: a client that
 		// closed its end but still reads gets them, one that has stopped
 		// reading would hold the server up for ever.
+		owed, cancel := context.WithTimeout(ctx, s.opts.StopTimeout)
 		select {
 		case <-s.conn.Done():
-		case <-ctx.Done():
-		case <-time.After(s.opts.StopTimeout):
-			s.log.Warn("the editor closed its end without reading the answers still owed; they are given up")
+		case <-owed.Done():
+			if ctx.Err() == nil {
+				s.log.Warn("the editor closed its end without reading the answers still owed; they are given up")
+			}
 		}
+		cancel()
 		s.log.Info("the editor closed the connection")
 	case <-s.exited:
 	case <-ctx.Done():
 	}
-	s.stop()
+	// The caller's ctx may be what ended the connection (a signal): the
+	// stop keeps its values, not its cancellation, and has a deadline of
+	// its own.
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.StopTimeout)
+	defer cancel()
+	s.stop(stopCtx)
 
 	s.mu.Lock()
 	code := 1
@@ -289,20 +300,18 @@ func (s *Server) startForwarding(from uint64) {
 	})
 }
 
-// stop cancels running executions and waits (bounded) for them to record
-// their end, then lets every goroutine go. Exiting within LSP's 2 s: up to
-// StopTimeout for the executions, a third of it for the editor to be sent
-// their last events, a sixth for the writes still under way.
-func (s *Server) stop() {
+// stop cancels running executions and waits for them to record their
+// end, then lets every goroutine go, all before ctx's deadline: the
+// executions first, then the editor being sent their last events, then the
+// writes still under way, each taking what the one before left.
+func (s *Server) stop(ctx context.Context) {
 	s.mu.Lock()
 	runner, mirror := s.runner, s.mirror
 	s.mu.Unlock()
 	if runner != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), s.opts.StopTimeout)
 		if err := runner.Close(ctx); err != nil {
 			s.log.Warn("executions did not stop in time", "err", err)
 		}
-		cancel()
 	}
 	if mirror != nil {
 		if err := mirror.Close(); err != nil {
@@ -315,7 +324,7 @@ func (s *Server) stop() {
 	s.forwardOnce.Do(func() { close(s.forwarded) }) // if it never started
 	select {
 	case <-s.forwarded:
-	case <-time.After(s.opts.StopTimeout / 3):
+	case <-ctx.Done():
 		s.log.Warn("the editor did not read the last events in time")
 	}
 	s.inflight.Range(func(_, cancel any) bool {
@@ -337,7 +346,7 @@ func (s *Server) stop() {
 	}()
 	select {
 	case <-done:
-	case <-time.After(s.opts.StopTimeout / 6):
+	case <-ctx.Done():
 		s.log.Warn("gave up waiting for writes to the editor")
 	}
 }
