@@ -43,6 +43,18 @@ type Mirror interface {
 	Close() error
 }
 
+// MirrorFunc adapts a function starting a mirror of a concrete type (such
+// as internal/mirror's Options.Start) to Options.StartMirror.
+func MirrorFunc[M Mirror](start func(*workspace.Workspace, *notify.Hub, *engine.Runner, *engine.Journal) (M, error)) func(*workspace.Workspace, *notify.Hub, *engine.Runner, *engine.Journal) (Mirror, error) {
+	return func(ws *workspace.Workspace, hub *notify.Hub, runner *engine.Runner, journal *engine.Journal) (Mirror, error) {
+		m, err := start(ws, hub, runner, journal)
+		if err != nil {
+			return nil, err // not m: a nil *T in the interface would not be nil
+		}
+		return m, nil
+	}
+}
+
 // Options configure a Server.
 type Options struct {
 	Version string
