@@ -5,14 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
-	"time"
 
 	"go.lsp.dev/jsonrpc2"
 	"go.lsp.dev/protocol"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/internal/age"
 	"github.com/mimir-sidecar/mimir-sidecar/workspace"
 )
 
@@ -84,15 +82,15 @@ type pruneParams struct {
 }
 
 func (s *Server) prune(_ context.Context, p pruneParams) (any, error) {
-	age, err := ParseAge(p.OlderThan)
+	maxAge, err := age.Parse(p.OlderThan)
 	if err != nil {
 		return nil, invalidParams("mimir/prune", err)
 	}
-	if age == 0 && p.Keep <= 0 {
+	if maxAge == 0 && p.Keep <= 0 {
 		return nil, invalidParams("mimir/prune", errors.New(`say what to remove: olderThan (like "7d") and/or keep (how many of the newest to keep)`))
 	}
 	_, runner := s.session()
-	removed, err := runner.Prune(age, p.Keep)
+	removed, err := runner.Prune(maxAge, p.Keep)
 	if removed == nil {
 		removed = []string{}
 	}
@@ -100,23 +98,4 @@ func (s *Server) prune(_ context.Context, p pruneParams) (any, error) {
 		return nil, fmt.Errorf("prune: %w", err)
 	}
 	return map[string]any{"removed": removed}, nil
-}
-
-// ParseAge reads "7d", "12h", "30m" (or any Go duration); "" is zero.
-func ParseAge(s string) (time.Duration, error) {
-	if s == "" {
-		return 0, nil
-	}
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.Atoi(days)
-		if err != nil || n < 0 {
-			return 0, fmt.Errorf("age %q: write it like 7d, 12h or 30m", s)
-		}
-		return time.Duration(n) * 24 * time.Hour, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("age %q: write it like 7d, 12h or 30m", s)
-	}
-	return d, nil
 }
