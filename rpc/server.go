@@ -3,9 +3,12 @@
 // (mimir/event, $/progress, window/showMessage). It is a thin layer: the work
 // is done by the engine, notify and workspace packages.
 //
-// One file per method group: lifecycle.go, execute.go, executions.go,
+// Every method is one line of methodTable (server.go): its handler takes
+// its params decoded and returns its result (see typed), and the
+// workspace/executeCommand commands are read off the same table. One file
+// per method group: lifecycle.go, execute.go, executions.go,
 // deliverables.go, commands.go; notifications.go and toasts.go for what the
-// server sends unasked.
+// server sends unasked, with the work-done progress in internal/progress.
 package rpc
 
 import (
