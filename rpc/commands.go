@@ -11,7 +11,8 @@ import (
 
 // executeCommand runs a mimir.* command, so a generic LSP client with no
 // plugin can drive the sidecar. Each command takes one argument: the params
-// of its mimir/* method; mimir.execute also takes a path, mimir.cancel an id.
+// of its mimir/* method, or a lone string that fills the method's stringArg
+// (mimir.execute a path, mimir.cancel an id).
 func (s *Server) executeCommand(ctx context.Context, params json.RawMessage) (any, error) {
 	var p struct {
 		Command   string            `json:"command"`
@@ -22,9 +23,9 @@ func (s *Server) executeCommand(ctx context.Context, params json.RawMessage) (an
 	}
 	name, ok := strings.CutPrefix(p.Command, "mimir.")
 	m, known := s.methods["mimir/"+name]
-	if !ok || !known {
+	if !ok || !known || !m.command {
 		return nil, rpcError(jsonrpc2.InvalidParams, &errorData{Method: p.Command},
-			"unknown command %q: the commands are %s", p.Command, strings.Join(commandNames, ", "))
+			"unknown command %q: the commands are %s", p.Command, strings.Join(commandNames(), ", "))
 	}
 	if len(p.Arguments) > 1 {
 		return nil, invalidParams(p.Command, fmt.Errorf("takes one argument, got %d", len(p.Arguments)))
@@ -34,13 +35,8 @@ func (s *Server) executeCommand(ctx context.Context, params json.RawMessage) (an
 		arg = p.Arguments[0]
 	}
 	var str string
-	if json.Unmarshal(arg, &str) == nil {
-		switch name {
-		case "execute":
-			arg, _ = json.Marshal(executeParams{Workflow: str})
-		case "cancel", "execution", "deliverables", "resume":
-			arg, _ = json.Marshal(executionParams{ExecutionID: str})
-		}
+	if m.stringArg != "" && json.Unmarshal(arg, &str) == nil {
+		arg, _ = json.Marshal(map[string]string{m.stringArg: str})
 	}
-	return m.handle(s, ctx, arg)
+	return m.handle(s, ctx, m.name, arg)
 }

@@ -3,7 +3,6 @@ package rpc
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -21,16 +20,12 @@ type deliverablesResult struct {
 	Deliverables []engine.Deliverable `json:"deliverables"`
 }
 
-func (s *Server) deliverables(_ context.Context, params json.RawMessage) (any, error) {
-	var p executionParams
-	if err := decode("mimir/deliverables", params, &p); err != nil {
-		return nil, err
-	}
+func (s *Server) deliverables(_ context.Context, p executionParams) (any, error) {
 	ex, err := s.lookup(p.ExecutionID)
 	if err != nil {
 		return nil, err
 	}
-	return encode(deliverablesResult{ExecutionID: ex.ID(), Deliverables: ex.Deliverables()})
+	return deliverablesResult{ExecutionID: ex.ID(), Deliverables: ex.Deliverables()}, nil
 }
 
 type saveParams struct {
@@ -49,11 +44,7 @@ type saveResult struct {
 	Message     string                 `json:"message"`
 }
 
-func (s *Server) saveDeliverables(ctx context.Context, params json.RawMessage) (any, error) {
-	var p saveParams
-	if err := decode("mimir/saveDeliverables", params, &p); err != nil {
-		return nil, err
-	}
+func (s *Server) saveDeliverables(ctx context.Context, p saveParams) (any, error) {
 	ex, err := s.lookup(p.ExecutionID)
 	if err != nil {
 		return nil, err
@@ -71,7 +62,7 @@ func (s *Server) saveDeliverables(ctx context.Context, params json.RawMessage) (
 	if err != nil {
 		return nil, err
 	}
-	return encode(res)
+	return res, nil
 }
 
 // save copies deliverables (all when paths is empty) into target and
@@ -144,11 +135,7 @@ const (
 
 // readDeliverable returns a bounded slice of a deliverable, for previews:
 // UTF-8 text as is, anything else as base64.
-func (s *Server) readDeliverable(_ context.Context, params json.RawMessage) (any, error) {
-	var p readParams
-	if err := decode("mimir/readDeliverable", params, &p); err != nil {
-		return nil, err
-	}
+func (s *Server) readDeliverable(_ context.Context, p readParams) (any, error) {
 	ex, err := s.lookup(p.ExecutionID)
 	if err != nil {
 		return nil, err
@@ -197,7 +184,7 @@ func (s *Server) readDeliverable(_ context.Context, params json.RawMessage) (any
 	} else {
 		res.Encoding, res.Content = "base64", base64.StdEncoding.EncodeToString(buf)
 	}
-	return encode(res)
+	return res, nil
 }
 
 // trimPartialRune drops a character cut in half by the read limit.

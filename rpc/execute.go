@@ -37,18 +37,10 @@ type execSettings struct {
 
 type requestIDKey struct{}
 
-func (s *Server) execute(ctx context.Context, params json.RawMessage) (any, error) {
-	var p executeParams
-	if err := decode("mimir/execute", params, &p); err != nil {
-		return nil, err
-	}
-	return s.startExecution(ctx, p)
-}
-
-// startExecution prepares the execution and starts it only once the answer
+// execute prepares the execution and starts it only once the answer
 // carrying its id has been written: a client never sees an event for an
 // execution it has not heard of.
-func (s *Server) startExecution(ctx context.Context, p executeParams) (any, error) {
+func (s *Server) execute(ctx context.Context, p executeParams) (any, error) {
 	ws, runner := s.session()
 	wf, err := s.loadWorkflow(ws, p)
 	if err != nil {
@@ -65,7 +57,7 @@ func (s *Server) startExecution(ctx context.Context, p executeParams) (any, erro
 		return nil, rpcError(jsonrpc2.InternalError, &errorData{Path: wf.Path}, "start workflow %s: %v", wf.Name, err)
 	}
 	s.launch(ctx, ex, p.AutoSave)
-	return encode(executeResult{ExecutionID: ex.ID(), Workflow: wf.Name, Tasks: len(wf.Tasks)})
+	return executeResult{ExecutionID: ex.ID(), Workflow: wf.Name, Tasks: len(wf.Tasks)}, nil
 }
 
 // launch starts a prepared execution, fresh or resumed, once the answer to
@@ -181,22 +173,18 @@ type cancelResult struct {
 	Status      string `json:"status"`
 }
 
-func (s *Server) cancelExecution(_ context.Context, params json.RawMessage) (any, error) {
-	var p cancelParams
-	if err := decode("mimir/cancel", params, &p); err != nil {
-		return nil, err
-	}
+func (s *Server) cancelExecution(_ context.Context, p cancelParams) (cancelResult, error) {
 	return s.cancelByID(p.ExecutionID)
 }
 
-func (s *Server) cancelByID(id string) (any, error) {
+func (s *Server) cancelByID(id string) (cancelResult, error) {
 	ex, err := s.lookup(id)
 	if err != nil {
-		return nil, err
+		return cancelResult{}, err
 	}
 	// Cancel decides under the engine's lock: "cancelling" promises an
 	// execution-cancelled, a finished execution answers its final status.
-	return encode(cancelResult{ExecutionID: id, Status: ex.Cancel("cancelled by the user")})
+	return cancelResult{ExecutionID: id, Status: ex.Cancel("cancelled by the user")}, nil
 }
 
 // progressCancel is the editor's cancel button on an execution's progress.

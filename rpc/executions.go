@@ -12,29 +12,21 @@ type executionsResult struct {
 	Executions []engine.Summary `json:"executions"`
 }
 
-func (s *Server) executions(_ context.Context, params json.RawMessage) (any, error) {
-	var p struct{}
-	if err := decode("mimir/executions", params, &p); err != nil {
-		return nil, err
-	}
+func (s *Server) executions(_ context.Context, _ struct{}) (executionsResult, error) {
 	_, runner := s.session()
-	return encode(executionsResult{Executions: runner.List()})
+	return executionsResult{Executions: runner.List()}, nil
 }
 
 type executionParams struct {
 	ExecutionID string `json:"executionId"`
 }
 
-func (s *Server) execution(_ context.Context, params json.RawMessage) (any, error) {
-	var p executionParams
-	if err := decode("mimir/execution", params, &p); err != nil {
-		return nil, err
-	}
+func (s *Server) execution(_ context.Context, p executionParams) (any, error) {
 	ex, err := s.lookup(p.ExecutionID)
 	if err != nil {
 		return nil, err
 	}
-	return encode(ex.Info())
+	return ex.Info(), nil
 }
 
 type eventsParams struct {
@@ -56,14 +48,10 @@ const (
 )
 
 // events returns the events after a seq, for a client catching up.
-func (s *Server) events(ctx context.Context, params json.RawMessage) (any, error) {
-	var p eventsParams
-	if err := decode("mimir/events", params, &p); err != nil {
-		return nil, err
-	}
+func (s *Server) events(ctx context.Context, p eventsParams) (eventsResult, error) {
 	if p.ExecutionID != "" {
 		if _, err := s.lookup(p.ExecutionID); err != nil {
-			return nil, err
+			return eventsResult{}, err
 		}
 	}
 	limit := p.Limit
@@ -91,5 +79,5 @@ func (s *Server) events(ctx context.Context, params json.RawMessage) (any, error
 		}
 		out.Events = append(out.Events, ev.JSON)
 	}
-	return encode(out)
+	return out, nil
 }

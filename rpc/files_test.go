@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mimir-sidecar/mimir-sidecar/internal/mirror"
 )
 
 func mkfifo(t *testing.T, path string) {
@@ -139,7 +141,7 @@ func stagedFile(t *testing.T, ws, task, name string) string {
 // sidecar's exit. Each now answers at once with an error naming the file.
 func TestDeliverableSwappedForAPipe(t *testing.T) {
 	ws := t.TempDir()
-	c := startServer(t, Options{StartMirror: MirrorStarter(MirrorOptions{})})
+	c := startServer(t, Options{StartMirror: MirrorFunc(mirror.Options{}.Start)})
 	r := c.initialize(ws, map[string]any{"toasts": "none"})
 	sse := r["mimir"].(map[string]any)["sse"].(map[string]any)
 	id := c.result("mimir/execute", map[string]any{"inline": "name: pipes\ntasks:\n  - id: a\n    worker: {command: echo hi > out.txt}\n"})["executionId"].(string)

@@ -5,14 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
-	"time"
 
 	"go.lsp.dev/jsonrpc2"
 	"go.lsp.dev/protocol"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/internal/age"
 	"github.com/mimir-sidecar/mimir-sidecar/workspace"
 )
 
@@ -48,28 +46,24 @@ func (s *Server) warn(text string) {
 
 // eventsFromJournal serves mimir/events from the journal, which holds
 // every event, across restarts.
-func (s *Server) eventsFromJournal(ctx context.Context, p eventsParams, limit int) (any, error) {
+func (s *Server) eventsFromJournal(ctx context.Context, p eventsParams, limit int) (eventsResult, error) {
 	// Events emitted before this request (the execution-interrupted ones
 	// recorded at start, say) may still be on their way to the disk.
 	_, runner := s.session()
 	if err := runner.Flush(); err != nil {
-		return nil, fmt.Errorf("read the journal: %w", err)
+		return eventsResult{}, fmt.Errorf("read the journal: %w", err)
 	}
 	evs, err := s.journal.Events(ctx, p.Since, p.ExecutionID, limit)
 	if err != nil {
-		return nil, err
+		return eventsResult{}, err
 	}
 	if evs == nil {
 		evs = []json.RawMessage{}
 	}
-	return encode(eventsResult{Events: evs})
+	return eventsResult{Events: evs}, nil
 }
 
-func (s *Server) resume(ctx context.Context, params json.RawMessage) (any, error) {
-	var p executionParams
-	if err := decode("mimir/resume", params, &p); err != nil {
-		return nil, err
-	}
+func (s *Server) resume(ctx context.Context, p executionParams) (any, error) {
 	if _, err := s.lookup(p.ExecutionID); err != nil {
 		return nil, err
 	}
@@ -79,7 +73,7 @@ func (s *Server) resume(ctx context.Context, params json.RawMessage) (any, error
 		return nil, rpcError(jsonrpc2.InvalidParams, &errorData{ExecutionID: p.ExecutionID}, "%v", err)
 	}
 	s.launch(ctx, ex, nil)
-	return encode(cancelResult{ExecutionID: ex.ID(), Status: engine.StatusRunning})
+	return cancelResult{ExecutionID: ex.ID(), Status: engine.StatusRunning}, nil
 }
 
 type pruneParams struct {
@@ -87,44 +81,21 @@ type pruneParams struct {
 	Keep      int    `json:"keep,omitempty"`
 }
 
-func (s *Server) prune(_ context.Context, params json.RawMessage) (any, error) {
-	var p pruneParams
-	if err := decode("mimir/prune", params, &p); err != nil {
-		return nil, err
-	}
-	age, err := ParseAge(p.OlderThan)
+func (s *Server) prune(_ context.Context, p pruneParams) (any, error) {
+	maxAge, err := age.Parse(p.OlderThan)
 	if err != nil {
 		return nil, invalidParams("mimir/prune", err)
 	}
-	if age == 0 && p.Keep <= 0 {
+	if maxAge == 0 && p.Keep <= 0 {
 		return nil, invalidParams("mimir/prune", errors.New(`say what to remove: olderThan (like "7d") and/or keep (how many of the newest to keep)`))
 	}
 	_, runner := s.session()
-	removed, err := runner.Prune(age, p.Keep)
+	removed, err := runner.Prune(maxAge, p.Keep)
 	if removed == nil {
 		removed = []string{}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("prune: %w", err)
 	}
-	return encode(map[string]any{"removed": removed})
-}
-
-// ParseAge reads "7d", "12h", "30m" (or any Go duration); "" is zero.
-func ParseAge(s string) (time.Duration, error) {
-	if s == "" {
-		return 0, nil
-	}
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.Atoi(days)
-		if err != nil || n < 0 {
-			return 0, fmt.Errorf("age %q: write it like 7d, 12h or 30m", s)
-		}
-		return time.Duration(n) * 24 * time.Hour, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("age %q: write it like 7d, 12h or 30m", s)
-	}
-	return d, nil
+	return map[string]any{"removed": removed}, nil
 }

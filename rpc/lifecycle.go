@@ -33,13 +33,6 @@ const (
 	toastsNone     = "none"
 )
 
-// Commands advertised in executeCommandProvider.
-var commandNames = []string{
-	"mimir.execute", "mimir.cancel", "mimir.executions", "mimir.execution",
-	"mimir.deliverables", "mimir.saveDeliverables", "mimir.readDeliverable",
-	"mimir.events", "mimir.sse", "mimir.workflows", "mimir.resume", "mimir.prune",
-}
-
 type sseInfo struct {
 	URL   string `json:"url"`
 	Token string `json:"token"`
@@ -149,7 +142,7 @@ func (s *Server) initialize(ctx context.Context, params json.RawMessage) (any, e
 
 	result := protocol.InitializeResult{
 		Capabilities: protocol.ServerCapabilities{
-			ExecuteCommandProvider: protocol.ExecuteCommandOptions{Commands: commandNames},
+			ExecuteCommandProvider: protocol.ExecuteCommandOptions{Commands: commandNames()},
 			TextDocumentSync: &protocol.TextDocumentSyncOptions{
 				OpenClose: ptr(true),
 				Change:    ptr(protocol.TextDocumentSyncKindFull),

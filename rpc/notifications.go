@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"go.lsp.dev/protocol"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
 	"github.com/mimir-sidecar/mimir-sidecar/notify"
+	"github.com/mimir-sidecar/mimir-sidecar/rpc/internal/progress"
 )
 
 const progressPrefix = "mimir/"
@@ -68,27 +68,20 @@ func (s *Server) journalNotice(name string, level protocol.MessageType, errText,
 	}()
 }
 
-// progress is one execution's work-done progress. The client must accept
-// its token before anything is reported on it, so what comes while it is
-// being asked waits in pending: the forwarder never waits for the client's
-// answer (only, like every sender, for its turn to write).
-type progress struct {
-	token    string
+// execProgress is one execution's work-done progress: where it stands, in
+// tasks finished.
+type execProgress struct {
+	wd       *progress.WorkDone
 	tasks    int
 	finished map[string]bool // tasks that completed, failed or were skipped
-
-	mu      sync.Mutex
-	state   progressState
-	pending []any // begin, then the latest report, then end
 }
 
-type progressState int
-
-const (
-	progressCreating progressState = iota
-	progressReady
-	progressRefused
-)
+// forwarder is the state of forwardEvents: the progress of the executions
+// it has seen start.
+type forwarder struct {
+	progress *progress.Tracker // nil when the client shows no progress
+	live     map[string]*execProgress
+}
 
 // forwardEvents sends every event to the client, in seq order, from one
 // goroutine: mimir/event, then the execution's progress, then a toast. It
@@ -96,19 +89,23 @@ const (
 // engine; when it falls so far behind that the hub no longer holds what it
 // missed, it catches up from the journal.
 func (s *Server) forwardEvents(ctx context.Context, from uint64) {
-	live := map[string]*progress{}
+	f := &forwarder{live: map[string]*execProgress{}}
+	s.mu.Lock()
+	if s.progress {
+		f.progress = progress.NewTracker(progressClient{s})
+	}
+	s.mu.Unlock()
 	// The progress tokens asked for are the forwarder's to wait for.
-	var asking sync.WaitGroup
-	defer asking.Wait()
+	defer f.progress.Wait()
 	last := from
 	err := s.hub.Follow(ctx, from, func(nev notify.Event, reset bool) error {
 		if reset {
-			if err := s.catchUp(ctx, live, &asking, last, nev.Seq); err != nil {
+			if err := s.catchUp(ctx, f, last, nev.Seq); err != nil {
 				s.log.Warn("the editor fell behind and missed events the journal could not replay", "after", last, "resumed at", nev.Seq, "err", err)
 			}
 		}
 		last = nev.Seq
-		return s.forward(ctx, live, &asking, nev.JSON)
+		return s.forward(ctx, f, nev.JSON)
 	})
 	if ctx.Err() == nil && !errors.Is(err, notify.ErrClosed) {
 		s.log.Debug("event forwarding stopped", "err", err)
@@ -116,7 +113,7 @@ func (s *Server) forwardEvents(ctx context.Context, from uint64) {
 }
 
 // catchUp forwards the journal's events after last and before next.
-func (s *Server) catchUp(ctx context.Context, live map[string]*progress, asking *sync.WaitGroup, last, next uint64) error {
+func (s *Server) catchUp(ctx context.Context, f *forwarder, last, next uint64) error {
 	s.mu.Lock()
 	j := s.journal
 	s.mu.Unlock()
@@ -124,7 +121,7 @@ func (s *Server) catchUp(ctx context.Context, live map[string]*progress, asking 
 		return errors.New("this sidecar keeps no journal")
 	}
 	got, err := j.Between(ctx, last, next, func(e engine.Stored) error {
-		return s.forward(ctx, live, asking, e.JSON)
+		return s.forward(ctx, f, e.JSON)
 	})
 	if err == nil && got+1 < next {
 		// Seqs have no gaps: these are events whose journal write failed.
@@ -133,13 +130,13 @@ func (s *Server) catchUp(ctx context.Context, live map[string]*progress, asking 
 	return err
 }
 
-func (s *Server) forward(ctx context.Context, live map[string]*progress, asking *sync.WaitGroup, envelope []byte) error {
+func (s *Server) forward(ctx context.Context, f *forwarder, envelope []byte) error {
 	s.notify("mimir/event", envelope)
 	var ev engine.Event
 	if err := json.Unmarshal(envelope, &ev); err != nil {
 		return fmt.Errorf("decode event: %w", err)
 	}
-	s.reportProgress(ctx, live, asking, &ev)
+	s.reportProgress(ctx, f, &ev)
 	s.showToast(&ev)
 	return nil
 }
@@ -158,16 +155,13 @@ func (s *Server) showToast(ev *engine.Event) {
 	}
 }
 
-func (s *Server) reportProgress(ctx context.Context, live map[string]*progress, asking *sync.WaitGroup, ev *engine.Event) {
-	s.mu.Lock()
-	enabled := s.progress
-	s.mu.Unlock()
-	if !enabled {
+func (s *Server) reportProgress(ctx context.Context, f *forwarder, ev *engine.Event) {
+	if f.progress == nil {
 		return
 	}
 	d := &ev.Data
 	if ev.Event == engine.EventExecutionStart {
-		p := &progress{token: progressPrefix + ev.ExecutionID, finished: map[string]bool{}}
+		p := &execProgress{finished: map[string]bool{}}
 		if d.Tasks != nil {
 			p.tasks = *d.Tasks
 		}
@@ -182,22 +176,16 @@ func (s *Server) reportProgress(ctx context.Context, live map[string]*progress, 
 				}
 			}
 		}
-		live[ev.ExecutionID] = p
-		p.send(s, &protocol.WorkDoneProgressBegin{
-			Kind:        "begin",
+		f.live[ev.ExecutionID] = p
+		p.wd = f.progress.Start(ctx, progressPrefix+ev.ExecutionID, &protocol.WorkDoneProgressBegin{
 			Title:       "Mimir: " + d.Workflow,
 			Cancellable: ptr(true),
 			Message:     ptr(d.Message),
 			Percentage:  ptr(p.percentage()),
 		})
-		asking.Add(1)
-		go func() {
-			defer asking.Done()
-			p.created(s, s.createProgress(ctx, p.token))
-		}()
 		return
 	}
-	p := live[ev.ExecutionID]
+	p := f.live[ev.ExecutionID]
 	if p == nil {
 		return
 	}
@@ -211,83 +199,50 @@ func (s *Server) reportProgress(ctx context.Context, live map[string]*progress, 
 		p.finished[d.TaskID] = true
 		msg = d.Message
 	case engine.EventExecutionComplete, engine.EventExecutionCancelled, engine.EventExecutionInterrupted:
-		delete(live, ev.ExecutionID)
-		p.send(s, &protocol.WorkDoneProgressEnd{Kind: "end", Message: ptr(d.Message)})
+		delete(f.live, ev.ExecutionID)
+		p.wd.End(d.Message)
 		return
 	default:
 		return
 	}
-	p.send(s, &protocol.WorkDoneProgressReport{Kind: "report", Message: ptr(msg), Percentage: ptr(p.percentage())})
+	p.wd.Report(msg, p.percentage())
 }
 
-func (p *progress) percentage() uint32 {
+func (p *execProgress) percentage() uint32 {
 	if p.tasks <= 0 {
 		return 0
 	}
 	return uint32(min(len(p.finished), p.tasks) * 100 / p.tasks)
 }
 
-// send reports value on the progress, or keeps it until the client has
-// accepted the token. Of the reports only the latest is kept: each one
-// says where the execution stands.
-func (p *progress) send(s *Server, value any) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	switch p.state {
-	case progressReady:
-		s.sendProgress(p.token, value)
-	case progressCreating:
-		_, isReport := value.(*protocol.WorkDoneProgressReport)
-		if n := len(p.pending); isReport && n > 0 {
-			if _, was := p.pending[n-1].(*protocol.WorkDoneProgressReport); was {
-				p.pending[n-1] = value
-				return
-			}
-		}
-		p.pending = append(p.pending, value)
-	}
-}
+// progressClient is the editor end of the progress tracker.
+type progressClient struct{ s *Server }
 
-// created records the client's answer to the token and sends what waited.
-func (p *progress) created(s *Server, ok bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !ok {
-		p.state, p.pending = progressRefused, nil
-		return
-	}
-	p.state = progressReady
-	for _, v := range p.pending {
-		s.sendProgress(p.token, v)
-	}
-	p.pending = nil
-}
-
-// createProgress asks the client for a progress token; a client that does
-// not answer within a few seconds gets no progress for this execution.
-func (s *Server) createProgress(ctx context.Context, token string) bool {
+// Create asks the client for a progress token; a client that does not
+// answer within a few seconds gets no progress for this execution.
+func (c progressClient) Create(ctx context.Context, token string) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	params := &protocol.WorkDoneProgressCreateParams{Token: protocol.String(token)}
 	raw, err := protocol.Marshal(params)
 	if err != nil {
-		return false
+		return fmt.Errorf("encode progress token %s: %w", token, err)
 	}
-	if _, err := s.conn.Call(ctx, "window/workDoneProgress/create", json.RawMessage(raw), nil); err != nil {
-		s.log.Info("the client did not create the progress", "token", token, "err", err)
-		return false
+	if _, err := c.s.conn.Call(ctx, "window/workDoneProgress/create", json.RawMessage(raw), nil); err != nil {
+		c.s.log.Info("the client did not create the progress", "token", token, "err", err)
+		return fmt.Errorf("create progress %s: %w", token, err)
 	}
-	return true
+	return nil
 }
 
-func (s *Server) sendProgress(token string, value any) {
+func (c progressClient) Notify(token string, value any) {
 	v, err := protocol.Marshal(value)
 	if err != nil {
 		return
 	}
 	params, err := protocol.Marshal(&protocol.ProgressParams{Token: protocol.String(token), Value: v})
 	if err == nil {
-		s.notify("$/progress", params)
+		c.s.notify("$/progress", params)
 	}
 }
 

@@ -3,9 +3,12 @@
 // (mimir/event, $/progress, window/showMessage). It is a thin layer: the work
 // is done by the engine, notify and workspace packages.
 //
-// One file per method group: lifecycle.go, execute.go, executions.go,
+// Every method is one line of methodTable (server.go): its handler takes
+// its params decoded and returns its result (see typed), and the
+// workspace/executeCommand commands are read off the same table. One file
+// per method group: lifecycle.go, execute.go, executions.go,
 // deliverables.go, commands.go; notifications.go and toasts.go for what the
-// server sends unasked.
+// server sends unasked, with the work-done progress in internal/progress.
 package rpc
 
 import (
@@ -43,6 +46,18 @@ type Mirror interface {
 	Close() error
 }
 
+// MirrorFunc adapts a function starting a mirror of a concrete type (such
+// as internal/mirror's Options.Start) to Options.StartMirror.
+func MirrorFunc[M Mirror](start func(*workspace.Workspace, *notify.Hub, *engine.Runner, *engine.Journal) (M, error)) func(*workspace.Workspace, *notify.Hub, *engine.Runner, *engine.Journal) (Mirror, error) {
+	return func(ws *workspace.Workspace, hub *notify.Hub, runner *engine.Runner, journal *engine.Journal) (Mirror, error) {
+		m, err := start(ws, hub, runner, journal)
+		if err != nil {
+			return nil, err // not m: a nil *T in the interface would not be nil
+		}
+		return m, nil
+	}
+}
+
 // Options configure a Server.
 type Options struct {
 	Version string
@@ -64,8 +79,11 @@ type Options struct {
 	Sandbox func(ws *workspace.Workspace) (engine.SandboxSettings, []string, error)
 	// StartMirror starts the SSE mirror for a workspace; nil runs none.
 	StartMirror func(ws *workspace.Workspace, hub *notify.Hub, runner *engine.Runner, journal *engine.Journal) (Mirror, error)
-	// StopTimeout bounds how long stopping running executions may take when
-	// the editor goes away (default 1.5s, inside LSP's usual 2s).
+	// StopTimeout is the one deadline for stopping once the editor goes
+	// away: the running executions, the editor being sent their last
+	// events, and the writes still under way all share it (default 1.5s,
+	// inside LSP's usual 2s). A client that closed its end gets as long
+	// again to read the answers it is still owed.
 	StopTimeout time.Duration
 }
 
@@ -104,45 +122,105 @@ type Server struct {
 	runner       *engine.Runner
 	mirror       Mirror
 	settings     initOptions
-	progress     bool // the client can show work-done progress
-	methods      map[string]method
-	inflight     sync.Map // request id (JSON) → context.CancelFunc
+	progress     bool              // the client can show work-done progress
+	methods      map[string]method // by name, from methodTable
+	inflight     sync.Map          // request id (JSON) → context.CancelFunc
 	execSettings map[string]execSettings
 	openDocs     map[string]bool // workflow documents the editor has open, by URI
 	journal      *engine.Journal // nil when another sidecar keeps the workspace's
 	noticing     atomic.Bool     // a journal notice is on its way to the client
 }
 
+// method is one line of methodTable.
 type method struct {
-	handle func(s *Server, ctx context.Context, params json.RawMessage) (any, error)
+	name   string
+	handle handler
 	// async methods run concurrently with later requests; the lifecycle
 	// ones run in wire order.
 	async bool
+	// command is set for the methods a generic LSP client may also run as
+	// workspace/executeCommand "mimir.<name>"; a lone string argument
+	// fills the params field it names (stringArg).
+	command   bool
+	stringArg string
+}
+
+// methodTable is every method the server answers, one line each: the
+// executeCommand commands derive from it too.
+func methodTable() []method {
+	return []method{
+		{name: "initialize", handle: raw((*Server).initialize)},
+		{name: "initialized", handle: raw((*Server).initialized)},
+		{name: "shutdown", handle: raw((*Server).shutdown)},
+		{name: "exit", handle: raw((*Server).exit)},
+		{name: "window/workDoneProgress/cancel", handle: raw((*Server).progressCancel)},
+		{name: "workspace/executeCommand", handle: raw((*Server).executeCommand), async: true},
+		{name: "mimir/execute", handle: typed((*Server).execute), command: true, stringArg: "workflow"},
+		{name: "mimir/cancel", handle: typed((*Server).cancelExecution), async: true, command: true, stringArg: "executionId"},
+		{name: "mimir/executions", handle: typed((*Server).executions), async: true, command: true},
+		{name: "mimir/execution", handle: typed((*Server).execution), async: true, command: true, stringArg: "executionId"},
+		{name: "mimir/deliverables", handle: typed((*Server).deliverables), async: true, command: true, stringArg: "executionId"},
+		{name: "mimir/saveDeliverables", handle: typed((*Server).saveDeliverables), async: true, command: true},
+		{name: "mimir/readDeliverable", handle: typed((*Server).readDeliverable), async: true, command: true},
+		{name: "mimir/events", handle: typed((*Server).events), async: true, command: true},
+		{name: "mimir/sse", handle: typed((*Server).sse), async: true, command: true},
+		{name: "mimir/workflows", handle: raw((*Server).workflows), async: true, command: true},
+		{name: "mimir/resume", handle: typed((*Server).resume), command: true, stringArg: "executionId"},
+		{name: "mimir/prune", handle: typed((*Server).prune), async: true, command: true},
+		{name: "textDocument/didOpen", handle: raw((*Server).didOpen)},
+		{name: "textDocument/didChange", handle: raw((*Server).didChange)},
+		{name: "textDocument/didClose", handle: raw((*Server).didClose)},
+	}
+}
+
+// commandName is the executeCommand name of a command method:
+// mimir/execute is mimir.execute.
+func commandName(method string) string { return strings.Replace(method, "/", ".", 1) }
+
+// commandNames lists the executeCommand commands, in table order.
+func commandNames() []string {
+	var names []string
+	for _, m := range methodTable() {
+		if m.command {
+			names = append(names, commandName(m.name))
+		}
+	}
+	return names
+}
+
+// handler answers one request or notification of the method called name,
+// which its errors name.
+type handler func(s *Server, ctx context.Context, name string, params json.RawMessage) (any, error)
+
+// typed adapts a method that takes its params decoded (strictly, see
+// decode) and returns its result, which is encoded as the answer.
+func typed[P, R any](f func(*Server, context.Context, P) (R, error)) handler {
+	return func(s *Server, ctx context.Context, name string, params json.RawMessage) (any, error) {
+		var p P
+		if err := decode(name, params, &p); err != nil {
+			return nil, err
+		}
+		r, err := f(s, ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		return encode(r)
+	}
+}
+
+// raw adapts a method that reads its params itself: LSP's own methods,
+// read as leniently as LSP clients expect.
+func raw(f func(*Server, context.Context, json.RawMessage) (any, error)) handler {
+	return func(s *Server, ctx context.Context, _ string, params json.RawMessage) (any, error) {
+		return f(s, ctx, params)
+	}
 }
 
 func (s *Server) registerMethods() {
-	s.methods = map[string]method{
-		"initialize":                     {handle: (*Server).initialize},
-		"initialized":                    {handle: (*Server).initialized},
-		"shutdown":                       {handle: (*Server).shutdown},
-		"exit":                           {handle: (*Server).exit},
-		"window/workDoneProgress/cancel": {handle: (*Server).progressCancel},
-		"workspace/executeCommand":       {handle: (*Server).executeCommand, async: true},
-		"mimir/execute":                  {handle: (*Server).execute},
-		"mimir/cancel":                   {handle: (*Server).cancelExecution, async: true},
-		"mimir/executions":               {handle: (*Server).executions, async: true},
-		"mimir/execution":                {handle: (*Server).execution, async: true},
-		"mimir/events":                   {handle: (*Server).events, async: true},
-		"mimir/deliverables":             {handle: (*Server).deliverables, async: true},
-		"mimir/saveDeliverables":         {handle: (*Server).saveDeliverables, async: true},
-		"mimir/readDeliverable":          {handle: (*Server).readDeliverable, async: true},
-		"mimir/sse":                      {handle: (*Server).sse, async: true},
-		"mimir/workflows":                {handle: (*Server).workflows, async: true},
-		"mimir/resume":                   {handle: (*Server).resume},
-		"mimir/prune":                    {handle: (*Server).prune, async: true},
-		"textDocument/didOpen":           {handle: (*Server).didOpen},
-		"textDocument/didChange":         {handle: (*Server).didChange},
-		"textDocument/didClose":          {handle: (*Server).didClose},
+	table := methodTable()
+	s.methods = make(map[string]method, len(table))
+	for _, m := range table {
+		s.methods[m.name] = m
 	}
 }
 
@@ -197,17 +275,25 @@ func (s *Server) serve(ctx context.Context, in io.ReadCloser, out io.Writer) int
 		// conn.Done waits for every answer to be written: a client that
 		// closed its end but still reads gets them, one that has stopped
 		// reading would hold the server up for ever.
+		owed, cancel := context.WithTimeout(ctx, s.opts.StopTimeout)
 		select {
 		case <-s.conn.Done():
-		case <-ctx.Done():
-		case <-time.After(s.opts.StopTimeout):
-			s.log.Warn("the editor closed its end without reading the answers still owed; they are given up")
+		case <-owed.Done():
+			if ctx.Err() == nil {
+				s.log.Warn("the editor closed its end without reading the answers still owed; they are given up")
+			}
 		}
+		cancel()
 		s.log.Info("the editor closed the connection")
 	case <-s.exited:
 	case <-ctx.Done():
 	}
-	s.stop()
+	// The caller's ctx may be what ended the connection (a signal): the
+	// stop keeps its values, not its cancellation, and has a deadline of
+	// its own.
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.StopTimeout)
+	defer cancel()
+	s.stop(stopCtx)
 
 	s.mu.Lock()
 	code := 1
@@ -229,20 +315,18 @@ func (s *Server) startForwarding(from uint64) {
 	})
 }
 
-// stop cancels running executions and waits (bounded) for them to record
-// their end, then lets every goroutine go. Exiting within LSP's 2 s: up to
-// StopTimeout for the executions, a third of it for the editor to be sent
-// their last events, a sixth for the writes still under way.
-func (s *Server) stop() {
+// stop cancels running executions and waits for them to record their
+// end, then lets every goroutine go, all before ctx's deadline: the
+// executions first, then the editor being sent their last events, then the
+// writes still under way, each taking what the one before left.
+func (s *Server) stop(ctx context.Context) {
 	s.mu.Lock()
 	runner, mirror := s.runner, s.mirror
 	s.mu.Unlock()
 	if runner != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), s.opts.StopTimeout)
 		if err := runner.Close(ctx); err != nil {
 			s.log.Warn("executions did not stop in time", "err", err)
 		}
-		cancel()
 	}
 	if mirror != nil {
 		if err := mirror.Close(); err != nil {
@@ -255,7 +339,7 @@ func (s *Server) stop() {
 	s.forwardOnce.Do(func() { close(s.forwarded) }) // if it never started
 	select {
 	case <-s.forwarded:
-	case <-time.After(s.opts.StopTimeout / 3):
+	case <-ctx.Done():
 		s.log.Warn("the editor did not read the last events in time")
 	}
 	s.inflight.Range(func(_, cancel any) bool {
@@ -277,7 +361,7 @@ func (s *Server) stop() {
 	}()
 	select {
 	case <-done:
-	case <-time.After(s.opts.StopTimeout / 6):
+	case <-ctx.Done():
 		s.log.Warn("gave up waiting for writes to the editor")
 	}
 }
@@ -334,7 +418,7 @@ func (s *Server) handle(reqCtx context.Context, req *jsonrpc2.Request) (result a
 	if m.async {
 		jsonrpc2.Async(reqCtx)
 	}
-	return m.handle(s, ctx, params)
+	return m.handle(s, ctx, name, params)
 }
 
 // cancelRequest is $/cancelRequest: it cancels the method's context, and

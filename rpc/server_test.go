@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/internal/mirror"
 )
 
 // exampleWorkspace copies the repository's examples into a new workspace.
@@ -46,7 +47,7 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("serverInfo = %v", info)
 	}
 	cmds := r["capabilities"].(map[string]any)["executeCommandProvider"].(map[string]any)["commands"].([]any)
-	if !slices.Contains(cmds, any("mimir.execute")) || len(cmds) != len(commandNames) {
+	if !slices.Contains(cmds, any("mimir.execute")) || len(cmds) != len(commandNames()) {
 		t.Errorf("executeCommandProvider.commands = %v", cmds)
 	}
 	m := r["mimir"].(map[string]any)
@@ -500,13 +501,13 @@ func TestSaveRefusesTargetOutsideWorkspace(t *testing.T) {
 
 // blockUntilCancelled is a test-only method that waits for its context.
 func blockUntilCancelled(s *Server) {
-	s.methods["test/block"] = method{async: true, handle: func(_ *Server, ctx context.Context, _ json.RawMessage) (any, error) {
+	s.methods["test/block"] = method{async: true, handle: raw(func(_ *Server, ctx context.Context, _ json.RawMessage) (any, error) {
 		<-ctx.Done()
 		return nil, ctx.Err()
-	}}
-	s.methods["test/panic"] = method{async: true, handle: func(*Server, context.Context, json.RawMessage) (any, error) {
+	})}
+	s.methods["test/panic"] = method{async: true, handle: raw(func(*Server, context.Context, json.RawMessage) (any, error) {
 		panic("boom")
-	}}
+	})}
 }
 
 // A request that takes its time holds up no other: later requests are
@@ -628,7 +629,7 @@ func TestWorkflowDiagnostics(t *testing.T) {
 
 func TestMirrorAdvertisedAndCleanedUp(t *testing.T) {
 	ws := exampleWorkspace(t)
-	c := startServer(t, Options{StartMirror: MirrorStarter(MirrorOptions{})})
+	c := startServer(t, Options{StartMirror: MirrorFunc(mirror.Options{}.Start)})
 	r := c.initialize(ws, map[string]any{"toasts": "none"})
 	sse, _ := r["mimir"].(map[string]any)["sse"].(map[string]any)
 	url, _ := sse["url"].(string)
@@ -673,7 +674,7 @@ func TestMirrorAdvertisedAndCleanedUp(t *testing.T) {
 // restart, from the journal.
 func TestSSEResumesAcrossRestart(t *testing.T) {
 	ws := exampleWorkspace(t)
-	c := startServer(t, Options{StartMirror: MirrorStarter(MirrorOptions{})}, func(*Server) {})
+	c := startServer(t, Options{StartMirror: MirrorFunc(mirror.Options{}.Start)}, func(*Server) {})
 	c.initialize(ws, map[string]any{"toasts": "none"})
 	c.result("mimir/execute", map[string]any{"workflow": exampleWorkflow})
 	frames := c.until(isEvent("execution-complete"))
@@ -687,7 +688,7 @@ func TestSSEResumesAcrossRestart(t *testing.T) {
 	c.notify("exit", nil)
 	c.served <- <-c.served
 
-	c2 := startServer(t, Options{StartMirror: MirrorStarter(MirrorOptions{})})
+	c2 := startServer(t, Options{StartMirror: MirrorFunc(mirror.Options{}.Start)})
 	sse := c2.initialize(ws, map[string]any{"toasts": "none"})["mimir"].(map[string]any)["sse"].(map[string]any)
 	from := seqs[len(seqs)/2]
 	req, _ := http.NewRequest("GET", sse["url"].(string)+"/events", nil)

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mimir-sidecar/mimir-sidecar/internal/mirror"
 )
 
 func isWarningToast(m map[string]any) bool {
@@ -25,7 +27,7 @@ func TestLinkedStateFolderIsRefusedAndToasted(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(ws, "ok.yaml"), []byte("name: ok\ntasks:\n  - {id: a, worker: {command: 'echo hi > out.txt'}}\n"), 0o644)
-	c := startServer(t, Options{StartMirror: MirrorStarter(MirrorOptions{})})
+	c := startServer(t, Options{StartMirror: MirrorFunc(mirror.Options{}.Start)})
 	r := c.initialize(ws, nil)
 	if r["mimir"].(map[string]any)["sse"] == nil {
 		t.Error("the mirror did not start without a state folder")
@@ -57,7 +59,7 @@ func TestDiscoveryFileThatIsNoFileDoesNotHoldUpInitialize(t *testing.T) {
 			if err := plant(filepath.Join(ws, ".mimir", "sidecar.json")); err != nil {
 				t.Fatal(err)
 			}
-			c := startServer(t, Options{StartMirror: MirrorStarter(MirrorOptions{})})
+			c := startServer(t, Options{StartMirror: MirrorFunc(mirror.Options{}.Start)})
 			start := time.Now()
 			r := c.initialize(ws, map[string]any{"toasts": "none"})
 			if r["mimir"].(map[string]any)["sse"] == nil {

@@ -8,7 +8,7 @@ import (
 	"io"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
-	"github.com/mimir-sidecar/mimir-sidecar/rpc"
+	"github.com/mimir-sidecar/mimir-sidecar/internal/age"
 	"github.com/mimir-sidecar/mimir-sidecar/workspace"
 )
 
@@ -30,11 +30,11 @@ func pruneCmd(_ context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		return exitError{2}
 	}
-	age, err := rpc.ParseAge(*olderThan)
+	maxAge, err := age.Parse(*olderThan)
 	if err != nil {
 		return err
 	}
-	if age == 0 && *keep <= 0 {
+	if maxAge == 0 && *keep <= 0 {
 		fmt.Fprintln(stderr, "mimir-sidecar prune: say what to remove with --older-than and/or --keep")
 		return exitError{2}
 	}
@@ -62,7 +62,7 @@ func pruneCmd(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	runner := engine.NewRunner(engine.Options{Workspace: ws.Dir(), StateDir: ws.StateDir(), Journal: journal, Logger: log})
 	defer runner.Close(context.Background())
-	removed, err := runner.Prune(age, *keep)
+	removed, err := runner.Prune(maxAge, *keep)
 	fmt.Fprintf(stdout, "removed %d %s\n", len(removed), map[bool]string{true: "execution", false: "executions"}[len(removed) == 1])
 	return err
 }

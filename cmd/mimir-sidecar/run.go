@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/internal/mirror"
 	"github.com/mimir-sidecar/mimir-sidecar/internal/safefile"
 	"github.com/mimir-sidecar/mimir-sidecar/notify"
-	"github.com/mimir-sidecar/mimir-sidecar/rpc"
 	"github.com/mimir-sidecar/mimir-sidecar/workspace"
 )
 
@@ -121,17 +121,17 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	var mirror rpc.Mirror
+	var sseMirror *mirror.Mirror
 	if *sse {
-		mirror, err = rpc.StartMirror(rpc.MirrorOptions{Addr: *sseAddr, AllowOrigins: sseOrigins, Journal: journal, Logger: log.With("component", "sse")}, ws, hub, runner)
+		sseMirror, err = mirror.Options{Addr: *sseAddr, AllowOrigins: sseOrigins, Logger: log.With("component", "sse")}.Start(ws, hub, runner, journal)
 		if err != nil {
 			return err
 		}
-		defer mirror.Close()
-		if path, ok := rpc.DiscoveryFile(mirror); ok {
-			fmt.Fprintf(stderr, "📡 SSE: %s/events (token %s, also in %s)\n", mirror.URL(), mirror.Token(), path)
+		defer sseMirror.Close()
+		if path, ok := sseMirror.DiscoveryFile(); ok {
+			fmt.Fprintf(stderr, "📡 SSE: %s/events (token %s, also in %s)\n", sseMirror.URL(), sseMirror.Token(), path)
 		} else {
-			fmt.Fprintf(stderr, "📡 SSE: %s/events (token %s; .mimir/sidecar.json names another sidecar's running mirror)\n", mirror.URL(), mirror.Token())
+			fmt.Fprintf(stderr, "📡 SSE: %s/events (token %s; .mimir/sidecar.json names another sidecar's running mirror)\n", sseMirror.URL(), sseMirror.Token())
 		}
 	}
 
@@ -190,8 +190,8 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	hub.Close()
 	printErr := <-printed
 	// The mirror replays from the journal: it goes before the journal does.
-	if mirror != nil {
-		if err := mirror.Close(); err != nil {
+	if sseMirror != nil {
+		if err := sseMirror.Close(); err != nil {
 			log.Warn("stop the SSE mirror", "err", err)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/internal/mirror"
 	"github.com/mimir-sidecar/mimir-sidecar/rpc"
 	"github.com/mimir-sidecar/mimir-sidecar/workspace"
 )
@@ -49,7 +50,7 @@ func serveCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		Sandbox:          sandboxFor,
 	}
 	if !*noSSE {
-		opts.StartMirror = rpc.MirrorStarter(rpc.MirrorOptions{Addr: *sseAddr, AllowOrigins: origins, Logger: log.With("component", "sse")})
+		opts.StartMirror = rpc.MirrorFunc(mirror.Options{Addr: *sseAddr, AllowOrigins: origins, Logger: log.With("component", "sse")}.Start)
 	}
 	// An editor that gives up on a clean exit sends a signal; the running
 	// agents must not outlive the sidecar, so it stops as on exit.

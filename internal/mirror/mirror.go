@@ -1,4 +1,8 @@
-package rpc
+// Package mirror wires the SSE mirror of a workspace's events: notify's
+// SSE server fed by the engine's hub, runner and journal, and the
+// workspace's sidecar.json that tells headless listeners where it is. The
+// stdio server (rpc) and `run --sse` both start it from here.
+package mirror
 
 import (
 	"context"
@@ -14,27 +18,19 @@ import (
 	"github.com/mimir-sidecar/mimir-sidecar/workspace"
 )
 
-// MirrorOptions configure the SSE mirror.
-type MirrorOptions struct {
+// Options configure the SSE mirror.
+type Options struct {
 	Addr         string
 	AllowOrigins []string
-	// Journal, when set, is where StartMirror resumes listeners from when
-	// the hub no longer holds what they ask for (MirrorStarter is handed
-	// the server's own).
-	Journal *engine.Journal
-	Logger  *slog.Logger
+	Logger       *slog.Logger
 }
 
-// StartMirror starts the SSE mirror of a workspace's events (replaying
-// from o.Journal, when there is one, what the hub no longer holds) and
-// writes <workspace>/.mimir/sidecar.json (mode 0600) so headless listeners
-// find it, unless that file names another sidecar's mirror that is still
-// up; Close removes the file if it is still this mirror's.
-func StartMirror(o MirrorOptions, ws *workspace.Workspace, hub *notify.Hub, runner *engine.Runner) (Mirror, error) {
-	return startMirror(o, ws, hub, runner, o.Journal)
-}
-
-func startMirror(o MirrorOptions, ws *workspace.Workspace, hub *notify.Hub, runner *engine.Runner, journal *engine.Journal) (Mirror, error) {
+// Start starts the SSE mirror of a workspace's events (replaying from
+// journal, when there is one, what the hub no longer holds) and writes
+// <workspace>/.mimir/sidecar.json (mode 0600) so headless listeners find
+// it, unless that file names another sidecar's mirror that is still up;
+// Close removes the file if it is still this mirror's.
+func (o Options) Start(ws *workspace.Workspace, hub *notify.Hub, runner *engine.Runner, journal *engine.Journal) (*Mirror, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -55,25 +51,18 @@ func startMirror(o MirrorOptions, ws *workspace.Workspace, hub *notify.Hub, runn
 	own := notify.Discovery{URL: s.URL(), Token: s.Token(), PID: os.Getpid(), Workspace: ws.Dir()}
 	if stateErr != nil {
 		o.Logger.Warn("the SSE mirror is not written to sidecar.json: the state folder is refused", "err", stateErr)
-		return &mirror{SSE: s, discovery: path, own: own}, nil
+		return &Mirror{SSE: s, discovery: path, own: own}, nil
 	}
 	wrote, holder, err := notify.ClaimDiscovery(context.Background(), path, own)
 	if err != nil {
 		o.Logger.Warn("the SSE mirror is not written to sidecar.json", "err", err)
-		return &mirror{SSE: s, discovery: path, own: own}, nil
+		return &Mirror{SSE: s, discovery: path, own: own}, nil
 	}
 	if !wrote {
 		o.Logger.Info("another sidecar's SSE mirror is in sidecar.json and still up; this one's address is only in initialize (mimir/sse)",
 			"file", path, "pid", holder.PID, "url", holder.URL)
 	}
-	return &mirror{SSE: s, discovery: path, own: own, wrote: wrote}, nil
-}
-
-// MirrorStarter adapts StartMirror to Options.StartMirror.
-func MirrorStarter(o MirrorOptions) func(*workspace.Workspace, *notify.Hub, *engine.Runner, *engine.Journal) (Mirror, error) {
-	return func(ws *workspace.Workspace, hub *notify.Hub, runner *engine.Runner, journal *engine.Journal) (Mirror, error) {
-		return startMirror(o, ws, hub, runner, journal)
-	}
+	return &Mirror{SSE: s, discovery: path, own: own, wrote: wrote}, nil
 }
 
 func backlog(j *engine.Journal) notify.Backlog {
@@ -100,7 +89,8 @@ func (b journalBacklog) Since(ctx context.Context, after uint64, max int) ([]not
 
 func (b journalBacklog) Last(context.Context) (uint64, error) { return b.j.LastSeq() }
 
-type mirror struct {
+// Mirror is a running SSE mirror.
+type Mirror struct {
 	*notify.SSE
 	discovery string
 	own       notify.Discovery
@@ -113,9 +103,9 @@ type mirror struct {
 // DiscoveryFile is the sidecar.json that names m, and false when m did not
 // write one (another sidecar's mirror holds the workspace's): `run --sse`
 // must not point people at a file that names someone else.
-func DiscoveryFile(m Mirror) (string, bool) {
-	if mm, ok := m.(*mirror); ok && mm.wrote {
-		return mm.discovery, true
+func (m *Mirror) DiscoveryFile() (string, bool) {
+	if m.wrote {
+		return m.discovery, true
 	}
 	return "", false
 }
@@ -125,7 +115,7 @@ func DiscoveryFile(m Mirror) (string, bool) {
 // (after this one stopped answering), and removing theirs would hide them.
 // Later calls do nothing (run closes it before the journal, and again on
 // its way out).
-func (m *mirror) Close() error {
+func (m *Mirror) Close() error {
 	m.closeOnce.Do(func() {
 		var err error
 		if m.wrote {

@@ -1,4 +1,4 @@
-package rpc
+package mirror
 
 import (
 	"context"
@@ -22,23 +22,23 @@ func TestSecondMirrorLeavesTheFirstsFile(t *testing.T) {
 	hub := notify.NewHub(4)
 	path := filepath.Join(ws.StateDir(), "sidecar.json")
 
-	first, err := StartMirror(MirrorOptions{}, ws, hub, runner)
+	first, err := Options{}.Start(ws, hub, runner, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer first.Close()
-	second, err := StartMirror(MirrorOptions{}, ws, hub, runner)
+	second, err := Options{}.Start(ws, hub, runner, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if d, err := notify.ReadDiscovery(path); err != nil || d.Token != first.Token() {
 		t.Fatalf("with two mirrors up, sidecar.json names %+v (%v), want the first", d, err)
 	}
-	if got, ok := DiscoveryFile(first); !ok || got != path {
-		t.Errorf("DiscoveryFile(first) = %q %v, want %s", got, ok, path)
+	if got, ok := first.DiscoveryFile(); !ok || got != path {
+		t.Errorf("first.DiscoveryFile() = %q %v, want %s", got, ok, path)
 	}
-	if got, ok := DiscoveryFile(second); ok {
-		t.Errorf("DiscoveryFile(second) = %q, but the file names the first", got)
+	if got, ok := second.DiscoveryFile(); ok {
+		t.Errorf("second.DiscoveryFile() = %q, but the file names the first", got)
 	}
 	if err := second.Close(); err != nil {
 		t.Fatal(err)
