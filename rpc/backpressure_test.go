@@ -19,7 +19,7 @@ import (
 // so tests can leave the server's answers unread.
 type pipeClient struct {
 	t      testing.TB
-	s      *Server
+	s      *server
 	in     *os.File // the server's stdin, our end
 	out    *bufio.Reader
 	served chan int

@@ -170,7 +170,7 @@ func (pausingAgent) Check(context.Context, *engine.Job) (engine.Verdict, error) 
 	return engine.Verdict{Passed: true, Score: 100}, nil
 }
 
-func publishBench(s *Server, i int) {
+func publishBench(s *server, i int) {
 	ev := engine.Event{Seq: uint64(i), ExecutionID: "ex_bench", Event: engine.EventWorkerStart, Time: time.Now(),
 		Data: engine.EventData{TaskID: "task-123", TaskTitle: "Translate README", Phase: "worker", Attempt: 1, MaxAttempts: 3, Message: "🤖 Worker executing: Translate README"}}
 	s.hub.Publish(ev.Seq, ev.ExecutionID, ev.Event, ev)
@@ -193,7 +193,7 @@ func seqOf(body []byte) int {
 }
 
 // benchServer is an initialized server on pipes and the frames it sends.
-func benchServer(b *testing.B) (*Server, <-chan []byte, func()) {
+func benchServer(b *testing.B) (*server, <-chan []byte, func()) {
 	s, frames, c := benchServerWith(b, Options{})
 	return s, frames, c.close
 }
@@ -203,7 +203,7 @@ type benchConn struct {
 	close func()
 }
 
-func benchServerWith(b *testing.B, opts Options) (*Server, <-chan []byte, benchConn) {
+func benchServerWith(b *testing.B, opts Options) (*server, <-chan []byte, benchConn) {
 	// OS pipes, as an editor gives the sidecar: they buffer, where
 	// io.Pipe hands each write over only to a waiting reader.
 	inR, inW, err := os.Pipe()

@@ -31,8 +31,8 @@ type client struct {
 	served chan int // Serve's exit code
 }
 
-// startServer runs a Server on pipes and returns a client connected to it.
-func startServer(t *testing.T, opts Options, register ...func(*Server)) *client {
+// startServer runs a server on pipes and returns a client connected to it.
+func startServer(t *testing.T, opts Options, register ...func(*server)) *client {
 	t.Helper()
 	if opts.DefaultWorkspace == "" {
 		opts.DefaultWorkspace = t.TempDir()

@@ -13,7 +13,7 @@ import (
 // plugin can drive the sidecar. Each command takes one argument: the params
 // of its mimir/* method, or a lone string that fills the method's stringArg
 // (mimir.execute a path, mimir.cancel an id).
-func (s *Server) executeCommand(ctx context.Context, params json.RawMessage) (any, error) {
+func (s *server) executeCommand(ctx context.Context, params json.RawMessage) (any, error) {
 	var p struct {
 		Command   string            `json:"command"`
 		Arguments []json.RawMessage `json:"arguments"`

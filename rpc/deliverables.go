@@ -20,7 +20,7 @@ type deliverablesResult struct {
 	Deliverables []engine.Deliverable `json:"deliverables"`
 }
 
-func (s *Server) deliverables(_ context.Context, p executionParams) (any, error) {
+func (s *server) deliverables(_ context.Context, p executionParams) (any, error) {
 	ex, err := s.lookup(p.ExecutionID)
 	if err != nil {
 		return nil, err
@@ -44,7 +44,7 @@ type saveResult struct {
 	Message     string                 `json:"message"`
 }
 
-func (s *Server) saveDeliverables(ctx context.Context, p saveParams) (any, error) {
+func (s *server) saveDeliverables(ctx context.Context, p saveParams) (any, error) {
 	ex, err := s.lookup(p.ExecutionID)
 	if err != nil {
 		return nil, err
@@ -67,7 +67,7 @@ func (s *Server) saveDeliverables(ctx context.Context, p saveParams) (any, error
 
 // save copies deliverables (all when paths is empty) into target and
 // reports it with a deliverables-saved event.
-func (s *Server) save(ctx context.Context, ex *engine.Execution, paths []string, target string, policy workspace.Conflict) (saveResult, error) {
+func (s *server) save(ctx context.Context, ex *engine.Execution, paths []string, target string, policy workspace.Conflict) (saveResult, error) {
 	ws, _ := s.session()
 	if _, err := ws.Rel(target); err != nil {
 		return saveResult{}, rpcError(CodePathNotAllowed, &errorData{ExecutionID: ex.ID(), Path: target},
@@ -135,7 +135,7 @@ const (
 
 // readDeliverable returns a bounded slice of a deliverable, for previews:
 // UTF-8 text as is, anything else as base64.
-func (s *Server) readDeliverable(_ context.Context, p readParams) (any, error) {
+func (s *server) readDeliverable(_ context.Context, p readParams) (any, error) {
 	ex, err := s.lookup(p.ExecutionID)
 	if err != nil {
 		return nil, err

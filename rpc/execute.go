@@ -40,7 +40,7 @@ type requestIDKey struct{}
 // execute prepares the execution and starts it only once the answer
 // carrying its id has been written: a client never sees an event for an
 // execution it has not heard of.
-func (s *Server) execute(ctx context.Context, p executeParams) (any, error) {
+func (s *server) execute(ctx context.Context, p executeParams) (any, error) {
 	ws, runner := s.session()
 	wf, err := s.loadWorkflow(ws, p)
 	if err != nil {
@@ -63,7 +63,7 @@ func (s *Server) execute(ctx context.Context, p executeParams) (any, error) {
 // launch starts a prepared execution, fresh or resumed, once the answer to
 // the request that made it is written, and saves its deliverables when it
 // completes if autoSave (else the session's setting) says so.
-func (s *Server) launch(ctx context.Context, ex *engine.Execution, autoSave *bool) {
+func (s *server) launch(ctx context.Context, ex *engine.Execution, autoSave *bool) {
 	s.mu.Lock()
 	save := s.settings.AutoSave
 	if autoSave != nil {
@@ -84,7 +84,7 @@ func (s *Server) launch(ctx context.Context, ex *engine.Execution, autoSave *boo
 	}()
 }
 
-func (s *Server) loadWorkflow(ws *workspace.Workspace, p executeParams) (*engine.Workflow, error) {
+func (s *server) loadWorkflow(ws *workspace.Workspace, p executeParams) (*engine.Workflow, error) {
 	var (
 		wf  *engine.Workflow
 		err error
@@ -130,7 +130,7 @@ func (s *Server) loadWorkflow(ws *workspace.Workspace, p executeParams) (*engine
 
 // afterExecution saves the deliverables of a completed execution when the
 // client asked for that.
-func (s *Server) afterExecution(ex *engine.Execution) {
+func (s *server) afterExecution(ex *engine.Execution) {
 	select {
 	case <-ex.Done():
 	case <-s.ctx.Done():
@@ -173,11 +173,11 @@ type cancelResult struct {
 	Status      string `json:"status"`
 }
 
-func (s *Server) cancelExecution(_ context.Context, p cancelParams) (cancelResult, error) {
+func (s *server) cancelExecution(_ context.Context, p cancelParams) (cancelResult, error) {
 	return s.cancelByID(p.ExecutionID)
 }
 
-func (s *Server) cancelByID(id string) (cancelResult, error) {
+func (s *server) cancelByID(id string) (cancelResult, error) {
 	ex, err := s.lookup(id)
 	if err != nil {
 		return cancelResult{}, err
@@ -188,7 +188,7 @@ func (s *Server) cancelByID(id string) (cancelResult, error) {
 }
 
 // progressCancel is the editor's cancel button on an execution's progress.
-func (s *Server) progressCancel(_ context.Context, params json.RawMessage) (any, error) {
+func (s *server) progressCancel(_ context.Context, params json.RawMessage) (any, error) {
 	var p struct {
 		Token json.RawMessage `json:"token"`
 	}

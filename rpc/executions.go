@@ -12,7 +12,7 @@ type executionsResult struct {
 	Executions []engine.Summary `json:"executions"`
 }
 
-func (s *Server) executions(_ context.Context, _ struct{}) (executionsResult, error) {
+func (s *server) executions(_ context.Context, _ struct{}) (executionsResult, error) {
 	_, runner := s.session()
 	return executionsResult{Executions: runner.List()}, nil
 }
@@ -21,7 +21,7 @@ type executionParams struct {
 	ExecutionID string `json:"executionId"`
 }
 
-func (s *Server) execution(_ context.Context, p executionParams) (any, error) {
+func (s *server) execution(_ context.Context, p executionParams) (any, error) {
 	ex, err := s.lookup(p.ExecutionID)
 	if err != nil {
 		return nil, err
@@ -48,7 +48,7 @@ const (
 )
 
 // events returns the events after a seq, for a client catching up.
-func (s *Server) events(ctx context.Context, p eventsParams) (eventsResult, error) {
+func (s *server) events(ctx context.Context, p eventsParams) (eventsResult, error) {
 	if p.ExecutionID != "" {
 		if _, err := s.lookup(p.ExecutionID); err != nil {
 			return eventsResult{}, err

@@ -17,7 +17,7 @@ import (
 // openJournal opens the workspace's journal. A second sidecar on the same
 // workspace (another editor window) runs without one rather than refusing:
 // it works, and says its executions will not outlive it.
-func (s *Server) openJournal(ws *workspace.Workspace) (*engine.Journal, []string) {
+func (s *server) openJournal(ws *workspace.Workspace) (*engine.Journal, []string) {
 	if err := ws.EnsureStateDir(); err != nil {
 		return nil, []string{fmt.Sprintf("⚠️ Mimir keeps no history for this workspace: %v", err)}
 	}
@@ -37,7 +37,7 @@ func (s *Server) openJournal(ws *workspace.Workspace) (*engine.Journal, []string
 	return j, warnings
 }
 
-func (s *Server) warn(text string) {
+func (s *server) warn(text string) {
 	params, err := protocol.Marshal(&protocol.ShowMessageParams{Type: protocol.MessageTypeWarning, Message: text})
 	if err == nil {
 		s.notify("window/showMessage", params)
@@ -46,7 +46,7 @@ func (s *Server) warn(text string) {
 
 // eventsFromJournal serves mimir/events from the journal, which holds
 // every event, across restarts.
-func (s *Server) eventsFromJournal(ctx context.Context, p eventsParams, limit int) (eventsResult, error) {
+func (s *server) eventsFromJournal(ctx context.Context, p eventsParams, limit int) (eventsResult, error) {
 	// Events emitted before this request (the execution-interrupted ones
 	// recorded at start, say) may still be on their way to the disk.
 	_, runner := s.session()
@@ -63,7 +63,7 @@ func (s *Server) eventsFromJournal(ctx context.Context, p eventsParams, limit in
 	return eventsResult{Events: evs}, nil
 }
 
-func (s *Server) resume(ctx context.Context, p executionParams) (any, error) {
+func (s *server) resume(ctx context.Context, p executionParams) (any, error) {
 	if _, err := s.lookup(p.ExecutionID); err != nil {
 		return nil, err
 	}
@@ -81,7 +81,7 @@ type pruneParams struct {
 	Keep      int    `json:"keep,omitempty"`
 }
 
-func (s *Server) prune(_ context.Context, p pruneParams) (any, error) {
+func (s *server) prune(_ context.Context, p pruneParams) (any, error) {
 	maxAge, err := age.Parse(p.OlderThan)
 	if err != nil {
 		return nil, invalidParams("mimir/prune", err)

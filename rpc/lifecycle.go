@@ -44,7 +44,7 @@ type mimirInfo struct {
 	SSE             *sseInfo `json:"sse,omitempty"`
 }
 
-func (s *Server) initialize(ctx context.Context, params json.RawMessage) (any, error) {
+func (s *server) initialize(ctx context.Context, params json.RawMessage) (any, error) {
 	var p protocol.InitializeParams
 	if err := protocol.Unmarshal(params, &p); err != nil {
 		return nil, invalidParams("initialize", err)
@@ -190,13 +190,13 @@ func workspaceDir(p *protocol.InitializeParams, def string) string {
 	return wd
 }
 
-func (s *Server) initialized(context.Context, json.RawMessage) (any, error) { return nil, nil }
+func (s *server) initialized(context.Context, json.RawMessage) (any, error) { return nil, nil }
 
 // shutdown stops the running executions before it answers: an editor may
 // kill the sidecar as soon as it has the answer (Emacs' jsonrpc does), and
 // their commands must not be left behind. The wait ends with ctx, or past
 // StopTimeout.
-func (s *Server) shutdown(ctx context.Context, _ json.RawMessage) (any, error) {
+func (s *server) shutdown(ctx context.Context, _ json.RawMessage) (any, error) {
 	s.mu.Lock()
 	s.state = shutDown
 	runner := s.runner
@@ -223,7 +223,7 @@ func (s *Server) shutdown(ctx context.Context, _ json.RawMessage) (any, error) {
 	return nil, nil
 }
 
-func (s *Server) exit(context.Context, json.RawMessage) (any, error) {
+func (s *server) exit(context.Context, json.RawMessage) (any, error) {
 	s.exitOnce.Do(func() { close(s.exited) })
 	return nil, nil
 }

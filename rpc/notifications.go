@@ -27,7 +27,7 @@ const (
 // eventSink hands the engine's events to the hub, and tells the client
 // when the journal cannot write. Its methods are called by the engine and
 // the journal's writer, which must never wait for the client.
-type eventSink struct{ s *Server }
+type eventSink struct{ s *server }
 
 func (k eventSink) Emit(ev engine.Event) { _ = k.s.hub.Publish(ev.Seq, ev.ExecutionID, ev.Event, ev) }
 
@@ -49,7 +49,7 @@ func (k eventSink) JournalRecovered() {
 // the server's: the journal's writer must not wait on the client. One
 // notice is sent at a time; one that comes while another is still on its
 // way is dropped (the client is being told already).
-func (s *Server) journalNotice(name string, level protocol.MessageType, errText, text string) {
+func (s *server) journalNotice(name string, level protocol.MessageType, errText, text string) {
 	if !s.noticing.CompareAndSwap(false, true) {
 		s.log.Warn("journal notice not sent: the previous one is still on its way", "notice", name)
 		return
@@ -88,7 +88,7 @@ type forwarder struct {
 // reads the hub at the client's pace, so a slow editor never slows the
 // engine; when it falls so far behind that the hub no longer holds what it
 // missed, it catches up from the journal.
-func (s *Server) forwardEvents(ctx context.Context, from uint64) {
+func (s *server) forwardEvents(ctx context.Context, from uint64) {
 	f := &forwarder{live: map[string]*execProgress{}}
 	s.mu.Lock()
 	if s.progress {
@@ -113,7 +113,7 @@ func (s *Server) forwardEvents(ctx context.Context, from uint64) {
 }
 
 // catchUp forwards the journal's events after last and before next.
-func (s *Server) catchUp(ctx context.Context, f *forwarder, last, next uint64) error {
+func (s *server) catchUp(ctx context.Context, f *forwarder, last, next uint64) error {
 	s.mu.Lock()
 	j := s.journal
 	s.mu.Unlock()
@@ -130,7 +130,7 @@ func (s *Server) catchUp(ctx context.Context, f *forwarder, last, next uint64) e
 	return err
 }
 
-func (s *Server) forward(ctx context.Context, f *forwarder, envelope []byte) error {
+func (s *server) forward(ctx context.Context, f *forwarder, envelope []byte) error {
 	s.notify("mimir/event", envelope)
 	var ev engine.Event
 	if err := json.Unmarshal(envelope, &ev); err != nil {
@@ -141,7 +141,7 @@ func (s *Server) forward(ctx context.Context, f *forwarder, envelope []byte) err
 	return nil
 }
 
-func (s *Server) showToast(ev *engine.Event) {
+func (s *server) showToast(ev *engine.Event) {
 	level, text, ok := toast(ev)
 	s.mu.Lock()
 	setting := s.settings.Toasts
@@ -155,7 +155,7 @@ func (s *Server) showToast(ev *engine.Event) {
 	}
 }
 
-func (s *Server) reportProgress(ctx context.Context, f *forwarder, ev *engine.Event) {
+func (s *server) reportProgress(ctx context.Context, f *forwarder, ev *engine.Event) {
 	if f.progress == nil {
 		return
 	}
@@ -216,7 +216,7 @@ func (p *execProgress) percentage() uint32 {
 }
 
 // progressClient is the editor end of the progress tracker.
-type progressClient struct{ s *Server }
+type progressClient struct{ s *server }
 
 // Create asks the client for a progress token; a client that does not
 // answer within a few seconds gets no progress for this execution.

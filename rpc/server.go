@@ -58,7 +58,7 @@ func MirrorFunc[M Mirror](start func(*workspace.Workspace, *notify.Hub, *engine.
 	}
 }
 
-// Options configure a Server.
+// Options configure a server.
 type Options struct {
 	Version string
 	Logger  *slog.Logger
@@ -95,8 +95,8 @@ const (
 	shutDown
 )
 
-// Server serves one editor connection.
-type Server struct {
+// server serves one editor connection.
+type server struct {
 	opts Options
 	log  *slog.Logger
 	hub  *notify.Hub
@@ -149,27 +149,27 @@ type method struct {
 // executeCommand commands derive from it too.
 func methodTable() []method {
 	return []method{
-		{name: "initialize", handle: raw((*Server).initialize)},
-		{name: "initialized", handle: raw((*Server).initialized)},
-		{name: "shutdown", handle: raw((*Server).shutdown)},
-		{name: "exit", handle: raw((*Server).exit)},
-		{name: "window/workDoneProgress/cancel", handle: raw((*Server).progressCancel)},
-		{name: "workspace/executeCommand", handle: raw((*Server).executeCommand), async: true},
-		{name: "mimir/execute", handle: typed((*Server).execute), command: true, stringArg: "workflow"},
-		{name: "mimir/cancel", handle: typed((*Server).cancelExecution), async: true, command: true, stringArg: "executionId"},
-		{name: "mimir/executions", handle: typed((*Server).executions), async: true, command: true},
-		{name: "mimir/execution", handle: typed((*Server).execution), async: true, command: true, stringArg: "executionId"},
-		{name: "mimir/deliverables", handle: typed((*Server).deliverables), async: true, command: true, stringArg: "executionId"},
-		{name: "mimir/saveDeliverables", handle: typed((*Server).saveDeliverables), async: true, command: true},
-		{name: "mimir/readDeliverable", handle: typed((*Server).readDeliverable), async: true, command: true},
-		{name: "mimir/events", handle: typed((*Server).events), async: true, command: true},
-		{name: "mimir/sse", handle: typed((*Server).sse), async: true, command: true},
-		{name: "mimir/workflows", handle: raw((*Server).workflows), async: true, command: true},
-		{name: "mimir/resume", handle: typed((*Server).resume), command: true, stringArg: "executionId"},
-		{name: "mimir/prune", handle: typed((*Server).prune), async: true, command: true},
-		{name: "textDocument/didOpen", handle: raw((*Server).didOpen)},
-		{name: "textDocument/didChange", handle: raw((*Server).didChange)},
-		{name: "textDocument/didClose", handle: raw((*Server).didClose)},
+		{name: "initialize", handle: raw((*server).initialize)},
+		{name: "initialized", handle: raw((*server).initialized)},
+		{name: "shutdown", handle: raw((*server).shutdown)},
+		{name: "exit", handle: raw((*server).exit)},
+		{name: "window/workDoneProgress/cancel", handle: raw((*server).progressCancel)},
+		{name: "workspace/executeCommand", handle: raw((*server).executeCommand), async: true},
+		{name: "mimir/execute", handle: typed((*server).execute), command: true, stringArg: "workflow"},
+		{name: "mimir/cancel", handle: typed((*server).cancelExecution), async: true, command: true, stringArg: "executionId"},
+		{name: "mimir/executions", handle: typed((*server).executions), async: true, command: true},
+		{name: "mimir/execution", handle: typed((*server).execution), async: true, command: true, stringArg: "executionId"},
+		{name: "mimir/deliverables", handle: typed((*server).deliverables), async: true, command: true, stringArg: "executionId"},
+		{name: "mimir/saveDeliverables", handle: typed((*server).saveDeliverables), async: true, command: true},
+		{name: "mimir/readDeliverable", handle: typed((*server).readDeliverable), async: true, command: true},
+		{name: "mimir/events", handle: typed((*server).events), async: true, command: true},
+		{name: "mimir/sse", handle: typed((*server).sse), async: true, command: true},
+		{name: "mimir/workflows", handle: raw((*server).workflows), async: true, command: true},
+		{name: "mimir/resume", handle: typed((*server).resume), command: true, stringArg: "executionId"},
+		{name: "mimir/prune", handle: typed((*server).prune), async: true, command: true},
+		{name: "textDocument/didOpen", handle: raw((*server).didOpen)},
+		{name: "textDocument/didChange", handle: raw((*server).didChange)},
+		{name: "textDocument/didClose", handle: raw((*server).didClose)},
 	}
 }
 
@@ -190,12 +190,12 @@ func commandNames() []string {
 
 // handler answers one request or notification of the method called name,
 // which its errors name.
-type handler func(s *Server, ctx context.Context, name string, params json.RawMessage) (any, error)
+type handler func(s *server, ctx context.Context, name string, params json.RawMessage) (any, error)
 
 // typed adapts a method that takes its params decoded (strictly, see
 // decode) and returns its result, which is encoded as the answer.
-func typed[P, R any](f func(*Server, context.Context, P) (R, error)) handler {
-	return func(s *Server, ctx context.Context, name string, params json.RawMessage) (any, error) {
+func typed[P, R any](f func(*server, context.Context, P) (R, error)) handler {
+	return func(s *server, ctx context.Context, name string, params json.RawMessage) (any, error) {
 		var p P
 		if err := decode(name, params, &p); err != nil {
 			return nil, err
@@ -210,13 +210,13 @@ func typed[P, R any](f func(*Server, context.Context, P) (R, error)) handler {
 
 // raw adapts a method that reads its params itself: LSP's own methods,
 // read as leniently as LSP clients expect.
-func raw(f func(*Server, context.Context, json.RawMessage) (any, error)) handler {
-	return func(s *Server, ctx context.Context, _ string, params json.RawMessage) (any, error) {
+func raw(f func(*server, context.Context, json.RawMessage) (any, error)) handler {
+	return func(s *server, ctx context.Context, _ string, params json.RawMessage) (any, error) {
 		return f(s, ctx, params)
 	}
 }
 
-func (s *Server) registerMethods() {
+func (s *server) registerMethods() {
 	table := methodTable()
 	s.methods = make(map[string]method, len(table))
 	for _, m := range table {
@@ -232,7 +232,7 @@ func Serve(ctx context.Context, in io.ReadCloser, out io.Writer, opts Options) i
 	return s.serve(ctx, in, out)
 }
 
-func newServer(opts Options) *Server {
+func newServer(opts Options) *server {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -248,7 +248,7 @@ func newServer(opts Options) *Server {
 	if opts.StopTimeout <= 0 {
 		opts.StopTimeout = 1500 * time.Millisecond
 	}
-	s := &Server{
+	s := &server{
 		opts:         opts,
 		log:          opts.Logger,
 		hub:          notify.NewHub(8192),
@@ -261,7 +261,7 @@ func newServer(opts Options) *Server {
 	return s
 }
 
-func (s *Server) serve(ctx context.Context, in io.ReadCloser, out io.Writer) int {
+func (s *server) serve(ctx context.Context, in io.ReadCloser, out io.Writer) int {
 	s.ctx, s.cancel = context.WithCancel(ctx)
 	defer s.cancel()
 	s.stream = newStream(in, out, in, s.opts.MaxMessage, s.opts.MaxUnanswered)
@@ -306,7 +306,7 @@ func (s *Server) serve(ctx context.Context, in io.ReadCloser, out io.Writer) int
 
 // startForwarding starts sending the hub's events after seq from to the
 // client. Called once initialize's answer is out.
-func (s *Server) startForwarding(from uint64) {
+func (s *server) startForwarding(from uint64) {
 	s.forwardOnce.Do(func() {
 		go func() {
 			defer close(s.forwarded)
@@ -319,7 +319,7 @@ func (s *Server) startForwarding(from uint64) {
 // end, then lets every goroutine go, all before ctx's deadline: the
 // executions first, then the editor being sent their last events, then the
 // writes still under way, each taking what the one before left.
-func (s *Server) stop(ctx context.Context) {
+func (s *server) stop(ctx context.Context) {
 	s.mu.Lock()
 	runner, mirror := s.runner, s.mirror
 	s.mu.Unlock()
@@ -368,7 +368,7 @@ func (s *Server) stop(ctx context.Context) {
 
 // handle dispatches one request or notification. A panic in a method is
 // answered as an internal error and the connection carries on.
-func (s *Server) handle(reqCtx context.Context, req *jsonrpc2.Request) (result any, err error) {
+func (s *server) handle(reqCtx context.Context, req *jsonrpc2.Request) (result any, err error) {
 	// The method name points into the read buffer, which the reader reuses
 	// once an async handler has released it.
 	name := strings.Clone(req.Method())
@@ -423,14 +423,14 @@ func (s *Server) handle(reqCtx context.Context, req *jsonrpc2.Request) (result a
 
 // cancelRequest is $/cancelRequest: it cancels the method's context, and
 // the method answers RequestCancelled.
-func (s *Server) cancelRequest(id jsonrpc2.ID) {
+func (s *server) cancelRequest(id jsonrpc2.ID) {
 	if cancel, ok := s.inflight.Load(idKey(id)); ok {
 		cancel.(context.CancelFunc)()
 	}
 }
 
 // admit enforces the LSP lifecycle.
-func (s *Server) admit(name string, isCall bool) error {
+func (s *server) admit(name string, isCall bool) error {
 	s.mu.Lock()
 	state := s.state
 	s.mu.Unlock()
@@ -501,20 +501,20 @@ func encode(v any) (jsonrpc2.RawMessage, error) {
 
 // notify sends a notification; a failure means the client is gone, which
 // the connection notices by itself.
-func (s *Server) notify(method string, params jsonrpc2.RawMessage) {
+func (s *server) notify(method string, params jsonrpc2.RawMessage) {
 	if err := s.conn.Notify(s.ctx, method, params); err != nil && s.ctx.Err() == nil {
 		s.log.Debug("notify", "method", method, "err", err)
 	}
 }
 
 // session returns the workspace and runner, set by initialize.
-func (s *Server) session() (*workspace.Workspace, *engine.Runner) {
+func (s *server) session() (*workspace.Workspace, *engine.Runner) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.ws, s.runner
 }
 
-func (s *Server) lookup(id string) (*engine.Execution, error) {
+func (s *server) lookup(id string) (*engine.Execution, error) {
 	_, runner := s.session()
 	if id == "" {
 		return nil, rpcError(jsonrpc2.InvalidParams, nil, "executionId is required: list executions with mimir/executions")

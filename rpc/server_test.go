@@ -500,12 +500,12 @@ func TestSaveRefusesTargetOutsideWorkspace(t *testing.T) {
 }
 
 // blockUntilCancelled is a test-only method that waits for its context.
-func blockUntilCancelled(s *Server) {
-	s.methods["test/block"] = method{async: true, handle: raw(func(_ *Server, ctx context.Context, _ json.RawMessage) (any, error) {
+func blockUntilCancelled(s *server) {
+	s.methods["test/block"] = method{async: true, handle: raw(func(_ *server, ctx context.Context, _ json.RawMessage) (any, error) {
 		<-ctx.Done()
 		return nil, ctx.Err()
 	})}
-	s.methods["test/panic"] = method{async: true, handle: raw(func(*Server, context.Context, json.RawMessage) (any, error) {
+	s.methods["test/panic"] = method{async: true, handle: raw(func(*server, context.Context, json.RawMessage) (any, error) {
 		panic("boom")
 	})}
 }
@@ -674,7 +674,7 @@ func TestMirrorAdvertisedAndCleanedUp(t *testing.T) {
 // restart, from the journal.
 func TestSSEResumesAcrossRestart(t *testing.T) {
 	ws := exampleWorkspace(t)
-	c := startServer(t, Options{StartMirror: MirrorFunc(mirror.Options{}.Start)}, func(*Server) {})
+	c := startServer(t, Options{StartMirror: MirrorFunc(mirror.Options{}.Start)}, func(*server) {})
 	c.initialize(ws, map[string]any{"toasts": "none"})
 	c.result("mimir/execute", map[string]any{"workflow": exampleWorkflow})
 	frames := c.until(isEvent("execution-complete"))

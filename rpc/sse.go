@@ -6,7 +6,7 @@ import (
 
 // sse tells a client where the SSE mirror listens, for a dashboard or a
 // script it wants to hand the stream to.
-func (s *Server) sse(_ context.Context, _ struct{}) (any, error) {
+func (s *server) sse(_ context.Context, _ struct{}) (any, error) {
 	s.mu.Lock()
 	m := s.mirror
 	s.mu.Unlock()

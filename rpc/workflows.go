@@ -29,7 +29,7 @@ type workflowInfo struct {
 }
 
 // workflows lists the workspace's workflow files, each validated.
-func (s *Server) workflows(ctx context.Context, params json.RawMessage) (any, error) {
+func (s *server) workflows(ctx context.Context, params json.RawMessage) (any, error) {
 	var p struct{}
 	if err := decode("mimir/workflows", params, &p); err != nil {
 		return nil, err
@@ -75,7 +75,7 @@ func readWorkflow(ws *workspace.Workspace, path string) (*engine.Workflow, error
 
 // startDiagnostics validates every workflow on disk once and then whenever
 // one changes; it runs until the connection ends.
-func (s *Server) startDiagnostics(ws *workspace.Workspace) {
+func (s *server) startDiagnostics(ws *workspace.Workspace) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -137,7 +137,7 @@ func watchThenScan(ctx context.Context, log *slog.Logger,
 
 // diagnoseFile validates a workflow as it is on disk, unless the editor
 // has it open: then the editor's text is the truth.
-func (s *Server) diagnoseFile(ws *workspace.Workspace, rel string) {
+func (s *server) diagnoseFile(ws *workspace.Workspace, rel string) {
 	path := filepath.Join(ws.Dir(), filepath.FromSlash(rel))
 	uri := fileURI(path)
 	s.mu.Lock()
@@ -159,7 +159,7 @@ func (s *Server) diagnoseFile(ws *workspace.Workspace, rel string) {
 	}
 }
 
-func (s *Server) diagnoseText(uri, path string, text []byte) {
+func (s *server) diagnoseText(uri, path string, text []byte) {
 	_, err := engine.ParseWorkflow(filepath.Base(path), text)
 	var invalid *engine.ValidationError
 	if errors.As(err, &invalid) {
@@ -186,7 +186,7 @@ type diagnostic struct {
 
 // publishDiagnostics sends the problems (none clears them) with LSP's
 // zero-based positions, each spanning to the end of its line.
-func (s *Server) publishDiagnostics(uri string, text []byte, problems []engine.Problem) {
+func (s *server) publishDiagnostics(uri string, text []byte, problems []engine.Problem) {
 	lines := strings.Split(string(text), "\n")
 	diags := make([]diagnostic, 0, len(problems))
 	for _, p := range problems {
@@ -224,7 +224,7 @@ func fileURI(path string) string {
 }
 
 // uriPath turns a file URI back into a path inside the workspace, or "".
-func (s *Server) workflowURI(uri string) (string, bool) {
+func (s *server) workflowURI(uri string) (string, bool) {
 	u, err := url.Parse(uri)
 	if err != nil || u.Scheme != "file" {
 		return "", false
@@ -242,7 +242,7 @@ type textDocument struct {
 	Text string `json:"text"`
 }
 
-func (s *Server) didOpen(_ context.Context, params json.RawMessage) (any, error) {
+func (s *server) didOpen(_ context.Context, params json.RawMessage) (any, error) {
 	var p struct {
 		TextDocument textDocument `json:"textDocument"`
 	}
@@ -252,7 +252,7 @@ func (s *Server) didOpen(_ context.Context, params json.RawMessage) (any, error)
 	return nil, s.documentText(p.TextDocument.URI, p.TextDocument.Text)
 }
 
-func (s *Server) didChange(_ context.Context, params json.RawMessage) (any, error) {
+func (s *server) didChange(_ context.Context, params json.RawMessage) (any, error) {
 	var p struct {
 		TextDocument   textDocument `json:"textDocument"`
 		ContentChanges []struct {
@@ -269,7 +269,7 @@ func (s *Server) didChange(_ context.Context, params json.RawMessage) (any, erro
 	return nil, nil
 }
 
-func (s *Server) didClose(_ context.Context, params json.RawMessage) (any, error) {
+func (s *server) didClose(_ context.Context, params json.RawMessage) (any, error) {
 	var p struct {
 		TextDocument textDocument `json:"textDocument"`
 	}
@@ -287,7 +287,7 @@ func (s *Server) didClose(_ context.Context, params json.RawMessage) (any, error
 	return nil, nil
 }
 
-func (s *Server) documentText(uri, text string) error {
+func (s *server) documentText(uri, text string) error {
 	path, ok := s.workflowURI(uri)
 	if !ok {
 		return nil // not a workflow: not ours to judge
