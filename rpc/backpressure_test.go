@@ -34,14 +34,7 @@ func startPipeClient(t testing.TB, opts Options) *pipeClient {
 // does, as the sidecar does on SIGTERM.
 func startPipeClientCtx(ctx context.Context, t testing.TB, opts Options) *pipeClient {
 	t.Helper()
-	inR, inW, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	outR, outW, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
+	inR, inW, outR, outW := editorPipes(t)
 	opts.DefaultWorkspace = t.TempDir()
 	c := &pipeClient{t: t, s: newServer(opts), in: inW, out: bufio.NewReaderSize(outR, 64<<10), served: make(chan int, 1)}
 	go func() {

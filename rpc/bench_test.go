@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/textproto"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -204,16 +203,7 @@ type benchConn struct {
 }
 
 func benchServerWith(b *testing.B, opts Options) (*server, <-chan []byte, benchConn) {
-	// OS pipes, as an editor gives the sidecar: they buffer, where
-	// io.Pipe hands each write over only to a waiting reader.
-	inR, inW, err := os.Pipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	outR, outW, err := os.Pipe()
-	if err != nil {
-		b.Fatal(err)
-	}
+	inR, inW, outR, outW := editorPipes(b)
 	opts.DefaultWorkspace = b.TempDir()
 	s := newServer(opts)
 	served := make(chan struct{})

@@ -37,16 +37,7 @@ func startServer(t *testing.T, opts Options, register ...func(*server)) *client 
 	if opts.DefaultWorkspace == "" {
 		opts.DefaultWorkspace = t.TempDir()
 	}
-	// OS pipes, as an editor gives the sidecar: they buffer, where
-	// io.Pipe hands each write over only to a waiting reader.
-	inR, inW, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	outR, outW, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
+	inR, inW, outR, outW := editorPipes(t)
 	s := newServer(opts)
 	for _, r := range register {
 		r(s)
@@ -238,4 +229,20 @@ func workspaceWith(t *testing.T, name, workflow string) string {
 		t.Fatal(err)
 	}
 	return ws
+}
+
+// editorPipes are the sidecar's stdin and stdout as an editor gives them:
+// OS pipes, which buffer, where io.Pipe hands each write over only to a
+// waiting reader. The test writes inW and reads outR.
+func editorPipes(tb testing.TB) (inR, inW, outR, outW *os.File) {
+	tb.Helper()
+	inR, inW, err := os.Pipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	outR, outW, err = os.Pipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return inR, inW, outR, outW
 }
