@@ -59,7 +59,7 @@ func tooLarge(name string, limit int64) error {
 func readError(name string, err error) error {
 	var nr *safefile.NotRegularError
 	switch {
-	case isEscape(err):
+	case safefile.IsEscape(err):
 		return fmt.Errorf("read %s: it %w; copy the file into the workspace instead", name, ErrOutside)
 	case errors.As(err, &nr) && nr.Mode.IsDir():
 		return fmt.Errorf("read %s: it is a folder; name a file inside it", name)
@@ -67,12 +67,6 @@ func readError(name string, err error) error {
 		return fmt.Errorf("read %s: %v; only regular files are read", name, err)
 	}
 	return fmt.Errorf("read %s: %w", name, err)
-}
-
-// isEscape reports os.Root's refusal to follow a link out of its folder,
-// which it makes with an error of no exported type.
-func isEscape(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "escapes from parent")
 }
 
 // Contains reports whether the absolute or relative path p (relative to

@@ -348,7 +348,7 @@ func syncDir(root *os.Root, name string, res FileResult) FileResult {
 // explain turns os.Root's refusal to follow a link out of the tree into
 // words a person can act on.
 func explain(err error) error {
-	if isEscape(err) {
+	if safefile.IsEscape(err) {
 		return fmt.Errorf("%w (a symbolic link points outside; nothing was written there)", err)
 	}
 	return err

@@ -218,7 +218,7 @@ func (tb *toolbox) root(task string) (*os.Root, error) {
 		}
 		defer staging.Close()
 		r, err := staging.OpenRoot(task)
-		if isEscape(err) {
+		if safefile.IsEscape(err) {
 			return nil, fmt.Errorf("the folder of task %q is a symlink that leads out of the staging folder: it is not followed", task)
 		}
 		if err != nil {
@@ -444,7 +444,7 @@ func cutPartialRune(b []byte) []byte {
 // rootErr shortens os.Root's errors to their reason; the path is already
 // in the message around them.
 func rootErr(err error) error {
-	if isEscape(err) {
+	if safefile.IsEscape(err) {
 		return errors.New("it leads out of the task folder")
 	}
 	// The innermost PathError holds the reason (MkdirAll nests them).
@@ -455,12 +455,6 @@ func rootErr(err error) error {
 		}
 		err = pe.Err
 	}
-}
-
-// isEscape tells whether os.Root refused a path for leading out of it; the
-// standard library exports no error value to test for.
-func isEscape(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "path escapes from parent")
 }
 
 func size(n int64) string {

@@ -3,6 +3,7 @@ package safefile
 import (
 	"io/fs"
 	"os"
+	"strings"
 )
 
 // OpenNoFollow is Open for a file that must itself be a regular file of
@@ -37,4 +38,11 @@ func OpenDir(root *os.Root, name string) (*os.File, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// IsEscape reports os.Root's refusal of a path that leads out of its
+// folder (through "..", or a link); the standard library exports no error
+// value to test for.
+func IsEscape(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "path escapes from parent")
 }
