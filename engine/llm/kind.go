@@ -1,8 +1,8 @@
 package llm
 
 import (
+	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -181,12 +181,12 @@ func readPreamble(path string) (string, error) {
 		return "", fmt.Errorf("read preambleFile: %w", err)
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxPreambleSize+1))
-	if err != nil {
-		return "", fmt.Errorf("read preambleFile %s: %w", path, err)
-	}
-	if len(data) > maxPreambleSize {
+	data, err := safefile.ReadAtMost(f, maxPreambleSize)
+	if errors.Is(err, safefile.ErrTooLarge) {
 		return "", fmt.Errorf("read preambleFile %s: more than %d KiB; a preamble goes into every request, keep it short", path, maxPreambleSize>>10)
+	}
+	if err != nil {
+		return "", fmt.Errorf("read preambleFile: %w", err)
 	}
 	return string(data), nil
 }
