@@ -179,10 +179,18 @@ func (p *sandboxPlan) strictestNetwork() sandbox.Network {
 }
 
 // networkRank orders network rules from loosest to strictest.
-var networkRank = map[sandbox.Network]int{"": 0, sandbox.NetworkAllow: 0, sandbox.NetworkEndpoints: 1, sandbox.NetworkDeny: 2}
+func networkRank(n sandbox.Network) int {
+	switch n {
+	case sandbox.NetworkEndpoints:
+		return 1
+	case sandbox.NetworkDeny:
+		return 2
+	}
+	return 0
+}
 
 func stricter(a, b sandbox.Network) sandbox.Network {
-	if networkRank[b] > networkRank[a] {
+	if networkRank(b) > networkRank(a) {
 		return b
 	}
 	if a == "" {
