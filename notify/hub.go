@@ -1,51 +1,46 @@
 // Package notify fans events out to any number of listeners, in order, without
 // ever making the publisher wait: the stdio notifications, the SSE mirror and
-// the terminal printer all read from one Hub.
+// the terminal printer all read from one Hub, each through a Cursor.
 //
 // A Hub keeps the most recent events in a ring. Each listener reads with its
-// own cursor (the last seq it saw) at its own pace; a listener that falls so
-// far behind that the ring has moved past its cursor is told so (Read's
-// reset) and must catch up from elsewhere (the journal) or start over. The
-// publisher never blocks on a listener.
+// own Cursor (the last seq it saw) at its own pace. A cursor that the ring has
+// lapped reads what it missed from a Backlog (the journal), and when neither
+// has it, says so with a Gap before the next event. The publisher never
+// blocks on a listener.
 package notify
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
 )
 
-// Event is one event as the hub carries it: its envelope encoded once, for
-// every listener.
-type Event struct {
-	Seq         uint64
-	ExecutionID string
-	Name        string
-	JSON        []byte
-}
-
-// ErrClosed is returned by Wait once the hub is closed.
+// ErrClosed is returned once the hub is closed and a reader has read
+// everything it still held.
 var ErrClosed = errors.New("notify: hub closed")
 
 // Hub is an ordered, bounded event log with many readers.
 type Hub struct {
-	mu     sync.Mutex
+	// mu is read-locked by every reader at once (a publish wakes them
+	// all) and locked by the publisher only for a ring slot's write.
+	mu     sync.RWMutex
 	ring   []Event
 	next   int // where the next event goes in ring
 	count  int // events in ring
 	last   uint64
 	wake   chan struct{} // closed on every publish, then replaced
 	closed bool
+	// ready is closed from the start: what changed returns when there is
+	// something to read already.
+	ready chan struct{}
 }
 
 // NewHub returns a hub that remembers the last capacity events.
 func NewHub(capacity int) *Hub {
-	if capacity < 1 {
-		capacity = 1
-	}
-	return &Hub{ring: make([]Event, capacity), wake: make(chan struct{})}
+	ready := make(chan struct{})
+	close(ready)
+	return &Hub{ring: make([]Event, max(capacity, 1)), wake: make(chan struct{}), ready: ready}
 }
 
 // Publish encodes envelope as JSON and appends it. Seqs must increase.
@@ -58,8 +53,11 @@ func (h *Hub) Publish(seq uint64, executionID, name string, envelope any) error 
 	return nil
 }
 
-// Append adds an already encoded event and wakes every waiting reader.
+// Append adds an encoded event and wakes every waiting reader. Its SSE
+// frame is built here, before the lock, once for every subscriber. An event
+// whose seq is not above the last one's is dropped.
 func (h *Hub) Append(ev Event) {
+	ev = ev.framed()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed || ev.Seq <= h.last {
@@ -74,11 +72,12 @@ func (h *Hub) Append(ev Event) {
 }
 
 // Read appends to dst, in order, up to max events with a seq above after. It
-// reports reset when events just after after are no longer kept: the reader
-// has missed some and the first event returned is the oldest kept.
-func (h *Hub) Read(dst []Event, after uint64, max int) (_ []Event, reset bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+// reports lapped when events just after after are no longer kept: the reader
+// has missed some and the first event returned is the oldest kept. Most
+// readers want a Cursor, which fills such a gap from the journal.
+func (h *Hub) Read(dst []Event, after uint64, max int) (_ []Event, lapped bool) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
 	if h.count == 0 || after >= h.last {
 		return dst, false
 	}
@@ -89,51 +88,42 @@ func (h *Hub) Read(dst []Event, after uint64, max int) (_ []Event, reset bool) {
 	if after >= oldest {
 		i = h.search(after)
 	} else if after+1 < oldest {
-		reset = true
+		lapped = true
 	}
 	for ; i < h.count && max > 0; i++ {
 		dst = append(dst, h.ring[h.index(i)])
 		max--
 	}
-	return dst, reset
+	return dst, lapped
 }
 
 // Last is the seq of the newest event (0 when none).
 func (h *Hub) Last() uint64 {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	h.mu.RLock()
+	defer h.mu.RUnlock()
 	return h.last
 }
 
-// Wait blocks until an event with a seq above after exists, ctx is done, or
-// the hub is closed.
-func (h *Hub) Wait(ctx context.Context, after uint64) error {
-	h.mu.Lock()
-	if h.closed {
-		h.mu.Unlock()
-		return ErrClosed
+// changed returns a channel that is closed once there is an event with a
+// seq above after, or the hub is closed (at once, if either is so now).
+// Waiting on it allocates nothing: a reader's idle wait is a select.
+func (h *Hub) changed(after uint64) <-chan struct{} {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if h.closed || h.last > after {
+		return h.ready
 	}
-	if h.last > after {
-		h.mu.Unlock()
-		return nil
-	}
-	wake := h.wake
-	h.mu.Unlock()
-	select {
-	case <-wake:
-		h.mu.Lock()
-		closed := h.closed
-		h.mu.Unlock()
-		if closed {
-			return ErrClosed
-		}
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return h.wake
 }
 
-// Close wakes every reader with ErrClosed; later events are dropped.
+func (h *Hub) isClosed() bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.closed
+}
+
+// Close wakes every reader; they read what is kept, then get ErrClosed.
+// Later events are dropped.
 func (h *Hub) Close() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -165,34 +155,4 @@ func (h *Hub) search(after uint64) int {
 		}
 	}
 	return lo
-}
-
-// Follow calls fn with every event after the cursor, in order, as they
-// come, until ctx is done, the hub closes, or fn returns an error (which
-// Follow returns). reset is true for the first event after a gap the ring no
-// longer holds. Events still in the ring when the hub closes are delivered
-// before Follow returns ErrClosed.
-func (h *Hub) Follow(ctx context.Context, after uint64, fn func(ev Event, reset bool) error) error {
-	batch := make([]Event, 0, 64)
-	for {
-		var reset bool
-		batch, reset = h.Read(batch[:0], after, cap(batch))
-		for i, ev := range batch {
-			if err := fn(ev, reset && i == 0); err != nil {
-				return err
-			}
-			after = ev.Seq
-		}
-		if len(batch) > 0 {
-			continue
-		}
-		if err := h.Wait(ctx, after); err != nil {
-			if errors.Is(err, ErrClosed) {
-				if batch, _ = h.Read(batch[:0], after, 1); len(batch) > 0 {
-					continue
-				}
-			}
-			return err
-		}
-	}
 }

@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -62,17 +61,6 @@ type SSEOptions struct {
 	Logger  *slog.Logger
 }
 
-// Backlog is every event ever published (the journal), read when a
-// listener asks for more than the hub keeps.
-type Backlog interface {
-	// Since returns up to max events with a seq above after, oldest first.
-	Since(ctx context.Context, after uint64, max int) ([]Event, error)
-	// Last is the newest seq it ever held, pruned events included (0 when
-	// none). It may be ahead of the hub: events are kept before they are
-	// published.
-	Last(ctx context.Context) (uint64, error)
-}
-
 // SSE is the mirror: every event on a local HTTP port, for listeners that
 // are not the editor.
 type SSE struct {
@@ -89,6 +77,10 @@ type SSE struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	// streams are the event streams, which net/http forgets once they
+	// take their connection over.
+	streams sync.WaitGroup
+	batches sync.Pool // of *batch
 }
 
 // StartSSE listens on opts.Addr and serves the hub's events until Close.
@@ -124,6 +116,7 @@ func StartSSE(hub *Hub, opts SSEOptions) (*SSE, error) {
 		return nil, fmt.Errorf("start the SSE mirror: %w", err)
 	}
 	s := &SSE{hub: hub, opts: opts, token: token, ln: ln, origins: map[string]bool{}}
+	s.batches.New = newBatch
 	for _, o := range opts.AllowOrigins {
 		s.origins[strings.TrimRight(o, "/")] = true
 	}
@@ -166,6 +159,7 @@ func (s *SSE) Close() error {
 	defer cancel()
 	err := s.srv.Shutdown(ctx)
 	s.wg.Wait()
+	s.streams.Wait()
 	return err
 }
 
@@ -179,252 +173,6 @@ func (s *SSE) executions(w http.ResponseWriter, _ *http.Request) {
 		return
 	}
 	writeJSON(w, map[string]any{"executions": s.opts.Source.Executions()})
-}
-
-// events streams events: all, or one execution's (path), optionally only
-// some names (?event=a,b), resuming after Last-Event-ID when given.
-func (s *SSE) events(w http.ResponseWriter, r *http.Request) {
-	rc := http.NewResponseController(w)
-	ctx := r.Context()
-	execID := r.PathValue("id")
-	if execID != "" && s.opts.Source != nil {
-		// Without this an unknown id would stream heartbeats forever: a
-		// typo must fail at once, like the other per-execution endpoints.
-		if _, _, err := s.opts.Source.Deliverables(execID); errors.Is(err, ErrNotFound) {
-			writeError(w, http.StatusNotFound, fmt.Sprintf("no execution %q: list them at /executions", execID))
-			return
-		}
-	}
-	var only map[string]bool
-	if names := r.URL.Query().Get("event"); names != "" {
-		only = map[string]bool{}
-		for _, n := range strings.Split(names, ",") {
-			only[strings.TrimSpace(n)] = true
-		}
-	}
-	after := s.hub.Last() // a new listener gets what happens from now on
-	resuming := false
-	if id := lastEventID(r); id != "" {
-		n, err := strconv.ParseUint(id, 10, 64)
-		if err != nil {
-			writeError(w, http.StatusBadRequest, "Last-Event-ID must be the id (seq) of an event this stream sent")
-			return
-		}
-		after, resuming = n, true
-	}
-
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	// lastWrite paces the heartbeat: what keeps a proxy or a client from
-	// timing the stream out is bytes on the wire, not events in the hub
-	// (a filtered stream may skip every one of those).
-	var lastWrite time.Time
-	write := func(format string, args ...any) error {
-		_ = rc.SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout))
-		if _, err := fmt.Fprintf(w, format, args...); err != nil {
-			return err
-		}
-		lastWrite = time.Now()
-		return rc.Flush()
-	}
-	// drop ends a stream so that the client sees the connection go and
-	// reconnects with Last-Event-ID; returning would leave a keep-alive
-	// connection open and the client waiting. ErrAbortHandler is net/http's
-	// way to do that: the server recovers it and closes the connection.
-	drop := func(why string, args ...any) {
-		s.opts.Logger.Info("SSE subscriber disconnected: "+why, append([]any{"remote", r.RemoteAddr}, args...)...)
-		panic(http.ErrAbortHandler)
-	}
-	if err := write("retry: 2000\n\n"); err != nil {
-		return
-	}
-	// A gap is told before the first event after it (so resumesAt is that
-	// event's seq), even when the filter then skips that event.
-	var gap *streamGap
-	send := func(ev Event) {
-		if gap != nil {
-			if err := s.writeReset(write, gap.asked, ev.Seq, gap.why); err != nil {
-				drop("write failed", "err", err)
-			}
-			gap = nil
-		}
-		if (execID != "" && ev.ExecutionID != execID) || (only != nil && !only[ev.Name]) {
-			return
-		}
-		if err := write("id: %d\nevent: %s\ndata: %s\n\n", ev.Seq, ev.Name, ev.JSON); err != nil {
-			drop("write failed", "err", err)
-		}
-	}
-	if resuming && s.fromTheFuture(ctx, after) {
-		// The sidecar's seqs started over (it restarted without a journal,
-		// or with a new one after the old was damaged): nothing after this
-		// id will ever come, so the stream starts over with what is kept.
-		gap = &streamGap{asked: after, why: "the sidecar restarted; events start over"}
-		after = 0
-	}
-	// stuckAt is a cursor the backlog could not move past: asking it again
-	// would only spin.
-	stuckAt, stuck := uint64(0), false
-	if resuming && s.opts.Backlog != nil {
-		next, ok := s.replayBacklog(ctx, after, send)
-		after = next
-		if !ok {
-			stuckAt, stuck = after, true
-			// An empty hub (a restart) cannot show that nothing was missed;
-			// a hub that has moved past the cursor says so below.
-			if gap == nil && s.hub.Last() == 0 {
-				gap = &streamGap{asked: after, why: "the journal cannot be read"}
-			}
-		}
-	}
-
-	// catchingUp lasts until the stream reaches the hub's head: until then
-	// being lapped by the ring is the backlog's to fill (or a reset); after
-	// it, being lapped means this reader cannot keep up.
-	catchingUp := true
-	batch := make([]Event, 0, 64)
-	for {
-		if ctx.Err() != nil {
-			return
-		}
-		var reset bool
-		batch, reset = s.hub.Read(batch[:0], after, cap(batch))
-		if reset {
-			if !catchingUp {
-				// It resumes with Last-Event-ID and is told what was lost.
-				drop("lapped by the ring", "at", after)
-			}
-			if s.opts.Backlog != nil && !(stuck && stuckAt == after) {
-				next, ok := s.replayBacklog(ctx, after, send)
-				if ctx.Err() != nil {
-					return
-				}
-				if !ok || next == after {
-					stuckAt, stuck = next, true
-				}
-				// What was sent moved the cursor, and the ring may have
-				// moved on meanwhile: read it again from there.
-				after = next
-				continue
-			}
-			why := "older events are no longer kept"
-			if s.opts.Backlog != nil {
-				why = "older events are neither kept in memory nor readable from the journal"
-			}
-			if gap == nil {
-				gap = &streamGap{asked: after, why: why}
-			}
-		}
-		if last := s.hub.Last(); !catchingUp && last > after && last-after > uint64(s.opts.MaxLag) {
-			drop("too far behind", "lag", last-after)
-		}
-		for _, ev := range batch {
-			after = ev.Seq
-			send(ev)
-		}
-		if len(batch) > 0 {
-			if time.Since(lastWrite) >= s.opts.Heartbeat {
-				if err := write(": ping\n\n"); err != nil {
-					return
-				}
-			}
-			continue
-		}
-		if gap == nil {
-			catchingUp = false
-		}
-		// With a gap still to tell, nothing after the cursor is kept yet
-		// (a restart, an empty journal): the reset goes out with the next
-		// event, the first that can say where the stream resumes. Until
-		// then the stream is still catching up, so that event's seq, past
-		// the cursor, is not taken for the ring lapping a slow reader.
-		idle := s.opts.Heartbeat - time.Since(lastWrite)
-		if idle <= 0 {
-			if err := write(": ping\n\n"); err != nil {
-				return
-			}
-			continue
-		}
-		wait, cancel := context.WithTimeout(ctx, idle)
-		err := s.hub.Wait(wait, after)
-		cancel()
-		if ctx.Err() != nil || errors.Is(err, ErrClosed) {
-			return
-		}
-	}
-}
-
-// streamGap is a reset the stream owes its client.
-type streamGap struct {
-	asked uint64
-	why   string
-}
-
-// fromTheFuture says whether a Last-Event-ID is above every seq this
-// sidecar has (in the hub, or in the journal, which runs ahead of the hub
-// and, after a restart, holds what the hub does not).
-func (s *SSE) fromTheFuture(ctx context.Context, id uint64) bool {
-	if id <= s.hub.Last() {
-		return false
-	}
-	if s.opts.Backlog == nil {
-		return true
-	}
-	last, err := s.opts.Backlog.Last(ctx)
-	if err != nil {
-		// Unknown: treat it as without a journal, which at worst replays
-		// what is kept after a clear reset.
-		s.opts.Logger.Warn("read the journal's last event id", "err", err)
-		return true
-	}
-	return id > last
-}
-
-// replayBacklog sends everything the backlog holds after the cursor and
-// returns the new cursor, and false when the backlog could not be read.
-func (s *SSE) replayBacklog(ctx context.Context, after uint64, send func(Event)) (uint64, bool) {
-	const page = 512
-	for {
-		if ctx.Err() != nil {
-			return after, false
-		}
-		evs, err := s.opts.Backlog.Since(ctx, after, page)
-		if err != nil {
-			if ctx.Err() == nil {
-				s.opts.Logger.Warn("replay events from the journal", "after", after, "err", err)
-			}
-			return after, false
-		}
-		for _, ev := range evs {
-			if ev.Seq <= after {
-				continue // a backlog out of order must not make the stream go back
-			}
-			after = ev.Seq
-			send(ev)
-		}
-		if len(evs) < page {
-			return after, true
-		}
-	}
-}
-
-func (s *SSE) writeReset(write func(string, ...any) error, asked, from uint64, why string) error {
-	data, _ := json.Marshal(map[string]any{
-		"lastEventId": asked,
-		"resumesAt":   from,
-		"message":     fmt.Sprintf("events after %d are not available (%s); the stream continues at %d", asked, why, from),
-	})
-	return write("event: reset\ndata: %s\n\n", data)
-}
-
-func lastEventID(r *http.Request) string {
-	if id := r.Header.Get("Last-Event-ID"); id != "" {
-		return id
-	}
-	return r.URL.Query().Get("lastEventId")
 }
 
 func (s *SSE) files(w http.ResponseWriter, r *http.Request) (string, []File, bool) {

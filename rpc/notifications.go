@@ -10,6 +10,7 @@ import (
 	"go.lsp.dev/protocol"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/internal/backlog"
 	"github.com/mimir-sidecar/mimir-sidecar/notify"
 	"github.com/mimir-sidecar/mimir-sidecar/rpc/internal/progress"
 )
@@ -83,51 +84,40 @@ type forwarder struct {
 	live     map[string]*execProgress
 }
 
-// forwardEvents sends every event to the client, in seq order, from one
-// goroutine: mimir/event, then the execution's progress, then a toast. It
-// reads the hub at the client's pace, so a slow editor never slows the
-// engine; when it falls so far behind that the hub no longer holds what it
-// missed, it catches up from the journal.
+// forwardEvents sends every event after seq from to the client, in seq
+// order, from one goroutine: mimir/event, then the execution's progress,
+// then a toast. It reads at the client's pace, so a slow editor never slows
+// the engine; one that falls so far behind that the hub no longer holds
+// what it missed catches up from the journal.
 func (s *server) forwardEvents(ctx context.Context, from uint64) {
 	f := &forwarder{live: map[string]*execProgress{}}
 	s.mu.Lock()
 	if s.progress {
 		f.progress = progress.NewTracker(progressClient{s})
 	}
+	journal := s.journal
 	s.mu.Unlock()
 	// The progress tokens asked for are the forwarder's to wait for.
 	defer f.progress.Wait()
-	last := from
-	err := s.hub.Follow(ctx, from, func(nev notify.Event, reset bool) error {
-		if reset {
-			if err := s.catchUp(ctx, f, last, nev.Seq); err != nil {
-				s.log.Warn("the editor fell behind and missed events the journal could not replay", "after", last, "resumed at", nev.Seq, "err", err)
+	cur := notify.NewCursor(ctx, s.hub, backlog.Journal(journal), from)
+	batch := make([]notify.Event, 0, 64)
+	for {
+		evs, gap, err := cur.Next(ctx, batch[:0], cap(batch))
+		if gap != nil {
+			s.log.Warn("the editor fell behind and missed events", "gap", gap.String())
+		}
+		for _, ev := range evs {
+			if err := s.forward(ctx, f, ev.JSON); err != nil {
+				s.log.Warn("forward an event", "seq", ev.Seq, "err", err)
 			}
 		}
-		last = nev.Seq
-		return s.forward(ctx, f, nev.JSON)
-	})
-	if ctx.Err() == nil && !errors.Is(err, notify.ErrClosed) {
-		s.log.Debug("event forwarding stopped", "err", err)
+		if err != nil {
+			if ctx.Err() == nil && !errors.Is(err, notify.ErrClosed) {
+				s.log.Debug("event forwarding stopped", "err", err)
+			}
+			return
+		}
 	}
-}
-
-// catchUp forwards the journal's events after last and before next.
-func (s *server) catchUp(ctx context.Context, f *forwarder, last, next uint64) error {
-	s.mu.Lock()
-	j := s.journal
-	s.mu.Unlock()
-	if j == nil {
-		return errors.New("this sidecar keeps no journal")
-	}
-	got, err := j.Between(ctx, last, next, func(e engine.Stored) error {
-		return s.forward(ctx, f, e.JSON)
-	})
-	if err == nil && got+1 < next {
-		// Seqs have no gaps: these are events whose journal write failed.
-		err = fmt.Errorf("the journal does not have the %d events after %d", next-got-1, got)
-	}
-	return err
 }
 
 func (s *server) forward(ctx context.Context, f *forwarder, envelope []byte) error {

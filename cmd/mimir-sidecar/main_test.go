@@ -435,18 +435,18 @@ func TestPruneCommand(t *testing.T) {
 // journalFake serves a fixed set of envelopes as the journal would.
 type journalFake []engine.Event
 
-func (j journalFake) Between(_ context.Context, after, before uint64, fn func(engine.Stored) error) (uint64, error) {
+func (j journalFake) Since(_ context.Context, after uint64, max int) ([]notify.Event, error) {
+	var out []notify.Event
 	for _, ev := range j {
-		if ev.Seq > after && ev.Seq < before {
+		if ev.Seq > after && len(out) < max {
 			b, _ := json.Marshal(ev)
-			if err := fn(engine.Stored{Seq: ev.Seq, ExecutionID: ev.ExecutionID, Name: ev.Event, JSON: b}); err != nil {
-				return after, err
-			}
-			after = ev.Seq
+			out = append(out, notify.Event{Seq: ev.Seq, ExecutionID: ev.ExecutionID, Name: ev.Event, JSON: b})
 		}
 	}
-	return after, nil
+	return out, nil
 }
+
+func (j journalFake) Last(context.Context) (uint64, error) { return j[len(j)-1].Seq, nil }
 
 // gatedPrinter stands for a slow terminal: its first print waits until it
 // is let go.
@@ -484,7 +484,7 @@ func TestFollowerLappedByTheRing(t *testing.T) {
 			var stderr bytes.Buffer
 			f := &follower{hub: hub, id: "ex_1", p: p, stderr: &stderr, final: []string{engine.EventExecutionComplete}}
 			if journaled {
-				f.journal = all
+				f.backlog = all
 			}
 			done := make(chan error, 1)
 			go func() { done <- f.follow(context.Background(), 0) }()

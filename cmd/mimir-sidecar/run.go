@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/internal/backlog"
 	"github.com/mimir-sidecar/mimir-sidecar/internal/mirror"
 	"github.com/mimir-sidecar/mimir-sidecar/internal/safefile"
 	"github.com/mimir-sidecar/mimir-sidecar/notify"
@@ -139,10 +140,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *jsonOut {
 		p = jsonPrinter{w: stdout}
 	}
-	f := &follower{hub: hub, id: ex.ID(), p: p, stderr: stderr, final: []string{engine.EventDeliverablesSaved, engine.EventExecutionCancelled}}
-	if journal != nil {
-		f.journal = journal
-	}
+	f := &follower{hub: hub, backlog: backlog.Journal(journal), id: ex.ID(), p: p, stderr: stderr, final: []string{engine.EventDeliverablesSaved, engine.EventExecutionCancelled}}
 	printed := make(chan error, 1)
 	followCtx, stopFollowing := context.WithCancel(ctx)
 	defer stopFollowing()
@@ -257,19 +255,13 @@ func hubSink(hub *notify.Hub) engine.Sink {
 
 var errFollowDone = errors.New("execution finished")
 
-// eventSource is where events the hub no longer holds are found: the
-// journal.
-type eventSource interface {
-	Between(ctx context.Context, after, before uint64, fn func(engine.Stored) error) (uint64, error)
-}
-
 // follower prints one execution's events as the hub delivers them. When the
 // printer falls so far behind that the hub's ring laps it, the events it
 // missed are read from the journal, or, without one, a warning says how
 // many were lost: output never silently skips.
 type follower struct {
 	hub     *notify.Hub
-	journal eventSource // nil when the run is not journaled
+	backlog notify.Backlog // nil when the run is not journaled
 	id      string
 	p       printer
 	stderr  io.Writer
@@ -281,15 +273,30 @@ type follower struct {
 // the final names is printed (errFollowDone), the hub closes
 // (notify.ErrClosed) or ctx is done.
 func (f *follower) follow(ctx context.Context, after uint64) error {
-	return f.hub.Follow(ctx, after, func(ev notify.Event, reset bool) error {
-		if reset {
-			if err := f.fill(ctx, after, ev.Seq); err != nil {
-				return err
+	cur := notify.NewCursor(ctx, f.hub, f.backlog, after)
+	batch := make([]notify.Event, 0, 64)
+	for {
+		evs, gap, err := cur.Next(ctx, batch[:0], cap(batch))
+		if gap != nil {
+			fmt.Fprintf(f.stderr, "⚠️ %d events after #%d were not shown: the output fell behind and %s\n", gap.ResumesAt-gap.After-1, gap.After, f.lost(gap))
+		}
+		for _, ev := range evs {
+			if perr := f.print(ev); perr != nil {
+				return perr
 			}
 		}
-		after = ev.Seq
-		return f.print(ev)
-	})
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// lost says why a gap's events could not be shown.
+func (f *follower) lost(gap *notify.Gap) string {
+	if f.backlog == nil {
+		return "they are no longer kept (this run has no journal to read them from)"
+	}
+	return gap.Reason
 }
 
 func (f *follower) print(ev notify.Event) error {
@@ -301,27 +308,6 @@ func (f *follower) print(ev notify.Event) error {
 	}
 	if slices.Contains(f.final, ev.Name) {
 		return errFollowDone
-	}
-	return nil
-}
-
-// fill prints the execution's events with a seq above since and below
-// before, which the hub no longer holds.
-func (f *follower) fill(ctx context.Context, since, before uint64) error {
-	if f.journal == nil {
-		fmt.Fprintf(f.stderr, "⚠️ %d events after #%d were not shown: the output fell behind and they are no longer kept (this run has no journal to read them from)\n", before-since-1, since)
-		return nil
-	}
-	last, err := f.journal.Between(ctx, since, before, func(e engine.Stored) error {
-		return f.print(notify.Event{Seq: e.Seq, ExecutionID: e.ExecutionID, Name: e.Name, JSON: e.JSON})
-	})
-	if err != nil {
-		return fmt.Errorf("read missed events from the journal: %w", err)
-	}
-	// One runner numbers its events without gaps: any left here are
-	// events whose journal write failed (that failure was logged).
-	if last+1 < before {
-		fmt.Fprintf(f.stderr, "⚠️ %d events after #%d were not shown: the output fell behind and the journal does not have them\n", before-last-1, last)
 	}
 	return nil
 }

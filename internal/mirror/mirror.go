@@ -7,13 +7,13 @@ package mirror
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/internal/backlog"
 	"github.com/mimir-sidecar/mimir-sidecar/notify"
 	"github.com/mimir-sidecar/mimir-sidecar/workspace"
 )
@@ -41,7 +41,7 @@ func (o Options) Start(ws *workspace.Workspace, hub *notify.Hub, runner *engine.
 		Addr:         o.Addr,
 		AllowOrigins: o.AllowOrigins,
 		Source:       runnerSource{runner},
-		Backlog:      backlog(journal),
+		Backlog:      backlog.Journal(journal),
 		Logger:       o.Logger,
 	})
 	if err != nil {
@@ -64,30 +64,6 @@ func (o Options) Start(ws *workspace.Workspace, hub *notify.Hub, runner *engine.
 	}
 	return &Mirror{SSE: s, discovery: path, own: own, wrote: wrote}, nil
 }
-
-func backlog(j *engine.Journal) notify.Backlog {
-	if j == nil {
-		return nil // a nil *journalBacklog in the interface would not be nil
-	}
-	return journalBacklog{j}
-}
-
-// journalBacklog serves the mirror's resumes from the journal.
-type journalBacklog struct{ j *engine.Journal }
-
-func (b journalBacklog) Since(ctx context.Context, after uint64, max int) ([]notify.Event, error) {
-	stored, err := b.j.Since(ctx, after, max)
-	if err != nil {
-		return nil, fmt.Errorf("replay events after %d: %w", after, err)
-	}
-	out := make([]notify.Event, len(stored))
-	for i, e := range stored {
-		out[i] = notify.Event{Seq: e.Seq, ExecutionID: e.ExecutionID, Name: e.Name, JSON: e.JSON}
-	}
-	return out, nil
-}
-
-func (b journalBacklog) Last(context.Context) (uint64, error) { return b.j.LastSeq() }
 
 // Mirror is a running SSE mirror.
 type Mirror struct {

@@ -1,0 +1,208 @@
+package notify
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// subscription is what a client asked /events for.
+type subscription struct {
+	execID string          // only this execution's events, when set
+	only   map[string]bool // only these event names, when set
+	after  uint64          // the last seq the client has
+}
+
+func (sub *subscription) wants(ev *Event) bool {
+	return (sub.execID == "" || ev.ExecutionID == sub.execID) && (sub.only == nil || sub.only[ev.Name])
+}
+
+// subscribe reads a request for events: all, or one execution's (path),
+// optionally only some names (?event=a,b), resuming after Last-Event-ID
+// when given, else from now on.
+func (s *SSE) subscribe(r *http.Request) (subscription, int, error) {
+	sub := subscription{execID: r.PathValue("id"), after: s.hub.Last()}
+	if sub.execID != "" && s.opts.Source != nil {
+		// Without this an unknown id would stream heartbeats forever: a
+		// typo must fail at once, like the other per-execution endpoints.
+		if _, _, err := s.opts.Source.Deliverables(sub.execID); errors.Is(err, ErrNotFound) {
+			return sub, http.StatusNotFound, fmt.Errorf("no execution %q: list them at /executions", sub.execID)
+		}
+	}
+	if names := r.URL.Query().Get("event"); names != "" {
+		sub.only = map[string]bool{}
+		for n := range strings.SplitSeq(names, ",") {
+			sub.only[strings.TrimSpace(n)] = true
+		}
+	}
+	if id := lastEventID(r); id != "" {
+		n, err := strconv.ParseUint(id, 10, 64)
+		if err != nil {
+			return sub, http.StatusBadRequest, errors.New("Last-Event-ID must be the id (seq) of an event this stream sent")
+		}
+		sub.after = n
+	}
+	return sub, 0, nil
+}
+
+func lastEventID(r *http.Request) string {
+	if id := r.Header.Get("Last-Event-ID"); id != "" {
+		return id
+	}
+	return r.URL.Query().Get("lastEventId")
+}
+
+// errTooSlow ends the stream of a subscriber that fell too far behind.
+var errTooSlow = errors.New("too far behind")
+
+// events serves an event stream on a connection of its own. It takes the
+// connection from net/http so that a batch of ready frames goes out in one
+// writev with one deadline, with no chunked encoding to wrap each, and so
+// that ending a stream (a subscriber too slow, the mirror closing) closes
+// the connection: the client sees it go and resumes with Last-Event-ID.
+func (s *SSE) events(w http.ResponseWriter, r *http.Request) {
+	sub, status, err := s.subscribe(r)
+	if err != nil {
+		writeError(w, status, err.Error())
+		return
+	}
+	// Counted before the connection leaves net/http's hands, so Close,
+	// which waits for net/http first, then for these, misses none.
+	s.streams.Add(1)
+	defer s.streams.Done()
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "event streams need HTTP/1.1: "+err.Error())
+		return
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Time{}) // net/http's read deadline is for the request
+	head := w.Header().Clone()        // what guard set: CORS
+	head.Set("Content-Type", "text/event-stream")
+	head.Set("Cache-Control", "no-cache")
+	head.Set("X-Accel-Buffering", "no")
+	head.Set("Connection", "close")
+	err = s.stream(r.Context(), conn, head, sub)
+	switch {
+	case err == nil, errors.Is(err, ErrClosed):
+	case errors.Is(err, errTooSlow):
+		s.opts.Logger.Info("SSE subscriber disconnected: too far behind (it resumes with Last-Event-ID)", "remote", r.RemoteAddr)
+	default:
+		s.opts.Logger.Debug("SSE subscriber gone", "remote", r.RemoteAddr, "err", err)
+	}
+}
+
+// stream writes the response head, then the subscription's events as they
+// come, until ctx is done (the mirror closes), the hub closes, a write
+// fails, or the subscriber falls further behind than MaxLag.
+func (s *SSE) stream(ctx context.Context, conn net.Conn, head http.Header, sub subscription) error {
+	var b bytes.Buffer
+	b.WriteString("HTTP/1.1 200 OK\r\n")
+	_ = head.Write(&b)
+	b.WriteString("\r\nretry: 2000\n\n")
+	if err := s.write(conn, net.Buffers{b.Bytes()}); err != nil {
+		return err
+	}
+	cur := NewCursor(ctx, s.hub, s.opts.Backlog, sub.after)
+	// The heartbeat is paced by bytes on the wire, not events in the hub:
+	// what keeps a proxy or a client from timing the stream out is the
+	// former (a filtered stream may skip every event).
+	heartbeat := time.NewTimer(s.opts.Heartbeat)
+	defer heartbeat.Stop()
+	// live is set once the stream has reached the hub's head: until then
+	// being behind is catching up, after it, this reader's slowness.
+	live := false
+	for {
+		n, wrote, err := s.sendBatch(ctx, conn, cur, &sub)
+		if wrote {
+			heartbeat.Reset(s.opts.Heartbeat)
+		}
+		switch {
+		case err != nil:
+			return err
+		case n > 0:
+			if live && cur.Lag() > uint64(s.opts.MaxLag) {
+				return errTooSlow
+			}
+			continue
+		}
+		live = true
+		select {
+		case <-cur.Ready():
+		case <-heartbeat.C:
+			if err := s.write(conn, net.Buffers{[]byte(": ping\n\n")}); err != nil {
+				return err
+			}
+			heartbeat.Reset(s.opts.Heartbeat)
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// sendBatch reads what the cursor has now and writes the frames the
+// subscription wants, with the gap before them if there is one, in one
+// write. It returns how many events it read and whether it wrote.
+func (s *SSE) sendBatch(ctx context.Context, conn net.Conn, cur *Cursor, sub *subscription) (int, bool, error) {
+	// The arrays are borrowed for the batch only, so that a thousand idle
+	// subscribers hold none.
+	b := s.batches.Get().(*batch)
+	defer s.batches.Put(b)
+	evs, gap, err := cur.Read(ctx, b.events[:0], cap(b.events))
+	frames := b.frames[:0]
+	if gap != nil {
+		frames = append(frames, resetFrame(gap))
+	}
+	for i := range evs {
+		if sub.wants(&evs[i]) {
+			frames = append(frames, evs[i].Frame)
+		}
+	}
+	wrote := len(frames) > 0
+	if wrote {
+		if werr := s.write(conn, frames); werr != nil {
+			err = werr
+		}
+	}
+	// The events are the hub's, shared by every subscriber: a pooled
+	// array must not keep them alive.
+	clear(evs)
+	clear(b.frames[:cap(b.frames)])
+	return len(evs), wrote, err
+}
+
+// write sends frames in one writev, with one deadline for all of them.
+func (s *SSE) write(conn net.Conn, frames net.Buffers) error {
+	_ = conn.SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout))
+	_, err := frames.WriteTo(conn)
+	return err
+}
+
+func resetFrame(g *Gap) []byte {
+	data, _ := json.Marshal(map[string]any{
+		"lastEventId": g.After,
+		"resumesAt":   g.ResumesAt,
+		"message":     g.String(),
+	})
+	return fmt.Appendf(nil, "event: reset\ndata: %s\n\n", data)
+}
+
+// batchSize is how many events a subscriber reads, and writes, at a time.
+const batchSize = 128
+
+// batch is the arrays one subscriber's batch is read and written from.
+type batch struct {
+	events []Event
+	frames net.Buffers
+}
+
+func newBatch() any {
+	return &batch{events: make([]Event, 0, batchSize), frames: make(net.Buffers, 0, batchSize+1)}
+}
