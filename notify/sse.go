@@ -54,6 +54,10 @@ type SSEOptions struct {
 	MaxLag int
 	// WriteTimeout bounds one write to a subscriber (default 10s).
 	WriteTimeout time.Duration
+	// Coalesce is the shortest time between two writes to a subscriber:
+	// events closer together than that go out in one write (default
+	// 10ms; negative: write each event as it comes).
+	Coalesce time.Duration
 	Source       Source
 	// Backlog, when set, serves a Last-Event-ID older than the hub keeps
 	// (a journal of every event), so listeners resume across restarts.
@@ -96,6 +100,9 @@ func StartSSE(hub *Hub, opts SSEOptions) (*SSE, error) {
 	}
 	if opts.WriteTimeout <= 0 {
 		opts.WriteTimeout = 10 * time.Second
+	}
+	if opts.Coalesce == 0 {
+		opts.Coalesce = 10 * time.Millisecond
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)

@@ -665,3 +665,24 @@ func readThroughRetry(r *bufio.Reader) error {
 		}
 	}
 }
+
+// The first event after a quiet spell goes out at once; what follows it
+// within Coalesce waits to go out with the rest, in one write.
+func TestWritesCoalesce(t *testing.T) {
+	const coalesce = 400 * time.Millisecond
+	hub := NewHub(16)
+	s := startSSE(t, hub, SSEOptions{Coalesce: coalesce})
+	r := newReader(getCtx(t, s, "/events", nil).Body)
+	publish(hub, 1, 1, "ex_a", "task-start")
+	r.events(t, 1)
+	first := time.Now()
+	publish(hub, 2, 3, "ex_a", "task-start")
+	if got := ids(r.events(t, 2)); got != "2 3" {
+		t.Fatalf("got %s", got)
+	}
+	// A lower bound only: the server held them at least until Coalesce
+	// after its write of event 1, which came before the client read it.
+	if took := time.Since(first); took < coalesce/2 {
+		t.Errorf("events 2 and 3 came %v after event 1, within the %v a subscriber's writes are apart", took, coalesce)
+	}
+}

@@ -119,9 +119,18 @@ func (s *SSE) stream(ctx context.Context, conn net.Conn, head http.Header, sub s
 	// live is set once the stream has reached the hub's head: until then
 	// being behind is catching up, after it, this reader's slowness.
 	live := false
+	// Writes to one subscriber are at least Coalesce apart: an event that
+	// comes sooner after the last write waits for the ones that follow it,
+	// and they go out in one write. A write costs the same for one frame
+	// or a hundred, and a thousand subscribers each writing every event
+	// would spend the machine on system calls.
+	pause := time.NewTimer(0)
+	defer pause.Stop()
+	var lastWrite time.Time
 	for {
 		n, wrote, err := s.sendBatch(ctx, conn, cur, &sub)
 		if wrote {
+			lastWrite = time.Now()
 			heartbeat.Reset(s.opts.Heartbeat)
 		}
 		switch {
@@ -141,8 +150,17 @@ func (s *SSE) stream(ctx context.Context, conn net.Conn, head http.Header, sub s
 				return err
 			}
 			heartbeat.Reset(s.opts.Heartbeat)
+			continue
 		case <-ctx.Done():
 			return nil
+		}
+		if wait := s.opts.Coalesce - time.Since(lastWrite); wait > 0 {
+			pause.Reset(wait)
+			select {
+			case <-pause.C:
+			case <-ctx.Done():
+				return nil
+			}
 		}
 	}
 }
