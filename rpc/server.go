@@ -164,7 +164,7 @@ func methodTable() []method {
 		{name: "mimir/readDeliverable", handle: typed((*server).readDeliverable), async: true, command: true},
 		{name: "mimir/events", handle: typed((*server).events), async: true, command: true},
 		{name: "mimir/sse", handle: typed((*server).sse), async: true, command: true},
-		{name: "mimir/workflows", handle: raw((*server).workflows), async: true, command: true},
+		{name: "mimir/workflows", handle: typed((*server).workflows), async: true, command: true},
 		{name: "mimir/resume", handle: typed((*server).resume), command: true, stringArg: "executionId"},
 		{name: "mimir/prune", handle: typed((*server).prune), async: true, command: true},
 		{name: "textDocument/didOpen", handle: raw((*server).didOpen)},

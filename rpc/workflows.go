@@ -28,16 +28,17 @@ type workflowInfo struct {
 	Problems []engine.Problem `json:"problems"`
 }
 
+// workflowsResult answers mimir/workflows.
+type workflowsResult struct {
+	Workflows []workflowInfo `json:"workflows"`
+}
+
 // workflows lists the workspace's workflow files, each validated.
-func (s *server) workflows(ctx context.Context, params json.RawMessage) (any, error) {
-	var p struct{}
-	if err := decode("mimir/workflows", params, &p); err != nil {
-		return nil, err
-	}
+func (s *server) workflows(ctx context.Context, _ struct{}) (workflowsResult, error) {
 	ws, _ := s.session()
 	paths, err := ws.FindWorkflows(ctx)
 	if err != nil {
-		return nil, err
+		return workflowsResult{}, err
 	}
 	out := make([]workflowInfo, 0, len(paths))
 	for _, rel := range paths {
@@ -54,7 +55,7 @@ func (s *server) workflows(ctx context.Context, params json.RawMessage) (any, er
 		}
 		out = append(out, info)
 	}
-	return encode(map[string]any{"workflows": out})
+	return workflowsResult{Workflows: out}, nil
 }
 
 // readWorkflow reads a workflow file of the workspace (a path as
