@@ -686,3 +686,39 @@ func TestWritesCoalesce(t *testing.T) {
 		t.Errorf("events 2 and 3 came %v after event 1, within the %v a subscriber's writes are apart", took, coalesce)
 	}
 }
+
+// Close does not wait for a subscriber that stopped reading: its stuck
+// write ends with the connection.
+func TestCloseEndsAStuckWrite(t *testing.T) {
+	hub := NewHub(64)
+	s, err := StartSSE(hub, SSEOptions{WriteTimeout: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dialer := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		return c.Control(func(fd uintptr) {
+			syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4<<10)
+		})
+	}}
+	slow, err := dialer.Dial("tcp", strings.TrimPrefix(s.URL(), "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	fmt.Fprintf(slow, "GET /events HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n\r\n", strings.TrimPrefix(s.URL(), "http://"), s.Token())
+	if err := readThroughRetry(bufio.NewReader(slow)); err != nil {
+		t.Fatal(err)
+	}
+	// 16 MB, more than the socket buffers hold: the server's write blocks.
+	pad := strings.Repeat("x", 1<<20)
+	for i := uint64(1); i <= 16; i++ {
+		hub.Append(Event{Seq: i, Name: "e", JSON: fmt.Appendf(nil, `{"pad":%q}`, pad)})
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	select {
+	case <-closed:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close waited for a write to a subscriber that does not read")
+	}
+}

@@ -83,6 +83,10 @@ func (s *SSE) events(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer conn.Close()
+	// Closing the connection is what ends a write stuck on a client that
+	// stopped reading, so that Close does not wait WriteTimeout for it.
+	stop := context.AfterFunc(r.Context(), func() { conn.Close() })
+	defer stop()
 	_ = conn.SetDeadline(time.Time{}) // net/http's read deadline is for the request
 	head := w.Header().Clone()        // what guard set: CORS
 	head.Set("Content-Type", "text/event-stream")
