@@ -159,12 +159,24 @@ func (s *SSE) URL() string { return s.url }
 // Token is required on every request.
 func (s *SSE) Token() string { return s.token }
 
-// Close ends every stream and stops listening.
+// Shutdown ends every event stream at once and stops listening, then waits
+// for the other requests under way (a download) until ctx is done, when it
+// cuts their connections.
+func (s *SSE) Shutdown(ctx context.Context) error {
+	s.cancel()
+	err := s.srv.Shutdown(ctx)
+	if err != nil {
+		err = errors.Join(fmt.Errorf("stop the SSE mirror: %w", err), s.srv.Close())
+	}
+	s.wg.Wait()
+	s.streams.Wait()
+	return err
+}
+
+// Close stops the mirror at once, downloads under way included.
 func (s *SSE) Close() error {
 	s.cancel()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	err := s.srv.Shutdown(ctx)
+	err := s.srv.Close()
 	s.wg.Wait()
 	s.streams.Wait()
 	return err

@@ -43,7 +43,7 @@ const DefaultMaxMessage = 64 << 20
 type Mirror interface {
 	URL() string
 	Token() string
-	Close() error
+	Shutdown(ctx context.Context) error
 }
 
 // MirrorFunc adapts a function starting a mirror of a concrete type (such
@@ -329,7 +329,7 @@ func (s *server) stop(ctx context.Context) {
 		}
 	}
 	if mirror != nil {
-		if err := mirror.Close(); err != nil {
+		if err := mirror.Shutdown(ctx); err != nil {
 			s.log.Warn("stop the SSE mirror", "err", err)
 		}
 	}

@@ -86,18 +86,25 @@ func (m *Mirror) DiscoveryFile() (string, bool) {
 	return "", false
 }
 
-// Close stops the mirror and removes its sidecar.json, only if the file
-// still names this mirror: another sidecar may have replaced it since
-// (after this one stopped answering), and removing theirs would hide them.
-// Later calls do nothing (run closes it before the journal, and again on
-// its way out).
-func (m *Mirror) Close() error {
+// Shutdown stops the mirror (see notify.SSE.Shutdown) and removes its
+// sidecar.json, only if the file still names this mirror: another sidecar
+// may have replaced it since (after this one stopped answering), and
+// removing theirs would hide them. Later calls, and Close, do nothing (run
+// stops it before the journal, and again on its way out).
+func (m *Mirror) Shutdown(ctx context.Context) error {
+	return m.stop(func() error { return m.SSE.Shutdown(ctx) })
+}
+
+// Close is Shutdown that does not wait for downloads under way.
+func (m *Mirror) Close() error { return m.stop(m.SSE.Close) }
+
+func (m *Mirror) stop(stopSSE func() error) error {
 	m.closeOnce.Do(func() {
 		var err error
 		if m.wrote {
 			err = notify.RemoveDiscovery(m.discovery, m.own)
 		}
-		m.closeErr = errors.Join(err, m.SSE.Close())
+		m.closeErr = errors.Join(err, stopSSE())
 	})
 	return m.closeErr
 }
