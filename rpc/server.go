@@ -502,7 +502,7 @@ func encode(v any) (jsonrpc2.RawMessage, error) {
 // notify sends a notification; a failure means the client is gone, which
 // the connection notices by itself.
 func (s *server) notify(method string, params jsonrpc2.RawMessage) {
-	if err := s.conn.Notify(s.ctx, method, params); err != nil && s.ctx.Err() == nil {
+	if err := s.stream.Notify(method, params); err != nil && s.ctx.Err() == nil {
 		s.log.Debug("notify", "method", method, "err", err)
 	}
 }

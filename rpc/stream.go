@@ -42,7 +42,8 @@ type stream struct {
 	resync bool
 
 	wmu   sync.Mutex
-	wbuf  []byte
+	wbuf  []byte            // the body being written, reused
+	fbuf  []byte            // the frame being written, reused
 	hooks map[string]func() // by response id, as JSON
 
 	// owed holds a token per call read and not yet answered (a batch
@@ -76,6 +77,16 @@ var errWritesAbandoned = errors.New("the sidecar is stopping: output to the edit
 // encoded result), so this keeps a client that never reads to a few MB;
 // a client that reads its answers never gets near it.
 const DefaultMaxUnanswered = 64
+
+// reuse returns buf emptied for the next write, or nil when it is larger
+// than the stream keeps: a rare large answer's memory goes back to the
+// heap.
+func reuse(buf []byte) []byte {
+	if cap(buf) > 1<<20 {
+		return nil
+	}
+	return buf[:0]
+}
 
 func newStream(r io.Reader, w io.Writer, c io.Closer, maxFrame, maxUnanswered int) *stream {
 	s := &stream{
@@ -295,7 +306,7 @@ func (s *stream) Write(ctx context.Context, msg jsonrpc2.Message) (int64, error)
 			hook = s.takeHook(resp.ID())
 		}
 	}
-	s.wbuf = body[:0]
+	s.wbuf = reuse(body)
 	s.wmu.Unlock()
 	if hook != nil {
 		hook()
@@ -350,21 +361,40 @@ func (s *stream) Close() error {
 	return s.closer.Close()
 }
 
+// Notify sends a notification whose params are already encoded: they go
+// into the frame as they are. jsonrpc2's Notify would encode them again
+// (a json.RawMessage is compacted and copied), which for the event stream
+// was a second encoding of every event.
+func (s *stream) Notify(method string, params jsonrpc2.RawMessage) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	body := jsonrpc2.AppendNotification(s.wbuf[:0], method, params)
+	_, err := s.writeLocked(body)
+	s.wbuf = reuse(body)
+	return err
+}
+
+// writeLocked frames body and hands it to the writer, waiting until it is
+// written: the frame's buffer is then the stream's again, for the next
+// write.
 func (s *stream) writeLocked(body []byte) (int64, error) {
-	frame := make([]byte, 0, len(body)+32)
-	frame = append(frame, "Content-Length: "...)
+	frame := append(s.fbuf[:0], "Content-Length: "...)
 	frame = strconv.AppendInt(frame, int64(len(body)), 10)
 	frame = append(frame, "\r\n\r\n"...)
 	frame = append(frame, body...)
 	select {
 	case s.frames <- frame:
 	case <-s.closing:
+		s.fbuf = reuse(frame)
 		return 0, errWritesAbandoned
 	}
 	select {
 	case r := <-s.wrote:
+		s.fbuf = reuse(frame)
 		return int64(r.n), r.err
 	case <-s.closing:
+		// The writer may still be writing it: it is not ours to reuse.
+		s.fbuf = nil
 		return 0, errWritesAbandoned
 	}
 }
