@@ -19,6 +19,10 @@ type Event struct {
 	// hub so that a thousand subscribers write the same bytes instead of
 	// each formatting its own.
 	Frame []byte
+	// Value is the envelope JSON encodes, when the publisher had it (nil
+	// for an event read back from the journal): a listener in the same
+	// process uses it rather than decode JSON.
+	Value any
 }
 
 // framed returns ev with its Frame built (once: a framed event is returned

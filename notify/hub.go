@@ -43,13 +43,14 @@ func NewHub(capacity int) *Hub {
 	return &Hub{ring: make([]Event, max(capacity, 1)), wake: make(chan struct{}), ready: ready}
 }
 
-// Publish encodes envelope as JSON and appends it. Seqs must increase.
+// Publish encodes envelope as JSON and appends it, with envelope as the
+// event's Value. Seqs must increase.
 func (h *Hub) Publish(seq uint64, executionID, name string, envelope any) error {
 	data, err := json.Marshal(envelope)
 	if err != nil {
 		return fmt.Errorf("notify: encode %s event %d: %w", name, seq, err)
 	}
-	h.Append(Event{Seq: seq, ExecutionID: executionID, Name: name, JSON: data})
+	h.Append(Event{Seq: seq, ExecutionID: executionID, Name: name, JSON: data, Value: envelope})
 	return nil
 }
 

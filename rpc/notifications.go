@@ -107,7 +107,7 @@ func (s *server) forwardEvents(ctx context.Context, from uint64) {
 			s.log.Warn("the editor fell behind and missed events", "gap", gap.String())
 		}
 		for _, ev := range evs {
-			if err := s.forward(ctx, f, ev.JSON); err != nil {
+			if err := s.forward(ctx, f, ev); err != nil {
 				s.log.Warn("forward an event", "seq", ev.Seq, "err", err)
 			}
 		}
@@ -120,11 +120,15 @@ func (s *server) forwardEvents(ctx context.Context, from uint64) {
 	}
 }
 
-func (s *server) forward(ctx context.Context, f *forwarder, envelope []byte) error {
-	s.notify("mimir/event", envelope)
-	var ev engine.Event
-	if err := json.Unmarshal(envelope, &ev); err != nil {
-		return fmt.Errorf("decode event: %w", err)
+func (s *server) forward(ctx context.Context, f *forwarder, nev notify.Event) error {
+	s.notify("mimir/event", nev.JSON)
+	// The engine's own value when the hub has it; decoded only for what
+	// the journal replays.
+	ev, ok := nev.Value.(engine.Event)
+	if !ok {
+		if err := json.Unmarshal(nev.JSON, &ev); err != nil {
+			return fmt.Errorf("decode event %d: %w", nev.Seq, err)
+		}
 	}
 	s.reportProgress(ctx, f, &ev)
 	s.showToast(&ev)
