@@ -722,3 +722,15 @@ func TestCloseEndsAStuckWrite(t *testing.T) {
 		t.Fatal("Close waited for a write to a subscriber that does not read")
 	}
 }
+
+// A new listener gets what happens from now on, also after a restart,
+// when the hub is empty and only the journal has what came before.
+func TestNewListenerAfterRestart(t *testing.T) {
+	hub := NewHub(16)
+	s := startSSE(t, hub, SSEOptions{Backlog: newJournal(1, 10)})
+	r := newReader(getCtx(t, s, "/events", nil).Body)
+	publish(hub, 11, 11, "ex_a", "task-start")
+	if got := ids(r.events(t, 1)); got != "11" {
+		t.Errorf("a new listener's first event: %s, want 11", got)
+	}
+}

@@ -28,7 +28,7 @@ func (sub *subscription) wants(ev *Event) bool {
 // optionally only some names (?event=a,b), resuming after Last-Event-ID
 // when given, else from now on.
 func (s *SSE) subscribe(r *http.Request) (subscription, int, error) {
-	sub := subscription{execID: r.PathValue("id"), after: s.hub.Last()}
+	sub := subscription{execID: r.PathValue("id"), after: s.now(r.Context())}
 	if sub.execID != "" && s.opts.Source != nil {
 		// Without this an unknown id would stream heartbeats forever: a
 		// typo must fail at once, like the other per-execution endpoints.
@@ -50,6 +50,19 @@ func (s *SSE) subscribe(r *http.Request) (subscription, int, error) {
 		sub.after = n
 	}
 	return sub, 0, nil
+}
+
+// now is the seq a new listener starts after, to get what happens from now
+// on: the hub's last, or after a restart, before anything was published,
+// the journal's.
+func (s *SSE) now(ctx context.Context) uint64 {
+	last := s.hub.Last()
+	if last == 0 && s.opts.Backlog != nil {
+		if stored, err := s.opts.Backlog.Last(ctx); err == nil {
+			return stored
+		}
+	}
+	return last
 }
 
 func lastEventID(r *http.Request) string {
