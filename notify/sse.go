@@ -58,7 +58,7 @@ type SSEOptions struct {
 	// events closer together than that go out in one write (default
 	// 10ms; negative: write each event as it comes).
 	Coalesce time.Duration
-	Source       Source
+	Source   Source
 	// Backlog, when set, serves a Last-Event-ID older than the hub keeps
 	// (a journal of every event), so listeners resume across restarts.
 	Backlog Backlog
@@ -82,9 +82,11 @@ type SSE struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	// streams are the event streams, which net/http forgets once they
-	// take their connection over.
-	streams sync.WaitGroup
-	batches sync.Pool // of *batch
+	// take their connection over; none starts once stopping is set.
+	mu       sync.Mutex
+	stopping bool
+	streams  sync.WaitGroup
+	batches  sync.Pool // of *batch
 }
 
 // StartSSE listens on opts.Addr and serves the hub's events until Close.
@@ -163,7 +165,7 @@ func (s *SSE) Token() string { return s.token }
 // for the other requests under way (a download) until ctx is done, when it
 // cuts their connections.
 func (s *SSE) Shutdown(ctx context.Context) error {
-	s.cancel()
+	s.stopStreams()
 	err := s.srv.Shutdown(ctx)
 	if err != nil {
 		err = errors.Join(fmt.Errorf("stop the SSE mirror: %w", err), s.srv.Close())
@@ -175,11 +177,32 @@ func (s *SSE) Shutdown(ctx context.Context) error {
 
 // Close stops the mirror at once, downloads under way included.
 func (s *SSE) Close() error {
-	s.cancel()
+	s.stopStreams()
 	err := s.srv.Close()
 	s.wg.Wait()
 	s.streams.Wait()
 	return err
+}
+
+// startStream counts a stream about to start, unless the mirror is
+// stopping: a stream leaves net/http's hands, so the mirror waits for it
+// itself.
+func (s *SSE) startStream() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopping {
+		return false
+	}
+	s.streams.Add(1)
+	return true
+}
+
+// stopStreams ends every stream and lets no new one start.
+func (s *SSE) stopStreams() {
+	s.mu.Lock()
+	s.stopping = true
+	s.mu.Unlock()
+	s.cancel()
 }
 
 func (s *SSE) health(w http.ResponseWriter, _ *http.Request) {

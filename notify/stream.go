@@ -86,45 +86,59 @@ func (s *SSE) events(w http.ResponseWriter, r *http.Request) {
 		writeError(w, status, err.Error())
 		return
 	}
-	// Counted before the connection leaves net/http's hands, so Close,
-	// which waits for net/http first, then for these, misses none.
-	s.streams.Add(1)
-	defer s.streams.Done()
-	conn, _, err := http.NewResponseController(w).Hijack()
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, "event streams need HTTP/1.1: "+err.Error())
-		return
-	}
-	defer conn.Close()
-	// Closing the connection is what ends a write stuck on a client that
-	// stopped reading, so that Close does not wait WriteTimeout for it.
-	stop := context.AfterFunc(r.Context(), func() { conn.Close() })
-	defer stop()
-	_ = conn.SetDeadline(time.Time{}) // net/http's read deadline is for the request
-	head := w.Header().Clone()        // what guard set: CORS
+	head := w.Header() // what guard set: CORS
 	head.Set("Content-Type", "text/event-stream")
 	head.Set("Cache-Control", "no-cache")
 	head.Set("X-Accel-Buffering", "no")
 	head.Set("Connection", "close")
-	err = s.stream(r.Context(), conn, head, sub)
+	var b bytes.Buffer
+	b.WriteString("HTTP/1.1 200 OK\r\n")
+	_ = head.Write(&b)
+	b.WriteString("\r\nretry: 2000\n\n")
+	if !s.startStream() {
+		writeError(w, http.StatusServiceUnavailable, "the mirror is stopping")
+		return
+	}
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		s.streams.Done()
+		writeError(w, http.StatusInternalServerError, "event streams need HTTP/1.1: "+err.Error())
+		return
+	}
+	// The stream goes on in a goroutine of the mirror's, and this handler
+	// returns: net/http then lets go of what it held for the request (its
+	// buffers, this goroutine's grown stack), which a thousand idle
+	// subscribers would otherwise keep.
+	go func() {
+		defer s.streams.Done()
+		s.serveStream(conn, b.Bytes(), sub, r.RemoteAddr)
+	}()
+}
+
+// serveStream runs one subscriber's stream until the mirror closes, the
+// hub closes, or the stream ends, and closes its connection.
+func (s *SSE) serveStream(conn net.Conn, head []byte, sub subscription, remote string) {
+	defer conn.Close()
+	// Closing the connection is what ends a write stuck on a client that
+	// stopped reading, so that Close does not wait WriteTimeout for it.
+	stop := context.AfterFunc(s.ctx, func() { conn.Close() })
+	defer stop()
+	_ = conn.SetDeadline(time.Time{}) // net/http's read deadline is for the request
+	err := s.stream(s.ctx, conn, head, sub)
 	switch {
 	case err == nil, errors.Is(err, ErrClosed):
 	case errors.Is(err, errTooSlow):
-		s.opts.Logger.Info("SSE subscriber disconnected: too far behind (it resumes with Last-Event-ID)", "remote", r.RemoteAddr)
+		s.opts.Logger.Info("SSE subscriber disconnected: too far behind (it resumes with Last-Event-ID)", "remote", remote)
 	default:
-		s.opts.Logger.Debug("SSE subscriber gone", "remote", r.RemoteAddr, "err", err)
+		s.opts.Logger.Debug("SSE subscriber gone", "remote", remote, "err", err)
 	}
 }
 
 // stream writes the response head, then the subscription's events as they
 // come, until ctx is done (the mirror closes), the hub closes, a write
 // fails, or the subscriber falls further behind than MaxLag.
-func (s *SSE) stream(ctx context.Context, conn net.Conn, head http.Header, sub subscription) error {
-	var b bytes.Buffer
-	b.WriteString("HTTP/1.1 200 OK\r\n")
-	_ = head.Write(&b)
-	b.WriteString("\r\nretry: 2000\n\n")
-	if err := s.write(conn, net.Buffers{b.Bytes()}); err != nil {
+func (s *SSE) stream(ctx context.Context, conn net.Conn, head []byte, sub subscription) error {
+	if err := s.write(conn, net.Buffers{head}); err != nil {
 		return err
 	}
 	cur := NewCursor(ctx, s.hub, s.opts.Backlog, sub.after)
