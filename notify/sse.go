@@ -56,7 +56,7 @@ type SSEOptions struct {
 	WriteTimeout time.Duration
 	// Coalesce is the shortest time between two writes to a subscriber:
 	// events closer together than that go out in one write (default
-	// 10ms; negative: write each event as it comes).
+	// 10ms; the first event after a quiet spell goes out at once).
 	Coalesce time.Duration
 	Source   Source
 	// Backlog, when set, serves a Last-Event-ID older than the hub keeps
@@ -87,6 +87,7 @@ type SSE struct {
 	stopping bool
 	streams  sync.WaitGroup
 	batches  sync.Pool // of *batch
+	beat     *beat
 }
 
 // StartSSE listens on opts.Addr and serves the hub's events until Close.
@@ -103,7 +104,7 @@ func StartSSE(hub *Hub, opts SSEOptions) (*SSE, error) {
 	if opts.WriteTimeout <= 0 {
 		opts.WriteTimeout = 10 * time.Second
 	}
-	if opts.Coalesce == 0 {
+	if opts.Coalesce <= 0 {
 		opts.Coalesce = 10 * time.Millisecond
 	}
 	if opts.Logger == nil {
@@ -145,6 +146,8 @@ func StartSSE(hub *Hub, opts SSEOptions) (*SSE, error) {
 		BaseContext:       func(net.Listener) context.Context { return s.ctx },
 		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug),
 	}
+	s.beat = newBeat()
+	s.wg.Go(func() { s.beat.run(s.ctx, hub, opts.Coalesce, opts.Heartbeat/4) })
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()

@@ -142,27 +142,20 @@ func (s *SSE) stream(ctx context.Context, conn net.Conn, head []byte, sub subscr
 		return err
 	}
 	cur := NewCursor(ctx, s.hub, s.opts.Backlog, sub.after)
-	// The heartbeat is paced by bytes on the wire, not events in the hub:
-	// what keeps a proxy or a client from timing the stream out is the
-	// former (a filtered stream may skip every event).
-	heartbeat := time.NewTimer(s.opts.Heartbeat)
-	defer heartbeat.Stop()
 	// live is set once the stream has reached the hub's head: until then
 	// being behind is catching up, after it, this reader's slowness.
 	live := false
-	// Writes to one subscriber are at least Coalesce apart: an event that
-	// comes sooner after the last write waits for the ones that follow it,
-	// and they go out in one write. A write costs the same for one frame
-	// or a hundred, and a thousand subscribers each writing every event
-	// would spend the machine on system calls.
-	pause := time.NewTimer(0)
-	defer pause.Stop()
-	var lastWrite time.Time
+	// The heartbeat is paced by bytes on the wire, not events in the hub:
+	// what keeps a proxy or a client from timing the stream out is the
+	// former (a filtered stream may skip every event). The beat ticks every
+	// quarter heartbeat, so a ping sent once three quarters have passed
+	// keeps every silence under a whole one.
+	pingAfter := s.opts.Heartbeat - s.opts.Heartbeat/4
+	lastWrite := time.Now()
 	for {
 		n, wrote, err := s.sendBatch(ctx, conn, cur, &sub)
 		if wrote {
 			lastWrite = time.Now()
-			heartbeat.Reset(s.opts.Heartbeat)
 		}
 		switch {
 		case err != nil:
@@ -174,24 +167,16 @@ func (s *SSE) stream(ctx context.Context, conn net.Conn, head []byte, sub subscr
 			continue
 		}
 		live = true
-		select {
-		case <-cur.Ready():
-		case <-heartbeat.C:
+		if time.Since(lastWrite) >= pingAfter {
 			if err := s.write(conn, net.Buffers{[]byte(": ping\n\n")}); err != nil {
 				return err
 			}
-			heartbeat.Reset(s.opts.Heartbeat)
-			continue
+			lastWrite = time.Now()
+		}
+		select {
+		case <-s.beat.wait(cur.Seq()):
 		case <-ctx.Done():
 			return nil
-		}
-		if wait := s.opts.Coalesce - time.Since(lastWrite); wait > 0 {
-			pause.Reset(wait)
-			select {
-			case <-pause.C:
-			case <-ctx.Done():
-				return nil
-			}
 		}
 	}
 }
