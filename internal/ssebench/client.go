@@ -184,7 +184,7 @@ func (s *subscriber) read() {
 		if !ok {
 			continue
 		}
-		if bytes.HasPrefix(data, endPrefix) {
+		if IsEnd(data) {
 			s.ended = true
 			return
 		}

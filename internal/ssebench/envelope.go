@@ -45,6 +45,10 @@ var (
 	tKey      = []byte(`"t":`)
 )
 
+// IsEnd says whether data is the end of a run (which a listener other than
+// the subscribers, such as an editor, may see go by too).
+func IsEnd(data []byte) bool { return bytes.Contains(data, endPrefix) }
+
 // PublishedAt is the publish time an Envelope carries, and false for data
 // that carries none (the end of a run, a server's own notices).
 func PublishedAt(data []byte) (time.Time, bool) {
