@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"net/textproto"
 	"slices"
 	"strconv"
@@ -16,6 +17,9 @@ import (
 	"time"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/internal/mirror"
+	"github.com/mimir-sidecar/mimir-sidecar/internal/ssebench"
+	"github.com/mimir-sidecar/mimir-sidecar/notify"
 	"github.com/mimir-sidecar/mimir-sidecar/workspace"
 )
 
@@ -66,6 +70,76 @@ func BenchmarkNotifications(b *testing.B) {
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
 	reportLatencies(b, latencies)
 }
+
+// BenchmarkNotificationsWith1000SSESubscribers is the editor's share
+// while the SSE mirror is busy: events at 200 a second (-benchtime=Nx
+// publishes N) go to the editor over real OS pipes and, through the mirror
+// the server starts as the sidecar does, to 1,000 SSE subscribers in
+// another process. It reports the latency from publish to the editor
+// having read the mimir/event frame (stdio-p50-ms, stdio-p99-ms), and the
+// subscribers' own (sse-p99-ms) and the share they received.
+func BenchmarkNotificationsWith1000SSESubscribers(b *testing.B) {
+	const subs, pace = 1000, 5 * time.Millisecond
+	s, frames, conn := benchServerWith(b, Options{StartMirror: MirrorFunc(mirror.Options{}.Start)})
+	defer conn.close()
+	var init struct {
+		Result struct {
+			Mimir struct {
+				SSE *struct{ URL, Token string } `json:"sse"`
+			} `json:"mimir"`
+		} `json:"result"`
+	}
+	if err := json.Unmarshal(conn.initialized, &init); err != nil || init.Result.Mimir.SSE == nil {
+		b.Fatalf("initialize's answer names no SSE mirror (%v): %s", err, conn.initialized)
+	}
+	sse := init.Result.Mimir.SSE
+	clients, err := ssebench.Subscribe(b.Context(), ssebench.Target{
+		URL:    sse.URL + "/events",
+		Header: http.Header{"Authorization": {"Bearer " + sse.Token}},
+	}, subs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer clients.Close()
+
+	var latencies []time.Duration // the reader's until done
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for body := range frames {
+			if !bytes.Contains(body, []byte(`"method":"mimir/event"`)) {
+				continue
+			}
+			if ssebench.IsEnd(body) {
+				return
+			}
+			if published, ok := ssebench.PublishedAt(body); ok {
+				latencies = append(latencies, time.Since(published))
+			}
+		}
+	}()
+	run := clients.Start(func(seq uint64, envelope []byte) {
+		s.hub.Append(notify.Event{Seq: seq, ExecutionID: "ex_bench", Name: ssebench.EventName, JSON: envelope})
+	}, pace)
+	for b.Loop() {
+		run.Next()
+	}
+	res, err := run.Finish(time.Minute)
+	if err != nil {
+		b.Fatal(err)
+	}
+	<-done
+	if len(latencies) != res.Events {
+		b.Fatalf("the editor read %d of the %d events", len(latencies), res.Events)
+	}
+	slices.Sort(latencies)
+	b.ReportMetric(ms(latencies[len(latencies)/2]), "stdio-p50-ms")
+	b.ReportMetric(ms(latencies[len(latencies)*99/100]), "stdio-p99-ms")
+	b.ReportMetric(ms(res.P99), "sse-p99-ms")
+	b.ReportMetric(res.ReceivedFraction(), "sse-received-fraction")
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // reportLatencies reports the median and the 99th percentile.
 func reportLatencies(b *testing.B, latencies []time.Duration) {
@@ -198,8 +272,10 @@ func benchServer(b *testing.B) (*server, <-chan []byte, func()) {
 }
 
 type benchConn struct {
-	in    io.WriteCloser
-	close func()
+	in io.WriteCloser
+	// initialized is the server's answer to initialize.
+	initialized []byte
+	close       func()
 }
 
 func benchServerWith(b *testing.B, opts Options) (*server, <-chan []byte, benchConn) {
@@ -234,8 +310,8 @@ func benchServerWith(b *testing.B, opts Options) (*server, <-chan []byte, benchC
 	init := []byte(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"capabilities":{},"initializationOptions":{"toasts":"none"}}}`)
 	io.WriteString(inW, "Content-Length: "+strconv.Itoa(len(init))+"\r\n\r\n")
 	inW.Write(init)
-	<-frames
-	return s, frames, benchConn{in: inW, close: func() {
+	initialized := <-frames
+	return s, frames, benchConn{in: inW, initialized: initialized, close: func() {
 		inW.Close()
 		for range frames {
 		}
