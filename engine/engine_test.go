@@ -75,7 +75,7 @@ func run(t *testing.T, wf *Workflow, a funcAgent, opts ...func(*Options)) (*Exec
 	for _, f := range opts {
 		f(&o)
 	}
-	r := NewRunner(o)
+	r := NewRunner(t.Context(), o)
 	ex, err := r.Execute(wf, ExecOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -310,6 +310,35 @@ func TestTimeoutIsAFailedAttempt(t *testing.T) {
 	}
 }
 
+// The runner's executions live under its caller's context: when that is
+// done, they end as Close ends them, saying why.
+func TestCallersContextCancelsExecutions(t *testing.T) {
+	started := make(chan struct{})
+	a := funcAgent{work: func(ctx context.Context, _ *Job) (WorkResult, error) {
+		close(started)
+		<-ctx.Done()
+		return WorkResult{}, ctx.Err()
+	}}
+	rec := &recorder{}
+	ctx, cancel := context.WithCancel(t.Context())
+	r := NewRunner(ctx, Options{Workspace: t.TempDir(), Sink: rec, Agents: Agents{"test": {
+		Worker: func(*Task, *AgentSpec) (Worker, error) { return a, nil },
+		QC:     func(*Task, *AgentSpec) (QC, error) { return a, nil },
+	}}})
+	t.Cleanup(func() { r.Close(context.Background()) })
+	ex, err := r.Execute(&Workflow{Name: "c", Tasks: []*Task{task("a")}}, ExecOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	cancel()
+	<-ex.Done()
+	evs := rec.events()
+	if last := evs[len(evs)-1]; last.Event != EventExecutionCancelled || last.Data.Reason != ErrClosed.Error() {
+		t.Errorf("last event %s %q, want %s %q", last.Event, last.Data.Reason, EventExecutionCancelled, ErrClosed.Error())
+	}
+}
+
 func TestCancelMidTask(t *testing.T) {
 	started := make(chan struct{})
 	a := funcAgent{work: func(ctx context.Context, _ *Job) (WorkResult, error) {
@@ -318,7 +347,7 @@ func TestCancelMidTask(t *testing.T) {
 		return WorkResult{}, ctx.Err()
 	}}
 	rec := &recorder{}
-	r := NewRunner(Options{Workspace: t.TempDir(), Sink: rec, Agents: Agents{"test": {
+	r := NewRunner(t.Context(), Options{Workspace: t.TempDir(), Sink: rec, Agents: Agents{"test": {
 		Worker: func(*Task, *AgentSpec) (Worker, error) { return a, nil },
 		QC:     func(*Task, *AgentSpec) (QC, error) { return a, nil },
 	}}})
@@ -446,7 +475,7 @@ func TestCancelKillsProcessGroup(t *testing.T) {
 	rec := &recorder{}
 	// The command leaves its pids in the workspace, which the sandbox lets
 	// it write only when the user's configuration says so.
-	r := NewRunner(Options{Workspace: ws, Sink: rec, Sandbox: SandboxSettings{Write: []string{ws}}})
+	r := NewRunner(t.Context(), Options{Workspace: ws, Sink: rec, Sandbox: SandboxSettings{Write: []string{ws}}})
 	ex, err := r.Execute(&Workflow{Name: "k", Tasks: []*Task{tk}}, ExecOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -509,7 +538,7 @@ func BenchmarkScheduler10kTasks(b *testing.B) {
 	cpu0 := cpuTime(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		r := NewRunner(Options{Workspace: ws, Agents: agents, Sink: sink})
+		r := NewRunner(b.Context(), Options{Workspace: ws, Agents: agents, Sink: sink})
 		ex, err := r.Execute(wf, ExecOptions{})
 		if err != nil {
 			b.Fatal(err)
@@ -620,7 +649,7 @@ func TestLateCancelIsNeverLost(t *testing.T) {
 				}()
 			}
 		})
-		r := NewRunner(Options{Workspace: t.TempDir(), Sink: sink, Agents: Agents{"test": {
+		r := NewRunner(t.Context(), Options{Workspace: t.TempDir(), Sink: sink, Agents: Agents{"test": {
 			Worker: func(*Task, *AgentSpec) (Worker, error) { return funcAgent{}, nil },
 			QC:     func(*Task, *AgentSpec) (QC, error) { return funcAgent{}, nil },
 		}}})
@@ -653,7 +682,7 @@ func TestLateCancelIsNeverLost(t *testing.T) {
 // its last task end.
 func TestCancelAfterTheLastTask(t *testing.T) {
 	rec := &recorder{}
-	r := NewRunner(Options{Workspace: t.TempDir(), Sink: rec, Agents: Agents{"test": {
+	r := NewRunner(t.Context(), Options{Workspace: t.TempDir(), Sink: rec, Agents: Agents{"test": {
 		Worker: func(*Task, *AgentSpec) (Worker, error) { return funcAgent{}, nil },
 		QC:     func(*Task, *AgentSpec) (QC, error) { return funcAgent{}, nil },
 	}}})

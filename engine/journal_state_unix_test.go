@@ -84,7 +84,7 @@ func TestLinkedExecutionsFolderIsRefused(t *testing.T) {
 	if err := os.Symlink(outside, filepath.Join(state, "executions")); err != nil {
 		t.Fatal(err)
 	}
-	r := NewRunner(Options{Workspace: ws, StateDir: state, Agents: execAs(funcAgent{})})
+	r := NewRunner(t.Context(), Options{Workspace: ws, StateDir: state, Agents: execAs(funcAgent{})})
 	defer r.Close(context.Background())
 	_, err := r.Prepare(parsedWorkflow(t, twoTasks), ExecOptions{})
 	if err == nil || !strings.Contains(err.Error(), filepath.Join(state, "executions")+" is a symbolic link") {
@@ -113,7 +113,7 @@ func TestPruneOfAJournalledTraversalRemovesNothingOutside(t *testing.T) {
 	j.append(Event{Seq: 2, ExecutionID: id, Event: EventExecutionComplete, Time: at, Data: EventData{Status: StatusFailed, Message: "m"}}, nil)
 	j.Close()
 
-	r := NewRunner(Options{Workspace: ws, StateDir: state, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
+	r := NewRunner(t.Context(), Options{Workspace: ws, StateDir: state, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
 	defer r.Close(context.Background())
 	if l := r.List(); len(l) != 0 {
 		t.Errorf("an execution with id %q was loaded: %+v", id, l)
@@ -160,7 +160,7 @@ func TestJournalEventsAreCheckedOnLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := NewRunner(Options{Workspace: ws, StateDir: state, Journal: jr, Agents: execAs(funcAgent{}), Logger: logger})
+	r := NewRunner(t.Context(), Options{Workspace: ws, StateDir: state, Journal: jr, Agents: execAs(funcAgent{}), Logger: logger})
 	defer r.Close(context.Background())
 	ex, ok := r.Get(id)
 	if !ok {

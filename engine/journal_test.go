@@ -66,7 +66,7 @@ func TestSinkSeesOnlyCommittedEvents(t *testing.T) {
 			bad.Add(1)
 		}
 	})
-	r := NewRunner(Options{Workspace: t.TempDir(), StateDir: state, Sink: sink, Journal: j, Agents: execAs(funcAgent{})})
+	r := NewRunner(t.Context(), Options{Workspace: t.TempDir(), StateDir: state, Sink: sink, Journal: j, Agents: execAs(funcAgent{})})
 	ex, err := r.Execute(parsedWorkflow(t, twoTasks), ExecOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +83,7 @@ func TestSinkSeesOnlyCommittedEvents(t *testing.T) {
 func TestHistoryAcrossRestart(t *testing.T) {
 	state, ws := t.TempDir(), t.TempDir()
 	rec := &recorder{}
-	r := NewRunner(Options{Workspace: ws, StateDir: state, Sink: rec, Journal: openJournal(t, state), Agents: execAs(funcAgent{
+	r := NewRunner(t.Context(), Options{Workspace: ws, StateDir: state, Sink: rec, Journal: openJournal(t, state), Agents: execAs(funcAgent{
 		work: func(_ context.Context, j *Job) (WorkResult, error) {
 			j.EnsureDir()
 			return WorkResult{}, os.WriteFile(filepath.Join(j.Dir, "out.txt"), []byte(j.Task.ID), 0o644)
@@ -96,7 +96,7 @@ func TestHistoryAcrossRestart(t *testing.T) {
 	last := first[len(first)-1].Seq
 
 	rec2 := &recorder{}
-	r2 := NewRunner(Options{Workspace: ws, StateDir: state, Sink: rec2, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
+	r2 := NewRunner(t.Context(), Options{Workspace: ws, StateDir: state, Sink: rec2, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
 	defer r2.Close(context.Background())
 	list := r2.List()
 	if len(list) != 1 || list[0].ExecutionID != ex.ID() || list[0].Status != StatusCompleted || list[0].Deliverables != 2 {
@@ -155,7 +155,7 @@ func TestInterruptedAndResume(t *testing.T) {
 	}}
 	rec := &recorder{}
 	j := openJournal(t, state)
-	r := NewRunner(Options{Workspace: ws, StateDir: state, Sink: rec, Journal: j, Agents: execAs(blockB)})
+	r := NewRunner(t.Context(), Options{Workspace: ws, StateDir: state, Sink: rec, Journal: j, Agents: execAs(blockB)})
 	ex, _ := r.Execute(parsedWorkflow(t, twoTasks), ExecOptions{})
 	deadline := time.Now().Add(10 * time.Second)
 	for index(rec.events(), EventWorkerStart, "b") < 0 {
@@ -171,7 +171,7 @@ func TestInterruptedAndResume(t *testing.T) {
 	r.mu.Unlock()
 
 	rec2 := &recorder{}
-	r2 := NewRunner(Options{Workspace: ws, StateDir: state, Sink: rec2, Journal: openJournal(t, state), Agents: execAs(blockB)})
+	r2 := NewRunner(t.Context(), Options{Workspace: ws, StateDir: state, Sink: rec2, Journal: openJournal(t, state), Agents: execAs(blockB)})
 	defer r2.Close(context.Background())
 	got, _ := r2.Get(ex.ID())
 	if s := got.Summary().Status; s != StatusInterrupted {
@@ -211,7 +211,7 @@ func TestInterruptedAndResume(t *testing.T) {
 
 func TestPrune(t *testing.T) {
 	state, ws := t.TempDir(), t.TempDir()
-	r := NewRunner(Options{Workspace: ws, StateDir: state, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
+	r := NewRunner(t.Context(), Options{Workspace: ws, StateDir: state, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
 	var ids []string
 	for range 3 {
 		ex, _ := r.Execute(parsedWorkflow(t, twoTasks), ExecOptions{})
@@ -232,7 +232,7 @@ func TestPrune(t *testing.T) {
 	if evs, _ := openJournalEvents(t, state, 0, ids[0]); len(evs) != 0 {
 		t.Errorf("pruned events remain: %d", len(evs))
 	}
-	r2 := NewRunner(Options{Workspace: ws, StateDir: state, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
+	r2 := NewRunner(t.Context(), Options{Workspace: ws, StateDir: state, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
 	defer r2.Close(context.Background())
 	if l := r2.List(); len(l) != 1 || l[0].ExecutionID != ids[2] {
 		t.Errorf("history after prune and restart: %+v", l)
@@ -243,7 +243,7 @@ func TestDamagedJournalIsKeptAside(t *testing.T) {
 	for _, damage := range []string{"garbage", "truncated"} {
 		t.Run(damage, func(t *testing.T) {
 			state := t.TempDir()
-			r := NewRunner(Options{Workspace: t.TempDir(), StateDir: state, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
+			r := NewRunner(t.Context(), Options{Workspace: t.TempDir(), StateDir: state, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
 			ex, _ := r.Execute(parsedWorkflow(t, twoTasks), ExecOptions{})
 			<-ex.Done()
 			r.Close(context.Background())
@@ -326,12 +326,12 @@ func journalOverhead(b *testing.B, wf *Workflow, agents Agents, sink Sink) {
 	state := b.TempDir()
 	var committed atomic.Int64
 	j := openJournal(b, state)
-	on := NewRunner(Options{Workspace: state, StateDir: state, Agents: agents, Journal: j, Sink: SinkFunc(func(ev Event) {
+	on := NewRunner(b.Context(), Options{Workspace: state, StateDir: state, Agents: agents, Journal: j, Sink: SinkFunc(func(ev Event) {
 		committed.Add(1)
 		sink.Emit(ev)
 	})})
 	ws := b.TempDir()
-	off := NewRunner(Options{Workspace: ws, StateDir: ws, Agents: agents, Sink: sink})
+	off := NewRunner(b.Context(), Options{Workspace: ws, StateDir: ws, Agents: agents, Sink: sink})
 	once := func(r *Runner) time.Duration {
 		start := time.Now()
 		ex, err := r.Execute(wf, ExecOptions{})
@@ -400,7 +400,7 @@ func BenchmarkJournalAppend(b *testing.B) {
 func TestSeqSurvivesPruningEverything(t *testing.T) {
 	state, ws := t.TempDir(), t.TempDir()
 	rec := &recorder{}
-	r := NewRunner(Options{Workspace: ws, StateDir: state, Sink: rec, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
+	r := NewRunner(t.Context(), Options{Workspace: ws, StateDir: state, Sink: rec, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
 	for range 2 {
 		ex, _ := r.Execute(parsedWorkflow(t, twoTasks), ExecOptions{})
 		<-ex.Done()
@@ -416,7 +416,7 @@ func TestSeqSurvivesPruningEverything(t *testing.T) {
 		t.Errorf("LastSeq after pruning everything: %d %v, want %d", got, err, last)
 	}
 	rec2 := &recorder{}
-	r2 := NewRunner(Options{Workspace: ws, StateDir: state, Sink: rec2, Journal: j, Agents: execAs(funcAgent{})})
+	r2 := NewRunner(t.Context(), Options{Workspace: ws, StateDir: state, Sink: rec2, Journal: j, Agents: execAs(funcAgent{})})
 	ex, _ := r2.Execute(parsedWorkflow(t, twoTasks), ExecOptions{})
 	<-ex.Done()
 	r2.Close(context.Background())
@@ -435,7 +435,7 @@ func TestPruneByAge(t *testing.T) {
 		}
 		return WorkResult{}, nil
 	}}
-	r := NewRunner(Options{Workspace: ws, StateDir: state, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
+	r := NewRunner(t.Context(), Options{Workspace: ws, StateDir: state, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
 	defer r.Close(context.Background())
 	var done []*Execution
 	for range 3 {
@@ -480,7 +480,7 @@ func TestPruneByAge(t *testing.T) {
 func TestPruneDuringClose(t *testing.T) {
 	for range 20 {
 		state, ws := t.TempDir(), t.TempDir()
-		r := NewRunner(Options{Workspace: ws, StateDir: state, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
+		r := NewRunner(t.Context(), Options{Workspace: ws, StateDir: state, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
 		var ids []string
 		for range 3 {
 			ex, _ := r.Execute(parsedWorkflow(t, twoTasks), ExecOptions{})
@@ -577,7 +577,7 @@ func TestHistoryOrder(t *testing.T) {
 		return out
 	}
 	want := []string{"ex_0000000000000000000000000B", "ex_0000000000000000000000000A"}
-	r := NewRunner(Options{Workspace: ws, StateDir: state, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
+	r := NewRunner(t.Context(), Options{Workspace: ws, StateDir: state, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
 	if got := ids(r); !slices.Equal(got, want) {
 		t.Errorf("listed %v, want %v (newest first)", got, want)
 	}
@@ -591,7 +591,7 @@ func TestHistoryOrder(t *testing.T) {
 	<-ex.Done()
 	r.Close(context.Background())
 
-	r2 := NewRunner(Options{Workspace: ws, StateDir: state, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
+	r2 := NewRunner(t.Context(), Options{Workspace: ws, StateDir: state, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
 	defer r2.Close(context.Background())
 	if got := ids(r2); !slices.Equal(got, want) {
 		t.Errorf("after resuming the older one and a restart: %v, want %v", got, want)
@@ -613,7 +613,7 @@ func failedOnce(t *testing.T) (state, ws, id string) {
 		}
 		return WorkResult{}, nil
 	}}
-	r := NewRunner(Options{Workspace: ws, StateDir: state, Journal: openJournal(t, state), Agents: execAs(zero)})
+	r := NewRunner(t.Context(), Options{Workspace: ws, StateDir: state, Journal: openJournal(t, state), Agents: execAs(zero)})
 	ex, err := r.Execute(parsedWorkflow(t, twoTasks), ExecOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -631,7 +631,7 @@ func failedOnce(t *testing.T) (state, ws, id string) {
 func TestResumeClaimsTheExecution(t *testing.T) {
 	state, ws, id := failedOnce(t)
 	rec := &recorder{}
-	r := NewRunner(Options{Workspace: ws, StateDir: state, Sink: rec, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
+	r := NewRunner(t.Context(), Options{Workspace: ws, StateDir: state, Sink: rec, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
 	defer r.Close(context.Background())
 
 	var wg sync.WaitGroup
@@ -686,7 +686,7 @@ func TestResumeClaimsTheExecution(t *testing.T) {
 // pruned; an event that cannot be decoded costs only itself.
 func TestUnreadableHistory(t *testing.T) {
 	state, ws := t.TempDir(), t.TempDir()
-	r := NewRunner(Options{Workspace: ws, StateDir: state, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
+	r := NewRunner(t.Context(), Options{Workspace: ws, StateDir: state, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
 	var ids []string
 	for range 3 {
 		ex, _ := r.Execute(parsedWorkflow(t, twoTasks), ExecOptions{})
@@ -702,7 +702,7 @@ func TestUnreadableHistory(t *testing.T) {
 	if _, err := j.db.Exec("UPDATE events SET envelope = ? WHERE seq = (SELECT MIN(seq) FROM events WHERE execution_id = ? AND name = ?)", "{not json", ids[1], EventTaskStart); err != nil {
 		t.Fatal(err)
 	}
-	r2 := NewRunner(Options{Workspace: ws, StateDir: state, Journal: j, Agents: execAs(funcAgent{})})
+	r2 := NewRunner(t.Context(), Options{Workspace: ws, StateDir: state, Journal: j, Agents: execAs(funcAgent{})})
 	defer r2.Close(context.Background())
 	list := r2.List()
 	if len(list) != 3 {
@@ -731,7 +731,7 @@ func TestUnreadableHistory(t *testing.T) {
 func TestRunnerFlush(t *testing.T) {
 	state := t.TempDir()
 	rec := &recorder{}
-	r := NewRunner(Options{Workspace: t.TempDir(), StateDir: state, Sink: rec, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
+	r := NewRunner(t.Context(), Options{Workspace: t.TempDir(), StateDir: state, Sink: rec, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
 	ex, _ := r.Execute(parsedWorkflow(t, twoTasks), ExecOptions{})
 	<-ex.Done()
 	if err := r.Flush(); err != nil {

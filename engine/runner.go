@@ -58,9 +58,12 @@ type Runner struct {
 	opts Options
 	log  *slog.Logger
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	// ctx is the parent of every execution's context; cancelled, with
+	// ErrClosed as its cause, when the caller's context is done or on Close.
+	ctx       context.Context
+	cancel    context.CancelCauseFunc
+	stopAfter func() bool
+	wg        sync.WaitGroup
 
 	// mu orders events: seq assignment, state updates and the hand-off to
 	// the sink happen together, so every listener sees one total order.
@@ -97,8 +100,11 @@ func (r *Runner) stateDir() (*statedir.Dir, error) {
 // id the sidecar made or checked (CheckExecutionID).
 func executionFolder(id string) string { return "executions/" + id }
 
-// NewRunner returns a Runner ready to execute workflows.
-func NewRunner(opts Options) *Runner {
+// NewRunner returns a Runner ready to execute workflows. Its executions
+// run under a context derived from ctx: cancelling ctx cancels them, each
+// ending with execution-cancelled, as Close does. Close still owns the
+// shutdown (the journal, the state folder) and is called either way.
+func NewRunner(ctx context.Context, opts Options) *Runner {
 	if opts.StateDir == "" {
 		opts.StateDir = filepath.Join(opts.Workspace, ".mimir")
 	}
@@ -114,12 +120,16 @@ func NewRunner(opts Options) *Runner {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	// The caller's values are kept; its cancellation becomes ErrClosed, so
+	// that executions end saying why ("the sidecar is shutting down"), not
+	// "context canceled".
+	base, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	r := &Runner{
 		opts:       opts,
 		log:        opts.Logger,
-		ctx:        ctx,
+		ctx:        base,
 		cancel:     cancel,
+		stopAfter:  context.AfterFunc(ctx, func() { cancel(ErrClosed) }),
 		seq:        opts.LastSeq,
 		executions: map[string]*Execution{},
 	}
@@ -328,7 +338,8 @@ func (r *Runner) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		err = fmt.Errorf("close runner: executions still stopping: %w", ctx.Err())
 	}
-	r.cancel()
+	r.stopAfter()
+	r.cancel(ErrClosed)
 	r.mu.Lock()
 	j := r.journal
 	r.journal = nil // later events (none are expected) go straight to the sink

@@ -207,7 +207,7 @@ func FuzzStateFolder(f *testing.F) {
 		if o.err == nil {
 			opts.Journal = o.j
 		}
-		r := within(t, "NewRunner", func() *engine.Runner { return engine.NewRunner(opts) })
+		r := within(t, "NewRunner", func() *engine.Runner { return engine.NewRunner(t.Context(), opts) })
 		wf, err := engine.ParseWorkflow(filepath.Join(ws, "wf.yaml"), []byte(fuzzWorkflow))
 		if err != nil {
 			t.Fatal(err)

@@ -101,7 +101,7 @@ func (s *server) initialize(ctx context.Context, params json.RawMessage) (any, e
 			from = last
 		}
 	}
-	runner := engine.NewRunner(engine.Options{
+	runner := engine.NewRunner(s.ctx, engine.Options{
 		Workspace: ws.Dir(),
 		StateDir:  ws.StateDir(),
 		Agents:    agents,

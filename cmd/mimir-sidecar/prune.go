@@ -14,7 +14,7 @@ import (
 
 // pruneCmd removes old executions from the workspace's history, with their
 // staging folders.
-func pruneCmd(_ context.Context, args []string, stdout, stderr io.Writer) error {
+func pruneCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("prune", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	wsDir := fs.String("workspace", ".", "the workspace whose history to prune")
@@ -60,7 +60,7 @@ func pruneCmd(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	runner := engine.NewRunner(engine.Options{Workspace: ws.Dir(), StateDir: ws.StateDir(), Journal: journal, Logger: log})
+	runner := engine.NewRunner(ctx, engine.Options{Workspace: ws.Dir(), StateDir: ws.StateDir(), Journal: journal, Logger: log})
 	defer runner.Close(context.Background())
 	removed, err := runner.Prune(maxAge, *keep)
 	fmt.Fprintf(stdout, "removed %d %s\n", len(removed), map[bool]string{true: "execution", false: "executions"}[len(removed) == 1])

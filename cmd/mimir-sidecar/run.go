@@ -100,7 +100,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintln(stderr, w)
 	}
 	hub := notify.NewHub(8192)
-	runner := engine.NewRunner(engine.Options{
+	runner := engine.NewRunner(ctx, engine.Options{
 		Workspace: ws.Dir(),
 		StateDir:  ws.StateDir(),
 		Agents:    agents,

@@ -110,7 +110,7 @@ func TestAPIKeyNotInJournal(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var events []engine.Event
-	runner := engine.NewRunner(engine.Options{
+	runner := engine.NewRunner(t.Context(), engine.Options{
 		Workspace: ws,
 		StateDir:  stateDir,
 		Journal:   journal,

@@ -25,7 +25,7 @@ func TestExampleWorkflow(t *testing.T) {
 		answer("Wrote review.md."),
 		verdictAnswer(true, 90, "Both bugs found.", nil, nil),
 	)
-	runner := engine.NewRunner(engine.Options{Workspace: t.TempDir(), Agents: engine.Agents{"exec": engine.ExecAgent(), "llm": Kind(testConfig(f.URL()))}})
+	runner := engine.NewRunner(t.Context(), engine.Options{Workspace: t.TempDir(), Agents: engine.Agents{"exec": engine.ExecAgent(), "llm": Kind(testConfig(f.URL()))}})
 	defer runner.Close(t.Context())
 	ex, err := runner.Execute(wf, engine.ExecOptions{})
 	if err != nil {

@@ -383,7 +383,7 @@ func runWorkflow(t *testing.T, workflowYAML string, files map[string]string, cfg
 	}
 	var mu sync.Mutex
 	var events []engine.Event
-	runner := engine.NewRunner(engine.Options{
+	runner := engine.NewRunner(t.Context(), engine.Options{
 		Workspace: ws,
 		Agents:    engine.Agents{"exec": engine.ExecAgent(), "llm": Kind(cfg, opts...)},
 		Sink: engine.SinkFunc(func(ev engine.Event) {
