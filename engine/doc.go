@@ -23,9 +23,9 @@
 // a QC that cannot be made each fail the attempt; none passes it.
 //
 // Agents are built per task from the workflow's agent specs by the
-// [AgentKind]s in [Options].Agents, keyed by type: the exec agent
-// ([ExecAgent], the default) and those the caller adds, such as the llm
-// agent (package engine/llm). Agents run commands through
+// [AgentKind]s in [Options].Agents, keyed by type. The engine ships none:
+// the caller passes them, such as the exec agent (package engine/exec) or
+// the llm agent (package engine/llm). Agents run commands through
 // [RunCommand], which keeps them in the task's folder, under the sandbox
 // and inside the execution's process control.
 //

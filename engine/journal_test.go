@@ -311,7 +311,7 @@ func BenchmarkJournalRealTasks(b *testing.B) {
 	for i := range n {
 		fmt.Fprintf(&src, "  - {id: t%d, worker: {command: \"true\"}, qc: {command: \"true\"}}\n", i)
 	}
-	journalOverhead(b, parsedWorkflow(b, src.String()), DefaultAgents(), SinkFunc(func(Event) {}))
+	journalOverhead(b, parsedWorkflow(b, src.String()), Agents{"exec": commandAgent()}, SinkFunc(func(Event) {}))
 }
 
 // journalOverhead times only executions: the runners (and the journal) are

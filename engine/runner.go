@@ -39,7 +39,7 @@ type Options struct {
 	// Parallelism is how many tasks of one execution run at once when the
 	// workflow does not say; default one per CPU.
 	Parallelism int
-	// Agents are the agent types workflows may name; default DefaultAgents.
+	// Agents are the agent types workflows may name (see Agents).
 	Agents Agents
 	Sink   Sink
 	Logger *slog.Logger
@@ -110,9 +110,6 @@ func NewRunner(ctx context.Context, opts Options) *Runner {
 	}
 	if opts.Parallelism <= 0 {
 		opts.Parallelism = runtime.NumCPU()
-	}
-	if opts.Agents == nil {
-		opts.Agents = DefaultAgents()
 	}
 	if opts.Sink == nil {
 		opts.Sink = SinkFunc(func(Event) {})

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/engine/exec"
 	"github.com/mimir-sidecar/mimir-sidecar/internal/safefile"
 	"github.com/mimir-sidecar/mimir-sidecar/notify"
 	"github.com/mimir-sidecar/mimir-sidecar/workspace"
@@ -203,7 +204,7 @@ func FuzzStateFolder(f *testing.F) {
 			j, _, err := engine.OpenJournal(state, nil)
 			return opened{j, err}
 		})
-		opts := engine.Options{Workspace: ws, StateDir: state}
+		opts := engine.Options{Workspace: ws, StateDir: state, Agents: engine.Agents{"exec": exec.Agent()}}
 		if o.err == nil {
 			opts.Journal = o.j
 		}

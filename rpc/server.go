@@ -29,6 +29,7 @@ import (
 	"go.lsp.dev/jsonrpc2"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/engine/exec"
 	"github.com/mimir-sidecar/mimir-sidecar/notify"
 	"github.com/mimir-sidecar/mimir-sidecar/workspace"
 )
@@ -71,7 +72,7 @@ type Options struct {
 	// DefaultWorkspace is used when the client names no workspace.
 	DefaultWorkspace string
 	// Agents gives the agent types available in a workspace; default
-	// engine.DefaultAgents.
+	// the exec agent alone.
 	Agents func(ws *workspace.Workspace) (engine.Agents, error)
 	// Sandbox gives the user's sandbox settings for a workspace and
 	// warnings to show; default: the zero settings (fence where the
@@ -243,7 +244,7 @@ func newServer(opts Options) *server {
 		opts.MaxUnanswered = DefaultMaxUnanswered
 	}
 	if opts.Agents == nil {
-		opts.Agents = func(*workspace.Workspace) (engine.Agents, error) { return engine.DefaultAgents(), nil }
+		opts.Agents = func(*workspace.Workspace) (engine.Agents, error) { return engine.Agents{"exec": exec.Agent()}, nil }
 	}
 	if opts.StopTimeout <= 0 {
 		opts.StopTimeout = 1500 * time.Millisecond

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/engine/exec"
 )
 
 func noEnv(string) string { return "" }
@@ -450,7 +451,7 @@ func TestBrokenConfigFailsOnlyLLMWorkflows(t *testing.T) {
 			if !strings.Contains(logs.String(), "llm configuration unusable") {
 				t.Errorf("the broken configuration is not logged:\n%s", logs)
 			}
-			r := engine.NewRunner(t.Context(), engine.Options{Workspace: ws, Agents: engine.Agents{"exec": engine.ExecAgent(), "llm": kind}})
+			r := engine.NewRunner(t.Context(), engine.Options{Workspace: ws, Agents: engine.Agents{"exec": exec.Agent(), "llm": kind}})
 			defer r.Close(t.Context())
 
 			exec, err := engine.ParseWorkflow("exec.yaml", []byte("name: e\ntasks:\n  - id: t\n    worker: {command: 'true'}\n"))
