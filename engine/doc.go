@@ -42,6 +42,6 @@
 //
 // When [Options].Journal is set, each event is kept there before the Sink
 // sees it, and a new Runner lists the executions it holds, marks those cut
-// off by a crash as interrupted, and can resume them. A [Journal] keeps
-// them in SQLite under the state folder.
+// off by a crash as interrupted, and can resume them. Package
+// engine/journal keeps them in SQLite under the state folder.
 package engine

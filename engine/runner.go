@@ -29,6 +29,32 @@ type SinkFunc func(Event)
 // Emit calls f.
 func (f SinkFunc) Emit(ev Event) { f(ev) }
 
+// A Journal keeps every event, and each execution's record, before any
+// listener sees them, so that a restarted sidecar lists, replays and
+// resumes what ran before. *journal.Journal (package engine/journal) is
+// one; the runner owns it from NewRunner and closes it.
+type Journal interface {
+	// LastSeq is the seq of the newest event ever kept.
+	LastSeq() (uint64, error)
+	// Load reads every execution kept, with its events, oldest first.
+	Load() ([]PastExecution, error)
+	// Start begins keeping events: each goes to sink once it is kept, in
+	// the order Append was called.
+	Start(sink Sink)
+	// Append queues ev, and rec when ev begins an execution. It blocks
+	// only while the journal is far behind, until StopWaiting.
+	Append(ev Event, rec *Record) error
+	// Flush waits until every event appended so far has been handed on;
+	// on a closed journal it returns nil at once.
+	Flush() error
+	// Forget removes executions and their events.
+	Forget(ids []string) error
+	// StopWaiting lets go of Append and Flush calls waiting on a disk
+	// that cannot write: the runner's time to stop is up.
+	StopWaiting()
+	Close() error
+}
+
 // Options configure a Runner.
 type Options struct {
 	// Workspace is the root folder the executions work for.
@@ -47,7 +73,8 @@ type Options struct {
 	LastSeq uint64
 	// Journal, when set, keeps every event before the sink sees it, and the
 	// runner starts with the executions it holds. The runner closes it.
-	Journal *Journal
+	// (Leave it nil, not a nil *journal.Journal, for none.)
+	Journal Journal
 	// Sandbox is the user's own sandbox settings (see SandboxSettings).
 	Sandbox SandboxSettings
 }
@@ -72,7 +99,7 @@ type Runner struct {
 	executions map[string]*Execution
 	order      []*Execution
 	closed     bool
-	journal    *Journal // nil once closed
+	journal    Journal // nil once closed
 
 	// stateMu guards state, the state folder, opened on first use so that
 	// a refused folder fails the executions that need it, not the runner.
@@ -137,7 +164,7 @@ func NewRunner(ctx context.Context, opts Options) *Runner {
 		} else {
 			r.seq = max(r.seq, last)
 		}
-		j.start(opts.Sink)
+		j.Start(opts.Sink)
 		r.loadHistory()
 	}
 	return r
@@ -302,11 +329,7 @@ func (r *Runner) Flush() error {
 	if j == nil {
 		return nil
 	}
-	if err := j.flush(); err != nil && !errors.Is(err, ErrJournalClosed) {
-		return err
-	}
-	// A closed journal handed everything on before it closed.
-	return nil
+	return j.Flush()
 }
 
 // Close cancels every running execution and waits, until ctx is done, for
@@ -315,7 +338,7 @@ func (r *Runner) Close(ctx context.Context) error {
 	if j := r.opts.Journal; j != nil {
 		// An emit blocked on a journal that cannot write holds r.mu; past
 		// the deadline the journal stops waiting for the disk.
-		defer context.AfterFunc(ctx, j.stopWaiting)()
+		defer context.AfterFunc(ctx, j.StopWaiting)()
 	}
 	r.mu.Lock()
 	r.closed = true
@@ -378,11 +401,11 @@ func (r *Runner) emitLocked(ex *Execution, name string, data EventData) {
 		r.opts.Sink.Emit(ev)
 		return
 	}
-	var rec *journalRecord
+	var rec *Record
 	if name == EventExecutionStart {
-		rec = &journalRecord{id: ex.id, name: ex.wf.Name, path: ex.wf.Path, dir: ex.wf.Dir, source: ex.wf.Source}
+		rec = &Record{ID: ex.id, Workflow: ex.wf.Name, Path: ex.wf.Path, Dir: ex.wf.Dir, Source: ex.wf.Source}
 	}
-	if err := r.journal.append(ev, rec); err != nil {
+	if err := r.journal.Append(ev, rec); err != nil {
 		// Not kept, so not shown: a listener sees nothing the journal
 		// lacks.
 		r.log.Error("an event could not be journaled; it is dropped", "err", err)

@@ -10,6 +10,7 @@ import (
 	"go.lsp.dev/protocol"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/engine/journal"
 	"github.com/mimir-sidecar/mimir-sidecar/notify"
 	"github.com/mimir-sidecar/mimir-sidecar/rpc/internal/progress"
 )
@@ -120,7 +121,7 @@ func (s *server) catchUp(ctx context.Context, f *forwarder, last, next uint64) e
 	if j == nil {
 		return errors.New("this sidecar keeps no journal")
 	}
-	got, err := j.Between(ctx, last, next, func(e engine.Stored) error {
+	got, err := j.Between(ctx, last, next, func(e journal.Stored) error {
 		return s.forward(ctx, f, e.JSON)
 	})
 	if err == nil && got+1 < next {

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/engine/journal"
 	"github.com/mimir-sidecar/mimir-sidecar/internal/launcher/launchertest"
 	"github.com/mimir-sidecar/mimir-sidecar/notify"
 )
@@ -435,11 +436,11 @@ func TestPruneCommand(t *testing.T) {
 // journalFake serves a fixed set of envelopes as the journal would.
 type journalFake []engine.Event
 
-func (j journalFake) Between(_ context.Context, after, before uint64, fn func(engine.Stored) error) (uint64, error) {
+func (j journalFake) Between(_ context.Context, after, before uint64, fn func(journal.Stored) error) (uint64, error) {
 	for _, ev := range j {
 		if ev.Seq > after && ev.Seq < before {
 			b, _ := json.Marshal(ev)
-			if err := fn(engine.Stored{Seq: ev.Seq, ExecutionID: ev.ExecutionID, Name: ev.Event, JSON: b}); err != nil {
+			if err := fn(journal.Stored{Seq: ev.Seq, ExecutionID: ev.ExecutionID, Name: ev.Event, JSON: b}); err != nil {
 				return after, err
 			}
 			after = ev.Seq

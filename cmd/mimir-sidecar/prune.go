@@ -8,6 +8,7 @@ import (
 	"io"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/engine/journal"
 	"github.com/mimir-sidecar/mimir-sidecar/internal/age"
 	"github.com/mimir-sidecar/mimir-sidecar/workspace"
 )
@@ -53,14 +54,14 @@ func pruneCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	journal, _, err := engine.OpenJournal(ws.StateDir(), log)
-	if errors.Is(err, engine.ErrJournalBusy) {
+	j, _, err := journal.Open(ws.StateDir(), log)
+	if errors.Is(err, journal.ErrJournalBusy) {
 		return fmt.Errorf("%w: prune from the editor (mimir/prune), or close it first", err)
 	}
 	if err != nil {
 		return err
 	}
-	runner := engine.NewRunner(ctx, engine.Options{Workspace: ws.Dir(), StateDir: ws.StateDir(), Journal: journal, Logger: log})
+	runner := engine.NewRunner(ctx, engine.Options{Workspace: ws.Dir(), StateDir: ws.StateDir(), Journal: j, Logger: log})
 	defer runner.Close(context.Background())
 	removed, err := runner.Prune(maxAge, *keep)
 	fmt.Fprintf(stdout, "removed %d %s\n", len(removed), map[bool]string{true: "execution", false: "executions"}[len(removed) == 1])

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/engine/journal"
 	"github.com/mimir-sidecar/mimir-sidecar/internal/mirror"
 	"github.com/mimir-sidecar/mimir-sidecar/internal/safefile"
 	"github.com/mimir-sidecar/mimir-sidecar/notify"
@@ -74,16 +75,16 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := ws.EnsureStateDir(); err != nil {
 		return err
 	}
-	journal, status, err := engine.OpenJournal(ws.StateDir(), log)
+	jr, status, err := journal.Open(ws.StateDir(), log)
 	if status.Damaged != "" {
 		fmt.Fprintf(stderr, "⚠️ The execution history was damaged (%v); a copy is kept at %s and a new history started.\n", status.Err, status.Damaged)
 	}
-	if errors.Is(err, engine.ErrJournalBusy) {
+	if errors.Is(err, journal.ErrJournalBusy) {
 		if *resume != "" {
 			return fmt.Errorf("%w: resume from the editor that runs it, or close it first", err)
 		}
 		fmt.Fprintf(stderr, "⚠️ %v: this run is not kept in the workspace's history.\n", err)
-		journal = nil
+		jr = nil
 	} else if err != nil {
 		return err
 	}
@@ -100,15 +101,18 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintln(stderr, w)
 	}
 	hub := notify.NewHub(8192)
-	runner := engine.NewRunner(ctx, engine.Options{
+	opts := engine.Options{
 		Workspace: ws.Dir(),
 		StateDir:  ws.StateDir(),
 		Agents:    agents,
 		Logger:    log,
 		Sink:      hubSink(hub),
-		Journal:   journal,
 		Sandbox:   fence,
-	})
+	}
+	if jr != nil { // a nil *journal.Journal would be a journal, not none
+		opts.Journal = jr
+	}
+	runner := engine.NewRunner(ctx, opts)
 	// Closing the runner flushes the journal: every event is on disk before
 	// the process ends.
 	defer runner.Close(context.Background())
@@ -123,7 +127,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	var sseMirror *mirror.Mirror
 	if *sse {
-		sseMirror, err = mirror.Options{Addr: *sseAddr, AllowOrigins: sseOrigins, Logger: log.With("component", "sse")}.Start(ws, hub, runner, journal)
+		sseMirror, err = mirror.Options{Addr: *sseAddr, AllowOrigins: sseOrigins, Logger: log.With("component", "sse")}.Start(ws, hub, runner, jr)
 		if err != nil {
 			return err
 		}
@@ -140,8 +144,8 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		p = jsonPrinter{w: stdout}
 	}
 	f := &follower{hub: hub, id: ex.ID(), p: p, stderr: stderr, final: []string{engine.EventDeliverablesSaved, engine.EventExecutionCancelled}}
-	if journal != nil {
-		f.journal = journal
+	if jr != nil {
+		f.journal = jr
 	}
 	printed := make(chan error, 1)
 	followCtx, stopFollowing := context.WithCancel(ctx)
@@ -260,7 +264,7 @@ var errFollowDone = errors.New("execution finished")
 // eventSource is where events the hub no longer holds are found: the
 // journal.
 type eventSource interface {
-	Between(ctx context.Context, after, before uint64, fn func(engine.Stored) error) (uint64, error)
+	Between(ctx context.Context, after, before uint64, fn func(journal.Stored) error) (uint64, error)
 }
 
 // follower prints one execution's events as the hub delivers them. When the
@@ -312,7 +316,7 @@ func (f *follower) fill(ctx context.Context, since, before uint64) error {
 		fmt.Fprintf(f.stderr, "⚠️ %d events after #%d were not shown: the output fell behind and they are no longer kept (this run has no journal to read them from)\n", before-since-1, since)
 		return nil
 	}
-	last, err := f.journal.Between(ctx, since, before, func(e engine.Stored) error {
+	last, err := f.journal.Between(ctx, since, before, func(e journal.Stored) error {
 		return f.print(notify.Event{Seq: e.Seq, ExecutionID: e.ExecutionID, Name: e.Name, JSON: e.JSON})
 	})
 	if err != nil {

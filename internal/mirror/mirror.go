@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/engine/journal"
 	"github.com/mimir-sidecar/mimir-sidecar/notify"
 	"github.com/mimir-sidecar/mimir-sidecar/workspace"
 )
@@ -30,7 +31,7 @@ type Options struct {
 // <workspace>/.mimir/sidecar.json (mode 0600) so headless listeners find
 // it, unless that file names another sidecar's mirror that is still up;
 // Close removes the file if it is still this mirror's.
-func (o Options) Start(ws *workspace.Workspace, hub *notify.Hub, runner *engine.Runner, journal *engine.Journal) (*Mirror, error) {
+func (o Options) Start(ws *workspace.Workspace, hub *notify.Hub, runner *engine.Runner, journal *journal.Journal) (*Mirror, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -65,7 +66,7 @@ func (o Options) Start(ws *workspace.Workspace, hub *notify.Hub, runner *engine.
 	return &Mirror{SSE: s, discovery: path, own: own, wrote: wrote}, nil
 }
 
-func backlog(j *engine.Journal) notify.Backlog {
+func backlog(j *journal.Journal) notify.Backlog {
 	if j == nil {
 		return nil // a nil *journalBacklog in the interface would not be nil
 	}
@@ -73,7 +74,7 @@ func backlog(j *engine.Journal) notify.Backlog {
 }
 
 // journalBacklog serves the mirror's resumes from the journal.
-type journalBacklog struct{ j *engine.Journal }
+type journalBacklog struct{ j *journal.Journal }
 
 func (b journalBacklog) Since(ctx context.Context, after uint64, max int) ([]notify.Event, error) {
 	stored, err := b.j.Since(ctx, after, max)
