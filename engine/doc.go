@@ -4,7 +4,9 @@
 // A [Workflow] is parsed and validated from YAML or JSON ([ParseWorkflow]).
 // A [Runner] executes workflows; each run is an [Execution] with an id
 // ("ex_…") and a folder under the state folder (<workspace>/.mimir) where
-// its tasks stage their files.
+// its tasks stage their files. Executions run under the context given to
+// [NewRunner]; [Runner.Close] cancels them, waits for their last events
+// and closes the journal.
 //
 // # Scheduling
 //
@@ -18,12 +20,12 @@
 //
 // Each attempt of a task runs its [Worker], then its [QC]. A QC that fails
 // returns a [Gap] (feedback, issues, required fixes); the next attempt's
-// worker is handed it, in [Job].Gap and as a JSON file for commands, until
+// worker is handed it, in [Job.Gap] and as a JSON file for commands, until
 // the task passes or its attempts run out. A worker's error, a timeout and
 // a QC that cannot be made each fail the attempt; none passes it.
 //
 // Agents are built per task from the workflow's agent specs by the
-// [AgentKind]s in [Options].Agents, keyed by type. The engine ships none:
+// [AgentKind]s in [Options.Agents], keyed by type. The engine ships none:
 // the caller passes them, such as the exec agent (package engine/exec) or
 // the llm agent (package engine/llm). Agents run commands through
 // [RunCommand], which keeps them in the task's folder, under the sandbox
@@ -40,7 +42,7 @@
 //
 // # The journal
 //
-// When [Options].Journal is set, each event is kept there before the Sink
+// When [Options.Journal] is set, each event is kept there before the Sink
 // sees it, and a new Runner lists the executions it holds, marks those cut
 // off by a crash as interrupted, and can resume them. Package
 // engine/journal keeps them in SQLite under the state folder.
