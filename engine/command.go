@@ -18,10 +18,10 @@ import (
 // command must not grow the sidecar's memory.
 const maxOutputTail = 64 << 10
 
-// RunCommand runs command for job in its staging folder under the exec
-// agent's limits, for agents that run commands of their own (an llm
-// worker's tool): the same environment (MIMIR_* plus env, whose entries
-// win over the sidecar's own, so an empty value hides a variable), a
+// RunCommand runs command for job in its staging folder, the one way every
+// agent runs one (the exec agent's commands, an llm worker's tool): the
+// environment (MIMIR_* plus env, whose entries win over the sidecar's own,
+// so an empty value hides a variable), the task's sandbox fence, a
 // launcher that kills all it started when the call ends, and ctx for the
 // timeout. It returns the last 64 KiB of the combined output; stdout,
 // when not nil, is also given the command's standard output as it comes
@@ -139,11 +139,10 @@ func (t *tail) String() string {
 }
 
 // OutputIssues is what a gap lists as the issues of a command that
-// failed: the last lines of its output, where the reason is.
-func OutputIssues(output string) []string { return lastLines(output, 10) }
-
-func lastLines(s string, n int) []string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
+// failed: the last ten lines of its output, where the reason is.
+func OutputIssues(output string) []string {
+	const n = 10
+	lines := strings.Split(strings.TrimSpace(output), "\n")
 	if len(lines) == 1 && lines[0] == "" {
 		return []string{}
 	}
