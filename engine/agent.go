@@ -102,19 +102,15 @@ type QC interface {
 	Check(ctx context.Context, job *Job) (Verdict, error)
 }
 
-// Agents builds the agents a workflow names. The engine ships the exec
-// agent; others (llm) are added by whoever wires the engine up.
+// Agents builds the agents a workflow names, by type ("exec" when a spec
+// names none). The engine ships none: whoever wires it up passes them
+// (package engine/exec, engine/llm).
 type Agents map[string]AgentKind
 
 // AgentKind makes the worker and QC agents of one type.
 type AgentKind struct {
 	Worker func(task *Task, spec *AgentSpec) (Worker, error)
 	QC     func(task *Task, spec *AgentSpec) (QC, error)
-}
-
-// DefaultAgents is the set that needs no network.
-func DefaultAgents() Agents {
-	return Agents{"exec": ExecAgent()}
 }
 
 func (a Agents) worker(wf *Workflow, t *Task) (Worker, error) {

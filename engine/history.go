@@ -9,21 +9,38 @@ import (
 	"time"
 )
 
+// Record is what a journal keeps of an execution besides its events: its
+// id and enough to rebuild its workflow.
+type Record struct {
+	ID       string
+	Workflow string // its name
+	Path     string
+	Dir      string
+	Source   []byte
+}
+
+// PastExecution is an execution read back from a journal, with its
+// events, oldest first.
+type PastExecution struct {
+	Record
+	Events []Event
+}
+
 // loadHistory registers the journal's executions as finished ones, and
 // records that those still running when the last sidecar stopped were
 // interrupted (their launchers stopped their commands when it died).
 func (r *Runner) loadHistory() {
-	stored, err := r.journal.load()
+	stored, err := r.journal.Load()
 	if err != nil {
 		r.log.Error("load past executions", "err", err)
 		return
 	}
 	for _, s := range stored {
-		ex := r.restore(s)
-		for _, ev := range s.events {
+		ex := r.restore(s.Record)
+		for _, ev := range s.Events {
 			ex.state.apply(ev)
 		}
-		r.executions[s.id] = ex
+		r.executions[s.ID] = ex
 		r.order = append(r.order, ex)
 		if ex.state.sum.Status == StatusRunning {
 			r.emit(ex, EventExecutionInterrupted, EventData{Reason: "the sidecar stopped while it ran", Message: msgExecutionInterrupted})
@@ -35,26 +52,26 @@ func (r *Runner) loadHistory() {
 // no longer parses is kept all the same, rebuilt from its events, so that
 // it is listed, its deliverables saved and it can be pruned; only resuming
 // it is refused.
-func (r *Runner) restore(s storedExecution) *Execution {
+func (r *Runner) restore(s Record) *Execution {
 	ctx, cancel := context.WithCancelCause(r.ctx)
 	cancel(errors.New("finished before this sidecar started"))
 	ex := &Execution{
-		r: r, id: s.id, dir: filepath.Join(r.opts.StateDir, "executions", s.id), parallelism: 1,
+		r: r, id: s.ID, dir: filepath.Join(r.opts.StateDir, "executions", s.ID), parallelism: 1,
 		ctx: ctx, cancel: cancel, done: make(chan struct{}), finished: true,
 	}
 	ex.start.Do(func() {}) // nothing to run
 	close(ex.done)
-	wf, err := ParseWorkflow(s.path, s.source)
+	wf, err := ParseWorkflow(s.Path, s.Source)
 	if err != nil {
-		r.log.Warn("a past execution's workflow no longer parses; it is listed but cannot be resumed", "execution", s.id, "err", err)
+		r.log.Warn("a past execution's workflow no longer parses; it is listed but cannot be resumed", "execution", s.ID, "err", err)
 		ex.broken = err
-		ex.wf = &Workflow{Name: s.name, Path: s.path, Dir: s.dir, Source: s.source}
-		ex.state = newOpenState(s.id, s.name, s.path)
+		ex.wf = &Workflow{Name: s.Workflow, Path: s.Path, Dir: s.Dir, Source: s.Source}
+		ex.state = newOpenState(s.ID, s.Workflow, s.Path)
 		return ex
 	}
-	wf.Path, wf.Dir = s.path, s.dir
+	wf.Path, wf.Dir = s.Path, s.Dir
 	ex.wf = wf
-	ex.state = newState(s.id, wf)
+	ex.state = newState(s.ID, wf)
 	return ex
 }
 
@@ -143,9 +160,9 @@ func (r *Runner) Prune(olderThan time.Duration, keep int) ([]string, error) {
 	if j != nil {
 		// Their last events may still be on their way to the disk; deleting
 		// before they land would bring them back.
-		err := j.flush()
+		err := j.Flush()
 		if err == nil {
-			err = j.forget(ids)
+			err = j.Forget(ids)
 		}
 		if err != nil {
 			// Their files stay with their records, for the next sidecar.

@@ -91,7 +91,7 @@ tasks:
 		},
 	}
 	exec := AgentKind{Worker: record("worker"), QC: func(*Task, *AgentSpec) (QC, error) { return nil, nil }}
-	r := NewRunner(Options{Workspace: t.TempDir(), Agents: Agents{"exec": exec, "llm": llm}})
+	r := NewRunner(t.Context(), Options{Workspace: t.TempDir(), Agents: Agents{"exec": exec, "llm": llm}})
 	defer r.Close(t.Context())
 	if _, err := r.Prepare(wf, ExecOptions{}); err != nil {
 		t.Fatal(err)

@@ -29,6 +29,32 @@ type SinkFunc func(Event)
 // Emit calls f.
 func (f SinkFunc) Emit(ev Event) { f(ev) }
 
+// A Journal keeps every event, and each execution's record, before any
+// listener sees them, so that a restarted sidecar lists, replays and
+// resumes what ran before. *journal.Journal (package engine/journal) is
+// one; the runner owns it from NewRunner and closes it.
+type Journal interface {
+	// LastSeq is the seq of the newest event ever kept.
+	LastSeq() (uint64, error)
+	// Load reads every execution kept, with its events, oldest first.
+	Load() ([]PastExecution, error)
+	// Start begins keeping events: each goes to sink once it is kept, in
+	// the order Append was called.
+	Start(sink Sink)
+	// Append queues ev, and rec when ev begins an execution. It blocks
+	// only while the journal is far behind, until StopWaiting.
+	Append(ev Event, rec *Record) error
+	// Flush waits until every event appended so far has been handed on;
+	// on a closed journal it returns nil at once.
+	Flush() error
+	// Forget removes executions and their events.
+	Forget(ids []string) error
+	// StopWaiting lets go of Append and Flush calls waiting on a disk
+	// that cannot write: the runner's time to stop is up.
+	StopWaiting()
+	Close() error
+}
+
 // Options configure a Runner.
 type Options struct {
 	// Workspace is the root folder the executions work for.
@@ -39,7 +65,7 @@ type Options struct {
 	// Parallelism is how many tasks of one execution run at once when the
 	// workflow does not say; default one per CPU.
 	Parallelism int
-	// Agents are the agent types workflows may name; default DefaultAgents.
+	// Agents are the agent types workflows may name (see Agents).
 	Agents Agents
 	Sink   Sink
 	Logger *slog.Logger
@@ -47,7 +73,8 @@ type Options struct {
 	LastSeq uint64
 	// Journal, when set, keeps every event before the sink sees it, and the
 	// runner starts with the executions it holds. The runner closes it.
-	Journal *Journal
+	// (Leave it nil, not a nil *journal.Journal, for none.)
+	Journal Journal
 	// Sandbox is the user's own sandbox settings (see SandboxSettings).
 	Sandbox SandboxSettings
 }
@@ -58,9 +85,12 @@ type Runner struct {
 	opts Options
 	log  *slog.Logger
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	// ctx is the parent of every execution's context; cancelled, with
+	// ErrClosed as its cause, when the caller's context is done or on Close.
+	ctx       context.Context
+	cancel    context.CancelCauseFunc
+	stopAfter func() bool
+	wg        sync.WaitGroup
 
 	// mu orders events: seq assignment, state updates and the hand-off to
 	// the sink happen together, so every listener sees one total order.
@@ -69,7 +99,7 @@ type Runner struct {
 	executions map[string]*Execution
 	order      []*Execution
 	closed     bool
-	journal    *Journal // nil once closed
+	journal    Journal // nil once closed
 
 	// stateMu guards state, the state folder, opened on first use so that
 	// a refused folder fails the executions that need it, not the runner.
@@ -97,16 +127,16 @@ func (r *Runner) stateDir() (*statedir.Dir, error) {
 // id the sidecar made or checked (CheckExecutionID).
 func executionFolder(id string) string { return "executions/" + id }
 
-// NewRunner returns a Runner ready to execute workflows.
-func NewRunner(opts Options) *Runner {
+// NewRunner returns a Runner ready to execute workflows. Its executions
+// run under a context derived from ctx: cancelling ctx cancels them, each
+// ending with execution-cancelled, as Close does. Close still owns the
+// shutdown (the journal, the state folder) and is called either way.
+func NewRunner(ctx context.Context, opts Options) *Runner {
 	if opts.StateDir == "" {
 		opts.StateDir = filepath.Join(opts.Workspace, ".mimir")
 	}
 	if opts.Parallelism <= 0 {
 		opts.Parallelism = runtime.NumCPU()
-	}
-	if opts.Agents == nil {
-		opts.Agents = DefaultAgents()
 	}
 	if opts.Sink == nil {
 		opts.Sink = SinkFunc(func(Event) {})
@@ -114,12 +144,16 @@ func NewRunner(opts Options) *Runner {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	// The caller's values are kept; its cancellation becomes ErrClosed, so
+	// that executions end saying why ("the sidecar is shutting down"), not
+	// "context canceled".
+	base, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	r := &Runner{
 		opts:       opts,
 		log:        opts.Logger,
-		ctx:        ctx,
+		ctx:        base,
 		cancel:     cancel,
+		stopAfter:  context.AfterFunc(ctx, func() { cancel(ErrClosed) }),
 		seq:        opts.LastSeq,
 		executions: map[string]*Execution{},
 	}
@@ -130,7 +164,7 @@ func NewRunner(opts Options) *Runner {
 		} else {
 			r.seq = max(r.seq, last)
 		}
-		j.start(opts.Sink)
+		j.Start(opts.Sink)
 		r.loadHistory()
 	}
 	return r
@@ -295,11 +329,7 @@ func (r *Runner) Flush() error {
 	if j == nil {
 		return nil
 	}
-	if err := j.flush(); err != nil && !errors.Is(err, ErrJournalClosed) {
-		return err
-	}
-	// A closed journal handed everything on before it closed.
-	return nil
+	return j.Flush()
 }
 
 // Close cancels every running execution and waits, until ctx is done, for
@@ -308,7 +338,7 @@ func (r *Runner) Close(ctx context.Context) error {
 	if j := r.opts.Journal; j != nil {
 		// An emit blocked on a journal that cannot write holds r.mu; past
 		// the deadline the journal stops waiting for the disk.
-		defer context.AfterFunc(ctx, j.stopWaiting)()
+		defer context.AfterFunc(ctx, j.StopWaiting)()
 	}
 	r.mu.Lock()
 	r.closed = true
@@ -328,7 +358,8 @@ func (r *Runner) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		err = fmt.Errorf("close runner: executions still stopping: %w", ctx.Err())
 	}
-	r.cancel()
+	r.stopAfter()
+	r.cancel(ErrClosed)
 	r.mu.Lock()
 	j := r.journal
 	r.journal = nil // later events (none are expected) go straight to the sink
@@ -370,11 +401,11 @@ func (r *Runner) emitLocked(ex *Execution, name string, data EventData) {
 		r.opts.Sink.Emit(ev)
 		return
 	}
-	var rec *journalRecord
+	var rec *Record
 	if name == EventExecutionStart {
-		rec = &journalRecord{id: ex.id, name: ex.wf.Name, path: ex.wf.Path, dir: ex.wf.Dir, source: ex.wf.Source}
+		rec = &Record{ID: ex.id, Workflow: ex.wf.Name, Path: ex.wf.Path, Dir: ex.wf.Dir, Source: ex.wf.Source}
 	}
-	if err := r.journal.append(ev, rec); err != nil {
+	if err := r.journal.Append(ev, rec); err != nil {
 		// Not kept, so not shown: a listener sees nothing the journal
 		// lacks.
 		r.log.Error("an event could not be journaled; it is dropped", "err", err)

@@ -164,7 +164,7 @@ func BenchmarkAttemptFenced(b *testing.B) {
 		mode string
 	}{{"unsandboxed", "off"}, {"fenced", ""}} {
 		b.Run(c.name, func(b *testing.B) {
-			r := NewRunner(Options{Workspace: b.TempDir(), Sandbox: SandboxSettings{Mode: c.mode}})
+			r := NewRunner(b.Context(), Options{Workspace: b.TempDir(), Agents: Agents{"exec": commandAgent()}, Sandbox: SandboxSettings{Mode: c.mode}})
 			defer r.Close(context.Background())
 			wf := &Workflow{Name: "bench", Tasks: []*Task{{ID: "t",
 				Worker: &AgentSpec{Command: Command{Argv: []string{"true"}}},

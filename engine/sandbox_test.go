@@ -23,10 +23,10 @@ func TestSandboxRequiredRefusesToRunWithoutLandlock(t *testing.T) {
 		"user config": {user: SandboxRequired},
 	} {
 		t.Run(name, func(t *testing.T) {
-			o := Options{Workspace: t.TempDir(), Sandbox: SandboxSettings{Mode: c.user, Source: "/home/u/.config/mimir/config.yaml"}}
+			o := Options{Workspace: t.TempDir(), Agents: Agents{"exec": commandAgent()}, Sandbox: SandboxSettings{Mode: c.user, Source: "/home/u/.config/mimir/config.yaml"}}
 			noLandlock(&o)
 			wf := &Workflow{Name: "r", Sandbox: c.wf, Tasks: []*Task{{ID: "a", Worker: &AgentSpec{Command: Command{Shell: "touch ran"}}}}}
-			_, err := NewRunner(o).Prepare(wf, ExecOptions{})
+			_, err := NewRunner(t.Context(), o).Prepare(wf, ExecOptions{})
 			if !errors.Is(err, ErrSandboxUnavailable) {
 				t.Fatalf("want ErrSandboxUnavailable, got %v", err)
 			}

@@ -21,12 +21,8 @@ func TestTaskFolderThatIsALinkIsRefused(t *testing.T) {
 	if err := job.EnsureDir(); err == nil {
 		t.Fatal("EnsureDir followed a link planted at the task's folder")
 	}
-	w, err := ExecAgent().Worker(job.Task, &AgentSpec{Command: Command{Shell: "echo owned > x"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.Work(t.Context(), job); err == nil {
-		t.Error("the worker ran in a task folder that is a link")
+	if _, err := RunCommand(t.Context(), job, Command{Shell: "echo owned > x"}, nil, PhaseWorker, nil); err == nil {
+		t.Error("the command ran in a task folder that is a link")
 	}
 	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
 		t.Errorf("the worker wrote %d files outside through the link", len(entries))

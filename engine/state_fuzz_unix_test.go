@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/engine/exec"
+	"github.com/mimir-sidecar/mimir-sidecar/engine/journal"
 	"github.com/mimir-sidecar/mimir-sidecar/internal/safefile"
 	"github.com/mimir-sidecar/mimir-sidecar/notify"
 	"github.com/mimir-sidecar/mimir-sidecar/workspace"
@@ -196,18 +198,18 @@ func FuzzStateFolder(f *testing.F) {
 		within(t, "ReadDiscovery", func() error { _, err := notify.ReadDiscovery(disc); return err })
 
 		type opened struct {
-			j   *engine.Journal
+			j   *journal.Journal
 			err error
 		}
 		o := within(t, "OpenJournal", func() opened {
-			j, _, err := engine.OpenJournal(state, nil)
+			j, _, err := journal.Open(state, nil)
 			return opened{j, err}
 		})
-		opts := engine.Options{Workspace: ws, StateDir: state}
+		opts := engine.Options{Workspace: ws, StateDir: state, Agents: engine.Agents{"exec": exec.Agent()}}
 		if o.err == nil {
 			opts.Journal = o.j
 		}
-		r := within(t, "NewRunner", func() *engine.Runner { return engine.NewRunner(opts) })
+		r := within(t, "NewRunner", func() *engine.Runner { return engine.NewRunner(t.Context(), opts) })
 		wf, err := engine.ParseWorkflow(filepath.Join(ws, "wf.yaml"), []byte(fuzzWorkflow))
 		if err != nil {
 			t.Fatal(err)

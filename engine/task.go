@@ -84,7 +84,7 @@ func (ex *Execution) runTask(t *Task) taskOutcome {
 			reason := describeFailure(err, t.TimeoutOrDefault())
 			gap = &Gap{
 				Feedback:      fmt.Sprintf("The worker failed on attempt %d: %s.", attempt, reason),
-				Issues:        lastLines(res.Output, 10),
+				Issues:        OutputIssues(res.Output),
 				RequiredFixes: []string{},
 			}
 			if errors.Is(err, context.DeadlineExceeded) {
@@ -257,4 +257,13 @@ func lastBytes(s string, n int) string {
 		i++ // never start in the middle of a character
 	}
 	return "…" + s[i:]
+}
+
+// nonNil is s, or an empty list for nil: a gap's lists are never null on
+// the wire.
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }

@@ -10,6 +10,7 @@ import (
 	"go.lsp.dev/protocol"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/engine/journal"
 	"github.com/mimir-sidecar/mimir-sidecar/internal/age"
 	"github.com/mimir-sidecar/mimir-sidecar/workspace"
 )
@@ -17,17 +18,17 @@ import (
 // openJournal opens the workspace's journal. A second sidecar on the same
 // workspace (another editor window) runs without one rather than refusing:
 // it works, and says its executions will not outlive it.
-func (s *server) openJournal(ws *workspace.Workspace) (*engine.Journal, []string) {
+func (s *server) openJournal(ws *workspace.Workspace) (*journal.Journal, []string) {
 	if err := ws.EnsureStateDir(); err != nil {
 		return nil, []string{fmt.Sprintf("⚠️ Mimir keeps no history for this workspace: %v", err)}
 	}
-	j, status, err := engine.OpenJournal(ws.StateDir(), s.log)
+	j, status, err := journal.Open(ws.StateDir(), s.log)
 	var warnings []string
 	if status.Damaged != "" {
 		warnings = append(warnings, fmt.Sprintf("⚠️ Mimir's execution history was damaged (%v); a copy is kept at %s and a new history started.", status.Err, status.Damaged))
 	}
 	switch {
-	case errors.Is(err, engine.ErrJournalBusy):
+	case errors.Is(err, journal.ErrJournalBusy):
 		warnings = append(warnings, fmt.Sprintf("⚠️ %v: this window's executions run, but are not kept after it closes.", err))
 		return nil, warnings
 	case err != nil:

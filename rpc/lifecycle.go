@@ -101,15 +101,18 @@ func (s *server) initialize(ctx context.Context, params json.RawMessage) (any, e
 			from = last
 		}
 	}
-	runner := engine.NewRunner(engine.Options{
+	runOpts := engine.Options{
 		Workspace: ws.Dir(),
 		StateDir:  ws.StateDir(),
 		Agents:    agents,
 		Logger:    s.log,
-		Journal:   journal,
 		Sandbox:   fence,
 		Sink:      eventSink{s},
-	})
+	}
+	if journal != nil { // a nil *journal.Journal would be a journal, not none
+		runOpts.Journal = journal
+	}
+	runner := engine.NewRunner(s.ctx, runOpts)
 	info := mimirInfo{ProtocolVersion: ProtocolVersion, Workspace: ws.Dir()}
 	if s.opts.StartMirror != nil {
 		m, err := s.opts.StartMirror(ws, s.hub, runner, journal)

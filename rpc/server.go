@@ -29,6 +29,8 @@ import (
 	"go.lsp.dev/jsonrpc2"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/engine/exec"
+	"github.com/mimir-sidecar/mimir-sidecar/engine/journal"
 	"github.com/mimir-sidecar/mimir-sidecar/notify"
 	"github.com/mimir-sidecar/mimir-sidecar/workspace"
 )
@@ -48,8 +50,8 @@ type Mirror interface {
 
 // MirrorFunc adapts a function starting a mirror of a concrete type (such
 // as internal/mirror's Options.Start) to Options.StartMirror.
-func MirrorFunc[M Mirror](start func(*workspace.Workspace, *notify.Hub, *engine.Runner, *engine.Journal) (M, error)) func(*workspace.Workspace, *notify.Hub, *engine.Runner, *engine.Journal) (Mirror, error) {
-	return func(ws *workspace.Workspace, hub *notify.Hub, runner *engine.Runner, journal *engine.Journal) (Mirror, error) {
+func MirrorFunc[M Mirror](start func(*workspace.Workspace, *notify.Hub, *engine.Runner, *journal.Journal) (M, error)) func(*workspace.Workspace, *notify.Hub, *engine.Runner, *journal.Journal) (Mirror, error) {
+	return func(ws *workspace.Workspace, hub *notify.Hub, runner *engine.Runner, journal *journal.Journal) (Mirror, error) {
 		m, err := start(ws, hub, runner, journal)
 		if err != nil {
 			return nil, err // not m: a nil *T in the interface would not be nil
@@ -71,14 +73,14 @@ type Options struct {
 	// DefaultWorkspace is used when the client names no workspace.
 	DefaultWorkspace string
 	// Agents gives the agent types available in a workspace; default
-	// engine.DefaultAgents.
+	// the exec agent alone.
 	Agents func(ws *workspace.Workspace) (engine.Agents, error)
 	// Sandbox gives the user's sandbox settings for a workspace and
 	// warnings to show; default: the zero settings (fence where the
 	// kernel can).
 	Sandbox func(ws *workspace.Workspace) (engine.SandboxSettings, []string, error)
 	// StartMirror starts the SSE mirror for a workspace; nil runs none.
-	StartMirror func(ws *workspace.Workspace, hub *notify.Hub, runner *engine.Runner, journal *engine.Journal) (Mirror, error)
+	StartMirror func(ws *workspace.Workspace, hub *notify.Hub, runner *engine.Runner, journal *journal.Journal) (Mirror, error)
 	// StopTimeout is the one deadline for stopping once the editor goes
 	// away: the running executions, the editor being sent their last
 	// events, and the writes still under way all share it (default 1.5s,
@@ -126,9 +128,9 @@ type server struct {
 	methods      map[string]method // by name, from methodTable
 	inflight     sync.Map          // request id (JSON) → context.CancelFunc
 	execSettings map[string]execSettings
-	openDocs     map[string]bool // workflow documents the editor has open, by URI
-	journal      *engine.Journal // nil when another sidecar keeps the workspace's
-	noticing     atomic.Bool     // a journal notice is on its way to the client
+	openDocs     map[string]bool  // workflow documents the editor has open, by URI
+	journal      *journal.Journal // nil when another sidecar keeps the workspace's
+	noticing     atomic.Bool      // a journal notice is on its way to the client
 }
 
 // method is one line of methodTable.
@@ -243,7 +245,7 @@ func newServer(opts Options) *server {
 		opts.MaxUnanswered = DefaultMaxUnanswered
 	}
 	if opts.Agents == nil {
-		opts.Agents = func(*workspace.Workspace) (engine.Agents, error) { return engine.DefaultAgents(), nil }
+		opts.Agents = func(*workspace.Workspace) (engine.Agents, error) { return engine.Agents{"exec": exec.Agent()}, nil }
 	}
 	if opts.StopTimeout <= 0 {
 		opts.StopTimeout = 1500 * time.Millisecond

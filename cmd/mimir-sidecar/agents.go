@@ -4,6 +4,7 @@ import (
 	"log/slog"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/engine/exec"
 	"github.com/mimir-sidecar/mimir-sidecar/engine/llm"
 	"github.com/mimir-sidecar/mimir-sidecar/workspace"
 )
@@ -31,7 +32,8 @@ func sandboxFor(ws *workspace.Workspace) (engine.SandboxSettings, []string, erro
 // llm agents report it to the workflows that use them when those are
 // prepared.
 func agentsFor(ws *workspace.Workspace, log *slog.Logger) (engine.Agents, error) {
-	agents := engine.DefaultAgents()
-	agents["llm"] = llm.LoadKind(ws.Dir(), llm.WithLogger(log.With("component", "llm")))
-	return agents, nil
+	return engine.Agents{
+		"exec": exec.Agent(),
+		"llm":  llm.LoadKind(ws.Dir(), llm.WithLogger(log.With("component", "llm"))),
+	}, nil
 }

@@ -8,13 +8,14 @@ import (
 	"io"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/engine/journal"
 	"github.com/mimir-sidecar/mimir-sidecar/internal/age"
 	"github.com/mimir-sidecar/mimir-sidecar/workspace"
 )
 
 // pruneCmd removes old executions from the workspace's history, with their
 // staging folders.
-func pruneCmd(_ context.Context, args []string, stdout, stderr io.Writer) error {
+func pruneCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("prune", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	wsDir := fs.String("workspace", ".", "the workspace whose history to prune")
@@ -53,14 +54,14 @@ func pruneCmd(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	journal, _, err := engine.OpenJournal(ws.StateDir(), log)
-	if errors.Is(err, engine.ErrJournalBusy) {
+	j, _, err := journal.Open(ws.StateDir(), log)
+	if errors.Is(err, journal.ErrJournalBusy) {
 		return fmt.Errorf("%w: prune from the editor (mimir/prune), or close it first", err)
 	}
 	if err != nil {
 		return err
 	}
-	runner := engine.NewRunner(engine.Options{Workspace: ws.Dir(), StateDir: ws.StateDir(), Journal: journal, Logger: log})
+	runner := engine.NewRunner(ctx, engine.Options{Workspace: ws.Dir(), StateDir: ws.StateDir(), Journal: j, Logger: log})
 	defer runner.Close(context.Background())
 	removed, err := runner.Prune(maxAge, *keep)
 	fmt.Fprintf(stdout, "removed %d %s\n", len(removed), map[bool]string{true: "execution", false: "executions"}[len(removed) == 1])

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/engine/journal"
 	"github.com/mimir-sidecar/mimir-sidecar/internal/backlog"
 	"github.com/mimir-sidecar/mimir-sidecar/internal/mirror"
 	"github.com/mimir-sidecar/mimir-sidecar/internal/safefile"
@@ -75,16 +76,16 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := ws.EnsureStateDir(); err != nil {
 		return err
 	}
-	journal, status, err := engine.OpenJournal(ws.StateDir(), log)
+	jr, status, err := journal.Open(ws.StateDir(), log)
 	if status.Damaged != "" {
 		fmt.Fprintf(stderr, "⚠️ The execution history was damaged (%v); a copy is kept at %s and a new history started.\n", status.Err, status.Damaged)
 	}
-	if errors.Is(err, engine.ErrJournalBusy) {
+	if errors.Is(err, journal.ErrJournalBusy) {
 		if *resume != "" {
 			return fmt.Errorf("%w: resume from the editor that runs it, or close it first", err)
 		}
 		fmt.Fprintf(stderr, "⚠️ %v: this run is not kept in the workspace's history.\n", err)
-		journal = nil
+		jr = nil
 	} else if err != nil {
 		return err
 	}
@@ -101,15 +102,18 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintln(stderr, w)
 	}
 	hub := notify.NewHub(8192)
-	runner := engine.NewRunner(engine.Options{
+	opts := engine.Options{
 		Workspace: ws.Dir(),
 		StateDir:  ws.StateDir(),
 		Agents:    agents,
 		Logger:    log,
 		Sink:      hubSink(hub),
-		Journal:   journal,
 		Sandbox:   fence,
-	})
+	}
+	if jr != nil { // a nil *journal.Journal would be a journal, not none
+		opts.Journal = jr
+	}
+	runner := engine.NewRunner(ctx, opts)
 	// Closing the runner flushes the journal: every event is on disk before
 	// the process ends.
 	defer runner.Close(context.Background())
@@ -124,7 +128,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	var sseMirror *mirror.Mirror
 	if *sse {
-		sseMirror, err = mirror.Options{Addr: *sseAddr, AllowOrigins: sseOrigins, Logger: log.With("component", "sse")}.Start(ws, hub, runner, journal)
+		sseMirror, err = mirror.Options{Addr: *sseAddr, AllowOrigins: sseOrigins, Logger: log.With("component", "sse")}.Start(ws, hub, runner, jr)
 		if err != nil {
 			return err
 		}
@@ -140,7 +144,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *jsonOut {
 		p = jsonPrinter{w: stdout}
 	}
-	f := &follower{hub: hub, backlog: backlog.Journal(journal), id: ex.ID(), p: p, stderr: stderr, final: []string{engine.EventDeliverablesSaved, engine.EventExecutionCancelled}}
+	f := &follower{hub: hub, backlog: backlog.Journal(jr), id: ex.ID(), p: p, stderr: stderr, final: []string{engine.EventDeliverablesSaved, engine.EventExecutionCancelled}}
 	printed := make(chan error, 1)
 	followCtx, stopFollowing := context.WithCancel(ctx)
 	defer stopFollowing()

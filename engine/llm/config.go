@@ -4,7 +4,7 @@
 //
 // The engine knows nothing of it; whoever wires the engine up adds it:
 //
-//	agents := engine.DefaultAgents()
+//	agents := engine.Agents{"exec": exec.Agent()}
 //	agents["llm"] = llm.LoadKind(workspaceDir, llm.WithLogger(logger))
 //
 // (or llm.Kind over a Config of its own).

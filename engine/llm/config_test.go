@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/engine/exec"
 )
 
 func noEnv(string) string { return "" }
@@ -267,7 +268,7 @@ func TestAgentProblemsStopPrepare(t *testing.T) {
 			if c.setup != nil {
 				c.setup(t, wf.Dir)
 			}
-			r := engine.NewRunner(engine.Options{Workspace: t.TempDir(), Agents: engine.Agents{"llm": Kind(c.cfg)}})
+			r := engine.NewRunner(t.Context(), engine.Options{Workspace: t.TempDir(), Agents: engine.Agents{"llm": Kind(c.cfg)}})
 			defer r.Close(t.Context())
 			if _, err := r.Prepare(wf, engine.ExecOptions{}); err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("err = %v, want %q", err, c.want)
@@ -450,7 +451,7 @@ func TestBrokenConfigFailsOnlyLLMWorkflows(t *testing.T) {
 			if !strings.Contains(logs.String(), "llm configuration unusable") {
 				t.Errorf("the broken configuration is not logged:\n%s", logs)
 			}
-			r := engine.NewRunner(engine.Options{Workspace: ws, Agents: engine.Agents{"exec": engine.ExecAgent(), "llm": kind}})
+			r := engine.NewRunner(t.Context(), engine.Options{Workspace: ws, Agents: engine.Agents{"exec": exec.Agent(), "llm": kind}})
 			defer r.Close(t.Context())
 
 			exec, err := engine.ParseWorkflow("exec.yaml", []byte("name: e\ntasks:\n  - id: t\n    worker: {command: 'true'}\n"))

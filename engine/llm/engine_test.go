@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/engine/journal"
 )
 
 // Through the engine, the tool-call limit is a failed attempt: its
@@ -104,16 +105,16 @@ func TestAPIKeyNotInJournal(t *testing.T) {
 
 	ws := t.TempDir()
 	stateDir := filepath.Join(ws, ".mimir")
-	journal, _, err := engine.OpenJournal(stateDir, nil)
+	jr, _, err := journal.Open(stateDir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex
 	var events []engine.Event
-	runner := engine.NewRunner(engine.Options{
+	runner := engine.NewRunner(t.Context(), engine.Options{
 		Workspace: ws,
 		StateDir:  stateDir,
-		Journal:   journal,
+		Journal:   jr,
 		Agents:    engine.Agents{"llm": Kind(cfg)},
 		Sink: engine.SinkFunc(func(ev engine.Event) {
 			mu.Lock()

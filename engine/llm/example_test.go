@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/engine/exec"
 )
 
 // The shipped example parses and its agents can be made (its preamble
@@ -25,7 +26,7 @@ func TestExampleWorkflow(t *testing.T) {
 		answer("Wrote review.md."),
 		verdictAnswer(true, 90, "Both bugs found.", nil, nil),
 	)
-	runner := engine.NewRunner(engine.Options{Workspace: t.TempDir(), Agents: engine.Agents{"exec": engine.ExecAgent(), "llm": Kind(testConfig(f.URL()))}})
+	runner := engine.NewRunner(t.Context(), engine.Options{Workspace: t.TempDir(), Agents: engine.Agents{"exec": exec.Agent(), "llm": Kind(testConfig(f.URL()))}})
 	defer runner.Close(t.Context())
 	ex, err := runner.Execute(wf, engine.ExecOptions{})
 	if err != nil {

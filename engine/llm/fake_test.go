@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/engine/exec"
 )
 
 // fakeLLM is a chat-completions server on loopback that answers from a
@@ -383,9 +384,9 @@ func runWorkflow(t *testing.T, workflowYAML string, files map[string]string, cfg
 	}
 	var mu sync.Mutex
 	var events []engine.Event
-	runner := engine.NewRunner(engine.Options{
+	runner := engine.NewRunner(t.Context(), engine.Options{
 		Workspace: ws,
-		Agents:    engine.Agents{"exec": engine.ExecAgent(), "llm": Kind(cfg, opts...)},
+		Agents:    engine.Agents{"exec": exec.Agent(), "llm": Kind(cfg, opts...)},
 		Sink: engine.SinkFunc(func(ev engine.Event) {
 			mu.Lock()
 			events = append(events, ev)

@@ -412,7 +412,7 @@ func (tb *toolbox) run(ctx context.Context, a toolArgs) (string, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
 	defer cancel()
-	out, err := engine.RunCommand(ctx, tb.job, engine.Command{Shell: a.Command}, tb.env, engine.PhaseWorker)
+	out, err := engine.RunCommand(ctx, tb.job, engine.Command{Shell: a.Command}, tb.env, engine.PhaseWorker, nil)
 	status := "exit status 0"
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {

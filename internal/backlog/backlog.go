@@ -7,22 +7,22 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/engine/journal"
 	"github.com/mimir-sidecar/mimir-sidecar/notify"
 )
 
 // Journal returns j as a backlog, or nil when there is no journal (a nil
-// *engine.Journal in the interface would not be nil).
-func Journal(j *engine.Journal) notify.Backlog {
+// *journal.Journal in the interface would not be nil).
+func Journal(j *journal.Journal) notify.Backlog {
 	if j == nil {
 		return nil
 	}
-	return journal{j}
+	return journalBacklog{j}
 }
 
-type journal struct{ j *engine.Journal }
+type journalBacklog struct{ j *journal.Journal }
 
-func (b journal) Since(ctx context.Context, after uint64, max int) ([]notify.Event, error) {
+func (b journalBacklog) Since(ctx context.Context, after uint64, max int) ([]notify.Event, error) {
 	stored, err := b.j.Since(ctx, after, max)
 	if err != nil {
 		return nil, fmt.Errorf("replay events after %d: %w", after, err)
@@ -34,4 +34,4 @@ func (b journal) Since(ctx context.Context, after uint64, max int) ([]notify.Eve
 	return out, nil
 }
 
-func (b journal) Last(context.Context) (uint64, error) { return b.j.LastSeq() }
+func (b journalBacklog) Last(context.Context) (uint64, error) { return b.j.LastSeq() }

@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/engine/journal"
 	"github.com/mimir-sidecar/mimir-sidecar/internal/backlog"
 	"github.com/mimir-sidecar/mimir-sidecar/notify"
 	"github.com/mimir-sidecar/mimir-sidecar/workspace"
@@ -30,7 +31,7 @@ type Options struct {
 // <workspace>/.mimir/sidecar.json (mode 0600) so headless listeners find
 // it, unless that file names another sidecar's mirror that is still up;
 // Close removes the file if it is still this mirror's.
-func (o Options) Start(ws *workspace.Workspace, hub *notify.Hub, runner *engine.Runner, journal *engine.Journal) (*Mirror, error) {
+func (o Options) Start(ws *workspace.Workspace, hub *notify.Hub, runner *engine.Runner, jr *journal.Journal) (*Mirror, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -41,7 +42,7 @@ func (o Options) Start(ws *workspace.Workspace, hub *notify.Hub, runner *engine.
 		Addr:         o.Addr,
 		AllowOrigins: o.AllowOrigins,
 		Source:       runnerSource{runner},
-		Backlog:      backlog.Journal(journal),
+		Backlog:      backlog.Journal(jr),
 		Logger:       o.Logger,
 	})
 	if err != nil {

@@ -17,7 +17,7 @@ func TestSecondMirrorLeavesTheFirstsFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runner := engine.NewRunner(engine.Options{Workspace: ws.Dir(), StateDir: ws.StateDir()})
+	runner := engine.NewRunner(t.Context(), engine.Options{Workspace: ws.Dir(), StateDir: ws.StateDir()})
 	t.Cleanup(func() { runner.Close(context.Background()) })
 	hub := notify.NewHub(4)
 	path := filepath.Join(ws.StateDir(), "sidecar.json")

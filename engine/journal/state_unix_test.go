@@ -1,6 +1,6 @@
 //go:build unix
 
-package engine
+package journal
 
 import (
 	"context"
@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mimir-sidecar/mimir-sidecar/engine"
 )
 
 // outsideFile is a file outside the workspace, in a folder of its own,
@@ -44,7 +46,7 @@ func TestJournalRefusesLinkedFiles(t *testing.T) {
 			if err := os.Symlink(target, filepath.Join(state, name)); err != nil {
 				t.Fatal(err)
 			}
-			j, _, err := OpenJournal(state, nil)
+			j, _, err := Open(state, nil)
 			if err == nil {
 				j.Close()
 			}
@@ -65,7 +67,7 @@ func TestJournalRefusesAFIFOLock(t *testing.T) {
 	if err := syscall.Mkfifo(filepath.Join(state, "journal.lock"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	j, _, err := OpenJournal(state, nil)
+	j, _, err := Open(state, nil)
 	if err == nil {
 		j.Close()
 	}
@@ -84,9 +86,9 @@ func TestLinkedExecutionsFolderIsRefused(t *testing.T) {
 	if err := os.Symlink(outside, filepath.Join(state, "executions")); err != nil {
 		t.Fatal(err)
 	}
-	r := NewRunner(Options{Workspace: ws, StateDir: state, Agents: execAs(funcAgent{})})
+	r := engine.NewRunner(t.Context(), engine.Options{Workspace: ws, StateDir: state, Agents: execAs(funcAgent{})})
 	defer r.Close(context.Background())
-	_, err := r.Prepare(parsedWorkflow(t, twoTasks), ExecOptions{})
+	_, err := r.Prepare(parsedWorkflow(t, twoTasks), engine.ExecOptions{})
 	if err == nil || !strings.Contains(err.Error(), filepath.Join(state, "executions")+" is a symbolic link") {
 		t.Errorf("prepare with a linked executions folder: %v", err)
 	}
@@ -106,14 +108,14 @@ func TestPruneOfAJournalledTraversalRemovesNothingOutside(t *testing.T) {
 		t.Fatalf("rel: %q %v", id, err)
 	}
 	j := openJournal(t, state)
-	j.start(SinkFunc(func(Event) {}))
+	j.Start(engine.SinkFunc(func(engine.Event) {}))
 	at := time.Now().Add(-time.Hour)
-	j.append(Event{Seq: 1, ExecutionID: id, Event: EventExecutionStart, Time: at, Data: EventData{Message: "m"}},
-		&journalRecord{id: id, name: "two", path: "wf.yaml", source: []byte(twoTasks)})
-	j.append(Event{Seq: 2, ExecutionID: id, Event: EventExecutionComplete, Time: at, Data: EventData{Status: StatusFailed, Message: "m"}}, nil)
+	j.Append(engine.Event{Seq: 1, ExecutionID: id, Event: engine.EventExecutionStart, Time: at, Data: engine.EventData{Message: "m"}},
+		&engine.Record{ID: id, Workflow: "two", Path: "wf.yaml", Source: []byte(twoTasks)})
+	j.Append(engine.Event{Seq: 2, ExecutionID: id, Event: engine.EventExecutionComplete, Time: at, Data: engine.EventData{Status: engine.StatusFailed, Message: "m"}}, nil)
 	j.Close()
 
-	r := NewRunner(Options{Workspace: ws, StateDir: state, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
+	r := engine.NewRunner(t.Context(), engine.Options{Workspace: ws, StateDir: state, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
 	defer r.Close(context.Background())
 	if l := r.List(); len(l) != 0 {
 		t.Errorf("an execution with id %q was loaded: %+v", id, l)
@@ -134,33 +136,33 @@ func TestJournalEventsAreCheckedOnLoad(t *testing.T) {
 	state := filepath.Join(ws, ".mimir")
 	const id = "ex_0000000000000000000000000C"
 	j := openJournal(t, state)
-	j.start(SinkFunc(func(Event) {}))
+	j.Start(engine.SinkFunc(func(engine.Event) {}))
 	at := time.Now()
-	evs := []Event{
-		{ExecutionID: id, Event: EventExecutionStart},
-		{ExecutionID: id, Event: EventTaskComplete, Data: EventData{TaskID: "a", Deliverables: []Deliverable{{Path: "a/ok.txt", Size: 2}}}},
-		{ExecutionID: id, Event: EventTaskComplete, Data: EventData{TaskID: "b", Deliverables: []Deliverable{{Path: "../../../etc/passwd", Size: 2}}}},
-		{ExecutionID: id, Event: EventTaskComplete, Data: EventData{TaskID: "../b"}},
-		{ExecutionID: id, Event: EventExecutionComplete, Data: EventData{Status: "owned", Deliverables: []Deliverable{}}},
-		{ExecutionID: id, Event: EventExecutionComplete, Data: EventData{Status: StatusFailed, Deliverables: []Deliverable{}}},
+	evs := []engine.Event{
+		{ExecutionID: id, Event: engine.EventExecutionStart},
+		{ExecutionID: id, Event: engine.EventTaskComplete, Data: engine.EventData{TaskID: "a", Deliverables: []engine.Deliverable{{Path: "a/ok.txt", Size: 2}}}},
+		{ExecutionID: id, Event: engine.EventTaskComplete, Data: engine.EventData{TaskID: "b", Deliverables: []engine.Deliverable{{Path: "../../../etc/passwd", Size: 2}}}},
+		{ExecutionID: id, Event: engine.EventTaskComplete, Data: engine.EventData{TaskID: "../b"}},
+		{ExecutionID: id, Event: engine.EventExecutionComplete, Data: engine.EventData{Status: "owned", Deliverables: []engine.Deliverable{}}},
+		{ExecutionID: id, Event: engine.EventExecutionComplete, Data: engine.EventData{Status: engine.StatusFailed, Deliverables: []engine.Deliverable{}}},
 	}
 	for i, ev := range evs {
 		ev.Seq, ev.Time, ev.Data.Message = uint64(i+1), at, "m"
-		var rec *journalRecord
+		var rec *engine.Record
 		if i == 0 {
-			rec = &journalRecord{id: id, name: "two", path: "wf.yaml", source: []byte(twoTasks)}
+			rec = &engine.Record{ID: id, Workflow: "two", Path: "wf.yaml", Source: []byte(twoTasks)}
 		}
-		j.append(ev, rec)
+		j.Append(ev, rec)
 	}
 	j.Close()
 
 	var log strings.Builder
 	logger := slog.New(slog.NewTextHandler(&log, nil))
-	jr, _, err := OpenJournal(state, logger)
+	jr, _, err := Open(state, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := NewRunner(Options{Workspace: ws, StateDir: state, Journal: jr, Agents: execAs(funcAgent{}), Logger: logger})
+	r := engine.NewRunner(t.Context(), engine.Options{Workspace: ws, StateDir: state, Journal: jr, Agents: execAs(funcAgent{}), Logger: logger})
 	defer r.Close(context.Background())
 	ex, ok := r.Get(id)
 	if !ok {
@@ -170,7 +172,7 @@ func TestJournalEventsAreCheckedOnLoad(t *testing.T) {
 	for _, d := range ex.Deliverables() {
 		paths = append(paths, d.Path)
 	}
-	if !slices.Equal(paths, []string{"a/ok.txt"}) || ex.Summary().Status != StatusFailed {
+	if !slices.Equal(paths, []string{"a/ok.txt"}) || ex.Summary().Status != engine.StatusFailed {
 		t.Errorf("loaded deliverables %v, status %s; want [a/ok.txt], failed", paths, ex.Summary().Status)
 	}
 	for _, n := range []string{"seq=3", "seq=4", "seq=5"} {
@@ -190,7 +192,7 @@ func TestJournalWithSeqOutOfRangeIsSetAside(t *testing.T) {
 			t.Fatal(err)
 		}
 		j.Close()
-		j, status, err := OpenJournal(state, nil)
+		j, status, err := Open(state, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

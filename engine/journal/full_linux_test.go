@@ -1,4 +1,4 @@
-package engine
+package journal
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mimir-sidecar/mimir-sidecar/engine"
 )
 
 // watchingSink records what the journal hands on and what it reports.
@@ -23,7 +25,7 @@ type watchingSink struct {
 	recovered int
 }
 
-func (s *watchingSink) Emit(ev Event) {
+func (s *watchingSink) Emit(ev engine.Event) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.seen = append(s.seen, ev.Seq)
@@ -81,29 +83,29 @@ func fill(t *testing.T, path string) {
 // held events are written and handed on, in order.
 func TestJournalFullDisk(t *testing.T) {
 	disk := smallDisk(t, "4m")
-	j, _, err := OpenJournal(filepath.Join(disk, ".mimir"), nil)
+	j, _, err := Open(filepath.Join(disk, ".mimir"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer j.Close()
 	const n = 20
 	sink := &watchingSink{want: n, reached: make(chan struct{}), failed: make(chan struct{})}
-	j.start(sink)
+	j.Start(sink)
 	output := strings.Repeat("o", 64<<10)
-	event := func(seq uint64) Event {
-		return Event{Seq: seq, ExecutionID: "ex_01JD0000000000000000000F00", Event: EventWorkerComplete, Time: time.Now().UTC(), Data: EventData{TaskID: "t", Output: output}}
+	event := func(seq uint64) engine.Event {
+		return engine.Event{Seq: seq, ExecutionID: "ex_01JD0000000000000000000F00", Event: engine.EventWorkerComplete, Time: time.Now().UTC(), Data: engine.EventData{TaskID: "t", Output: output}}
 	}
-	if err := j.append(event(1), &journalRecord{id: "ex_01JD0000000000000000000F00", name: "w", path: "w.yaml", dir: disk, source: []byte("w")}); err != nil {
+	if err := j.Append(event(1), &engine.Record{ID: "ex_01JD0000000000000000000F00", Workflow: "w", Path: "w.yaml", Dir: disk, Source: []byte("w")}); err != nil {
 		t.Fatal(err)
 	}
-	if err := j.flush(); err != nil {
+	if err := j.Flush(); err != nil {
 		t.Fatal(err)
 	}
 
 	filler := filepath.Join(disk, "filler")
 	fill(t, filler)
 	for seq := uint64(2); seq <= n; seq++ {
-		if err := j.append(event(seq), nil); err != nil {
+		if err := j.Append(event(seq), nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -146,7 +148,7 @@ func TestJournalFullDisk(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("the held events were not written once the disk had space")
 	}
-	if err := j.flush(); err != nil {
+	if err := j.Flush(); err != nil {
 		t.Fatal(err)
 	}
 	in = journaled()

@@ -1,6 +1,6 @@
 //go:build unix
 
-package engine
+package journal
 
 import (
 	"os"
@@ -39,7 +39,7 @@ func TestLockOfADeadSidecarIsWaitedFor(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.AfterFunc(200*time.Millisecond, func() { release.Close() })
-	j, _, err := OpenJournal(state, nil)
+	j, _, err := Open(state, nil)
 	if err != nil {
 		t.Fatalf("open while a dead sidecar's child held the lock: %v", err)
 	}

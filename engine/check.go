@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -11,9 +10,10 @@ import (
 	"github.com/mimir-sidecar/mimir-sidecar/internal/pathname"
 )
 
-// The journal comes with the workspace, so its author may have written any
-// row in it: everything read back is checked as a request parameter would
-// be, and a row that fails is skipped, never trusted.
+// A journal comes with the workspace, so its author may have written any
+// row in it: everything read back is checked, against what the engine
+// writes, as a request parameter would be, and a row that fails is
+// skipped, never trusted.
 
 // executionIDPattern is what Prepare makes: "ex_" and a ULID.
 var executionIDPattern = regexp.MustCompile(`^ex_[0-9A-HJKMNP-TV-Z]{26}$`)
@@ -27,24 +27,22 @@ func CheckExecutionID(id string) error {
 	return nil
 }
 
-// Bounds of what a journal row may hold.
-const (
-	maxStoredText  = 64 << 10 // a workflow's name, path or folder; an event's texts
-	maxStoredEvent = 8 << 20  // one event's envelope
-)
+// maxStoredText bounds a workflow's name, path or folder and an event's
+// texts, as a journal keeps them.
+const maxStoredText = 64 << 10
 
-// check refuses an execution row the sidecar would not have written.
-func (s *storedExecution) check() error {
-	if err := CheckExecutionID(s.id); err != nil {
+// Check refuses a record the sidecar would not have written.
+func (r *Record) Check() error {
+	if err := CheckExecutionID(r.ID); err != nil {
 		return err
 	}
-	for field, v := range map[string]string{"workflow": s.name, "workflow_path": s.path, "workflow_dir": s.dir} {
+	for field, v := range map[string]string{"workflow": r.Workflow, "workflow_path": r.Path, "workflow_dir": r.Dir} {
 		if err := checkText(field, v); err != nil {
 			return err
 		}
 	}
-	if len(s.source) > MaxWorkflowSize {
-		return fmt.Errorf("its workflow source is %d bytes, more than %d", len(s.source), MaxWorkflowSize)
+	if len(r.Source) > MaxWorkflowSize {
+		return fmt.Errorf("its workflow source is %d bytes, more than %d", len(r.Source), MaxWorkflowSize)
 	}
 	return nil
 }
@@ -70,10 +68,10 @@ func knownStatus(s string) bool {
 	return false
 }
 
-// checkEvent refuses an event of execution id the engine would not have
+// CheckEvent refuses an event of execution id the engine would not have
 // emitted: a foreign execution, an unknown name or status, a task id or
 // deliverable path that the workflow rules refuse, a size out of range.
-func checkEvent(ev *Event, id string) error {
+func CheckEvent(ev *Event, id string) error {
 	d := &ev.Data
 	var errs []error
 	if ev.ExecutionID != id {
@@ -107,26 +105,4 @@ func checkEvent(ev *Event, id string) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// checkStored decodes and checks a journaled event row: its envelope must
-// be an event of the row's execution, seq and name that checkEvent takes.
-func checkStored(row Stored, envelope []byte) (*Event, error) {
-	if len(envelope) > maxStoredEvent {
-		return nil, fmt.Errorf("it is %d bytes, more than %d", len(envelope), maxStoredEvent)
-	}
-	if err := CheckExecutionID(row.ExecutionID); err != nil {
-		return nil, err
-	}
-	var ev Event
-	if err := json.Unmarshal(envelope, &ev); err != nil {
-		return nil, err
-	}
-	if ev.Seq != row.Seq || ev.Event != row.Name {
-		return nil, fmt.Errorf("its envelope says event %d %q, its row %d %q", ev.Seq, truncate(ev.Event, 80), row.Seq, truncate(row.Name, 80))
-	}
-	if err := checkEvent(&ev, row.ExecutionID); err != nil {
-		return nil, err
-	}
-	return &ev, nil
 }

@@ -1,4 +1,15 @@
-package engine
+// Package journal keeps an engine's events and execution records in SQLite
+// under the workspace's state folder (.mimir/journal.db), so that a
+// restarted sidecar lists, replays, saves and resumes what ran before.
+//
+// A *Journal is the engine's [engine.Journal]: the runner appends every
+// event to it and hands an event to its sink only once it is committed.
+// Listeners read it back with Since, Between and Events.
+//
+// The journal comes with the workspace, whose author may have written any
+// row in it: every row read back is checked against what the engine
+// writes, and one that fails is skipped and logged, never trusted.
+package journal
 
 import (
 	"context"
@@ -17,6 +28,7 @@ import (
 	"modernc.org/sqlite" // the pure-Go SQLite driver, "sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/mimir-sidecar/mimir-sidecar/engine"
 	"github.com/mimir-sidecar/mimir-sidecar/internal/statedir"
 )
 
@@ -34,7 +46,7 @@ type Journal struct {
 
 	queue chan journalEntry
 	done  chan struct{}
-	sink  Sink // set by the Runner before the first event
+	sink  engine.Sink // set by Start before the first event
 	// closing, made by start, is closed when the journal stops waiting
 	// for a disk that cannot write: senders blocked on a full queue are
 	// let go, and the writer gives up on what it cannot commit.
@@ -59,17 +71,12 @@ type Journal struct {
 var ErrJournalClosed = errors.New("the journal is closed")
 
 type journalEntry struct {
-	ev Event
+	ev engine.Event
 	// record, when set, is an execution to insert before the event.
-	record *journalRecord
+	record *engine.Record
 	// flushed, when set, marks a barrier: it is closed once everything
 	// queued before it is committed. It carries no event.
 	flushed chan struct{}
-}
-
-type journalRecord struct {
-	id, name, path, dir string
-	source              []byte
 }
 
 // JournalStatus says what opening the journal found, for the user.
@@ -85,11 +92,11 @@ var ErrJournalBusy = errors.New("another mimir-sidecar keeps this workspace's jo
 
 const journalQueue = 4096
 
-// OpenJournal opens (or creates) the journal in stateDir. A database that
+// Open opens (or creates) the journal in stateDir. A database that
 // cannot be read is moved aside and a fresh one started; the status says so.
 // When another sidecar holds the journal it returns an error wrapping
 // ErrJournalBusy that names its process.
-func OpenJournal(stateDir string, log *slog.Logger) (*Journal, JournalStatus, error) {
+func Open(stateDir string, log *slog.Logger) (*Journal, JournalStatus, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -218,9 +225,8 @@ type JournalWatcher interface {
 	JournalRecovered()
 }
 
-// start runs the writer; the Runner calls it with the sink events go to
-// after they are committed.
-func (j *Journal) start(sink Sink) {
+// Start runs the writer; events go to sink after they are committed.
+func (j *Journal) Start(sink engine.Sink) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.sink = sink
@@ -229,10 +235,10 @@ func (j *Journal) start(sink Sink) {
 	go j.write()
 }
 
-// stopWaiting lets go of senders blocked on a full queue and makes the
+// StopWaiting lets go of senders blocked on a full queue and makes the
 // writer give up on a batch it cannot commit: the journal is closing, or
 // the runner's time to stop is up.
-func (j *Journal) stopWaiting() {
+func (j *Journal) StopWaiting() {
 	j.mu.RLock()
 	started := j.started
 	j.mu.RUnlock()
@@ -241,10 +247,10 @@ func (j *Journal) stopWaiting() {
 	}
 }
 
-// append queues an event (and, with the first event of an execution, its
+// Append queues an event (and, with the first event of an execution, its
 // record). It blocks only when the disk is this far behind (or cannot
-// write), until stopWaiting. After Close it drops the event and says so.
-func (j *Journal) append(ev Event, rec *journalRecord) error {
+// write), until StopWaiting. After Close it drops the event and says so.
+func (j *Journal) Append(ev engine.Event, rec *engine.Record) error {
 	j.mu.RLock()
 	defer j.mu.RUnlock()
 	if j.closed || !j.started {
@@ -433,7 +439,7 @@ func (j *Journal) commit(batch []journalEntry) error {
 			// A resume sends its execution-start again: the record (and
 			// its started_at) stays as the first run wrote it.
 			if _, err := tx.Exec(`INSERT INTO executions VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-				r.id, r.name, r.path, r.dir, r.source, e.ev.Time.Format(time.RFC3339Nano)); err != nil {
+				r.ID, r.Workflow, r.Path, r.Dir, r.Source, e.ev.Time.Format(time.RFC3339Nano)); err != nil {
 				return err
 			}
 		}
@@ -469,12 +475,18 @@ func lastEventSeq(batch []journalEntry) uint64 {
 	return 0
 }
 
-// flush waits until every event queued so far is committed. On a closed
-// journal there is nothing to wait for: Close committed everything.
-func (j *Journal) flush() error {
+// Flush waits until every event queued so far is committed and handed
+// on. On a closed journal there is nothing to wait for (Close committed
+// everything) and it returns nil; one never started or that stopped
+// waiting for the disk returns ErrJournalClosed.
+func (j *Journal) Flush() error {
 	done := make(chan struct{})
 	j.mu.RLock()
-	if j.closed || !j.started {
+	if j.closed {
+		j.mu.RUnlock()
+		return nil
+	}
+	if !j.started {
 		j.mu.RUnlock()
 		return fmt.Errorf("flush the journal: %w", ErrJournalClosed)
 	}
@@ -494,7 +506,7 @@ func (j *Journal) Close() error {
 	var err error
 	j.closeOnce.Do(func() {
 		// Senders blocked on a disk that cannot write hold mu: let them go.
-		j.stopWaiting()
+		j.StopWaiting()
 		j.mu.Lock()
 		j.closed = true
 		if j.started {
@@ -528,7 +540,7 @@ func (j *Journal) Events(ctx context.Context, since uint64, executionID string, 
 	q += " ORDER BY seq LIMIT ?"
 	args = append(args, limit)
 	var out []json.RawMessage
-	err := j.replay(ctx, q, args, func(e Stored, _ *Event) { out = append(out, e.JSON) })
+	err := j.replay(ctx, q, args, func(e Stored, _ *engine.Event) { out = append(out, e.JSON) })
 	return out, err
 }
 
@@ -545,7 +557,7 @@ type Stored struct {
 func (j *Journal) Since(ctx context.Context, since uint64, limit int) ([]Stored, error) {
 	var out []Stored
 	err := j.replay(ctx, "SELECT seq, execution_id, name, envelope FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
-		[]any{since, limit}, func(e Stored, _ *Event) { out = append(out, e) })
+		[]any{since, limit}, func(e Stored, _ *engine.Event) { out = append(out, e) })
 	return out, err
 }
 
@@ -554,7 +566,7 @@ func (j *Journal) Since(ctx context.Context, since uint64, limit int) ([]Stored,
 // encoded anew from the checked event: a journal comes with the workspace,
 // and its bytes go to every listener (a line break in them would split an
 // SSE frame). A row that fails is skipped and logged.
-func (j *Journal) replay(ctx context.Context, q string, args []any, fn func(Stored, *Event)) error {
+func (j *Journal) replay(ctx context.Context, q string, args []any, fn func(Stored, *engine.Event)) error {
 	rows, err := j.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("read the journal: %w", err)
@@ -571,7 +583,7 @@ func (j *Journal) replay(ctx context.Context, q string, args []any, fn func(Stor
 			e.JSON, err = json.Marshal(ev)
 		}
 		if err != nil {
-			j.log.Warn("the journal holds an event the sidecar did not write; it is skipped", "seq", e.Seq, "execution", truncate(e.ExecutionID, 80), "err", err)
+			j.log.Warn("the journal holds an event the sidecar did not write; it is skipped", "seq", e.Seq, "execution", fmt.Sprintf("%.80s", e.ExecutionID), "err", err)
 			continue
 		}
 		fn(e, ev)
@@ -607,31 +619,25 @@ func (j *Journal) Between(ctx context.Context, after, before uint64, fn func(Sto
 	return after, nil
 }
 
-type storedExecution struct {
-	id, name, path, dir string
-	source              []byte
-	events              []Event
-}
-
-// load reads every execution with its events, oldest first. The order is
+// Load reads every execution with its events, oldest first. The order is
 // that of each execution's first event: seq only grows, where a time
 // written as text need not sort as it happened. An event that cannot be
 // decoded is skipped and logged rather than hiding the whole history.
-func (j *Journal) load() ([]storedExecution, error) {
+func (j *Journal) Load() ([]engine.PastExecution, error) {
 	rows, err := j.db.Query(`SELECT id, workflow, workflow_path, workflow_dir, source FROM executions
 		ORDER BY (SELECT MIN(seq) FROM events WHERE execution_id = executions.id), id`)
 	if err != nil {
 		return nil, fmt.Errorf("read the journal's executions: %w", err)
 	}
-	var out []storedExecution
+	var out []engine.PastExecution
 	for rows.Next() {
-		var s storedExecution
-		if err := rows.Scan(&s.id, &s.name, &s.path, &s.dir, &s.source); err != nil {
+		var s engine.PastExecution
+		if err := rows.Scan(&s.ID, &s.Workflow, &s.Path, &s.Dir, &s.Source); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("read the journal's executions: %w", err)
 		}
-		if err := s.check(); err != nil {
-			j.log.Warn("the journal holds an execution the sidecar did not write; it is skipped", "execution", truncate(s.id, 80), "err", err)
+		if err := s.Check(); err != nil {
+			j.log.Warn("the journal holds an execution the sidecar did not write; it is skipped", "execution", fmt.Sprintf("%.80s", s.ID), "err", err)
 			continue
 		}
 		out = append(out, s)
@@ -642,16 +648,16 @@ func (j *Journal) load() ([]storedExecution, error) {
 	}
 	for i := range out {
 		err := j.replay(context.Background(), "SELECT seq, execution_id, name, envelope FROM events WHERE execution_id = ? ORDER BY seq",
-			[]any{out[i].id}, func(_ Stored, ev *Event) { out[i].events = append(out[i].events, *ev) })
+			[]any{out[i].ID}, func(_ Stored, ev *engine.Event) { out[i].Events = append(out[i].Events, *ev) })
 		if err != nil {
-			return nil, fmt.Errorf("read the events of %s: %w", out[i].id, err)
+			return nil, fmt.Errorf("read the events of %s: %w", out[i].ID, err)
 		}
 	}
 	return out, nil
 }
 
-// forget removes executions and their events.
-func (j *Journal) forget(ids []string) error {
+// Forget removes executions and their events.
+func (j *Journal) Forget(ids []string) error {
 	if len(ids) == 0 {
 		return nil
 	}
@@ -684,4 +690,29 @@ func lockHolder(state *statedir.Dir) string {
 		return "unknown"
 	}
 	return pid
+}
+
+// maxStoredEvent bounds one event's envelope as read back.
+const maxStoredEvent = 8 << 20
+
+// checkStored decodes and checks a journaled event row: its envelope must
+// be an event of the row's execution, seq and name that engine.CheckEvent takes.
+func checkStored(row Stored, envelope []byte) (*engine.Event, error) {
+	if len(envelope) > maxStoredEvent {
+		return nil, fmt.Errorf("it is %d bytes, more than %d", len(envelope), maxStoredEvent)
+	}
+	if err := engine.CheckExecutionID(row.ExecutionID); err != nil {
+		return nil, err
+	}
+	var ev engine.Event
+	if err := json.Unmarshal(envelope, &ev); err != nil {
+		return nil, err
+	}
+	if ev.Seq != row.Seq || ev.Event != row.Name {
+		return nil, fmt.Errorf("its envelope says event %d %.80q, its row %d %.80q", ev.Seq, ev.Event, row.Seq, row.Name)
+	}
+	if err := engine.CheckEvent(&ev, row.ExecutionID); err != nil {
+		return nil, err
+	}
+	return &ev, nil
 }

@@ -1,4 +1,4 @@
-package engine
+package journal
 
 import (
 	"context"
@@ -14,11 +14,14 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/engine/exec"
 )
 
 func openJournal(t testing.TB, dir string) *Journal {
 	t.Helper()
-	j, status, err := OpenJournal(dir, nil)
+	j, status, err := Open(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,9 +33,9 @@ func openJournal(t testing.TB, dir string) *Journal {
 
 // parsedWorkflow gives a workflow with Source, as the journal needs to
 // rebuild it; "test" agents keep it in-process.
-func parsedWorkflow(t testing.TB, src string) *Workflow {
+func parsedWorkflow(t testing.TB, src string) *engine.Workflow {
 	t.Helper()
-	wf, err := ParseWorkflow("wf.yaml", []byte(src))
+	wf, err := engine.ParseWorkflow("wf.yaml", []byte(src))
 	if err == nil {
 		return wf
 	}
@@ -47,10 +50,10 @@ tasks:
 `
 
 // Use in-process agents for the exec type so the tests control them.
-func execAs(a funcAgent) Agents {
-	return Agents{"exec": {
-		Worker: func(*Task, *AgentSpec) (Worker, error) { return a, nil },
-		QC:     func(*Task, *AgentSpec) (QC, error) { return a, nil },
+func execAs(a funcAgent) engine.Agents {
+	return engine.Agents{"exec": {
+		Worker: func(*engine.Task, *engine.AgentSpec) (engine.Worker, error) { return a, nil },
+		QC:     func(*engine.Task, *engine.AgentSpec) (engine.QC, error) { return a, nil },
 	}}
 }
 
@@ -59,15 +62,15 @@ func TestSinkSeesOnlyCommittedEvents(t *testing.T) {
 	j := openJournal(t, state)
 	var bad atomic.Int32
 	var n atomic.Int32
-	sink := SinkFunc(func(ev Event) {
+	sink := engine.SinkFunc(func(ev engine.Event) {
 		n.Add(1)
 		evs, err := j.Events(context.Background(), ev.Seq-1, "", 1)
 		if err != nil || len(evs) != 1 {
 			bad.Add(1)
 		}
 	})
-	r := NewRunner(Options{Workspace: t.TempDir(), StateDir: state, Sink: sink, Journal: j, Agents: execAs(funcAgent{})})
-	ex, err := r.Execute(parsedWorkflow(t, twoTasks), ExecOptions{})
+	r := engine.NewRunner(t.Context(), engine.Options{Workspace: t.TempDir(), StateDir: state, Sink: sink, Journal: j, Agents: execAs(funcAgent{})})
+	ex, err := r.Execute(parsedWorkflow(t, twoTasks), engine.ExecOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,23 +86,23 @@ func TestSinkSeesOnlyCommittedEvents(t *testing.T) {
 func TestHistoryAcrossRestart(t *testing.T) {
 	state, ws := t.TempDir(), t.TempDir()
 	rec := &recorder{}
-	r := NewRunner(Options{Workspace: ws, StateDir: state, Sink: rec, Journal: openJournal(t, state), Agents: execAs(funcAgent{
-		work: func(_ context.Context, j *Job) (WorkResult, error) {
+	r := engine.NewRunner(t.Context(), engine.Options{Workspace: ws, StateDir: state, Sink: rec, Journal: openJournal(t, state), Agents: execAs(funcAgent{
+		work: func(_ context.Context, j *engine.Job) (engine.WorkResult, error) {
 			j.EnsureDir()
-			return WorkResult{}, os.WriteFile(filepath.Join(j.Dir, "out.txt"), []byte(j.Task.ID), 0o644)
+			return engine.WorkResult{}, os.WriteFile(filepath.Join(j.Dir, "out.txt"), []byte(j.Task.ID), 0o644)
 		},
 	})})
-	ex, _ := r.Execute(parsedWorkflow(t, twoTasks), ExecOptions{})
+	ex, _ := r.Execute(parsedWorkflow(t, twoTasks), engine.ExecOptions{})
 	<-ex.Done()
 	r.Close(context.Background())
 	first := rec.events()
 	last := first[len(first)-1].Seq
 
 	rec2 := &recorder{}
-	r2 := NewRunner(Options{Workspace: ws, StateDir: state, Sink: rec2, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
+	r2 := engine.NewRunner(t.Context(), engine.Options{Workspace: ws, StateDir: state, Sink: rec2, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
 	defer r2.Close(context.Background())
 	list := r2.List()
-	if len(list) != 1 || list[0].ExecutionID != ex.ID() || list[0].Status != StatusCompleted || list[0].Deliverables != 2 {
+	if len(list) != 1 || list[0].ExecutionID != ex.ID() || list[0].Status != engine.StatusCompleted || list[0].Deliverables != 2 {
 		t.Fatalf("history after restart: %+v", list)
 	}
 	past, _ := r2.Get(ex.ID())
@@ -109,7 +112,7 @@ func TestHistoryAcrossRestart(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(past.StagingDir(), "a/out.txt")); err != nil {
 		t.Errorf("the staging folder is not kept: %v", err)
 	}
-	ex2, _ := r2.Execute(parsedWorkflow(t, twoTasks), ExecOptions{})
+	ex2, _ := r2.Execute(parsedWorkflow(t, twoTasks), engine.ExecOptions{})
 	<-ex2.Done()
 	r2.Close(context.Background())
 	if got := rec2.events()[0].Seq; got != last+1 {
@@ -121,14 +124,14 @@ func TestHistoryAcrossRestart(t *testing.T) {
 	}
 }
 
-func openJournalEvents(t *testing.T, state string, since uint64, id string) ([]Event, error) {
+func openJournalEvents(t *testing.T, state string, since uint64, id string) ([]engine.Event, error) {
 	t.Helper()
 	j := openJournal(t, state)
 	defer j.Close()
 	raw, err := j.Events(context.Background(), since, id, 1<<20)
-	var out []Event
+	var out []engine.Event
 	for _, b := range raw {
-		var ev Event
+		var ev engine.Event
 		json.Unmarshal(b, &ev)
 		out = append(out, ev)
 	}
@@ -141,24 +144,24 @@ func TestInterruptedAndResume(t *testing.T) {
 	state, ws := t.TempDir(), t.TempDir()
 	release := make(chan struct{})
 	var ranA atomic.Int32
-	blockB := funcAgent{work: func(ctx context.Context, j *Job) (WorkResult, error) {
+	blockB := funcAgent{work: func(ctx context.Context, j *engine.Job) (engine.WorkResult, error) {
 		if j.Task.ID == "a" {
 			ranA.Add(1)
-			return WorkResult{}, nil
+			return engine.WorkResult{}, nil
 		}
 		select {
 		case <-release:
-			return WorkResult{}, nil
+			return engine.WorkResult{}, nil
 		case <-ctx.Done():
-			return WorkResult{}, ctx.Err()
+			return engine.WorkResult{}, ctx.Err()
 		}
 	}}
 	rec := &recorder{}
 	j := openJournal(t, state)
-	r := NewRunner(Options{Workspace: ws, StateDir: state, Sink: rec, Journal: j, Agents: execAs(blockB)})
-	ex, _ := r.Execute(parsedWorkflow(t, twoTasks), ExecOptions{})
+	r := engine.NewRunner(t.Context(), engine.Options{Workspace: ws, StateDir: state, Sink: rec, Journal: j, Agents: execAs(blockB)})
+	ex, _ := r.Execute(parsedWorkflow(t, twoTasks), engine.ExecOptions{})
 	deadline := time.Now().Add(10 * time.Second)
-	for index(rec.events(), EventWorkerStart, "b") < 0 {
+	for index(rec.events(), engine.EventWorkerStart, "b") < 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("b never started")
 		}
@@ -166,21 +169,18 @@ func TestInterruptedAndResume(t *testing.T) {
 	}
 	// The sidecar "dies": its journal stops with the execution unfinished.
 	j.Close()
-	r.mu.Lock()
-	r.journal = nil
-	r.mu.Unlock()
 
 	rec2 := &recorder{}
-	r2 := NewRunner(Options{Workspace: ws, StateDir: state, Sink: rec2, Journal: openJournal(t, state), Agents: execAs(blockB)})
+	r2 := engine.NewRunner(t.Context(), engine.Options{Workspace: ws, StateDir: state, Sink: rec2, Journal: openJournal(t, state), Agents: execAs(blockB)})
 	defer r2.Close(context.Background())
 	got, _ := r2.Get(ex.ID())
-	if s := got.Summary().Status; s != StatusInterrupted {
+	if s := got.Summary().Status; s != engine.StatusInterrupted {
 		t.Fatalf("status after restart %s, want interrupted", s)
 	}
 	for wait := time.Now().Add(5 * time.Second); len(rec2.events()) == 0 && time.Now().Before(wait); {
 		time.Sleep(5 * time.Millisecond) // the event reaches the sink once committed
 	}
-	if evs := rec2.events(); len(evs) != 1 || evs[0].Event != EventExecutionInterrupted || evs[0].Data.Message != "⚠️ Execution interrupted: the sidecar stopped while it ran" {
+	if evs := rec2.events(); len(evs) != 1 || evs[0].Event != engine.EventExecutionInterrupted || evs[0].Data.Message != "⚠️ Execution interrupted: the sidecar stopped while it ran" {
 		t.Fatalf("events on restart: %+v", evs)
 	}
 	close(release)
@@ -190,15 +190,15 @@ func TestInterruptedAndResume(t *testing.T) {
 	}
 	resumed.Start()
 	<-resumed.Done()
-	if s := resumed.Summary(); s.Status != StatusCompleted || s.CompletedTasks != 2 {
+	if s := resumed.Summary(); s.Status != engine.StatusCompleted || s.CompletedTasks != 2 {
 		t.Errorf("after resume: %+v", s)
 	}
 	if ranA.Load() != 1 {
 		t.Errorf("task a ran %d times; a completed task must not run again", ranA.Load())
 	}
-	r2.journal.flush() // the sink hears an event once it is committed
+	r2.Flush() // the sink hears an event once it is committed
 	evs := rec2.events()
-	start := evs[index(evs, EventExecutionStart, "")]
+	start := evs[index(evs, engine.EventExecutionStart, "")]
 	if !start.Data.Resumed || start.Data.Message != "🔁 Execution resumed: two (1 task to run)" {
 		t.Errorf("resume's execution-start %+v", start.Data)
 	}
@@ -211,10 +211,10 @@ func TestInterruptedAndResume(t *testing.T) {
 
 func TestPrune(t *testing.T) {
 	state, ws := t.TempDir(), t.TempDir()
-	r := NewRunner(Options{Workspace: ws, StateDir: state, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
+	r := engine.NewRunner(t.Context(), engine.Options{Workspace: ws, StateDir: state, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
 	var ids []string
 	for range 3 {
-		ex, _ := r.Execute(parsedWorkflow(t, twoTasks), ExecOptions{})
+		ex, _ := r.Execute(parsedWorkflow(t, twoTasks), engine.ExecOptions{})
 		<-ex.Done()
 		ids = append(ids, ex.ID())
 	}
@@ -232,7 +232,7 @@ func TestPrune(t *testing.T) {
 	if evs, _ := openJournalEvents(t, state, 0, ids[0]); len(evs) != 0 {
 		t.Errorf("pruned events remain: %d", len(evs))
 	}
-	r2 := NewRunner(Options{Workspace: ws, StateDir: state, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
+	r2 := engine.NewRunner(t.Context(), engine.Options{Workspace: ws, StateDir: state, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
 	defer r2.Close(context.Background())
 	if l := r2.List(); len(l) != 1 || l[0].ExecutionID != ids[2] {
 		t.Errorf("history after prune and restart: %+v", l)
@@ -243,8 +243,8 @@ func TestDamagedJournalIsKeptAside(t *testing.T) {
 	for _, damage := range []string{"garbage", "truncated"} {
 		t.Run(damage, func(t *testing.T) {
 			state := t.TempDir()
-			r := NewRunner(Options{Workspace: t.TempDir(), StateDir: state, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
-			ex, _ := r.Execute(parsedWorkflow(t, twoTasks), ExecOptions{})
+			r := engine.NewRunner(t.Context(), engine.Options{Workspace: t.TempDir(), StateDir: state, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
+			ex, _ := r.Execute(parsedWorkflow(t, twoTasks), engine.ExecOptions{})
 			<-ex.Done()
 			r.Close(context.Background())
 			db := filepath.Join(state, "journal.db")
@@ -256,7 +256,7 @@ func TestDamagedJournalIsKeptAside(t *testing.T) {
 				os.Truncate(db, st.Size()/2)
 				os.Remove(db + "-wal")
 			}
-			j, status, err := OpenJournal(state, nil)
+			j, status, err := Open(state, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -278,7 +278,7 @@ func TestSecondSidecarIsTold(t *testing.T) {
 	state := t.TempDir()
 	j := openJournal(t, state)
 	defer j.Close()
-	_, _, err := OpenJournal(state, nil)
+	_, _, err := Open(state, nil)
 	if !errors.Is(err, ErrJournalBusy) || !strings.Contains(err.Error(), fmt.Sprintf("pid %d", os.Getpid())) {
 		t.Errorf("second open: %v", err)
 	}
@@ -298,7 +298,7 @@ func BenchmarkJournal(b *testing.B) {
 		}
 		src.WriteString("}\n")
 	}
-	sink := SinkFunc(func(ev Event) { json.NewEncoder(io.Discard).Encode(ev) })
+	sink := engine.SinkFunc(func(ev engine.Event) { json.NewEncoder(io.Discard).Encode(ev) })
 	journalOverhead(b, parsedWorkflow(b, src.String()), execAs(funcAgent{}), sink)
 }
 
@@ -311,7 +311,7 @@ func BenchmarkJournalRealTasks(b *testing.B) {
 	for i := range n {
 		fmt.Fprintf(&src, "  - {id: t%d, worker: {command: \"true\"}, qc: {command: \"true\"}}\n", i)
 	}
-	journalOverhead(b, parsedWorkflow(b, src.String()), DefaultAgents(), SinkFunc(func(Event) {}))
+	journalOverhead(b, parsedWorkflow(b, src.String()), engine.Agents{"exec": exec.Agent()}, engine.SinkFunc(func(engine.Event) {}))
 }
 
 // journalOverhead times only executions: the runners (and the journal) are
@@ -321,26 +321,26 @@ func BenchmarkJournalRealTasks(b *testing.B) {
 // last event is committed, not merely queued. It reports each one's cost
 // per task, their ratio (the journal's overhead: 1.10 is 10% more) and the
 // events journaled per second of the journaled runs.
-func journalOverhead(b *testing.B, wf *Workflow, agents Agents, sink Sink) {
+func journalOverhead(b *testing.B, wf *engine.Workflow, agents engine.Agents, sink engine.Sink) {
 	b.Helper()
 	state := b.TempDir()
 	var committed atomic.Int64
 	j := openJournal(b, state)
-	on := NewRunner(Options{Workspace: state, StateDir: state, Agents: agents, Journal: j, Sink: SinkFunc(func(ev Event) {
+	on := engine.NewRunner(b.Context(), engine.Options{Workspace: state, StateDir: state, Agents: agents, Journal: j, Sink: engine.SinkFunc(func(ev engine.Event) {
 		committed.Add(1)
 		sink.Emit(ev)
 	})})
 	ws := b.TempDir()
-	off := NewRunner(Options{Workspace: ws, StateDir: ws, Agents: agents, Sink: sink})
-	once := func(r *Runner) time.Duration {
+	off := engine.NewRunner(b.Context(), engine.Options{Workspace: ws, StateDir: ws, Agents: agents, Sink: sink})
+	once := func(r *engine.Runner) time.Duration {
 		start := time.Now()
-		ex, err := r.Execute(wf, ExecOptions{})
+		ex, err := r.Execute(wf, engine.ExecOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}
 		<-ex.Done()
 		if r == on {
-			if err := j.flush(); err != nil {
+			if err := j.Flush(); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -373,10 +373,10 @@ func journalOverhead(b *testing.B, wf *Workflow, agents Agents, sink Sink) {
 func BenchmarkJournalAppend(b *testing.B) {
 	const batch = 1000
 	j := openJournal(b, b.TempDir())
-	j.start(SinkFunc(func(Event) {}))
+	j.Start(engine.SinkFunc(func(engine.Event) {}))
 	defer j.Close()
-	ev := Event{ExecutionID: "ex_bench", Event: EventQCComplete, Time: time.Now(), Data: EventData{
-		TaskID: "t1", TaskTitle: "A task", Phase: PhaseQC, Attempt: 1, MaxAttempts: 3, Passed: ptr(true), Score: ptr(90),
+	ev := engine.Event{ExecutionID: "ex_bench", Event: engine.EventQCComplete, Time: time.Now(), Data: engine.EventData{
+		TaskID: "t1", TaskTitle: "A task", Phase: engine.PhaseQC, Attempt: 1, MaxAttempts: 3, Passed: ptr(true), Score: ptr(90),
 		Message: "✅ QC passed (Score: 90/100)",
 	}}
 	seq := uint64(0)
@@ -384,11 +384,11 @@ func BenchmarkJournalAppend(b *testing.B) {
 		for range batch {
 			seq++
 			ev.Seq = seq
-			if err := j.append(ev, nil); err != nil {
+			if err := j.Append(ev, nil); err != nil {
 				b.Fatal(err)
 			}
 		}
-		if err := j.flush(); err != nil {
+		if err := j.Flush(); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -400,9 +400,9 @@ func BenchmarkJournalAppend(b *testing.B) {
 func TestSeqSurvivesPruningEverything(t *testing.T) {
 	state, ws := t.TempDir(), t.TempDir()
 	rec := &recorder{}
-	r := NewRunner(Options{Workspace: ws, StateDir: state, Sink: rec, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
+	r := engine.NewRunner(t.Context(), engine.Options{Workspace: ws, StateDir: state, Sink: rec, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
 	for range 2 {
-		ex, _ := r.Execute(parsedWorkflow(t, twoTasks), ExecOptions{})
+		ex, _ := r.Execute(parsedWorkflow(t, twoTasks), engine.ExecOptions{})
 		<-ex.Done()
 	}
 	last := r.Seq()
@@ -416,61 +416,13 @@ func TestSeqSurvivesPruningEverything(t *testing.T) {
 		t.Errorf("LastSeq after pruning everything: %d %v, want %d", got, err, last)
 	}
 	rec2 := &recorder{}
-	r2 := NewRunner(Options{Workspace: ws, StateDir: state, Sink: rec2, Journal: j, Agents: execAs(funcAgent{})})
-	ex, _ := r2.Execute(parsedWorkflow(t, twoTasks), ExecOptions{})
+	r2 := engine.NewRunner(t.Context(), engine.Options{Workspace: ws, StateDir: state, Sink: rec2, Journal: j, Agents: execAs(funcAgent{})})
+	ex, _ := r2.Execute(parsedWorkflow(t, twoTasks), engine.ExecOptions{})
 	<-ex.Done()
 	r2.Close(context.Background())
 	if evs := rec2.events(); len(evs) == 0 || evs[0].Seq != last+1 {
 		t.Errorf("first seq after prune and restart: %v, want %d", evs, last+1)
 	}
-}
-
-func TestPruneByAge(t *testing.T) {
-	state, ws := t.TempDir(), t.TempDir()
-	release := make(chan struct{})
-	hold := funcAgent{work: func(ctx context.Context, j *Job) (WorkResult, error) {
-		select {
-		case <-release:
-		case <-ctx.Done():
-		}
-		return WorkResult{}, nil
-	}}
-	r := NewRunner(Options{Workspace: ws, StateDir: state, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
-	defer r.Close(context.Background())
-	var done []*Execution
-	for range 3 {
-		ex, _ := r.Execute(parsedWorkflow(t, twoTasks), ExecOptions{})
-		<-ex.Done()
-		done = append(done, ex)
-	}
-	// Two of them finished long ago: set their end back, as a restart would
-	// read it from their events.
-	r.mu.Lock()
-	for i, days := range []int{30, 8} {
-		at := time.Now().Add(-time.Duration(days) * 24 * time.Hour)
-		done[i].state.sum.StartedAt, done[i].state.sum.FinishedAt = at.Add(-time.Minute), &at
-	}
-	r.mu.Unlock()
-	// A running execution is never pruned, however old.
-	r.opts.Agents = execAs(hold)
-	running, _ := r.Execute(parsedWorkflow(t, twoTasks), ExecOptions{})
-	r.mu.Lock()
-	running.state.sum.StartedAt = time.Now().Add(-60 * 24 * time.Hour)
-	r.mu.Unlock()
-
-	removed, err := r.Prune(7*24*time.Hour, 0)
-	if err != nil || !slices.Equal(removed, []string{done[1].ID(), done[0].ID()}) {
-		t.Errorf("prune older than 7d: %v %v, want the two old ones, newest first", removed, err)
-	}
-	var listed []string
-	for _, s := range r.List() {
-		listed = append(listed, s.ExecutionID)
-	}
-	if !slices.Equal(listed, []string{running.ID(), done[2].ID()}) {
-		t.Errorf("left after prune: %v", listed)
-	}
-	close(release)
-	<-running.Done()
 }
 
 // A prune that races a shutdown returns, and leaves every execution whole:
@@ -480,10 +432,10 @@ func TestPruneByAge(t *testing.T) {
 func TestPruneDuringClose(t *testing.T) {
 	for range 20 {
 		state, ws := t.TempDir(), t.TempDir()
-		r := NewRunner(Options{Workspace: ws, StateDir: state, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
+		r := engine.NewRunner(t.Context(), engine.Options{Workspace: ws, StateDir: state, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
 		var ids []string
 		for range 3 {
-			ex, _ := r.Execute(parsedWorkflow(t, twoTasks), ExecOptions{})
+			ex, _ := r.Execute(parsedWorkflow(t, twoTasks), engine.ExecOptions{})
 			<-ex.Done()
 			ids = append(ids, ex.ID())
 		}
@@ -505,7 +457,7 @@ func TestPruneDuringClose(t *testing.T) {
 			if jerr != nil {
 				t.Fatalf("read the journal after close: %v", jerr)
 			}
-			_, serr := os.Stat(filepath.Join(state, filepath.FromSlash(executionFolder(id))))
+			_, serr := os.Stat(filepath.Join(state, "executions", id))
 			journaled, onDisk := len(events) > 0, serr == nil
 			switch {
 			case !slices.Contains(removed, id):
@@ -526,14 +478,15 @@ func TestPruneDuringClose(t *testing.T) {
 // A closed journal refuses work instead of panicking.
 func TestJournalAfterClose(t *testing.T) {
 	j := openJournal(t, t.TempDir())
-	j.start(SinkFunc(func(Event) {}))
+	j.Start(engine.SinkFunc(func(engine.Event) {}))
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := j.flush(); !errors.Is(err, ErrJournalClosed) {
+	// Close committed everything: a flush has nothing to wait for.
+	if err := j.Flush(); err != nil {
 		t.Errorf("flush after close: %v", err)
 	}
-	if err := j.append(Event{Seq: 1}, nil); !errors.Is(err, ErrJournalClosed) {
+	if err := j.Append(engine.Event{Seq: 1}, nil); !errors.Is(err, ErrJournalClosed) {
 		t.Errorf("append after close: %v", err)
 	}
 }
@@ -543,7 +496,7 @@ func TestJournalAfterClose(t *testing.T) {
 func TestHistoryOrder(t *testing.T) {
 	state, ws := t.TempDir(), t.TempDir()
 	j := openJournal(t, state)
-	j.start(SinkFunc(func(Event) {}))
+	j.Start(engine.SinkFunc(func(engine.Event) {}))
 	// RFC 3339 drops trailing zeros: ".1Z" sorts after ".12Z" as text,
 	// though it is earlier.
 	base := time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC)
@@ -554,22 +507,22 @@ func TestHistoryOrder(t *testing.T) {
 		at time.Duration
 	}{{"ex_0000000000000000000000000A", 100 * time.Millisecond}, {"ex_0000000000000000000000000B", 120 * time.Millisecond}} {
 		at := base.Add(ex.at)
-		for _, name := range []string{EventExecutionStart, EventExecutionComplete} {
+		for _, name := range []string{engine.EventExecutionStart, engine.EventExecutionComplete} {
 			seq++
-			var rec *journalRecord
-			data := EventData{Message: "m"}
-			if name == EventExecutionStart {
-				rec = &journalRecord{id: ex.id, name: "two", path: "wf.yaml", source: src}
+			var rec *engine.Record
+			data := engine.EventData{Message: "m"}
+			if name == engine.EventExecutionStart {
+				rec = &engine.Record{ID: ex.id, Workflow: "two", Path: "wf.yaml", Source: src}
 			} else {
-				data.Status = StatusFailed
+				data.Status = engine.StatusFailed
 			}
-			if err := j.append(Event{Seq: seq, ExecutionID: ex.id, Event: name, Time: at, Data: data}, rec); err != nil {
+			if err := j.Append(engine.Event{Seq: seq, ExecutionID: ex.id, Event: name, Time: at, Data: data}, rec); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
 	j.Close()
-	ids := func(r *Runner) []string {
+	ids := func(r *engine.Runner) []string {
 		var out []string
 		for _, s := range r.List() {
 			out = append(out, s.ExecutionID)
@@ -577,7 +530,7 @@ func TestHistoryOrder(t *testing.T) {
 		return out
 	}
 	want := []string{"ex_0000000000000000000000000B", "ex_0000000000000000000000000A"}
-	r := NewRunner(Options{Workspace: ws, StateDir: state, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
+	r := engine.NewRunner(t.Context(), engine.Options{Workspace: ws, StateDir: state, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
 	if got := ids(r); !slices.Equal(got, want) {
 		t.Errorf("listed %v, want %v (newest first)", got, want)
 	}
@@ -591,13 +544,13 @@ func TestHistoryOrder(t *testing.T) {
 	<-ex.Done()
 	r.Close(context.Background())
 
-	r2 := NewRunner(Options{Workspace: ws, StateDir: state, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
+	r2 := engine.NewRunner(t.Context(), engine.Options{Workspace: ws, StateDir: state, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
 	defer r2.Close(context.Background())
 	if got := ids(r2); !slices.Equal(got, want) {
 		t.Errorf("after resuming the older one and a restart: %v, want %v", got, want)
 	}
 	again, _ := r2.Get("ex_0000000000000000000000000A")
-	if s := again.Summary(); !s.StartedAt.Equal(startedAt) || s.Status != StatusCompleted {
+	if s := again.Summary(); !s.StartedAt.Equal(startedAt) || s.Status != engine.StatusCompleted {
 		t.Errorf("after resume: started %v (want %v), status %s", s.StartedAt, startedAt, s.Status)
 	}
 }
@@ -607,19 +560,19 @@ func TestHistoryOrder(t *testing.T) {
 func failedOnce(t *testing.T) (state, ws, id string) {
 	t.Helper()
 	state, ws = t.TempDir(), t.TempDir()
-	zero := funcAgent{work: func(_ context.Context, j *Job) (WorkResult, error) {
+	zero := funcAgent{work: func(_ context.Context, j *engine.Job) (engine.WorkResult, error) {
 		if j.Task.ID == "b" {
-			return WorkResult{}, errors.New("no")
+			return engine.WorkResult{}, errors.New("no")
 		}
-		return WorkResult{}, nil
+		return engine.WorkResult{}, nil
 	}}
-	r := NewRunner(Options{Workspace: ws, StateDir: state, Journal: openJournal(t, state), Agents: execAs(zero)})
-	ex, err := r.Execute(parsedWorkflow(t, twoTasks), ExecOptions{})
+	r := engine.NewRunner(t.Context(), engine.Options{Workspace: ws, StateDir: state, Journal: openJournal(t, state), Agents: execAs(zero)})
+	ex, err := r.Execute(parsedWorkflow(t, twoTasks), engine.ExecOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	<-ex.Done()
-	if st := ex.Summary().Status; st != StatusFailed {
+	if st := ex.Summary().Status; st != engine.StatusFailed {
 		t.Fatalf("setup: status %s, want failed", st)
 	}
 	r.Close(context.Background())
@@ -631,12 +584,12 @@ func failedOnce(t *testing.T) (state, ws, id string) {
 func TestResumeClaimsTheExecution(t *testing.T) {
 	state, ws, id := failedOnce(t)
 	rec := &recorder{}
-	r := NewRunner(Options{Workspace: ws, StateDir: state, Sink: rec, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
+	r := engine.NewRunner(t.Context(), engine.Options{Workspace: ws, StateDir: state, Sink: rec, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
 	defer r.Close(context.Background())
 
 	var wg sync.WaitGroup
 	var mu sync.Mutex
-	var got []*Execution
+	var got []*engine.Execution
 	var errs []error
 	for range 2 {
 		wg.Go(func() {
@@ -658,26 +611,26 @@ func TestResumeClaimsTheExecution(t *testing.T) {
 		t.Errorf("the refused resume says %q", msg)
 	}
 	ex := got[0]
-	if s := ex.Summary().Status; s != StatusRunning {
+	if s := ex.Summary().Status; s != engine.StatusRunning {
 		t.Errorf("status right after resume %s, want running", s)
 	}
 	if _, err := r.Resume(id); err == nil || !strings.Contains(err.Error(), "already running") {
 		t.Errorf("a third resume: %v", err)
 	}
-	if st := ex.Cancel("changed my mind"); st != StatusCancelling {
-		t.Fatalf("cancel right after resume answered %q, want %q", st, StatusCancelling)
+	if st := ex.Cancel("changed my mind"); st != engine.StatusCancelling {
+		t.Fatalf("cancel right after resume answered %q, want %q", st, engine.StatusCancelling)
 	}
 	select {
 	case <-ex.Done():
 	case <-time.After(10 * time.Second):
 		t.Fatal("the cancelled resume never ended")
 	}
-	if s := ex.Summary().Status; s != StatusCancelled {
+	if s := ex.Summary().Status; s != engine.StatusCancelled {
 		t.Errorf("status after cancel %s, want cancelled", s)
 	}
-	r.journal.flush()
+	r.Flush()
 	evs := rec.events()
-	if last := evs[len(evs)-1]; last.Event != EventExecutionCancelled || last.Data.Reason != "changed my mind" {
+	if last := evs[len(evs)-1]; last.Event != engine.EventExecutionCancelled || last.Data.Reason != "changed my mind" {
 		t.Errorf("last event %s %+v", last.Event, last.Data)
 	}
 }
@@ -686,10 +639,10 @@ func TestResumeClaimsTheExecution(t *testing.T) {
 // pruned; an event that cannot be decoded costs only itself.
 func TestUnreadableHistory(t *testing.T) {
 	state, ws := t.TempDir(), t.TempDir()
-	r := NewRunner(Options{Workspace: ws, StateDir: state, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
+	r := engine.NewRunner(t.Context(), engine.Options{Workspace: ws, StateDir: state, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
 	var ids []string
 	for range 3 {
-		ex, _ := r.Execute(parsedWorkflow(t, twoTasks), ExecOptions{})
+		ex, _ := r.Execute(parsedWorkflow(t, twoTasks), engine.ExecOptions{})
 		<-ex.Done()
 		ids = append(ids, ex.ID())
 	}
@@ -699,17 +652,17 @@ func TestUnreadableHistory(t *testing.T) {
 	if _, err := j.db.Exec("UPDATE executions SET source = ? WHERE id = ?", "tasks: [unclosed", ids[0]); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := j.db.Exec("UPDATE events SET envelope = ? WHERE seq = (SELECT MIN(seq) FROM events WHERE execution_id = ? AND name = ?)", "{not json", ids[1], EventTaskStart); err != nil {
+	if _, err := j.db.Exec("UPDATE events SET envelope = ? WHERE seq = (SELECT MIN(seq) FROM events WHERE execution_id = ? AND name = ?)", "{not json", ids[1], engine.EventTaskStart); err != nil {
 		t.Fatal(err)
 	}
-	r2 := NewRunner(Options{Workspace: ws, StateDir: state, Journal: j, Agents: execAs(funcAgent{})})
+	r2 := engine.NewRunner(t.Context(), engine.Options{Workspace: ws, StateDir: state, Journal: j, Agents: execAs(funcAgent{})})
 	defer r2.Close(context.Background())
 	list := r2.List()
 	if len(list) != 3 {
 		t.Fatalf("listed %d executions, want 3: %+v", len(list), list)
 	}
 	broken := list[2]
-	if broken.ExecutionID != ids[0] || broken.Workflow != "two" || broken.Status != StatusCompleted || broken.Deliverables != 0 || broken.CompletedTasks != 2 {
+	if broken.ExecutionID != ids[0] || broken.Workflow != "two" || broken.Status != engine.StatusCompleted || broken.Deliverables != 0 || broken.CompletedTasks != 2 {
 		t.Errorf("the execution whose workflow no longer parses: %+v", broken)
 	}
 	if ex, _ := r2.Get(ids[0]); len(ex.Info().TaskList) != 2 {
@@ -718,7 +671,7 @@ func TestUnreadableHistory(t *testing.T) {
 	if _, err := r2.Resume(ids[0]); err == nil || !strings.Contains(err.Error(), "can no longer be read") {
 		t.Errorf("resuming it: %v", err)
 	}
-	if s := list[1]; s.ExecutionID != ids[1] || s.Status != StatusCompleted {
+	if s := list[1]; s.ExecutionID != ids[1] || s.Status != engine.StatusCompleted {
 		t.Errorf("the execution with an unreadable event: %+v", s)
 	}
 	removed, err := r2.Prune(0, 2)
@@ -731,8 +684,8 @@ func TestUnreadableHistory(t *testing.T) {
 func TestRunnerFlush(t *testing.T) {
 	state := t.TempDir()
 	rec := &recorder{}
-	r := NewRunner(Options{Workspace: t.TempDir(), StateDir: state, Sink: rec, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
-	ex, _ := r.Execute(parsedWorkflow(t, twoTasks), ExecOptions{})
+	r := engine.NewRunner(t.Context(), engine.Options{Workspace: t.TempDir(), StateDir: state, Sink: rec, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
+	ex, _ := r.Execute(parsedWorkflow(t, twoTasks), engine.ExecOptions{})
 	<-ex.Done()
 	if err := r.Flush(); err != nil {
 		t.Fatal(err)
@@ -750,14 +703,14 @@ func TestRunnerFlush(t *testing.T) {
 // before the event it resumes at.
 func TestJournalBetween(t *testing.T) {
 	j := openJournal(t, t.TempDir())
-	j.start(SinkFunc(func(Event) {}))
+	j.Start(engine.SinkFunc(func(engine.Event) {}))
 	defer j.Close()
 	for seq := uint64(1); seq <= 2500; seq++ {
-		if err := j.append(Event{Seq: seq, ExecutionID: "ex_01JD0000000000000000000001", Event: EventTaskStart}, nil); err != nil {
+		if err := j.Append(engine.Event{Seq: seq, ExecutionID: "ex_01JD0000000000000000000001", Event: engine.EventTaskStart}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := j.flush(); err != nil {
+	if err := j.Flush(); err != nil {
 		t.Fatal(err)
 	}
 	var got []uint64
@@ -769,3 +722,5 @@ func TestJournalBetween(t *testing.T) {
 		t.Errorf("Between(100, 2300): last %d, %d events from %v, err %v", last, len(got), got[:1], err)
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,49 @@
+// Package engine runs workflows: a DAG of tasks, each done by a worker
+// agent and checked by a QC agent, with every step reported as an event.
+//
+// A [Workflow] is parsed and validated from YAML or JSON ([ParseWorkflow]).
+// A [Runner] executes workflows; each run is an [Execution] with an id
+// ("ex_…") and a folder under the state folder (<workspace>/.mimir) where
+// its tasks stage their files. Executions run under the context given to
+// [NewRunner]; [Runner.Close] cancels them, waits for their last events
+// and closes the journal.
+//
+// # Scheduling
+//
+// An execution starts a task once every task it depends on has completed,
+// at most Parallelism at a time. A task that fails skips its dependents,
+// transitively; the others run on. Cancel stops the running agents (their
+// commands and everything those started) and the execution ends with
+// execution-cancelled.
+//
+// # Worker, QC and the gap
+//
+// Each attempt of a task runs its [Worker], then its [QC]. A QC that fails
+// returns a [Gap] (feedback, issues, required fixes); the next attempt's
+// worker is handed it, in [Job.Gap] and as a JSON file for commands, until
+// the task passes or its attempts run out. A worker's error, a timeout and
+// a QC that cannot be made each fail the attempt; none passes it.
+//
+// Agents are built per task from the workflow's agent specs by the
+// [AgentKind]s in [Options.Agents], keyed by type. The engine ships none:
+// the caller passes them, such as the exec agent (package engine/exec) or
+// the llm agent (package engine/llm). Agents run commands through
+// [RunCommand], which keeps them in the task's folder, under the sandbox
+// and inside the execution's process control.
+//
+// # Events
+//
+// Every step is an [Event]: one envelope with a seq that only grows, an
+// execution id, a name (task-start, qc-complete, …) and its [EventData].
+// The runner numbers events and applies them to the execution's state
+// under one lock, then hands them, in seq order, to the [Sink] in
+// [Options]. A Sink must not block: the rpc and notify packages fan events
+// out to their listeners.
+//
+// # The journal
+//
+// When [Options.Journal] is set, each event is kept there before the Sink
+// sees it, and a new Runner lists the executions it holds, marks those cut
+// off by a crash as interrupted, and can resume them. Package
+// engine/journal keeps them in SQLite under the state folder.
+package engine

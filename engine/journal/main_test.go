@@ -1,0 +1,61 @@
+package journal
+
+import (
+	"context"
+	"os"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/internal/launcher/launchertest"
+)
+
+// TestMain lets this test binary serve as the launcher of the commands its
+// tests run (see launchertest.Init).
+func TestMain(m *testing.M) {
+	launchertest.Init()
+	os.Exit(m.Run())
+}
+
+// recorder is a Sink that keeps every event.
+type recorder struct {
+	mu  sync.Mutex
+	evs []engine.Event
+}
+
+func (r *recorder) Emit(ev engine.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.evs = append(r.evs, ev)
+}
+
+func (r *recorder) events() []engine.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.evs)
+}
+
+// funcAgent is an in-process agent whose behaviour a test scripts.
+type funcAgent struct {
+	work  func(ctx context.Context, j *engine.Job) (engine.WorkResult, error)
+	check func(ctx context.Context, j *engine.Job) (engine.Verdict, error)
+}
+
+func (a funcAgent) Work(ctx context.Context, j *engine.Job) (engine.WorkResult, error) {
+	if a.work == nil {
+		return engine.WorkResult{}, nil
+	}
+	return a.work(ctx, j)
+}
+
+func (a funcAgent) Check(ctx context.Context, j *engine.Job) (engine.Verdict, error) {
+	if a.check == nil {
+		return engine.Verdict{Passed: true, Score: 100}, nil
+	}
+	return a.check(ctx, j)
+}
+
+func index(evs []engine.Event, name, taskID string) int {
+	return slices.IndexFunc(evs, func(ev engine.Event) bool { return ev.Event == name && ev.Data.TaskID == taskID })
+}
