@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"encoding/json"
+	"fmt"
 	"time"
 )
 
@@ -53,6 +55,21 @@ type Event struct {
 	Event       string    `json:"event"`
 	Time        time.Time `json:"time"`
 	Data        EventData `json:"data"`
+	// Encoded is the event's JSON once the journal has made it, so that
+	// listeners send those bytes instead of encoding the event again.
+	Encoded json.RawMessage `json:"-"`
+}
+
+// Encode returns the event's JSON: the journal's, or a new encoding.
+func (e *Event) Encode() ([]byte, error) {
+	if e.Encoded != nil {
+		return e.Encoded, nil
+	}
+	data, err := json.Marshal(e)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s event %d: %w", e.Event, e.Seq, err)
+	}
+	return data, nil
 }
 
 // EventData is one struct for every event's payload rather than a type per

@@ -10,7 +10,7 @@ import (
 	"go.lsp.dev/protocol"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
-	"github.com/mimir-sidecar/mimir-sidecar/internal/backlog"
+	"github.com/mimir-sidecar/mimir-sidecar/internal/events"
 	"github.com/mimir-sidecar/mimir-sidecar/notify"
 	"github.com/mimir-sidecar/mimir-sidecar/rpc/internal/progress"
 )
@@ -30,7 +30,11 @@ const (
 // the journal's writer, which must never wait for the client.
 type eventSink struct{ s *server }
 
-func (k eventSink) Emit(ev engine.Event) { _ = k.s.hub.Publish(ev.Seq, ev.ExecutionID, ev.Event, ev) }
+func (k eventSink) Emit(ev engine.Event) {
+	if err := events.Publish(k.s.hub, ev); err != nil {
+		k.s.log.Error("an event could not be sent", "err", err)
+	}
+}
 
 func (k eventSink) JournalFailed(err error) {
 	ws, _ := k.s.session()
@@ -99,7 +103,7 @@ func (s *server) forwardEvents(ctx context.Context, from uint64) {
 	s.mu.Unlock()
 	// The progress tokens asked for are the forwarder's to wait for.
 	defer f.progress.Wait()
-	cur := notify.NewCursor(ctx, s.hub, backlog.Journal(journal), from)
+	cur := notify.NewCursor(ctx, s.hub, events.Backlog(journal), from)
 	batch := make([]notify.Event, 0, 64)
 	for {
 		evs, gap, err := cur.Next(ctx, batch[:0], cap(batch))

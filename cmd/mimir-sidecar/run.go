@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -15,7 +16,7 @@ import (
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
 	"github.com/mimir-sidecar/mimir-sidecar/engine/journal"
-	"github.com/mimir-sidecar/mimir-sidecar/internal/backlog"
+	"github.com/mimir-sidecar/mimir-sidecar/internal/events"
 	"github.com/mimir-sidecar/mimir-sidecar/internal/mirror"
 	"github.com/mimir-sidecar/mimir-sidecar/internal/safefile"
 	"github.com/mimir-sidecar/mimir-sidecar/notify"
@@ -107,7 +108,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		StateDir:  ws.StateDir(),
 		Agents:    agents,
 		Logger:    log,
-		Sink:      hubSink(hub),
+		Sink:      hubSink(hub, log),
 		Sandbox:   fence,
 	}
 	if jr != nil { // a nil *journal.Journal would be a journal, not none
@@ -144,7 +145,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *jsonOut {
 		p = jsonPrinter{w: stdout}
 	}
-	f := &follower{hub: hub, backlog: backlog.Journal(jr), id: ex.ID(), p: p, stderr: stderr, final: []string{engine.EventDeliverablesSaved, engine.EventExecutionCancelled}}
+	f := &follower{hub: hub, backlog: events.Backlog(jr), id: ex.ID(), p: p, stderr: stderr, final: []string{engine.EventDeliverablesSaved, engine.EventExecutionCancelled}}
 	printed := make(chan error, 1)
 	followCtx, stopFollowing := context.WithCancel(ctx)
 	defer stopFollowing()
@@ -249,11 +250,11 @@ func deliverablePaths(ds []engine.Deliverable) []string {
 }
 
 // hubSink publishes the engine's events to the hub, encoded once.
-func hubSink(hub *notify.Hub) engine.Sink {
+func hubSink(hub *notify.Hub, log *slog.Logger) engine.Sink {
 	return engine.SinkFunc(func(ev engine.Event) {
-		// An event that cannot be encoded is a bug in the engine's types;
-		// dropping it beats stopping every listener.
-		_ = hub.Publish(ev.Seq, ev.ExecutionID, ev.Event, ev)
+		if err := events.Publish(hub, ev); err != nil {
+			log.Error("an event could not be shown", "err", err)
+		}
 	})
 }
 

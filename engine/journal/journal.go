@@ -431,7 +431,8 @@ func (j *Journal) commit(batch []journalEntry) error {
 		args = args[:0]
 		return nil
 	}
-	for _, e := range batch {
+	for i := range batch {
+		e := &batch[i]
 		if e.flushed != nil {
 			continue
 		}
@@ -443,10 +444,12 @@ func (j *Journal) commit(batch []journalEntry) error {
 				return err
 			}
 		}
-		data, err := json.Marshal(e.ev)
+		// Encoded once, here: the listeners are handed these bytes.
+		data, err := e.ev.Encode()
 		if err != nil {
-			return fmt.Errorf("encode event %d: %w", e.ev.Seq, err)
+			return err
 		}
+		e.ev.Encoded = data
 		args = append(args, e.ev.Seq, e.ev.ExecutionID, e.ev.Event, data)
 		if len(args) == cap(args) {
 			if err := flush(); err != nil {

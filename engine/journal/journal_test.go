@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -57,16 +58,19 @@ func execAs(a funcAgent) engine.Agents {
 	}}
 }
 
+// The sink is handed an event only once it is on disk, with the bytes the
+// journal wrote: listeners do not encode it again.
 func TestSinkSeesOnlyCommittedEvents(t *testing.T) {
 	state := t.TempDir()
 	j := openJournal(t, state)
-	var bad atomic.Int32
-	var n atomic.Int32
+	var bad, n, reencode atomic.Int32
 	sink := engine.SinkFunc(func(ev engine.Event) {
 		n.Add(1)
 		evs, err := j.Events(context.Background(), ev.Seq-1, "", 1)
 		if err != nil || len(evs) != 1 {
 			bad.Add(1)
+		} else if !bytes.Equal(ev.Encoded, evs[0]) {
+			reencode.Add(1)
 		}
 	})
 	r := engine.NewRunner(t.Context(), engine.Options{Workspace: t.TempDir(), StateDir: state, Sink: sink, Journal: j, Agents: execAs(funcAgent{})})
@@ -80,6 +84,9 @@ func TestSinkSeesOnlyCommittedEvents(t *testing.T) {
 	}
 	if n.Load() == 0 || bad.Load() != 0 {
 		t.Errorf("%d of %d events reached the sink before they were on disk", bad.Load(), n.Load())
+	}
+	if reencode.Load() != 0 {
+		t.Errorf("%d of %d events reached the sink without the journal's encoding", reencode.Load(), n.Load())
 	}
 }
 

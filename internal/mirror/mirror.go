@@ -14,7 +14,7 @@ import (
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
 	"github.com/mimir-sidecar/mimir-sidecar/engine/journal"
-	"github.com/mimir-sidecar/mimir-sidecar/internal/backlog"
+	"github.com/mimir-sidecar/mimir-sidecar/internal/events"
 	"github.com/mimir-sidecar/mimir-sidecar/notify"
 	"github.com/mimir-sidecar/mimir-sidecar/workspace"
 )
@@ -42,7 +42,7 @@ func (o Options) Start(ws *workspace.Workspace, hub *notify.Hub, runner *engine.
 		Addr:         o.Addr,
 		AllowOrigins: o.AllowOrigins,
 		Source:       runnerSource{runner},
-		Backlog:      backlog.Journal(jr),
+		Backlog:      events.Backlog(jr),
 		Logger:       o.Logger,
 	})
 	if err != nil {
