@@ -247,25 +247,7 @@ func TestSlowReaderCutOff(t *testing.T) {
 	hub := NewHub(n)
 	s := startSSE(t, hub, SSEOptions{MaxLag: n, WriteTimeout: 200 * time.Millisecond})
 
-	// The slow one: a raw connection that sends its request and never
-	// reads, with a small receive buffer so that the kernel cannot absorb
-	// the whole burst on its behalf.
-	dialer := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
-		return c.Control(func(fd uintptr) {
-			syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 8<<10)
-		})
-	}}
-	slow, err := dialer.Dial("tcp", strings.TrimPrefix(s.URL(), "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer slow.Close()
-	fmt.Fprintf(slow, "GET /events HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n\r\n", strings.TrimPrefix(s.URL(), "http://"), s.Token())
-	// The handler fixes where a stream starts before it answers: its
-	// retry: line is the sign that the slow one is subscribed.
-	if err := readThroughRetry(bufio.NewReader(slow)); err != nil {
-		t.Fatalf("the slow reader's response: %v", err)
-	}
+	slow := subscribeNotReading(t, s, 8<<10)
 
 	fast := newReader(get(t, s, "/events", nil).Body) // subscribed: get returns with the response's headers
 	got := make(chan string, 1)
@@ -652,6 +634,31 @@ func TestUnknownExecutionStream(t *testing.T) {
 	}
 }
 
+// subscribeNotReading subscribes to /events on a raw connection that then
+// never reads, with a receive buffer of rcvbuf bytes so that the kernel
+// cannot absorb much on its behalf. It returns once the subscription has
+// started: the handler fixes where a stream starts before it answers, and
+// its retry: line is the sign.
+func subscribeNotReading(t *testing.T, s *SSE, rcvbuf int) net.Conn {
+	t.Helper()
+	dialer := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		return c.Control(func(fd uintptr) {
+			syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, rcvbuf)
+		})
+	}}
+	addr := strings.TrimPrefix(s.URL(), "http://")
+	conn, err := dialer.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	fmt.Fprintf(conn, "GET /events HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n\r\n", addr, s.Token())
+	if err := readThroughRetry(bufio.NewReader(conn)); err != nil {
+		t.Fatalf("the response to a subscriber that stops reading: %v", err)
+	}
+	return conn
+}
+
 // readThroughRetry reads a raw SSE response up to its retry: line, which
 // its handler writes once the subscription's start is fixed.
 func readThroughRetry(r *bufio.Reader) error {
@@ -695,20 +702,7 @@ func TestCloseEndsAStuckWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dialer := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
-		return c.Control(func(fd uintptr) {
-			syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4<<10)
-		})
-	}}
-	slow, err := dialer.Dial("tcp", strings.TrimPrefix(s.URL(), "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer slow.Close()
-	fmt.Fprintf(slow, "GET /events HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n\r\n", strings.TrimPrefix(s.URL(), "http://"), s.Token())
-	if err := readThroughRetry(bufio.NewReader(slow)); err != nil {
-		t.Fatal(err)
-	}
+	subscribeNotReading(t, s, 4<<10)
 	// 16 MB, more than the socket buffers hold: the server's write blocks.
 	pad := strings.Repeat("x", 1<<20)
 	for i := uint64(1); i <= 16; i++ {

@@ -6,13 +6,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/engine/enginetest"
 	"github.com/mimir-sidecar/mimir-sidecar/internal/launcher/launchertest"
 )
 
@@ -23,22 +22,10 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// recorder is a Sink that keeps every event.
-type recorder struct {
-	mu  sync.Mutex
-	evs []engine.Event
-}
-
-func (r *recorder) Emit(ev engine.Event) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.evs = append(r.evs, ev)
-}
-
 // run executes wf with the exec agent and waits for its last event.
 func run(t *testing.T, wf *engine.Workflow) (*engine.Execution, []engine.Event) {
 	t.Helper()
-	rec := &recorder{}
+	rec := &enginetest.Recorder{}
 	r := engine.NewRunner(t.Context(), engine.Options{Workspace: t.TempDir(), Sink: rec, Agents: engine.Agents{"exec": Agent()}})
 	t.Cleanup(func() { r.Close(context.Background()) })
 	ex, err := r.Execute(wf, engine.ExecOptions{})
@@ -46,13 +33,7 @@ func run(t *testing.T, wf *engine.Workflow) (*engine.Execution, []engine.Event) 
 		t.Fatal(err)
 	}
 	<-ex.Done()
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	return ex, slices.Clone(rec.evs)
-}
-
-func index(evs []engine.Event, name, taskID string) int {
-	return slices.IndexFunc(evs, func(ev engine.Event) bool { return ev.Event == name && ev.Data.TaskID == taskID })
+	return ex, rec.Events()
 }
 
 // The exec agent: the environment it promises, the gap file, a JSON
@@ -68,7 +49,7 @@ func TestExecAgent(t *testing.T) {
 	if ex.Summary().Status != engine.StatusCompleted {
 		t.Fatalf("status %s: %+v", ex.Summary().Status, evs[len(evs)-1].Data)
 	}
-	qc := evs[index(evs, engine.EventQCComplete, "x")]
+	qc := evs[enginetest.Index(evs, engine.EventQCComplete, "x")]
 	if *qc.Data.Passed || *qc.Data.Score != 40 || qc.Data.Gap.Feedback != "more" {
 		t.Errorf("verdict below the threshold: %+v", qc.Data)
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/engine/enginetest"
 	"github.com/mimir-sidecar/mimir-sidecar/engine/exec"
 )
 
@@ -92,7 +93,7 @@ func TestSinkSeesOnlyCommittedEvents(t *testing.T) {
 
 func TestHistoryAcrossRestart(t *testing.T) {
 	state, ws := t.TempDir(), t.TempDir()
-	rec := &recorder{}
+	rec := &enginetest.Recorder{}
 	r := engine.NewRunner(t.Context(), engine.Options{Workspace: ws, StateDir: state, Sink: rec, Journal: openJournal(t, state), Agents: execAs(funcAgent{
 		work: func(_ context.Context, j *engine.Job) (engine.WorkResult, error) {
 			j.EnsureDir()
@@ -102,10 +103,10 @@ func TestHistoryAcrossRestart(t *testing.T) {
 	ex, _ := r.Execute(parsedWorkflow(t, twoTasks), engine.ExecOptions{})
 	<-ex.Done()
 	r.Close(context.Background())
-	first := rec.events()
+	first := rec.Events()
 	last := first[len(first)-1].Seq
 
-	rec2 := &recorder{}
+	rec2 := &enginetest.Recorder{}
 	r2 := engine.NewRunner(t.Context(), engine.Options{Workspace: ws, StateDir: state, Sink: rec2, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
 	defer r2.Close(context.Background())
 	list := r2.List()
@@ -122,12 +123,12 @@ func TestHistoryAcrossRestart(t *testing.T) {
 	ex2, _ := r2.Execute(parsedWorkflow(t, twoTasks), engine.ExecOptions{})
 	<-ex2.Done()
 	r2.Close(context.Background())
-	if got := rec2.events()[0].Seq; got != last+1 {
+	if got := rec2.Events()[0].Seq; got != last+1 {
 		t.Errorf("seq after restart starts at %d, want %d", got, last+1)
 	}
 	all, _ := openJournalEvents(t, state, 0, "")
-	if len(all) != len(first)+len(rec2.events()) {
-		t.Errorf("journal holds %d events, want %d", len(all), len(first)+len(rec2.events()))
+	if len(all) != len(first)+len(rec2.Events()) {
+		t.Errorf("journal holds %d events, want %d", len(all), len(first)+len(rec2.Events()))
 	}
 }
 
@@ -163,12 +164,12 @@ func TestInterruptedAndResume(t *testing.T) {
 			return engine.WorkResult{}, ctx.Err()
 		}
 	}}
-	rec := &recorder{}
+	rec := &enginetest.Recorder{}
 	j := openJournal(t, state)
 	r := engine.NewRunner(t.Context(), engine.Options{Workspace: ws, StateDir: state, Sink: rec, Journal: j, Agents: execAs(blockB)})
 	ex, _ := r.Execute(parsedWorkflow(t, twoTasks), engine.ExecOptions{})
 	deadline := time.Now().Add(10 * time.Second)
-	for index(rec.events(), engine.EventWorkerStart, "b") < 0 {
+	for enginetest.Index(rec.Events(), engine.EventWorkerStart, "b") < 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("b never started")
 		}
@@ -177,17 +178,17 @@ func TestInterruptedAndResume(t *testing.T) {
 	// The sidecar "dies": its journal stops with the execution unfinished.
 	j.Close()
 
-	rec2 := &recorder{}
+	rec2 := &enginetest.Recorder{}
 	r2 := engine.NewRunner(t.Context(), engine.Options{Workspace: ws, StateDir: state, Sink: rec2, Journal: openJournal(t, state), Agents: execAs(blockB)})
 	defer r2.Close(context.Background())
 	got, _ := r2.Get(ex.ID())
 	if s := got.Summary().Status; s != engine.StatusInterrupted {
 		t.Fatalf("status after restart %s, want interrupted", s)
 	}
-	for wait := time.Now().Add(5 * time.Second); len(rec2.events()) == 0 && time.Now().Before(wait); {
+	for wait := time.Now().Add(5 * time.Second); len(rec2.Events()) == 0 && time.Now().Before(wait); {
 		time.Sleep(5 * time.Millisecond) // the event reaches the sink once committed
 	}
-	if evs := rec2.events(); len(evs) != 1 || evs[0].Event != engine.EventExecutionInterrupted || evs[0].Data.Message != "⚠️ Execution interrupted: the sidecar stopped while it ran" {
+	if evs := rec2.Events(); len(evs) != 1 || evs[0].Event != engine.EventExecutionInterrupted || evs[0].Data.Message != "⚠️ Execution interrupted: the sidecar stopped while it ran" {
 		t.Fatalf("events on restart: %+v", evs)
 	}
 	close(release)
@@ -204,8 +205,8 @@ func TestInterruptedAndResume(t *testing.T) {
 		t.Errorf("task a ran %d times; a completed task must not run again", ranA.Load())
 	}
 	r2.Flush() // the sink hears an event once it is committed
-	evs := rec2.events()
-	start := evs[index(evs, engine.EventExecutionStart, "")]
+	evs := rec2.Events()
+	start := evs[enginetest.Index(evs, engine.EventExecutionStart, "")]
 	if !start.Data.Resumed || start.Data.Message != "🔁 Execution resumed: two (1 task to run)" {
 		t.Errorf("resume's execution-start %+v", start.Data)
 	}
@@ -406,7 +407,7 @@ func BenchmarkJournalAppend(b *testing.B) {
 // sidecar restarted.
 func TestSeqSurvivesPruningEverything(t *testing.T) {
 	state, ws := t.TempDir(), t.TempDir()
-	rec := &recorder{}
+	rec := &enginetest.Recorder{}
 	r := engine.NewRunner(t.Context(), engine.Options{Workspace: ws, StateDir: state, Sink: rec, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
 	for range 2 {
 		ex, _ := r.Execute(parsedWorkflow(t, twoTasks), engine.ExecOptions{})
@@ -422,12 +423,12 @@ func TestSeqSurvivesPruningEverything(t *testing.T) {
 	if got, err := j.LastSeq(); err != nil || got != last {
 		t.Errorf("LastSeq after pruning everything: %d %v, want %d", got, err, last)
 	}
-	rec2 := &recorder{}
+	rec2 := &enginetest.Recorder{}
 	r2 := engine.NewRunner(t.Context(), engine.Options{Workspace: ws, StateDir: state, Sink: rec2, Journal: j, Agents: execAs(funcAgent{})})
 	ex, _ := r2.Execute(parsedWorkflow(t, twoTasks), engine.ExecOptions{})
 	<-ex.Done()
 	r2.Close(context.Background())
-	if evs := rec2.events(); len(evs) == 0 || evs[0].Seq != last+1 {
+	if evs := rec2.Events(); len(evs) == 0 || evs[0].Seq != last+1 {
 		t.Errorf("first seq after prune and restart: %v, want %d", evs, last+1)
 	}
 }
@@ -590,7 +591,7 @@ func failedOnce(t *testing.T) (state, ws, id string) {
 // cancel sent before the resumed run even starts takes effect.
 func TestResumeClaimsTheExecution(t *testing.T) {
 	state, ws, id := failedOnce(t)
-	rec := &recorder{}
+	rec := &enginetest.Recorder{}
 	r := engine.NewRunner(t.Context(), engine.Options{Workspace: ws, StateDir: state, Sink: rec, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
 	defer r.Close(context.Background())
 
@@ -636,7 +637,7 @@ func TestResumeClaimsTheExecution(t *testing.T) {
 		t.Errorf("status after cancel %s, want cancelled", s)
 	}
 	r.Flush()
-	evs := rec.events()
+	evs := rec.Events()
 	if last := evs[len(evs)-1]; last.Event != engine.EventExecutionCancelled || last.Data.Reason != "changed my mind" {
 		t.Errorf("last event %s %+v", last.Event, last.Data)
 	}
@@ -690,14 +691,14 @@ func TestUnreadableHistory(t *testing.T) {
 // Flush returns once every event emitted so far has reached the sink.
 func TestRunnerFlush(t *testing.T) {
 	state := t.TempDir()
-	rec := &recorder{}
+	rec := &enginetest.Recorder{}
 	r := engine.NewRunner(t.Context(), engine.Options{Workspace: t.TempDir(), StateDir: state, Sink: rec, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
 	ex, _ := r.Execute(parsedWorkflow(t, twoTasks), engine.ExecOptions{})
 	<-ex.Done()
 	if err := r.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	if evs := rec.events(); len(evs) == 0 || evs[len(evs)-1].Seq != r.Seq() {
+	if evs := rec.Events(); len(evs) == 0 || evs[len(evs)-1].Seq != r.Seq() {
 		t.Errorf("after Flush the sink has %d events, the last not %d", len(evs), r.Seq())
 	}
 	r.Close(context.Background())

@@ -3,8 +3,6 @@ package journal
 import (
 	"context"
 	"os"
-	"slices"
-	"sync"
 	"testing"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
@@ -16,24 +14,6 @@ import (
 func TestMain(m *testing.M) {
 	launchertest.Init()
 	os.Exit(m.Run())
-}
-
-// recorder is a Sink that keeps every event.
-type recorder struct {
-	mu  sync.Mutex
-	evs []engine.Event
-}
-
-func (r *recorder) Emit(ev engine.Event) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.evs = append(r.evs, ev)
-}
-
-func (r *recorder) events() []engine.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.evs)
 }
 
 // funcAgent is an in-process agent whose behaviour a test scripts.
@@ -54,8 +34,4 @@ func (a funcAgent) Check(ctx context.Context, j *engine.Job) (engine.Verdict, er
 		return engine.Verdict{Passed: true, Score: 100}, nil
 	}
 	return a.check(ctx, j)
-}
-
-func index(evs []engine.Event, name, taskID string) int {
-	return slices.IndexFunc(evs, func(ev engine.Event) bool { return ev.Event == name && ev.Data.TaskID == taskID })
 }
