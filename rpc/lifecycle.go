@@ -45,6 +45,7 @@ type mimirInfo struct {
 }
 
 func (s *server) initialize(ctx context.Context, params json.RawMessage) (any, error) {
+	growStack(0)
 	var p protocol.InitializeParams
 	if err := protocol.Unmarshal(params, &p); err != nil {
 		return nil, invalidParams("initialize", err)

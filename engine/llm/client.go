@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -67,15 +68,9 @@ func newClient(p Provider, log *slog.Logger, backoff time.Duration) *client {
 			c.keyErr = fmt.Errorf("provider %q: the environment variable %s named by apiKeyEnv is empty or not set: export the API key in it before starting the sidecar", p.Name, p.APIKeyEnv)
 		}
 	}
-	// A transport of its own per provider: its idle connections are the
-	// provider's, and nothing set on the default one leaks in.
-	transport := &http.Transport{Proxy: http.ProxyFromEnvironment, ForceAttemptHTTP2: true, IdleConnTimeout: 90 * time.Second}
-	if dt, ok := http.DefaultTransport.(*http.Transport); ok {
-		transport = dt.Clone()
-	}
 	opts := []option.RequestOption{
 		option.WithBaseURL(p.BaseURL),
-		option.WithHTTPClient(&http.Client{Transport: transport}),
+		option.WithHTTPClient(&http.Client{Transport: &lazyTransport{}}),
 		// Retries are ours: they free the provider's slot while waiting,
 		// log, and say in the final error how many were made.
 		option.WithMaxRetries(0),
@@ -88,6 +83,26 @@ func newClient(p Provider, log *slog.Logger, backoff time.Duration) *client {
 	// user's OpenAI key to whatever endpoint this provider names.
 	c.svc = openai.NewChatCompletionService(opts...)
 	return c
+}
+
+// lazyTransport is a provider's own transport, made on its first request:
+// its idle connections are the provider's, and nothing set on the default
+// one leaks in. Made at start, it would set up HTTP/2 on the default
+// transport it clones, work (and 0.2 MB of code paged in) that a
+// sidecar whose llm agents do not run never needs.
+type lazyTransport struct {
+	once sync.Once
+	rt   *http.Transport
+}
+
+func (t *lazyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	t.once.Do(func() {
+		t.rt = &http.Transport{Proxy: http.ProxyFromEnvironment, ForceAttemptHTTP2: true, IdleConnTimeout: 90 * time.Second}
+		if dt, ok := http.DefaultTransport.(*http.Transport); ok {
+			t.rt = dt.Clone()
+		}
+	})
+	return t.rt.RoundTrip(r)
 }
 
 // chatRequest is one question to the model.

@@ -26,7 +26,7 @@ done
 
 if [ -z "${MIMIR_SIDECAR_BIN:-}" ]; then
   MIMIR_SIDECAR_BIN="$repo/.build/mimir-sidecar"
-  (cd "$repo" && go build -o "$MIMIR_SIDECAR_BIN" ./cmd/mimir-sidecar)
+  (cd "$repo" && CGO_ENABLED=0 go build -o "$MIMIR_SIDECAR_BIN" ./cmd/mimir-sidecar)
 fi
 [ -x "$MIMIR_SIDECAR_BIN" ] || { echo "MIMIR_SIDECAR_BIN=$MIMIR_SIDECAR_BIN is not an executable" >&2; exit 1; }
 
