@@ -24,8 +24,11 @@ var ErrClosed = errors.New("notify: hub closed")
 type Hub struct {
 	// mu is read-locked by every reader at once (a publish wakes them
 	// all) and locked by the publisher only for a ring slot's write.
-	mu     sync.RWMutex
+	mu sync.RWMutex
+	// ring grows to max events as they come (an idle sidecar holds none),
+	// then wraps.
 	ring   []Event
+	max    int
 	next   int // where the next event goes in ring
 	count  int // events in ring
 	last   uint64
@@ -40,7 +43,7 @@ type Hub struct {
 func NewHub(capacity int) *Hub {
 	ready := make(chan struct{})
 	close(ready)
-	return &Hub{ring: make([]Event, max(capacity, 1)), wake: make(chan struct{}), ready: ready}
+	return &Hub{max: max(capacity, 1), wake: make(chan struct{}), ready: ready}
 }
 
 // Publish encodes envelope as JSON and appends it, with envelope as the
@@ -64,9 +67,13 @@ func (h *Hub) Append(ev Event) {
 	if h.closed || ev.Seq <= h.last {
 		return
 	}
-	h.ring[h.next] = ev
-	h.next = (h.next + 1) % len(h.ring)
-	h.count = min(h.count+1, len(h.ring))
+	if len(h.ring) < h.max {
+		h.ring = append(h.ring, ev)
+	} else {
+		h.ring[h.next] = ev
+	}
+	h.next = (h.next + 1) % h.max
+	h.count = min(h.count+1, h.max)
 	h.last = ev.Seq
 	close(h.wake)
 	h.wake = make(chan struct{})

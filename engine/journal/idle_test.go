@@ -1,8 +1,10 @@
-package engine
+package journal
 
 import (
 	"runtime"
 	"testing"
+
+	"github.com/mimir-sidecar/mimir-sidecar/engine"
 )
 
 // An open journal with nothing to write holds little memory: every
@@ -17,7 +19,7 @@ func TestIdleJournalHoldsLittleMemory(t *testing.T) {
 	}
 	before := heap()
 	j := openJournal(t, t.TempDir())
-	j.start(SinkFunc(func(Event) {}))
+	j.Start(engine.SinkFunc(func(engine.Event) {}))
 	held := int64(heap()) - int64(before)
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
