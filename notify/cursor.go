@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 )
@@ -81,26 +82,23 @@ func NewCursor(ctx context.Context, hub *Hub, backlog Backlog, after uint64) *Cu
 // read.
 func (c *Cursor) Read(ctx context.Context, dst []Event, max int) ([]Event, *Gap, error) {
 	start := len(dst)
-	var lost string // why events before those read are gone, if they are
 	if c.replay {
-		if dst, lost = c.readBacklog(ctx, dst, max); len(dst) > start {
+		if dst, _ = c.readBacklog(ctx, dst, max); len(dst) > start {
 			return c.deliver(dst, start)
 		}
 	}
 	dst, lapped := c.hub.Read(dst, c.after, max)
 	if lapped {
-		if c.backlog == nil {
-			lost = "older events are no longer kept"
-		} else {
+		lost := "older events are no longer kept"
+		if c.backlog != nil {
 			// The ring moved past the cursor: the backlog has what it
 			// dropped. Only if it has nothing is the hub read from its
 			// oldest, after a gap.
-			if dst, lost = c.readBacklog(ctx, dst[:start], max); len(dst) > start {
+			var why string
+			if dst, why = c.readBacklog(ctx, dst[:start], max); len(dst) > start {
 				return c.deliver(dst, start)
 			}
-			if lost == "" {
-				lost = "older events are neither kept in memory nor in the journal"
-			}
+			lost = cmp.Or(why, "older events are neither kept in memory nor in the journal")
 			dst, _ = c.hub.Read(dst, c.after, max)
 		}
 		if c.gap == nil {
