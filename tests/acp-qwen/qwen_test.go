@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -101,6 +102,19 @@ func TestQwenWritesThroughTheClient(t *testing.T) {
 		if string(got) != want.content {
 			t.Errorf("attempt %d: notes.md = %q, want %q", i+1, got, want.content)
 		}
+		// The folder is what becomes deliverables: the agent must leave
+		// nothing of its own there (its state goes to $HOME/.qwen).
+		var files []string
+		filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+			if err == nil && p != dir {
+				rel, _ := filepath.Rel(dir, p)
+				files = append(files, rel)
+			}
+			return nil
+		})
+		if !slices.Equal(files, []string{"notes.md"}) {
+			t.Errorf("attempt %d: the folder holds %q, want only notes.md", i+1, files)
+		}
 	}
 
 	writes := a.client.writes()
@@ -134,6 +148,14 @@ func TestQwenWritesThroughTheClient(t *testing.T) {
 	t.Logf("spawn → initialize answered: %v; spawn → first session/update: %v", a.initialized, a.client.firstUpdate().Sub(a.spawned))
 	t.Logf("session/update kinds: %v", a.client.kinds())
 	a.trace.log(t)
+	if os.Getenv("MIMIR_QWEN_TRACE") != "" {
+		filepath.WalkDir(a.home, func(p string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				t.Log("home: " + p)
+			}
+			return nil
+		})
+	}
 }
 
 // agent is Qwen Code running under a minimal ACP client.
@@ -143,6 +165,7 @@ type agent struct {
 	conn        *acp.ClientSideConnection
 	client      *client
 	stderr      *lockedBuffer
+	home        string
 	trace       *trace
 	spawned     time.Time
 	initialized time.Duration
@@ -150,7 +173,9 @@ type agent struct {
 
 func startQwen(ctx context.Context, t *testing.T, qwen, baseURL string) *agent {
 	t.Helper()
-	home := t.TempDir() // Qwen Code writes ~/.qwen at start-up
+	// Qwen Code writes ~/.qwen at start-up and after each turn (memory,
+	// sessions); it exits at once when HOME does not exist.
+	home := t.TempDir()
 	cmd := exec.CommandContext(ctx, qwen, "--acp", "--auth-type", "openai", "--approval-mode", "default")
 	cmd.Env = []string{
 		"PATH=" + os.Getenv("PATH"),
@@ -170,7 +195,7 @@ func startQwen(ctx context.Context, t *testing.T, qwen, baseURL string) *agent {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &agent{cmd: cmd, stdin: stdin, stderr: &lockedBuffer{}, trace: &trace{}}
+	a := &agent{cmd: cmd, stdin: stdin, stderr: &lockedBuffer{}, trace: &trace{}, home: home}
 	cmd.Stderr = a.stderr
 	a.client = &client{}
 	a.spawned = time.Now()
@@ -180,6 +205,10 @@ func startQwen(ctx context.Context, t *testing.T, qwen, baseURL string) *agent {
 	// Every line Qwen sends is kept, so the report of what a real agent
 	// says (vendor methods, update kinds) comes from the wire, not the SDK.
 	a.conn = acp.NewClientSideConnection(a.client, stdin, io.TeeReader(stdout, a.trace))
+	// The SDK logs the vendor notifications it answers -32601 to
+	// (qwen/notify/session/prompt-suggestion) at ERROR: into the test's
+	// output, not the run's.
+	a.conn.SetLogger(slog.New(slog.NewTextHandler(t.Output(), nil)))
 	init, err := a.conn.Initialize(ctx, acp.InitializeRequest{
 		ProtocolVersion:    acp.ProtocolVersionNumber,
 		ClientCapabilities: acp.ClientCapabilities{Fs: acp.FileSystemCapabilities{ReadTextFile: true, WriteTextFile: true}},
