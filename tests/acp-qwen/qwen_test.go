@@ -148,8 +148,11 @@ func TestQwenWritesThroughTheClient(t *testing.T) {
 	t.Logf("spawn → initialize answered: %v; spawn → first session/update: %v", a.initialized, a.client.firstUpdate().Sub(a.spawned))
 	t.Logf("session/update kinds: %v", a.client.kinds())
 	a.trace.log(t)
+	if entries, err := os.ReadDir(a.home); err != nil || len(entries) > 0 {
+		t.Errorf("Qwen wrote in HOME despite QWEN_HOME: %v %v", entries, err)
+	}
 	if os.Getenv("MIMIR_QWEN_TRACE") != "" {
-		filepath.WalkDir(a.home, func(p string, d os.DirEntry, err error) error {
+		filepath.WalkDir(a.qwenHome, func(p string, d os.DirEntry, err error) error {
 			if err == nil && !d.IsDir() {
 				t.Log("home: " + p)
 			}
@@ -166,6 +169,7 @@ type agent struct {
 	client      *client
 	stderr      *lockedBuffer
 	home        string
+	qwenHome    string
 	trace       *trace
 	spawned     time.Time
 	initialized time.Duration
@@ -174,12 +178,15 @@ type agent struct {
 func startQwen(ctx context.Context, t *testing.T, qwen, baseURL string) *agent {
 	t.Helper()
 	// Qwen Code writes ~/.qwen at start-up and after each turn (memory,
-	// sessions); it exits at once when HOME does not exist.
-	home := t.TempDir()
+	// sessions) and dies before answering initialize when it cannot. Under
+	// the sidecar's sandbox HOME is not writable: QWEN_HOME moves all of it
+	// (checked below: HOME stays empty), to TMPDIR say.
+	home, qwenHome := t.TempDir(), t.TempDir()
 	cmd := exec.CommandContext(ctx, qwen, "--acp", "--auth-type", "openai", "--approval-mode", "default")
 	cmd.Env = []string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + home,
+		"QWEN_HOME=" + qwenHome,
 		"OPENAI_BASE_URL=" + baseURL,
 		"OPENAI_API_KEY=test-key",
 		"OPENAI_MODEL=fake-model",
@@ -195,7 +202,7 @@ func startQwen(ctx context.Context, t *testing.T, qwen, baseURL string) *agent {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &agent{cmd: cmd, stdin: stdin, stderr: &lockedBuffer{}, trace: &trace{}, home: home}
+	a := &agent{cmd: cmd, stdin: stdin, stderr: &lockedBuffer{}, trace: &trace{}, home: home, qwenHome: qwenHome}
 	cmd.Stderr = a.stderr
 	a.client = &client{}
 	a.spawned = time.Now()
