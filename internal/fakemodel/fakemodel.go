@@ -125,8 +125,9 @@ type Server struct {
 	script Script
 	model  string
 
-	mu   sync.Mutex
-	reqs []Request
+	mu    sync.Mutex
+	reqs  []Request
+	calls int // tool calls answered so far, for their ids
 }
 
 // Start serves script on a free port of 127.0.0.1. model is the id the
@@ -161,10 +162,19 @@ func (s *Server) ChatRequests() []Request {
 	return out
 }
 
-func (s *Server) record(r Request) {
+// record keeps r and returns ids for its n tool calls. They are unique
+// across the server's life: Qwen Code ignores a call whose id it has seen
+// in the conversation, which a retry in the same session would hit.
+func (s *Server) record(r Request, n int) []string {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.reqs = append(s.reqs, r)
-	s.mu.Unlock()
+	ids := make([]string, n)
+	for i := range ids {
+		s.calls++
+		ids[i] = fmt.Sprintf("call_%d", s.calls)
+	}
+	return ids
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
@@ -178,25 +188,25 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/chat/completions"):
 		var chat ChatRequest
 		if err := json.Unmarshal(raw, &chat); err != nil {
-			s.record(seen)
+			s.record(seen, 0)
 			writeJSON(w, http.StatusBadRequest, apiError("the body is not a chat-completions request: "+err.Error()))
 			return
 		}
 		reply := s.script(&chat)
 		seen.Chat, seen.Reply = &chat, &reply
-		s.record(seen)
+		ids := s.record(seen, len(reply.Calls))
 		if chat.Stream {
-			stream(w, chat.Model, reply)
+			stream(w, chat.Model, reply, ids)
 			return
 		}
-		complete(w, chat.Model, reply)
+		complete(w, chat.Model, reply, ids)
 	case r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/models"):
-		s.record(seen)
+		s.record(seen, 0)
 		writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": []any{
 			map[string]any{"id": s.model, "object": "model", "created": 1, "owned_by": "fakemodel"},
 		}})
 	default:
-		s.record(seen)
+		s.record(seen, 0)
 		writeJSON(w, http.StatusNotFound, apiError(fmt.Sprintf("fakemodel serves no %s %s", r.Method, r.URL.Path)))
 	}
 }
@@ -217,12 +227,12 @@ func usage() map[string]any {
 	return map[string]any{"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110}
 }
 
-func complete(w http.ResponseWriter, model string, reply Reply) {
+func complete(w http.ResponseWriter, model string, reply Reply, ids []string) {
 	msg := map[string]any{"role": "assistant", "content": reply.Content}
 	if len(reply.Calls) > 0 {
 		var calls []map[string]any
 		for i, c := range reply.Calls {
-			calls = append(calls, map[string]any{"id": fmt.Sprintf("call_%d", i+1), "type": "function",
+			calls = append(calls, map[string]any{"id": ids[i], "type": "function",
 				"function": map[string]any{"name": c.Name, "arguments": c.arguments()}})
 		}
 		msg["tool_calls"] = calls
@@ -236,7 +246,7 @@ func complete(w http.ResponseWriter, model string, reply Reply) {
 
 // stream sends the reply in pieces the way servers do: the text in several
 // deltas, each tool call's arguments split across chunks, usage last.
-func stream(w http.ResponseWriter, model string, reply Reply) {
+func stream(w http.ResponseWriter, model string, reply Reply, ids []string) {
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.WriteHeader(http.StatusOK)
 	flusher, _ := w.(http.Flusher)
@@ -256,7 +266,7 @@ func stream(w http.ResponseWriter, model string, reply Reply) {
 		delta(map[string]any{"content": piece}, nil)
 	}
 	for i, c := range reply.Calls {
-		delta(map[string]any{"tool_calls": []any{map[string]any{"index": i, "id": fmt.Sprintf("call_%d", i+1), "type": "function",
+		delta(map[string]any{"tool_calls": []any{map[string]any{"index": i, "id": ids[i], "type": "function",
 			"function": map[string]any{"name": c.Name, "arguments": ""}}}}, nil)
 		for _, piece := range split(c.arguments(), 2) {
 			delta(map[string]any{"tool_calls": []any{map[string]any{"index": i, "function": map[string]any{"arguments": piece}}}}, nil)

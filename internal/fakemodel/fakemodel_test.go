@@ -13,6 +13,7 @@ import (
 type reply struct {
 	content string
 	calls   map[string]string // name → arguments
+	ids     []string          // the calls' ids
 }
 
 func post(t *testing.T, url string, body map[string]any) reply {
@@ -28,6 +29,7 @@ func post(t *testing.T, url string, body map[string]any) reply {
 	}
 	type call struct {
 		Index    int
+		ID       string
 		Function struct{ Name, Arguments string }
 	}
 	var r reply
@@ -38,6 +40,9 @@ func post(t *testing.T, url string, body map[string]any) reply {
 		for _, c := range calls {
 			if c.Function.Name != "" {
 				names[c.Index] = c.Function.Name
+			}
+			if c.ID != "" {
+				r.ids = append(r.ids, c.ID)
 			}
 			r.calls[names[c.Index]] += c.Function.Arguments
 		}
@@ -141,6 +146,22 @@ func TestWriteFileScript(t *testing.T) {
 	}
 	if n := len(s.ChatRequests()); n != 10 {
 		t.Errorf("recorded %d chat requests, want 10", n)
+	}
+}
+
+// A retry in the same session must not repeat a call id: Qwen Code
+// ignores a call whose id the conversation already holds.
+func TestCallIDsAreUnique(t *testing.T) {
+	s := Start("m", WriteFile{Name: "a", Attempts: []Attempt{{Content: "x"}}}.Script())
+	defer s.Close()
+	seen := map[string]bool{}
+	for _, stream := range []bool{false, true, false, true} {
+		got := post(t, s.URL(), map[string]any{"model": "m", "stream": stream, "tools": writeTool,
+			"messages": []any{msg("user", "I'm currently working in the directory: /w\nWrite a")}})
+		if len(got.ids) != 1 || got.ids[0] == "" || seen[got.ids[0]] {
+			t.Fatalf("stream=%v: call ids %q, want one new id (seen %v)", stream, got.ids, seen)
+		}
+		seen[got.ids[0]] = true
 	}
 }
 

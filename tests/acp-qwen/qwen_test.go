@@ -71,23 +71,41 @@ func TestQwenWritesThroughTheClient(t *testing.T) {
 	a := startQwen(ctx, t, qwen, model.URL())
 	defer a.stop(t)
 
-	// Two attempts of one task, each in a session of its own the way one
-	// agent per attempt would see them, sharing the process to keep the
-	// test to one slow start.
-	for i, want := range []struct{ prompt, content string }{
-		{"Write notes.md.", "draft notes\n"},
-		{"Write notes.md.\n\n" + gap, "fixed notes\n"},
+	// Attempts of one task the two ways the agent can run them: each in a
+	// session of its own (one agent per attempt), and a retry in the first
+	// attempt's session (one agent per task, which keeps its context). One
+	// process serves all three, to keep the test to one slow start.
+	type session struct {
+		id  acp.SessionId
+		dir string
+	}
+	var sessions []session
+	for i, want := range []struct {
+		reuse           bool // prompt the first session again
+		prompt, content string
+	}{
+		{false, "Write notes.md.", "draft notes\n"},
+		{false, "Write notes.md.\n\n" + gap, "fixed notes\n"},
+		{true, "Write notes.md.\n\n" + gap, "fixed notes\n"},
 	} {
-		dir := t.TempDir()
-		a.client.setRoot(t, dir)
-		sessStart := time.Now()
-		sess, err := a.conn.NewSession(ctx, acp.NewSessionRequest{Cwd: dir, McpServers: []acp.McpServer{}})
-		if err != nil {
-			t.Fatalf("attempt %d: session/new: %v\nstderr:\n%s", i+1, err, a.stderr.String())
+		var sess session
+		if want.reuse {
+			sess = sessions[0]
+		} else {
+			sess.dir = t.TempDir()
+			sessStart := time.Now()
+			resp, err := a.conn.NewSession(ctx, acp.NewSessionRequest{Cwd: sess.dir, McpServers: []acp.McpServer{}})
+			if err != nil {
+				t.Fatalf("attempt %d: session/new: %v\nstderr:\n%s", i+1, err, a.stderr.String())
+			}
+			t.Logf("attempt %d: session/new answered in %v", i+1, time.Since(sessStart))
+			sess.id = resp.SessionId
+			sessions = append(sessions, sess)
 		}
-		t.Logf("attempt %d: session/new answered in %v", i+1, time.Since(sessStart))
+		dir := sess.dir
+		a.client.setRoot(t, dir)
 		promptStart := time.Now()
-		resp, err := a.conn.Prompt(ctx, acp.PromptRequest{SessionId: sess.SessionId, Prompt: []acp.ContentBlock{acp.TextBlock(want.prompt)}})
+		resp, err := a.conn.Prompt(ctx, acp.PromptRequest{SessionId: sess.id, Prompt: []acp.ContentBlock{acp.TextBlock(want.prompt)}})
 		if err != nil {
 			t.Fatalf("attempt %d: session/prompt: %v\nstderr:\n%s", i+1, err, a.stderr.String())
 		}
@@ -118,12 +136,12 @@ func TestQwenWritesThroughTheClient(t *testing.T) {
 	}
 
 	writes := a.client.writes()
-	if len(writes) != 2 {
-		t.Errorf("fs/write_text_file calls: %d, want 2 (one per attempt): %v", len(writes), writes)
+	if len(writes) != 3 {
+		t.Errorf("fs/write_text_file calls: %d, want 3 (one per attempt): %v", len(writes), writes)
 	}
 	// In its approval mode "default" Qwen Code asks before every edit; in
 	// "auto", its ACP default, it writes inside its folder without asking.
-	if asked := a.client.permissions(); len(asked) != 2 || !strings.HasPrefix(asked[0], "edit: ") {
+	if asked := a.client.permissions(); len(asked) != 3 || !strings.HasPrefix(asked[0], "edit: ") {
 		t.Errorf("permission requests: %q, want one edit per attempt", asked)
 	}
 	for _, r := range model.Requests() {
