@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -52,5 +54,29 @@ func TestACPAgentSpecValid(t *testing.T) {
 		if _, err := ParseWorkflow("wf.yaml", []byte(src)); err != nil {
 			t.Errorf("%s: %v", task, err)
 		}
+	}
+}
+
+// The schema offers exactly the presets the engine knows.
+func TestSchemaKnowsACPPresets(t *testing.T) {
+	var s struct {
+		Defs map[string]struct {
+			Properties map[string]struct {
+				Enum []string `json:"enum"`
+			} `json:"properties"`
+		} `json:"$defs"`
+	}
+	if err := json.Unmarshal(Schema, &s); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range ACPPresets() {
+		names = append(names, p.Name)
+	}
+	if got := s.Defs["agent"].Properties["agent"].Enum; !slices.Equal(got, names) {
+		t.Errorf("the schema's agent presets %v, the engine's %v", got, names)
+	}
+	if got := s.Defs["agent"].Properties["permissions"].Enum; !slices.Equal(got, permissionValues) {
+		t.Errorf("the schema's permissions %v, the engine's %v", got, permissionValues)
 	}
 }

@@ -411,3 +411,17 @@ func BenchmarkAttemptOverhead(b *testing.B) {
 	}
 	b.ReportMetric(float64(total.Microseconds())/float64(b.N)/1000, "ms-to-first-update/op")
 }
+
+// The files of the tasks a task builds on are in its prompt: the agent's
+// fs/* reach only its own folder.
+func TestDependencyFilesInPrompt(t *testing.T) {
+	a := &engine.Task{ID: "a", Worker: &engine.AgentSpec{Command: engine.Command{Shell: "mkdir -p notes && echo 'made by a' > notes/dep.txt"}}}
+	b := &engine.Task{ID: "b", DependsOn: []string{"a"}, Worker: testAgent(t, "expect ### a/notes/dep.txt\nexpect made by a\nreport"), MaxRetries: new(int)}
+	ex, evs := run(t, workflow(a, b), Options{})
+	if ex.Summary().Status != engine.StatusCompleted {
+		t.Fatalf("status %s: %+v", ex.Summary().Status, evs[len(evs)-1].Data)
+	}
+	if got := said(evs, engine.PhaseWorker, 1); !strings.Contains(got, "expect ### a/notes/dep.txt: true\nexpect made by a: true") {
+		t.Errorf("the prompt lacks the dependency's file; the agent said:\n%s", got)
+	}
+}
