@@ -181,12 +181,15 @@ type ACPPreset struct {
 }
 
 // ACPPresets are the agents `agent:` may name, with their documented
-// launch commands.
+// launch commands (as of 2026: Claude's adapter moved from
+// @zed-industries/claude-code-acp to @agentclientprotocol/claude-agent-acp;
+// Gemini CLI deprecated --experimental-acp for --acp; Copilot CLI takes
+// --stdio to say which transport).
 func ACPPresets() []ACPPreset {
 	return []ACPPreset{
-		{"claude-code", []string{"npx", "-y", "@zed-industries/claude-code-acp"}, "Node.js (npx), and Claude Code signed in or ANTHROPIC_API_KEY set"},
+		{"claude-code", []string{"npx", "-y", "@agentclientprotocol/claude-agent-acp"}, "Node.js (npx), and Claude Code signed in or ANTHROPIC_API_KEY set"},
 		{"codex", []string{"npx", "-y", "@zed-industries/codex-acp"}, "Node.js (npx), and Codex signed in or OPENAI_API_KEY set"},
-		{"gemini", []string{"gemini", "--experimental-acp"}, "Gemini CLI: npm install -g @google/gemini-cli"},
+		{"gemini", []string{"gemini", "--acp"}, "Gemini CLI: npm install -g @google/gemini-cli"},
 		{"qwen", []string{"qwen", "--acp"}, "Qwen Code: npm install -g @qwen-code/qwen-code"},
 		{"opencode", []string{"opencode", "acp"}, "OpenCode: npm install -g opencode-ai"},
 		{"copilot", []string{"copilot", "--acp", "--stdio"}, "GitHub Copilot CLI: npm install -g @github/copilot"},

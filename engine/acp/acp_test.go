@@ -91,16 +91,6 @@ func said(evs []engine.Event, phase string, attempt int) string {
 	return b.String()
 }
 
-func count(evs []engine.Event, name string) int {
-	n := 0
-	for _, ev := range evs {
-		if ev.Event == name {
-			n++
-		}
-	}
-	return n
-}
-
 // Every client method the sidecar serves, tried by the agent in one turn:
 // files inside the folder are written and read, every path out of it is
 // refused without a read or a write, permissions follow the policy,

@@ -53,7 +53,7 @@ func (a agent) start(ctx context.Context, job *engine.Job, phase string) (*sessi
 	s := &session{agent: a, job: job, phase: phase, proc: proc, kill: kill}
 	s.cl = newClient(job, phase, root, a.spec.Permissions)
 	s.conn = sdk.NewClientSideConnection(s.cl, proc.Stdin, proc.Stdout)
-	s.conn.SetLogger(slog.Default().With("component", "acp", "task", job.Task.ID, "phase", phase))
+	s.conn.SetLogger(slog.New(warnings{slog.Default().Handler()}).With("component", "acp", "task", job.Task.ID, "phase", phase))
 
 	init := func(ctx context.Context) error {
 		_, err := s.conn.Initialize(ctx, sdk.InitializeRequest{
@@ -245,3 +245,15 @@ func stopError(stop sdk.StopReason) error {
 	}
 	return fmt.Errorf("the ACP agent ended its turn with an unknown stop reason %q", stop)
 }
+
+// warnings passes on the SDK's warnings and errors only: it logs every
+// connection's close at info, which for one process per attempt is noise.
+type warnings struct{ slog.Handler }
+
+func (w warnings) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelWarn && w.Handler.Enabled(ctx, l)
+}
+
+func (w warnings) WithAttrs(as []slog.Attr) slog.Handler { return warnings{w.Handler.WithAttrs(as)} }
+
+func (w warnings) WithGroup(name string) slog.Handler { return warnings{w.Handler.WithGroup(name)} }
