@@ -343,10 +343,19 @@ func TestAgentFailures(t *testing.T) {
 // Cancelling an execution cancels the agent's turn (session/cancel); an
 // agent that does not end it is killed after the grace.
 func TestCancel(t *testing.T) {
-	for name, script := range map[string]string{"agent ends its turn": "say working\nhang", "agent ignores it": "say working\ndeaf"} {
-		t.Run(name, func(t *testing.T) {
-			tk := &engine.Task{ID: "c", Worker: testAgent(t, script)}
-			ex, s := start(t, workflow(tk), Options{CancelGrace: 100 * time.Millisecond}, engine.EventAgentMessage)
+	for _, c := range []struct {
+		name, script string
+		grace        time.Duration
+		want         string
+	}{
+		// A grace far longer than the test: the turn ends because the
+		// agent was told, not because it was killed.
+		{"agent ends its turn", "say working\nhang", 30 * time.Second, "got session/cancel"},
+		{"agent ignores it", "say working\ndeaf", 100 * time.Millisecond, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tk := &engine.Task{ID: "c", Worker: testAgent(t, c.script)}
+			ex, s := start(t, workflow(tk), Options{CancelGrace: c.grace}, engine.EventAgentMessage)
 			select {
 			case <-s.seen:
 			case <-ex.Done():
@@ -357,6 +366,9 @@ func TestCancel(t *testing.T) {
 			evs := s.Events()
 			if ex.Summary().Status != engine.StatusCancelled || enginetest.Index(evs, engine.EventExecutionCancelled, "") < 0 {
 				t.Fatalf("status %s", ex.Summary().Status)
+			}
+			if got := said(evs, engine.PhaseWorker, 1); !strings.Contains(got, c.want) {
+				t.Errorf("the agent said %q, want %q", got, c.want)
 			}
 		})
 	}

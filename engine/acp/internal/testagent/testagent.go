@@ -22,7 +22,7 @@
 //	report              says the log as an agent message (and clears it)
 //	usage               reports token usage with the turn's end
 //	stop REASON         ends the turn with REASON (default end_turn)
-//	hang                waits for session/cancel, then ends the turn cancelled
+//	hang                waits for session/cancel, says so, then ends the turn cancelled
 //	deaf                never ends the turn, cancelled or not
 //	crash               writes to stderr and exits 4
 //
@@ -269,6 +269,7 @@ func (a *agent) prompt(m msg) (int, bool) {
 				}
 				cancelled = m.Method == "session/cancel"
 			}
+			a.chunks("agent_message_chunk", "got session/cancel")
 			stop = "cancelled"
 		case "deaf":
 			for range a.in {
