@@ -427,3 +427,34 @@ func TestDependencyFilesInPrompt(t *testing.T) {
 		t.Errorf("the prompt lacks the dependency's file; the agent said:\n%s", got)
 	}
 }
+
+// BenchmarkReusedSessionTurn is the alternative BenchmarkAttemptOverhead
+// is weighed against: a further turn in a session kept open, from
+// session/prompt to the first session/update.
+func BenchmarkReusedSessionTurn(b *testing.B) {
+	exe, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	spec := &engine.AgentSpec{Type: "acp", Command: engine.Command{Argv: []string{exe}}, Env: map[string]string{"ACP_TEST_AGENT": "1", "ACP_TEST_SCRIPT": "say hi"}, Prompt: "p"}
+	a := agent{spec: spec, command: spec.Command, opts: Options{StartTimeout: time.Minute, CancelGrace: time.Second}}
+	dir := b.TempDir()
+	job := &engine.Job{Task: &engine.Task{ID: "b"}, Attempt: 1, MaxAttempts: 1, Dir: filepath.Join(dir, "b"), StagingRoot: dir}
+	s, err := a.start(b.Context(), job, engine.PhaseWorker)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.close()
+	var total time.Duration
+	for b.Loop() {
+		s.cl.mu.Lock()
+		s.cl.firstUpdate = time.Time{}
+		s.cl.mu.Unlock()
+		began := time.Now()
+		if _, err := s.prompt(b.Context(), "p"); err != nil {
+			b.Fatal(err)
+		}
+		total += s.cl.firstUpdate.Sub(began)
+	}
+	b.ReportMetric(float64(total.Microseconds())/float64(b.N)/1000, "ms-to-first-update/op")
+}
