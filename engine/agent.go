@@ -32,8 +32,9 @@ type Job struct {
 	Gap     *Gap
 	GapFile string
 
-	// toolCall reports a tool call as it happens (a worker-tool-call event).
-	toolCall func(tool, summary string)
+	// report emits an event of the attempt, its task's and attempt's
+	// fields filled in.
+	report func(name string, data EventData)
 	// sandbox is the fence of the commands the agent of a phase starts
 	// (nil: none).
 	sandbox func(phase string) sandbox.Policy
@@ -69,8 +70,40 @@ func (j *Job) EnsureDir() error {
 
 // ToolCall reports a tool call the agent makes, as it happens.
 func (j *Job) ToolCall(tool, summary string) {
-	if j.toolCall != nil {
-		j.toolCall(tool, summary)
+	j.emit(EventWorkerToolCall, EventData{Phase: PhaseWorker, Tool: tool, Summary: summary, Message: "🔧 " + tool + ": " + summary})
+}
+
+// AgentToolCall reports a tool call of an agent that says its kind and
+// status (an ACP agent's), in either phase; one call may be reported
+// again as its status changes.
+func (j *Job) AgentToolCall(phase, title, kind, status string) {
+	j.emit(EventWorkerToolCall, EventData{Phase: phase, Tool: title, Kind: kind, ToolStatus: status, Summary: status, Message: "🔧 " + title + " (" + status + ")"})
+}
+
+// AgentMessage reports what an agent said: kind is "message", "thought"
+// or "plan".
+func (j *Job) AgentMessage(phase, kind, text string) {
+	j.emit(EventAgentMessage, EventData{Phase: phase, Kind: kind, Summary: text, Message: "💬 " + text})
+}
+
+// Permission reports a permission an agent asked for and the answer.
+func (j *Job) Permission(phase, tool string, allowed bool, reason string) {
+	msg := "🔓 allowed: " + tool
+	if !allowed {
+		msg = "🔒 refused: " + tool
+	}
+	j.emit(EventAgentPermission, EventData{Phase: phase, Tool: tool, OK: ptr(allowed), Reason: reason, Message: msg + " (" + reason + ")"})
+}
+
+// Usage reports the tokens an agent used.
+func (j *Job) Usage(phase string, in, out, total int) {
+	j.emit(EventAgentUsage, EventData{Phase: phase, Tokens: ptr(total), InTokens: ptr(in), OutTokens: ptr(out),
+		Message: fmt.Sprintf("🪙 %d tokens (%d in, %d out)", total, in, out)})
+}
+
+func (j *Job) emit(name string, data EventData) {
+	if j.report != nil {
+		j.report(name, data)
 	}
 }
 

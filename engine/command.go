@@ -42,32 +42,54 @@ func RunCommand(ctx context.Context, job *Job, command Command, env map[string]s
 // runCommand runs command for job in its staging folder, through the
 // launcher, so that cancelling it, or its end, stops everything it started.
 func runCommand(ctx context.Context, job *Job, command Command, env map[string]string, phase string, stdout, stderr interface{ Write([]byte) (int, error) }) error {
-	if err := job.EnsureDir(); err != nil {
-		return err
-	}
-	fence, err := fenceFor(job, phase)
+	cmd, fence, err := startCommand(ctx, job, command, env, phase, func(cmd *exec.Cmd, fence *commandFence) error {
+		cmd.Stdout, cmd.Stderr = stdout, fence.Watch(stderr)
+		cmd.Stdin = nil
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	defer fence.Close()
-	stderr = fence.Watch(stderr)
+	return waitCommand(ctx, cmd, fence, command, phase)
+}
+
+// startCommand starts command for job in its staging folder, through the
+// launcher, under the task's fence; wire sets the command's standard
+// streams. On success the caller owns fence and calls waitCommand.
+func startCommand(ctx context.Context, job *Job, command Command, env map[string]string, phase string, wire func(*exec.Cmd, *commandFence) error) (*exec.Cmd, *commandFence, error) {
+	if err := job.EnsureDir(); err != nil {
+		return nil, nil, err
+	}
+	fence, err := fenceFor(job, phase)
+	if err != nil {
+		return nil, nil, err
+	}
 	argv := command.Argv
 	if command.Shell != "" {
 		argv = []string{"/bin/sh", "-c", command.Shell}
 	}
 	cmd, err := launcher.Command(ctx, launcher.Spec{Argv: argv, Dir: job.Dir, Env: append(commandEnv(job, env, phase), fence.Env...), Sandbox: fence.Policy})
+	if err == nil {
+		err = wire(cmd, fence)
+	}
+	if err == nil {
+		err = cmd.Start()
+	}
 	if err != nil {
-		return fmt.Errorf("%s command %q: %w", phase, command.String(), err)
-	}
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	cmd.Stdin = nil
-	if err := cmd.Start(); err != nil {
+		fence.Close()
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return nil, nil, ctx.Err()
 		}
-		return fmt.Errorf("%s command %q: %w", phase, command.String(), err)
+		return nil, nil, fmt.Errorf("%s command %q: %w", phase, command.String(), err)
 	}
-	err = cmd.Wait()
+	return cmd, fence, nil
+}
+
+// waitCommand waits for a command startCommand started and releases its
+// fence.
+func waitCommand(ctx context.Context, cmd *exec.Cmd, fence *commandFence, command Command, phase string) error {
+	defer fence.Close()
+	err := cmd.Wait()
 	if errors.Is(err, exec.ErrWaitDelay) {
 		// The command exited, but something it started held its output
 		// open; that straggler is killed by Finish and the command's own

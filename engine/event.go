@@ -27,6 +27,14 @@ const (
 	// EventExecutionWarning says, once per execution, what the user must
 	// know about how it runs (no sandbox on this system, say).
 	EventExecutionWarning = "execution-warning"
+	// EventAgentMessage is what an ACP agent says as it works (its
+	// message, thoughts or plan), coalesced into a few events.
+	EventAgentMessage = "agent-message"
+	// EventAgentPermission is a permission an ACP agent asked for, and the
+	// answer the workflow's policy gave.
+	EventAgentPermission = "agent-permission"
+	// EventAgentUsage is the tokens an agent reports having used.
+	EventAgentUsage = "agent-usage"
 )
 
 // knownEvent reports whether name is one of the events above, the only
@@ -36,7 +44,8 @@ func knownEvent(name string) bool {
 	case EventExecutionStart, EventTaskStart, EventWorkerStart, EventWorkerToolCall,
 		EventWorkerComplete, EventQCStart, EventQCComplete, EventTaskComplete,
 		EventTaskFail, EventTaskSkipped, EventExecutionComplete, EventExecutionCancelled,
-		EventExecutionInterrupted, EventDeliverablesSaved, EventExecutionWarning:
+		EventExecutionInterrupted, EventDeliverablesSaved, EventExecutionWarning,
+		EventAgentMessage, EventAgentPermission, EventAgentUsage:
 		return true
 	}
 	return false
@@ -102,6 +111,14 @@ type EventData struct {
 
 	Tool    string `json:"tool,omitempty"`
 	Summary string `json:"summary,omitempty"`
+	// Kind is what an agent-message holds ("message", "thought",
+	// "plan") or an ACP tool call's kind ("edit", "execute", …); Status
+	// an ACP tool call's ("pending", "completed", …).
+	Kind       string `json:"kind,omitempty"`
+	ToolStatus string `json:"toolStatus,omitempty"`
+	Tokens     *int   `json:"tokens,omitempty"`
+	InTokens   *int   `json:"inputTokens,omitempty"`
+	OutTokens  *int   `json:"outputTokens,omitempty"`
 
 	Reason           string `json:"reason,omitempty"`
 	FailedDependency string `json:"failedDependency,omitempty"`

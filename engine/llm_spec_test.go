@@ -149,7 +149,7 @@ func TestLLMAgentSpecProblems(t *testing.T) {
 	}{
 		{"worker without prompt", "worker: {type: llm}", `task "t": worker needs a prompt`, 4},
 		{"llm with command", "worker: {type: llm, prompt: p, command: ls}", "an llm agent takes a prompt, not a command", 4},
-		{"exec with prompt", "worker: {command: ls, prompt: p}", `"prompt" is for llm agents only`, 4},
+		{"exec with prompt", "worker: {command: ls, prompt: p}", `"prompt" is for llm and acp agents only`, 4},
 		{"qc with nothing to check", "worker: {command: ls}\n    qc: {type: llm}", "an llm QC agent needs something to check against", 5},
 		{"qc with tools", "worker: {command: ls}\n    acceptanceCriteria: [x]\n    qc: {type: llm, allowCommands: true}", "allowCommands is for llm workers", 6},
 		{"both preambles", "worker: {type: llm, prompt: p, preamble: a, preambleFile: b.md}", "either preamble or preambleFile", 4},
@@ -158,7 +158,7 @@ func TestLLMAgentSpecProblems(t *testing.T) {
 		{"temperature", "worker: {type: llm, prompt: p, temperature: 3}", "temperature must be between 0 and 2", 4},
 		{"temperature text", "worker: {type: llm, prompt: p, temperature: warm}", "must be a number", 4},
 		{"empty model", "worker: {type: llm, prompt: p, model: ''}", "model must not be empty", 4},
-		{"unknown type", "worker: {type: gpt, prompt: p}", `unknown agent type "gpt" (known: exec, llm)`, 4},
+		{"unknown type", "worker: {type: gpt, prompt: p}", `unknown agent type "gpt" (known: exec, llm, acp)`, 4},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -196,7 +196,7 @@ func TestSchemaKnowsLLMAgents(t *testing.T) {
 		t.Fatal(err)
 	}
 	agent := s.Defs["agent"].Properties
-	if !slices.Equal(agent["type"].Enum, []string{"exec", "llm"}) {
+	if !slices.Equal(agent["type"].Enum, []string{"exec", "llm", "acp"}) {
 		t.Errorf("agent type enum = %v", agent["type"].Enum)
 	}
 	for _, f := range reflect.VisibleFields(reflect.TypeFor[AgentSpec]()) {

@@ -128,7 +128,14 @@ func TestSchemaFieldsMatchDecoder(t *testing.T) {
 // value set as its property prop (deleted when value is nil).
 func doc(slot, prop string, value any) map[string]any {
 	worker := map[string]any{"command": "x"}
-	if slot == "/$defs/agent" && (slices.Contains(llmFields, prop) || value == "llm") {
+	switch {
+	case slot != "/$defs/agent":
+	case slices.Contains(acpFields, prop) && prop != "prompt" || value == "acp":
+		worker = map[string]any{"type": "acp", "command": "x", "prompt": "p"}
+		if prop == "agent" {
+			delete(worker, "command")
+		}
+	case slices.Contains(llmFields, prop) || value == "llm":
 		worker = map[string]any{"type": "llm", "prompt": "p"}
 	}
 	task := map[string]any{"id": "a", "worker": worker}

@@ -50,11 +50,9 @@ func (ex *Execution) runTask(t *Task) taskOutcome {
 			}
 			return ex.sandbox.policy(PhaseWorker, t.Worker)
 		}
-		job.toolCall = func(tool, summary string) {
-			ex.r.emit(ex, EventWorkerToolCall, EventData{
-				TaskID: t.ID, TaskTitle: title, Phase: PhaseWorker, Attempt: attempt, MaxAttempts: maxAttempts,
-				Tool: tool, Summary: summary, Message: "🔧 " + tool + ": " + summary,
-			})
+		job.report = func(name string, d EventData) {
+			d.TaskID, d.TaskTitle, d.Attempt, d.MaxAttempts = t.ID, title, attempt, maxAttempts
+			ex.r.emit(ex, name, d)
 		}
 		if gap != nil {
 			path, err := ex.writeGap(t, attempt, gap)

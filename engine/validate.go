@@ -156,12 +156,30 @@ func isText(n *yaml.Node) bool {
 	return n.Kind == yaml.ScalarNode && n.Tag != "!!null"
 }
 
-// llmFields are the agent fields only llm agents read.
-var llmFields = []string{"provider", "model", "prompt", "preamble", "preambleFile", "allowCommands", "maxToolCalls", "temperature"}
+// llmFields are the agent fields llm agents read; acpFields those acp
+// agents read besides command (prompt is both's).
+var (
+	llmFields = []string{"provider", "model", "prompt", "preamble", "preambleFile", "allowCommands", "maxToolCalls", "temperature"}
+	acpFields = []string{"agent", "prompt", "permissions"}
+)
+
+// typeFields are the fields only some agent types read, and which types.
+func typeFields() map[string][]string {
+	m := map[string][]string{}
+	for _, f := range llmFields {
+		m[f] = append(m[f], "llm")
+	}
+	for _, f := range acpFields {
+		m[f] = append(m[f], "acp")
+	}
+	return m
+}
 
 // maxToolCallsLimit bounds what a workflow may allow an llm worker per
 // attempt: past it a loop is a runaway, not a plan.
 const maxToolCallsLimit = 1000
+
+var permissionValues = []string{PermissionsTaskFolder, PermissionsAllowAll, PermissionsRejectAll}
 
 func (d *decoder) validateAgent(a *AgentSpec, where, role string, t *Task) {
 	apos := d.pos[a]
@@ -169,20 +187,68 @@ func (d *decoder) validateAgent(a *AgentSpec, where, role string, t *Task) {
 	if apos.bad("type") {
 		return // which rules apply depends on the type, reported already
 	}
-	switch a.Type {
-	case "", "exec":
+	typ := a.Type
+	if typ == "" {
+		typ = "exec"
+	}
+	if typ == "exec" || typ == "llm" || typ == "acp" {
+		// One rule for every field some types do not read: a misplaced
+		// one is named with the types that take it.
+		for f, types := range typeFields() {
+			if p, ok := apos[f]; ok && !slices.Contains(types, typ) {
+				d.errorf(p.key, "%s: %q is for %s agents only (add `type: %s`, or leave it out)", where, f, strings.Join(types, " and "), types[0])
+			}
+		}
+	}
+	switch typ {
+	case "exec":
 		if a.Command.IsZero() && !apos.bad("command") {
 			d.errorf(apos[""].value, "%s needs a command (text for the shell, or a list of arguments)", where)
 		}
-		for _, f := range llmFields {
-			if p, ok := apos[f]; ok {
-				d.errorf(p.key, "%s: %q is for llm agents only (add `type: llm`, or leave it out)", where, f)
-			}
-		}
 	case "llm":
 		d.validateLLMAgent(a, apos, where, role, t)
+	case "acp":
+		d.validateACPAgent(a, apos, where, role, t)
 	default:
-		d.errorf(apos["type"].value, "%s: unknown agent type %q (known: exec, llm)", where, a.Type)
+		d.errorf(apos["type"].value, "%s: unknown agent type %q (known: exec, llm, acp)", where, a.Type)
+	}
+}
+
+func (d *decoder) validateACPAgent(a *AgentSpec, apos positions, where, role string, t *Task) {
+	_, hasCommand := apos["command"]
+	_, hasAgent := apos["agent"]
+	names := make([]string, 0, len(ACPPresets()))
+	for _, p := range ACPPresets() {
+		names = append(names, p.Name)
+	}
+	switch {
+	case hasCommand && hasAgent:
+		d.errorf(apos["agent"].key, "%s: give either agent (a preset) or command (the agent to start), not both", where)
+	case !hasCommand && !hasAgent:
+		d.errorf(apos[""].value, "%s needs the agent to start: `agent: <%s>` or `command: …`", where, strings.Join(names, "|"))
+	case hasAgent && !apos.bad("agent"):
+		if _, ok := LookupACPPreset(a.Agent); !ok {
+			d.errorf(apos["agent"].value, "%s: unknown agent %q (known: %s; or give `command:` to start another)", where, a.Agent, strings.Join(names, ", "))
+		}
+	}
+	if apos.given("permissions") && !slices.Contains(permissionValues, a.Permissions) {
+		d.errorf(apos["permissions"].value, "%s: permissions %q must be one of %s", where, a.Permissions, strings.Join(permissionValues, ", "))
+	}
+	d.validatePrompt(a, apos, where, role, t, "the agent")
+}
+
+// validatePrompt checks what an llm or acp agent is asked: a worker needs
+// a prompt, a QC agent a prompt or the task's acceptance criteria.
+func (d *decoder) validatePrompt(a *AgentSpec, apos positions, where, role string, t *Task, who string) {
+	if role == PhaseWorker && strings.TrimSpace(a.Prompt) == "" && !apos.bad("prompt") {
+		at := apos[""].value
+		if p, ok := apos["prompt"]; ok {
+			at = p.value
+		}
+		d.errorf(at, "%s needs a prompt: what %s should do (add `prompt: …`)", where, who)
+	}
+	if role == PhaseQC && strings.TrimSpace(a.Prompt) == "" && len(t.AcceptanceCriteria) == 0 && !apos.bad("prompt") && !d.pos[t].bad("acceptanceCriteria") {
+		d.errorf(apos[""].value, "%s: an %s QC agent needs something to check against: add `acceptanceCriteria` to the task or a `prompt` to the qc agent", where, a.Type)
 	}
 }
 
@@ -190,16 +256,7 @@ func (d *decoder) validateLLMAgent(a *AgentSpec, apos positions, where, role str
 	if p, ok := apos["command"]; ok {
 		d.errorf(p.key, "%s: an llm agent takes a prompt, not a command (to let the model run commands, set `allowCommands: true`)", where)
 	}
-	if role == PhaseWorker && strings.TrimSpace(a.Prompt) == "" && !apos.bad("prompt") {
-		at := apos[""].value
-		if p, ok := apos["prompt"]; ok {
-			at = p.value
-		}
-		d.errorf(at, "%s needs a prompt: what the model should do (add `prompt: …`)", where)
-	}
-	if role == PhaseQC && strings.TrimSpace(a.Prompt) == "" && len(t.AcceptanceCriteria) == 0 && !apos.bad("prompt") && !d.pos[t].bad("acceptanceCriteria") {
-		d.errorf(apos[""].value, "%s: an llm QC agent needs something to check against: add `acceptanceCriteria` to the task or a `prompt` to the qc agent", where)
-	}
+	d.validatePrompt(a, apos, where, role, t, "the model")
 	if role == PhaseQC {
 		if p, ok := apos["allowCommands"]; ok {
 			d.errorf(p.key, "%s: allowCommands is for llm workers; the QC agent reads the worker's files and runs nothing", where)

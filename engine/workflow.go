@@ -58,10 +58,17 @@ type LLMDefaults struct {
 
 // AgentSpec says which agent does a role and how.
 type AgentSpec struct {
-	// Type is "exec" (the default: a command) or "llm".
+	// Type is "exec" (the default: a command), "llm" or "acp".
 	Type string `yaml:"type"`
-	// Command is what an exec agent runs.
+	// Command is what an exec agent runs, or the agent an acp agent starts.
 	Command Command `yaml:"command"`
+	// Agent names a well-known ACP agent (see ACPPresets) in place of a
+	// command; acp agents only.
+	Agent string `yaml:"agent"`
+	// Permissions is how an acp agent's permission requests are answered:
+	// "task-folder" (the default: edits and commands inside the task's
+	// folder are allowed, the rest refused), "allow-all" or "reject-all".
+	Permissions string `yaml:"permissions"`
 	// Env is added to the environment of the commands an agent runs.
 	Env map[string]string `yaml:"env"`
 	// Sandbox is how the kernel fences the processes the agent starts:
@@ -74,16 +81,17 @@ type AgentSpec struct {
 	Sandbox string `yaml:"sandbox"`
 	Network string `yaml:"network"`
 
-	// The fields below are for llm agents only (validation rejects them
-	// elsewhere, so that a misplaced one is not silently ignored).
+	// The fields below are for llm agents only, but for Prompt, which acp
+	// agents take too (validation rejects them elsewhere, so that a
+	// misplaced one is not silently ignored).
 
 	// Provider names a provider of the llm configuration; Model overrides
 	// its model. The spec an agent is built from has the workflow's llm
 	// defaults filled in.
 	Provider string `yaml:"provider"`
 	Model    string `yaml:"model"`
-	// Prompt is what the model is asked to do (a worker needs one; for a
-	// QC agent it adds to the task's acceptance criteria).
+	// Prompt is what the model or ACP agent is asked to do (a worker needs
+	// one; for a QC agent it adds to the task's acceptance criteria).
 	Prompt string `yaml:"prompt"`
 	// Preamble is the system message, given inline or as a file relative
 	// to the workflow's folder (the spec an agent is built from has it
@@ -163,3 +171,44 @@ func (c Command) String() string {
 type Duration time.Duration
 
 func (d Duration) String() string { return time.Duration(d).String() }
+
+// ACPPreset is how a well-known ACP agent is started, and what to install
+// when its program is missing.
+type ACPPreset struct {
+	Name    string
+	Argv    []string
+	Install string
+}
+
+// ACPPresets are the agents `agent:` may name, with their documented
+// launch commands (as of 2026: Claude's adapter moved from
+// @zed-industries/claude-code-acp to @agentclientprotocol/claude-agent-acp;
+// Gemini CLI deprecated --experimental-acp for --acp; Copilot CLI takes
+// --stdio to say which transport).
+func ACPPresets() []ACPPreset {
+	return []ACPPreset{
+		{"claude-code", []string{"npx", "-y", "@agentclientprotocol/claude-agent-acp"}, "Node.js (npx), and Claude Code signed in or ANTHROPIC_API_KEY set"},
+		{"codex", []string{"npx", "-y", "@zed-industries/codex-acp"}, "Node.js (npx), and Codex signed in or OPENAI_API_KEY set"},
+		{"gemini", []string{"gemini", "--acp"}, "Gemini CLI: npm install -g @google/gemini-cli"},
+		{"qwen", []string{"qwen", "--acp"}, "Qwen Code: npm install -g @qwen-code/qwen-code"},
+		{"opencode", []string{"opencode", "acp"}, "OpenCode: npm install -g opencode-ai"},
+		{"copilot", []string{"copilot", "--acp", "--stdio"}, "GitHub Copilot CLI: npm install -g @github/copilot"},
+	}
+}
+
+// LookupACPPreset returns the preset called name.
+func LookupACPPreset(name string) (ACPPreset, bool) {
+	for _, p := range ACPPresets() {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return ACPPreset{}, false
+}
+
+// ACP permission policies.
+const (
+	PermissionsTaskFolder = "task-folder"
+	PermissionsAllowAll   = "allow-all"
+	PermissionsRejectAll  = "reject-all"
+)

@@ -29,6 +29,7 @@ import (
 	"go.lsp.dev/jsonrpc2"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/engine/acp"
 	"github.com/mimir-sidecar/mimir-sidecar/engine/exec"
 	"github.com/mimir-sidecar/mimir-sidecar/engine/journal"
 	"github.com/mimir-sidecar/mimir-sidecar/notify"
@@ -245,7 +246,9 @@ func newServer(opts Options) *server {
 		opts.MaxUnanswered = DefaultMaxUnanswered
 	}
 	if opts.Agents == nil {
-		opts.Agents = func(*workspace.Workspace) (engine.Agents, error) { return engine.Agents{"exec": exec.Agent()}, nil }
+		opts.Agents = func(*workspace.Workspace) (engine.Agents, error) {
+			return engine.Agents{"exec": exec.Agent(), "acp": acp.Agent()}, nil
+		}
 	}
 	if opts.StopTimeout <= 0 {
 		opts.StopTimeout = 1500 * time.Millisecond

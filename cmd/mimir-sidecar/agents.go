@@ -4,6 +4,7 @@ import (
 	"log/slog"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/engine/acp"
 	"github.com/mimir-sidecar/mimir-sidecar/engine/exec"
 	"github.com/mimir-sidecar/mimir-sidecar/engine/llm"
 	"github.com/mimir-sidecar/mimir-sidecar/workspace"
@@ -25,8 +26,8 @@ func sandboxFor(ws *workspace.Workspace) (engine.SandboxSettings, []string, erro
 	return engine.LoadSandboxSettings(ws.Dir(), endpoints)
 }
 
-// agentsFor is every agent type a workspace can use: exec, and llm with the
-// providers configured for it. Built once per workspace, so that a
+// agentsFor is every agent type a workspace can use: exec, acp, and llm
+// with the providers configured for it. Built once per workspace, so that a
 // provider's concurrency limit holds across executions. A broken llm
 // configuration is no error here: exec workflows need none of it, and the
 // llm agents report it to the workflows that use them when those are
@@ -34,6 +35,7 @@ func sandboxFor(ws *workspace.Workspace) (engine.SandboxSettings, []string, erro
 func agentsFor(ws *workspace.Workspace, log *slog.Logger) (engine.Agents, error) {
 	return engine.Agents{
 		"exec": exec.Agent(),
+		"acp":  acp.Agent(),
 		"llm":  llm.LoadKind(ws.Dir(), llm.WithLogger(log.With("component", "llm"))),
 	}, nil
 }

@@ -63,7 +63,7 @@ func (q qc) Check(ctx context.Context, job *engine.Job) (engine.Verdict, error) 
 	if runErr != nil && !errors.As(runErr, &exitErr) {
 		return engine.Verdict{}, runErr // it did not run at all
 	}
-	v, found, err := parseVerdict(stdout.Bytes(), q.threshold)
+	v, found, err := ParseVerdict(stdout.Bytes(), q.threshold)
 	if err != nil {
 		return engine.Verdict{}, err
 	}
@@ -90,12 +90,13 @@ type verdictJSON struct {
 	RequiredFixes []string `json:"requiredFixes"`
 }
 
-// parseVerdict finds a JSON verdict in a QC command's stdout: the whole of it,
+// ParseVerdict finds a JSON verdict in a QC command's stdout (or any QC
+// agent's answer): the whole of it,
 // or else its last line (so a script may log before it answers). Without
 // "passed" the score decides against the task's threshold; without a score,
 // a pass is 100 and a failure 0. A verdict decides whatever the command's
 // exit status (the exec agent's contract), so that status is not asked for.
-func parseVerdict(stdout []byte, threshold int) (engine.Verdict, bool, error) {
+func ParseVerdict(stdout []byte, threshold int) (engine.Verdict, bool, error) {
 	text := bytes.TrimSpace(stdout)
 	candidates := [][]byte{text}
 	if i := bytes.LastIndexByte(text, '\n'); i >= 0 {

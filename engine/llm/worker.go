@@ -115,13 +115,7 @@ func assistantMessage(r reply) openai.ChatCompletionMessageParamUnion {
 func (w *worker) brief(job *engine.Job) string {
 	t := job.Task
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Task: %s\n\n%s\n", t.DisplayTitle(), strings.TrimSpace(w.prompt))
-	if len(t.AcceptanceCriteria) > 0 {
-		b.WriteString("\n## Acceptance criteria\nThe work will be checked against these:\n")
-		for _, c := range t.AcceptanceCriteria {
-			fmt.Fprintf(&b, "- %s\n", c)
-		}
-	}
+	engine.WriteTaskBrief(&b, job, w.prompt)
 	b.WriteString("\n## How to work\n")
 	b.WriteString("You work in the task folder: every path you give a tool is relative to it, and you cannot leave it. ")
 	b.WriteString("Write each file the task asks for with write_file; only the files in the folder count as your work.\n")
@@ -135,26 +129,8 @@ func (w *worker) brief(job *engine.Job) string {
 		b.WriteString("You may run shell commands in the folder with run_command.\n")
 	}
 	fmt.Fprintf(&b, "You may make at most %d tool calls in this attempt. When the work is done, answer with a short summary of it and call no tool.\n", w.maxToolCalls)
-	if g := job.Gap; g != nil {
-		fmt.Fprintf(&b, "\n## This is attempt %d of %d: the previous attempt did not pass\n", job.Attempt, job.MaxAttempts)
-		if g.Feedback != "" {
-			fmt.Fprintf(&b, "Feedback: %s\n", strings.TrimSpace(g.Feedback))
-		}
-		writeList(&b, "Issues", g.Issues)
-		writeList(&b, "Required fixes", g.RequiredFixes)
-		b.WriteString("The previous attempt's files are still in the folder: fix them rather than starting over.\n")
-	}
+	engine.WriteGapBrief(&b, job)
 	return b.String()
-}
-
-func writeList(b *strings.Builder, title string, items []string) {
-	if len(items) == 0 {
-		return
-	}
-	fmt.Fprintf(b, "%s:\n", title)
-	for _, it := range items {
-		fmt.Fprintf(b, "- %s\n", strings.TrimSpace(it))
-	}
 }
 
 // existingFiles lists what a retry finds in the folder, so the model knows
