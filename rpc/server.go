@@ -247,7 +247,7 @@ func newServer(opts Options) *server {
 	}
 	if opts.Agents == nil {
 		opts.Agents = func(*workspace.Workspace) (engine.Agents, error) {
-			return engine.Agents{"exec": exec.Agent(), "acp": acp.Agent()}, nil
+			return engine.Agents{"exec": exec.Agent(), "acp": acp.AgentWith(acp.Options{Logger: opts.Logger.With("component", "acp")})}, nil
 		}
 	}
 	if opts.StopTimeout <= 0 {

@@ -35,7 +35,7 @@ func sandboxFor(ws *workspace.Workspace) (engine.SandboxSettings, []string, erro
 func agentsFor(ws *workspace.Workspace, log *slog.Logger) (engine.Agents, error) {
 	return engine.Agents{
 		"exec": exec.Agent(),
-		"acp":  acp.Agent(),
+		"acp":  acp.AgentWith(acp.Options{Logger: log.With("component", "acp")}),
 		"llm":  llm.LoadKind(ws.Dir(), llm.WithLogger(log.With("component", "llm"))),
 	}, nil
 }

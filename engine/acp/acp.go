@@ -54,6 +54,7 @@ package acp
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os/exec"
 	"time"
 
@@ -70,6 +71,8 @@ type Options struct {
 	// CancelGrace is how long a cancelled agent has to end its turn after
 	// session/cancel before its process tree is killed.
 	CancelGrace time.Duration
+	// Logger takes the protocol's warnings and errors (nil: none).
+	Logger *slog.Logger
 }
 
 const (
@@ -87,6 +90,9 @@ func AgentWith(opts Options) engine.AgentKind {
 	}
 	if opts.CancelGrace <= 0 {
 		opts.CancelGrace = defaultCancelGrace
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	return engine.AgentKind{
 		Worker: func(_ *engine.Task, spec *engine.AgentSpec) (engine.Worker, error) {

@@ -53,7 +53,7 @@ func (a agent) start(ctx context.Context, job *engine.Job, phase string) (*sessi
 	s := &session{agent: a, job: job, phase: phase, proc: proc, kill: kill}
 	s.cl = newClient(job, phase, root, a.spec.Permissions)
 	s.conn = sdk.NewClientSideConnection(s.cl, proc.Stdin, proc.Stdout)
-	s.conn.SetLogger(slog.New(warnings{slog.Default().Handler()}).With("component", "acp", "task", job.Task.ID, "phase", phase))
+	s.conn.SetLogger(slog.New(warnings{a.opts.Logger.Handler()}).With("task", job.Task.ID, "phase", phase))
 
 	init := func(ctx context.Context) error {
 		_, err := s.conn.Initialize(ctx, sdk.InitializeRequest{
@@ -252,6 +252,21 @@ type warnings struct{ slog.Handler }
 
 func (w warnings) Enabled(ctx context.Context, l slog.Level) bool {
 	return l >= slog.LevelWarn && w.Handler.Enabled(ctx, l)
+}
+
+// Handle drops the SDK's error for a notification the client does not
+// know: the protocol has clients ignore those, and real agents send their
+// own (Qwen Code's qwen/notify/session/prompt-suggestion after every turn).
+func (w warnings) Handle(ctx context.Context, r slog.Record) error {
+	unknown := false
+	r.Attrs(func(a slog.Attr) bool {
+		unknown = a.Key == "err" && strings.Contains(a.Value.String(), "Method not found")
+		return !unknown
+	})
+	if unknown {
+		return nil
+	}
+	return w.Handler.Handle(ctx, r)
 }
 
 func (w warnings) WithAttrs(as []slog.Attr) slog.Handler { return warnings{w.Handler.WithAttrs(as)} }

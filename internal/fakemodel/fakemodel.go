@@ -54,6 +54,24 @@ type ChatRequest struct {
 	Tools    []map[string]any `json:"tools"`
 }
 
+// firstParam is the first required parameter of the tool called name the
+// request offers, or def when it offers no such tool or names none.
+func (r *ChatRequest) firstParam(name, def string) string {
+	for _, t := range r.Tools {
+		fn, _ := t["function"].(map[string]any)
+		if fn == nil || fn["name"] != name {
+			continue
+		}
+		params, _ := fn["parameters"].(map[string]any)
+		if req, _ := params["required"].([]any); len(req) > 0 {
+			if s, ok := req[0].(string); ok {
+				return s
+			}
+		}
+	}
+	return def
+}
+
 // ToolNames are the names of the tools the request offers the model.
 func (r *ChatRequest) ToolNames() []string {
 	var names []string
@@ -292,4 +310,14 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	json.NewEncoder(w).Encode(v)
+}
+
+// calls says whether the message is the model's call of the tool name.
+func (m Message) calls(name string) bool {
+	for _, c := range m.ToolCalls {
+		if c.Function.Name == name {
+			return true
+		}
+	}
+	return false
 }

@@ -53,7 +53,21 @@ func (wf WriteFile) Script() Script {
 			return Reply{Content: wf.Done}
 		}
 		n := len(req.Messages)
-		if n == 0 || req.Messages[n-1].Role != "user" || !strings.Contains(req.Messages[n-1].Text(), wf.Trigger) {
+		if n == 0 {
+			return Reply{Content: wf.Done}
+		}
+		last := req.Messages[n-1]
+		var read bool // the turn reads the file before writing it
+		switch {
+		case last.Role == "user" && strings.Contains(last.Text(), wf.Trigger):
+		case last.Role == "tool" && strings.Contains(last.Text(), "has not been read"):
+			// Qwen Code refuses to overwrite a file its session has not
+			// read ("Use the read_file tool first"), as on a retry in a
+			// fresh agent: read it, as a model following the tool would.
+			read = true
+		case last.Role == "tool" && n >= 2 && req.Messages[n-2].calls(readTool):
+			// The file is read: now write it.
+		default:
 			return Reply{Content: wf.Done}
 		}
 		dir := ""
@@ -66,18 +80,25 @@ func (wf WriteFile) Script() Script {
 		if dir == "" {
 			return Reply{Content: "fakemodel: the agent did not say which directory it works in (no \"I'm currently working in the directory: …\" in the conversation)"}
 		}
+		path := filepath.Join(dir, wf.Name)
+		if read {
+			return Reply{Calls: []Call{{Name: readTool, Args: map[string]any{req.firstParam(readTool, "absolute_path"): path}}}}
+		}
 		content, ok := wf.content(req)
 		if !ok {
 			return Reply{Content: "fakemodel: no attempt of the script matches this prompt"}
 		}
 		return Reply{Calls: []Call{{Name: wf.tool(), Args: map[string]any{
-			or(wf.PathArg, "file_path"):  filepath.Join(dir, wf.Name),
+			or(wf.PathArg, "file_path"):  path,
 			or(wf.ContentArg, "content"): content,
 		}}}}
 	}
 }
 
 func (wf WriteFile) tool() string { return or(wf.Tool, "write_file") }
+
+// readTool is Qwen Code's (and Gemini CLI's) tool that reads a file.
+const readTool = "read_file"
 
 func (wf WriteFile) content(req *ChatRequest) (string, bool) {
 	for _, a := range wf.Attempts {
