@@ -181,16 +181,19 @@ type ACPPreset struct {
 }
 
 // ACPPresets are the agents `agent:` may name, with their documented
-// launch commands (as of 2026: Claude's adapter moved from
-// @zed-industries/claude-code-acp to @agentclientprotocol/claude-agent-acp;
-// Gemini CLI deprecated --experimental-acp for --acp; Copilot CLI takes
-// --stdio to say which transport).
+// launch commands (as of 2026: Claude's and Codex's adapters moved from
+// @zed-industries to @agentclientprotocol; Gemini CLI deprecated
+// --experimental-acp for --acp; Copilot CLI takes --stdio to say which
+// transport). Each runs an installed program, never one fetched at run
+// time. Qwen Code edits without asking in its ACP default mode; with
+// --approval-mode default it asks, so the workflow's permission policy
+// decides. docs/agents.md has the table and its sources.
 func ACPPresets() []ACPPreset {
 	return []ACPPreset{
-		{"claude-code", []string{"npx", "-y", "@agentclientprotocol/claude-agent-acp"}, "Node.js (npx), and Claude Code signed in or ANTHROPIC_API_KEY set"},
-		{"codex", []string{"npx", "-y", "@zed-industries/codex-acp"}, "Node.js (npx), and Codex signed in or OPENAI_API_KEY set"},
+		{"claude-code", []string{"claude-agent-acp"}, "Claude Code's ACP adapter: npm install -g @agentclientprotocol/claude-agent-acp (then sign in to Claude Code, or set ANTHROPIC_API_KEY)"},
+		{"codex", []string{"codex-acp"}, "Codex's ACP adapter: npm install -g @agentclientprotocol/codex-acp (then sign in to Codex, or set OPENAI_API_KEY)"},
 		{"gemini", []string{"gemini", "--acp"}, "Gemini CLI: npm install -g @google/gemini-cli"},
-		{"qwen", []string{"qwen", "--acp"}, "Qwen Code: npm install -g @qwen-code/qwen-code"},
+		{"qwen", []string{"qwen", "--acp", "--approval-mode", "default"}, "Qwen Code: npm install -g @qwen-code/qwen-code"},
 		{"opencode", []string{"opencode", "acp"}, "OpenCode: npm install -g opencode-ai"},
 		{"copilot", []string{"copilot", "--acp", "--stdio"}, "GitHub Copilot CLI: npm install -g @github/copilot"},
 	}
