@@ -53,6 +53,32 @@ type client struct {
 	// firstUpdate is when the session's first session/update came (the
 	// benchmark's mark).
 	firstUpdate time.Time
+	// usage is the tokens the agent reported with its message chunks in
+	// this turn, for agents that do not report them in session/prompt's
+	// answer.
+	usage tokenUsage
+}
+
+// tokenUsage is a turn's token counts.
+type tokenUsage struct{ in, out, total int }
+
+// metaUsage reads the usage an agent attaches to a message chunk's _meta
+// (Qwen Code: {"usage": {"inputTokens", "outputTokens", "totalTokens"}},
+// once per model response), which ACP leaves to each agent.
+func metaUsage(meta map[string]any) (tokenUsage, bool) {
+	u, ok := meta["usage"].(map[string]any)
+	if !ok {
+		return tokenUsage{}, false
+	}
+	n := func(k string) int {
+		f, _ := u[k].(float64)
+		return int(f)
+	}
+	t := tokenUsage{in: n("inputTokens"), out: n("outputTokens"), total: n("totalTokens")}
+	if t.total == 0 {
+		t.total = t.in + t.out
+	}
+	return t, t.total > 0
 }
 
 func newClient(job *engine.Job, phase string, root *os.Root, permissions string) *client {
@@ -269,6 +295,11 @@ func (c *client) SessionUpdate(_ context.Context, n sdk.SessionNotification) err
 	u := n.Update
 	switch {
 	case u.AgentMessageChunk != nil:
+		if t, ok := metaUsage(u.AgentMessageChunk.Meta); ok {
+			c.mu.Lock()
+			c.usage = tokenUsage{c.usage.in + t.in, c.usage.out + t.out, c.usage.total + t.total}
+			c.mu.Unlock()
+		}
 		c.say("message", u.AgentMessageChunk.Content)
 	case u.AgentThoughtChunk != nil:
 		c.say("thought", u.AgentThoughtChunk.Content)
@@ -385,6 +416,16 @@ func (c *client) endTurn() string {
 	defer c.mu.Unlock()
 	c.flushLocked()
 	return c.last.String()
+}
+
+// takeUsage returns the tokens reported with the turn's message chunks,
+// and forgets them.
+func (c *client) takeUsage() (tokenUsage, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	u := c.usage
+	c.usage = tokenUsage{}
+	return u, u.total > 0
 }
 
 // toolCallCount is how many tool calls the agent made in the session.

@@ -214,8 +214,12 @@ func (s *session) prompt(ctx context.Context, text string) (turn, error) {
 		}
 		return turn{}, fmt.Errorf("session/prompt: %w", r.err)
 	}
-	if u := r.resp.Usage; u != nil {
+	chunks, reported := s.cl.takeUsage()
+	switch u := r.resp.Usage; {
+	case u != nil:
 		s.job.Usage(s.phase, u.InputTokens, u.OutputTokens, u.TotalTokens)
+	case reported:
+		s.job.Usage(s.phase, chunks.in, chunks.out, chunks.total)
 	}
 	return turn{stop: r.resp.StopReason, text: text}, nil
 }

@@ -99,6 +99,11 @@ tasks:
 	if !strings.Contains(out.String(), fix) {
 		t.Errorf("the run does not show the QC gap:\n%s", out.String())
 	}
+	// Qwen reports its tokens in its message chunks' _meta, not in the
+	// prompt's answer: they are recorded all the same.
+	if !strings.Contains(out.String(), "tokens (") {
+		t.Errorf("the run shows no token usage:\n%s", out.String())
+	}
 	if entries, _ := os.ReadDir(home); len(entries) != 0 {
 		t.Errorf("something wrote in HOME: %v", entries)
 	}
