@@ -80,20 +80,26 @@ const (
 	defaultCancelGrace  = 2 * time.Second
 )
 
+// withDefaults fills in what o leaves out.
+func (o Options) withDefaults() Options {
+	if o.StartTimeout <= 0 {
+		o.StartTimeout = defaultStartTimeout
+	}
+	if o.CancelGrace <= 0 {
+		o.CancelGrace = defaultCancelGrace
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
 // Agent runs ACP agents with the default options.
 func Agent() engine.AgentKind { return AgentWith(Options{}) }
 
 // AgentWith runs ACP agents with opts.
 func AgentWith(opts Options) engine.AgentKind {
-	if opts.StartTimeout <= 0 {
-		opts.StartTimeout = defaultStartTimeout
-	}
-	if opts.CancelGrace <= 0 {
-		opts.CancelGrace = defaultCancelGrace
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
+	opts = opts.withDefaults()
 	return engine.AgentKind{
 		Worker: func(_ *engine.Task, spec *engine.AgentSpec) (engine.Worker, error) {
 			cmd, err := launchCommand(spec)

@@ -395,7 +395,7 @@ func BenchmarkAttemptOverhead(b *testing.B) {
 		b.Fatal(err)
 	}
 	spec := &engine.AgentSpec{Type: "acp", Command: engine.Command{Argv: []string{exe}}, Env: map[string]string{"ACP_TEST_AGENT": "1", "ACP_TEST_SCRIPT": "say hi"}, Prompt: "p"}
-	a := agent{spec: spec, command: spec.Command, opts: Options{StartTimeout: time.Minute, CancelGrace: time.Second}}
+	a := agent{spec: spec, command: spec.Command, opts: Options{StartTimeout: time.Minute, CancelGrace: time.Second}.withDefaults()}
 	dir := b.TempDir()
 	var total time.Duration
 	for i := 0; b.Loop(); i++ {
@@ -437,7 +437,7 @@ func BenchmarkReusedSessionTurn(b *testing.B) {
 		b.Fatal(err)
 	}
 	spec := &engine.AgentSpec{Type: "acp", Command: engine.Command{Argv: []string{exe}}, Env: map[string]string{"ACP_TEST_AGENT": "1", "ACP_TEST_SCRIPT": "say hi"}, Prompt: "p"}
-	a := agent{spec: spec, command: spec.Command, opts: Options{StartTimeout: time.Minute, CancelGrace: time.Second}}
+	a := agent{spec: spec, command: spec.Command, opts: Options{StartTimeout: time.Minute, CancelGrace: time.Second}.withDefaults()}
 	dir := b.TempDir()
 	job := &engine.Job{Task: &engine.Task{ID: "b"}, Attempt: 1, MaxAttempts: 1, Dir: filepath.Join(dir, "b"), StagingRoot: dir}
 	s, err := a.start(b.Context(), job, engine.PhaseWorker)
