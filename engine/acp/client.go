@@ -14,6 +14,7 @@ import (
 	sdk "github.com/coder/acp-go-sdk"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/internal/safefile"
 )
 
 // Bounds on what an agent can make the sidecar hold.
@@ -144,17 +145,18 @@ func (c *client) ReadTextFile(_ context.Context, p sdk.ReadTextFileRequest) (sdk
 	if err != nil {
 		return sdk.ReadTextFileResponse{}, fsError("read", err)
 	}
-	f, err := c.root.Open(rel)
+	// Never a pipe waited on, nor a link followed: the agent made what is
+	// in the folder.
+	f, _, err := safefile.OpenNoFollow(c.root, rel)
 	if err != nil {
 		return sdk.ReadTextFileResponse{}, fsError("read", err)
 	}
 	defer f.Close()
-	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() || st.Size() > maxFileSize {
-		return sdk.ReadTextFileResponse{}, fsError("read", fmt.Errorf("%s is not a regular file of at most %d bytes", p.Path, maxFileSize))
+	b, err := safefile.ReadAtMost(f, maxFileSize)
+	if err != nil {
+		return sdk.ReadTextFileResponse{}, fsError("read", err)
 	}
-	b := make([]byte, maxFileSize+1)
-	n, _ := readFull(f, b)
-	text := string(b[:n])
+	text := string(b)
 	if p.Line != nil || p.Limit != nil {
 		lines := strings.SplitAfter(text, "\n")
 		from := 0
@@ -189,27 +191,34 @@ func (c *client) WriteTextFile(_ context.Context, p sdk.WriteTextFileRequest) (s
 			return sdk.WriteTextFileResponse{}, fsError("write", err)
 		}
 	}
-	if err := c.root.WriteFile(rel, []byte(p.Content), 0o644); err != nil {
+	if err := writeRegular(c.root, rel, []byte(p.Content)); err != nil {
 		return sdk.WriteTextFileResponse{}, fsError("write", err)
 	}
 	return sdk.WriteTextFileResponse{}, nil
 }
 
+// writeRegular writes data to name, a regular file or none yet: a pipe the
+// agent put there is refused, never opened and waited on, and the file is
+// truncated only once known to be regular.
+func writeRegular(root *os.Root, name string, data []byte) error {
+	f, _, err := safefile.OpenFile(root, name, os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	if err := f.Truncate(0); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
 // fsError is what the agent is told of a refused or failed fs/* call.
 func fsError(op string, err error) error {
 	return &sdk.RequestError{Code: -32602, Message: fmt.Sprintf("%s: %v", op, err)}
-}
-
-func readFull(f *os.File, b []byte) (int, error) {
-	n := 0
-	for n < len(b) {
-		m, err := f.Read(b[n:])
-		n += m
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
 }
 
 // RequestPermission answers by the workflow's policy and reports the
