@@ -386,17 +386,22 @@ func TestPresetMissing(t *testing.T) {
 	}
 }
 
-// BenchmarkAttemptOverhead measures what an attempt costs before the
-// agent does anything: from starting its process (under the launcher) to
-// its first session/update.
-func BenchmarkAttemptOverhead(b *testing.B) {
+// benchAgent is the test agent, saying hi to every prompt, and a folder
+// for its tasks.
+func benchAgent(b *testing.B) (agent, string) {
 	exe, err := os.Executable()
 	if err != nil {
 		b.Fatal(err)
 	}
 	spec := &engine.AgentSpec{Type: "acp", Command: engine.Command{Argv: []string{exe}}, Env: map[string]string{"ACP_TEST_AGENT": "1", "ACP_TEST_SCRIPT": "say hi"}, Prompt: "p"}
-	a := agent{spec: spec, command: spec.Command, opts: Options{StartTimeout: time.Minute, CancelGrace: time.Second}.withDefaults()}
-	dir := b.TempDir()
+	return agent{spec: spec, command: spec.Command, opts: Options{StartTimeout: time.Minute, CancelGrace: time.Second}.withDefaults()}, b.TempDir()
+}
+
+// BenchmarkAttemptOverhead measures what an attempt costs before the
+// agent does anything: from starting its process (under the launcher) to
+// its first session/update.
+func BenchmarkAttemptOverhead(b *testing.B) {
+	a, dir := benchAgent(b)
 	var total time.Duration
 	for i := 0; b.Loop(); i++ {
 		job := &engine.Job{Task: &engine.Task{ID: "b"}, Attempt: 1, MaxAttempts: 1, Dir: filepath.Join(dir, "b"), StagingRoot: dir}
@@ -432,13 +437,7 @@ func TestDependencyFilesInPrompt(t *testing.T) {
 // is weighed against: a further turn in a session kept open, from
 // session/prompt to the first session/update.
 func BenchmarkReusedSessionTurn(b *testing.B) {
-	exe, err := os.Executable()
-	if err != nil {
-		b.Fatal(err)
-	}
-	spec := &engine.AgentSpec{Type: "acp", Command: engine.Command{Argv: []string{exe}}, Env: map[string]string{"ACP_TEST_AGENT": "1", "ACP_TEST_SCRIPT": "say hi"}, Prompt: "p"}
-	a := agent{spec: spec, command: spec.Command, opts: Options{StartTimeout: time.Minute, CancelGrace: time.Second}.withDefaults()}
-	dir := b.TempDir()
+	a, dir := benchAgent(b)
 	job := &engine.Job{Task: &engine.Task{ID: "b"}, Attempt: 1, MaxAttempts: 1, Dir: filepath.Join(dir, "b"), StagingRoot: dir}
 	s, err := a.start(b.Context(), job, engine.PhaseWorker)
 	if err != nil {
