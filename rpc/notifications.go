@@ -193,6 +193,10 @@ func (s *server) reportProgress(ctx context.Context, f *forwarder, ev *engine.Ev
 		msg = d.TaskTitle + " · started"
 	case engine.EventWorkerStart, engine.EventQCStart:
 		msg = fmt.Sprintf("%s · %s · attempt %d/%d", d.TaskTitle, d.Phase, d.Attempt, d.MaxAttempts)
+	case engine.EventWorkerToolCall, engine.EventAgentPermission:
+		// What an agent is doing, as it does it: the bar's message is
+		// where an editor shows it without opening anything.
+		msg = d.TaskTitle + " · " + d.Message
 	case engine.EventTaskComplete, engine.EventTaskFail, engine.EventTaskSkipped:
 		p.finished[d.TaskID] = true
 		msg = d.Message
