@@ -9,11 +9,16 @@ import (
 	"github.com/mimir-sidecar/mimir-sidecar/workspace"
 )
 
-// toolCallingAgent reports one tool call, as an ACP or llm agent does.
-type toolCallingAgent struct{}
+// toolCallingAgent reports one tool call, as an ACP or llm agent does,
+// then works on until it is let go.
+type toolCallingAgent struct{ release chan struct{} }
 
-func (toolCallingAgent) Work(_ context.Context, j *engine.Job) (engine.WorkResult, error) {
+func (a toolCallingAgent) Work(ctx context.Context, j *engine.Job) (engine.WorkResult, error) {
 	j.AgentToolCall(engine.PhaseWorker, "WriteFile", "edit", "completed")
+	select {
+	case <-a.release:
+	case <-ctx.Done():
+	}
 	return engine.WorkResult{}, nil
 }
 
@@ -23,22 +28,24 @@ func (toolCallingAgent) Check(context.Context, *engine.Job) (engine.Verdict, err
 
 // What an agent does shows in the execution's progress as it happens.
 func TestAgentToolCallsInProgress(t *testing.T) {
+	agent := toolCallingAgent{release: make(chan struct{})}
 	kind := engine.AgentKind{
-		Worker: func(*engine.Task, *engine.AgentSpec) (engine.Worker, error) { return toolCallingAgent{}, nil },
-		QC:     func(*engine.Task, *engine.AgentSpec) (engine.QC, error) { return toolCallingAgent{}, nil },
+		Worker: func(*engine.Task, *engine.AgentSpec) (engine.Worker, error) { return agent, nil },
+		QC:     func(*engine.Task, *engine.AgentSpec) (engine.QC, error) { return agent, nil },
 	}
 	c := startServer(t, Options{Agents: func(*workspace.Workspace) (engine.Agents, error) { return engine.Agents{"exec": kind}, nil }})
 	c.initialize(t.TempDir(), nil)
 	c.result("mimir/execute", map[string]any{"inline": "name: tools\ntasks:\n  - {id: t, title: Write it, worker: {command: x}}\n"})
-	frames := c.until(isEvent("execution-complete"))
-	for _, m := range frames {
+	// The progress shows the latest state once the editor has accepted
+	// its token: the agent is still at its tool call then.
+	c.until(func(m map[string]any) bool {
 		if m["method"] != "$/progress" {
-			continue
+			return false
 		}
 		v := m["params"].(map[string]any)["value"].(map[string]any)
-		if msg, _ := v["message"].(string); strings.Contains(msg, "Write it · 🔧 WriteFile (completed)") {
-			return
-		}
-	}
-	t.Errorf("no progress report shows the agent's tool call")
+		msg, _ := v["message"].(string)
+		return strings.Contains(msg, "Write it · 🔧 WriteFile (completed)")
+	})
+	close(agent.release)
+	c.until(isEvent("execution-complete"))
 }
