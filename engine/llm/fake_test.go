@@ -10,13 +10,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
 	"github.com/mimir-sidecar/mimir-sidecar/engine/exec"
+	"github.com/mimir-sidecar/mimir-sidecar/internal/fakemodel"
 )
 
 // fakeLLM is a chat-completions server on loopback that answers from a
@@ -53,36 +53,9 @@ type chatBody struct {
 	ResponseFormat map[string]any   `json:"response_format"`
 }
 
-type chatMessage struct {
-	Role       string `json:"role"`
-	Content    any    `json:"content"`
-	ToolCallID string `json:"tool_call_id"`
-	ToolCalls  []struct {
-		ID       string `json:"id"`
-		Type     string `json:"type"`
-		Function struct {
-			Name      string `json:"name"`
-			Arguments string `json:"arguments"`
-		} `json:"function"`
-	} `json:"tool_calls"`
-}
-
-// Text is the message's content as text.
-func (m chatMessage) Text() string {
-	switch c := m.Content.(type) {
-	case string:
-		return c
-	case []any:
-		var b strings.Builder
-		for _, part := range c {
-			if p, ok := part.(map[string]any); ok {
-				fmt.Fprint(&b, p["text"])
-			}
-		}
-		return b.String()
-	}
-	return ""
-}
+// chatMessage is a message as a chat-completions request carries it: the
+// scripted model of the end-to-end tests reads it the same way.
+type chatMessage = fakemodel.Message
 
 func (b chatBody) toolNames() []string {
 	var names []string
