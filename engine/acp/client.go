@@ -191,29 +191,10 @@ func (c *client) WriteTextFile(_ context.Context, p sdk.WriteTextFileRequest) (s
 			return sdk.WriteTextFileResponse{}, fsError("write", err)
 		}
 	}
-	if err := writeRegular(c.root, rel, []byte(p.Content)); err != nil {
+	if err := safefile.WriteFile(c.root, rel, []byte(p.Content), 0o644); err != nil {
 		return sdk.WriteTextFileResponse{}, fsError("write", err)
 	}
 	return sdk.WriteTextFileResponse{}, nil
-}
-
-// writeRegular writes data to name, a regular file or none yet: a pipe the
-// agent put there is refused, never opened and waited on, and the file is
-// truncated only once known to be regular.
-func writeRegular(root *os.Root, name string, data []byte) error {
-	f, _, err := safefile.OpenFile(root, name, os.O_WRONLY|os.O_CREATE, 0o644)
-	if err != nil {
-		return err
-	}
-	if err := f.Truncate(0); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 // fsError is what the agent is told of a refused or failed fs/* call.

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -378,32 +377,10 @@ func (tb *toolbox) write(a toolArgs) (string, error) {
 			return "", fmt.Errorf("cannot create folder %q: %v", dir, rootErr(err))
 		}
 	}
-	if err := writeRegular(r, p, []byte(*a.Content)); err != nil {
+	if err := safefile.WriteFile(r, p, []byte(*a.Content), 0o644); err != nil {
 		return "", fmt.Errorf("cannot write %q: %v", p, rootErr(err))
 	}
 	return fmt.Sprintf("wrote %s to %s", size(int64(len(*a.Content))), p), nil
-}
-
-// writeRegular creates or replaces p in r with data, refusing anything
-// that is not a regular file before it is truncated or written: a FIFO
-// neither hangs the call (waiting for a reader) nor gets written to.
-func writeRegular(r *os.Root, p string, data []byte) error {
-	f, _, err := safefile.OpenFile(r, p, os.O_WRONLY|os.O_CREATE, 0o644)
-	if err != nil {
-		if errors.Is(err, syscall.EISDIR) {
-			return &safefile.NotRegularError{Mode: fs.ModeDir}
-		}
-		return err
-	}
-	if err := f.Truncate(0); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 func (tb *toolbox) run(ctx context.Context, a toolArgs) (string, error) {

@@ -11,6 +11,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"syscall"
 )
 
 // NotRegularError is the refusal of a file that is not a regular one.
@@ -119,4 +120,27 @@ func ReadAtMost(f *os.File, max int64) ([]byte, error) {
 		return nil, fmt.Errorf("read %s: %w: more than %d bytes", f.Name(), ErrTooLarge, max)
 	}
 	return data, nil
+}
+
+// WriteFile creates or replaces name in with data, refusing anything that
+// is not a regular file before it is truncated or written: a FIFO neither
+// hangs the call (waiting for a reader) nor gets written to, and a folder
+// is refused as one.
+func WriteFile(in Opener, name string, data []byte, perm fs.FileMode) error {
+	f, _, err := OpenFile(in, name, os.O_WRONLY|os.O_CREATE, perm)
+	if err != nil {
+		if errors.Is(err, syscall.EISDIR) {
+			return &NotRegularError{Mode: fs.ModeDir}
+		}
+		return err
+	}
+	if err := f.Truncate(0); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
