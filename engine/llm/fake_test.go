@@ -129,18 +129,7 @@ func (f *fakeLLM) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 // call is a tool call the scripted model makes.
-type call struct {
-	name string
-	args any // marshalled to JSON unless a string
-}
-
-func (c call) arguments() string {
-	if s, ok := c.args.(string); ok {
-		return s
-	}
-	b, _ := json.Marshal(c.args)
-	return string(b)
-}
+type call = fakemodel.Call
 
 // answer replies with text and tool calls, streamed when the request asks
 // for a stream: the same script serves both modes.
@@ -168,7 +157,7 @@ func answerFinish(finishReason, content string, calls ...call) step {
 			var tcs []map[string]any
 			for i, c := range calls {
 				tcs = append(tcs, map[string]any{"id": fmt.Sprintf("call_%d", i+1), "type": "function",
-					"function": map[string]any{"name": c.name, "arguments": c.arguments()}})
+					"function": map[string]any{"name": c.Name, "arguments": c.Arguments()}})
 			}
 			msg["tool_calls"] = tcs
 		}
@@ -197,8 +186,8 @@ func streamAnswer(w http.ResponseWriter, content string, calls []call, finish st
 	}
 	for i, c := range calls {
 		send(map[string]any{"tool_calls": []any{map[string]any{"index": i, "id": fmt.Sprintf("call_%d", i+1), "type": "function",
-			"function": map[string]any{"name": c.name, "arguments": ""}}}}, nil)
-		for _, piece := range split(c.arguments(), 2) {
+			"function": map[string]any{"name": c.Name, "arguments": ""}}}}, nil)
+		for _, piece := range split(c.Arguments(), 2) {
 			send(map[string]any{"tool_calls": []any{map[string]any{"index": i, "function": map[string]any{"arguments": piece}}}}, nil)
 		}
 	}

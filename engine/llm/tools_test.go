@@ -94,11 +94,11 @@ func TestToolsStayInStagingFolder(t *testing.T) {
 	for i, r := range results {
 		text := r.Text()
 		if !strings.HasPrefix(text, "error: ") {
-			t.Errorf("%s %s: got %q, want an error", attacks[i].name, attacks[i].arguments(), text)
+			t.Errorf("%s %s: got %q, want an error", attacks[i].Name, attacks[i].Arguments(), text)
 		}
 		for _, leak := range []string{"OUTSIDE-SECRET", "OUTSIDE-DEEP", "SIBLING-SECRET", "root:"} {
 			if strings.Contains(text, leak) {
-				t.Errorf("%s %s leaked %q", attacks[i].name, attacks[i].arguments(), leak)
+				t.Errorf("%s %s leaked %q", attacks[i].Name, attacks[i].Arguments(), leak)
 			}
 		}
 	}

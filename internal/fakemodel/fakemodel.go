@@ -35,7 +35,8 @@ type Call struct {
 	Args any // marshalled to JSON unless a string
 }
 
-func (c Call) arguments() string {
+// Arguments is the call's arguments as the model sends them: JSON text.
+func (c Call) Arguments() string {
 	if s, ok := c.Args.(string); ok {
 		return s
 	}
@@ -251,7 +252,7 @@ func complete(w http.ResponseWriter, model string, reply Reply, ids []string) {
 		var calls []map[string]any
 		for i, c := range reply.Calls {
 			calls = append(calls, map[string]any{"id": ids[i], "type": "function",
-				"function": map[string]any{"name": c.Name, "arguments": c.arguments()}})
+				"function": map[string]any{"name": c.Name, "arguments": c.Arguments()}})
 		}
 		msg["tool_calls"] = calls
 	}
@@ -286,7 +287,7 @@ func stream(w http.ResponseWriter, model string, reply Reply, ids []string) {
 	for i, c := range reply.Calls {
 		delta(map[string]any{"tool_calls": []any{map[string]any{"index": i, "id": ids[i], "type": "function",
 			"function": map[string]any{"name": c.Name, "arguments": ""}}}}, nil)
-		for _, piece := range split(c.arguments(), 2) {
+		for _, piece := range split(c.Arguments(), 2) {
 			delta(map[string]any{"tool_calls": []any{map[string]any{"index": i, "function": map[string]any{"arguments": piece}}}}, nil)
 		}
 	}
