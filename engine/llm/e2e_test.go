@@ -16,13 +16,13 @@ import (
 func TestEndToEndRetryThenPass(t *testing.T) {
 	f := newFakeLLM(t,
 		// attempt 1: worker
-		answer("", call{toolWrite, map[string]any{"path": "docs/hello.md", "content": "hi"}}),
+		answer("", call{Name: toolWrite, Args: map[string]any{"path": "docs/hello.md", "content": "hi"}}),
 		answer("Wrote docs/hello.md."),
 		// attempt 1: QC
 		verdictAnswer(false, 30, "The greeting is too short.", []string{"hello.md says only hi"}, []string{"Greet the reader by name: Hello, reader!"}),
 		// attempt 2: worker
-		answer("", call{toolRead, map[string]any{"path": "docs/hello.md"}}),
-		answer("", call{toolWrite, map[string]any{"path": "docs/hello.md", "content": "Hello, reader!\n"}}),
+		answer("", call{Name: toolRead, Args: map[string]any{"path": "docs/hello.md"}}),
+		answer("", call{Name: toolWrite, Args: map[string]any{"path": "docs/hello.md", "content": "Hello, reader!\n"}}),
 		answer("Fixed the greeting."),
 		// attempt 2: QC
 		verdictAnswer(true, 95, "Greets the reader.", nil, nil),

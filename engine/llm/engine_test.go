@@ -20,8 +20,8 @@ import (
 // worker-start and in the model's brief.
 func TestToolCallLimitFailsTheAttempt(t *testing.T) {
 	f := newFakeLLM(t,
-		answer("", call{toolWrite, map[string]any{"path": "a.md", "content": "a"}}, call{toolWrite, map[string]any{"path": "b.md", "content": "b"}}, call{toolWrite, map[string]any{"path": "c.md", "content": "c"}}),
-		answer("Done in one call.", call{toolWrite, map[string]any{"path": "all.md", "content": "abc"}}),
+		answer("", call{Name: toolWrite, Args: map[string]any{"path": "a.md", "content": "a"}}, call{Name: toolWrite, Args: map[string]any{"path": "b.md", "content": "b"}}, call{Name: toolWrite, Args: map[string]any{"path": "c.md", "content": "c"}}),
+		answer("Done in one call.", call{Name: toolWrite, Args: map[string]any{"path": "all.md", "content": "abc"}}),
 		answer("Done."),
 	)
 	events, _ := runWorkflow(t, `
@@ -97,7 +97,7 @@ func TestAPIKeyNotInJournal(t *testing.T) {
 	const key = "sk-journal-SECRET-9876543210"
 	t.Setenv("MIMIR_TEST_KEY", key)
 	f := newFakeLLM(t,
-		answer("", call{toolWrite, map[string]any{"path": "a.md", "content": "a"}}),
+		answer("", call{Name: toolWrite, Args: map[string]any{"path": "a.md", "content": "a"}}),
 		answer("Done."),
 		status(401, `{"error": {"message": "Incorrect API key provided: `+key+`"}}`),
 	)

@@ -287,7 +287,7 @@ func TestAPIKeyStaysSecret(t *testing.T) {
 	t.Setenv("OPENAI_API_KEY", "sk-users-own-openai-key")
 
 	f := newFakeLLM(t,
-		answer("", call{toolRun, map[string]any{"command": `echo "key=[$MIMIR_TEST_KEY]"; env | grep -c SECRET || true`}}),
+		answer("", call{Name: toolRun, Args: map[string]any{"command": `echo "key=[$MIMIR_TEST_KEY]"; env | grep -c SECRET || true`}}),
 		answer("done"),
 		status(401, `{"error": {"message": "Incorrect API key provided: `+key+`", "code": "invalid_api_key"}}`),
 	)

@@ -22,7 +22,7 @@ func TestExampleWorkflow(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := newFakeLLM(t,
-		answer("", call{toolWrite, map[string]any{"path": "review.md", "content": "# Review\n\n## Data race in Allow\n…"}}),
+		answer("", call{Name: toolWrite, Args: map[string]any{"path": "review.md", "content": "# Review\n\n## Data race in Allow\n…"}}),
 		answer("Wrote review.md."),
 		verdictAnswer(true, 90, "Both bugs found.", nil, nil),
 	)

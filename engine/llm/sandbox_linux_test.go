@@ -24,8 +24,8 @@ func TestModelCommandsAreFenced(t *testing.T) {
 	}
 	outside := filepath.Join(home, "mimir-llm-fence-test-"+strconv.Itoa(os.Getpid()))
 	f := newFakeLLM(t,
-		answer("", call{toolRun, map[string]any{"command": `echo pwned > "` + outside + `"`}}),
-		answer("", call{toolRun, map[string]any{"command": `echo ok > inside.txt`}}),
+		answer("", call{Name: toolRun, Args: map[string]any{"command": `echo pwned > "` + outside + `"`}}),
+		answer("", call{Name: toolRun, Args: map[string]any{"command": `echo ok > inside.txt`}}),
 		answer("Done."),
 	)
 	events, ex := runWorkflow(t, `

@@ -23,7 +23,7 @@ func TestWorkerToolRoundTrip(t *testing.T) {
 	}{{"streamed", true}, {"not streamed", false}} {
 		t.Run(mode.name, func(t *testing.T) {
 			f := newFakeLLM(t,
-				answer("I will write the notes.", call{toolWrite, map[string]any{"path": "notes/a.md", "content": "# Notes\nhello"}}),
+				answer("I will write the notes.", call{Name: toolWrite, Args: map[string]any{"path": "notes/a.md", "content": "# Notes\nhello"}}),
 				answer("Done: wrote notes/a.md."),
 			)
 			cfg := testConfig(f.URL(), func(p *Provider) { p.Stream = mode.stream })
@@ -88,8 +88,8 @@ func TestWorkerToolRoundTrip(t *testing.T) {
 // worker-complete.
 func TestWorkerToolCallsAreEvents(t *testing.T) {
 	f := newFakeLLM(t,
-		answer("", call{toolWrite, map[string]any{"path": "a.txt", "content": "x"}}, call{toolList, map[string]any{}}),
-		answer("", call{toolRead, map[string]any{"path": "a.txt"}}),
+		answer("", call{Name: toolWrite, Args: map[string]any{"path": "a.txt", "content": "x"}}, call{Name: toolList, Args: map[string]any{}}),
+		answer("", call{Name: toolRead, Args: map[string]any{"path": "a.txt"}}),
 		answer("finished"),
 	)
 	events, _ := runWorkflow(t, `
@@ -154,7 +154,7 @@ func TestWorkerRetryCarriesGap(t *testing.T) {
 // Past maxToolCalls the attempt fails with a message that says so, and
 // the calls over the limit are not run.
 func TestWorkerToolCallLimit(t *testing.T) {
-	loop := answer("", call{toolWrite, map[string]any{"path": "a.txt", "content": "x"}}, call{toolWrite, map[string]any{"path": "b.txt", "content": "y"}})
+	loop := answer("", call{Name: toolWrite, Args: map[string]any{"path": "a.txt", "content": "x"}}, call{Name: toolWrite, Args: map[string]any{"path": "b.txt", "content": "y"}})
 	f := newFakeLLM(t, loop, loop)
 	task := llmTask("Write.")
 	task.Worker.MaxToolCalls = 3
@@ -175,7 +175,7 @@ func TestWorkerToolCallLimit(t *testing.T) {
 // attempt: it can correct itself.
 func TestWorkerToolMistakes(t *testing.T) {
 	f := newFakeLLM(t,
-		answer("", call{"delete_everything", map[string]any{}}, call{toolWrite, "{not json"}, call{toolRead, map[string]any{"path": "missing.txt"}}, call{toolRun, map[string]any{"command": "ls"}}),
+		answer("", call{Name: "delete_everything", Args: map[string]any{}}, call{Name: toolWrite, Args: "{not json"}, call{Name: toolRead, Args: map[string]any{"path": "missing.txt"}}, call{Name: toolRun, Args: map[string]any{"command": "ls"}}),
 		answer("ok"),
 	)
 	task := llmTask("Write.")
@@ -198,7 +198,7 @@ func TestWorkerToolMistakes(t *testing.T) {
 // with the exec agent's limits and sends back the exit status and output.
 func TestWorkerRunCommand(t *testing.T) {
 	f := newFakeLLM(t,
-		answer("", call{toolRun, map[string]any{"command": "echo hi > out.txt; cat out.txt; pwd; exit 3"}}),
+		answer("", call{Name: toolRun, Args: map[string]any{"command": "echo hi > out.txt; cat out.txt; pwd; exit 3"}}),
 		answer("ran it"),
 	)
 	task := llmTask("Run.")
@@ -305,7 +305,7 @@ func TestHandBuiltConfig(t *testing.T) {
 func TestStagingFolderMadeOnDemand(t *testing.T) {
 	f := newFakeLLM(t,
 		verdictAnswer(false, 0, "Nothing there.", nil, nil),
-		answer("", call{toolWrite, map[string]any{"path": "a.txt", "content": "x"}}),
+		answer("", call{Name: toolWrite, Args: map[string]any{"path": "a.txt", "content": "x"}}),
 		answer("done"),
 	)
 	task := llmTask("Write.", "a.txt exists")
@@ -332,7 +332,7 @@ func TestStagingFolderMadeOnDemand(t *testing.T) {
 func TestAnswerCutOffAtLengthLimit(t *testing.T) {
 	for _, stream := range []bool{true, false} {
 		f := newFakeLLM(t,
-			answer("", call{toolWrite, map[string]any{"path": "a.md", "content": "x"}}),
+			answer("", call{Name: toolWrite, Args: map[string]any{"path": "a.md", "content": "x"}}),
 			answerFinish("length", "I have written a.md and next I will"),
 		)
 		task := llmTask("Write.")
