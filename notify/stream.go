@@ -109,9 +109,10 @@ func (s *SSE) events(w http.ResponseWriter, r *http.Request) {
 	// returns: net/http then lets go of what it held for the request (its
 	// buffers, this goroutine's grown stack), which a thousand idle
 	// subscribers would otherwise keep.
+	remote := r.RemoteAddr // not r: the goroutine must not keep the request alive
 	go func() {
 		defer s.streams.Done()
-		s.serveStream(conn, b.Bytes(), sub, r.RemoteAddr)
+		s.serveStream(conn, b.Bytes(), sub, remote)
 	}()
 }
 
