@@ -12,6 +12,7 @@ import (
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
 	"github.com/mimir-sidecar/mimir-sidecar/engine/exec"
+	"github.com/mimir-sidecar/mimir-sidecar/internal/safefile"
 )
 
 type worker struct{ agent }
@@ -156,12 +157,12 @@ func writeDependencies(b *strings.Builder, job *engine.Job) {
 			if files++; files > maxDepFiles {
 				return fs.SkipAll
 			}
-			data, err := root.ReadFile(p)
+			data, size, err := readDependency(root, p, budget)
 			switch {
 			case err != nil:
 				fmt.Fprintf(b, "### %s/%s\n(unreadable: %v)\n", dep, p, err)
-			case !utf8.Valid(data) || len(data) > budget:
-				fmt.Fprintf(b, "### %s/%s\n(%d bytes, not shown)\n", dep, p, len(data))
+			case data == nil || !utf8.Valid(data):
+				fmt.Fprintf(b, "### %s/%s\n(%d bytes, not shown)\n", dep, p, size)
 			default:
 				budget -= len(data)
 				fmt.Fprintf(b, "### %s\n```%s\n%s\n```\n", path.Join(dep, p), strings.TrimPrefix(path.Ext(p), "."), strings.TrimRight(string(data), "\n"))
@@ -173,6 +174,26 @@ func writeDependencies(b *strings.Builder, job *engine.Job) {
 	if files > maxDepFiles {
 		fmt.Fprintf(b, "(only the first %d files are shown)\n", maxDepFiles)
 	}
+}
+
+// readDependency reads a dependency's file of at most budget bytes, and
+// only its size (and nil data) when it is larger: through the safe opener,
+// since the file is an agent's and may have become a pipe since it was
+// listed.
+func readDependency(root *os.Root, name string, budget int) ([]byte, int64, error) {
+	f, st, err := safefile.Open(root, name)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	if st.Size() > int64(budget) {
+		return nil, st.Size(), nil
+	}
+	data, err := safefile.ReadAtMost(f, int64(budget))
+	if errors.Is(err, safefile.ErrTooLarge) {
+		return nil, st.Size(), nil // it grew while read
+	}
+	return data, int64(len(data)), err
 }
 
 // tailString keeps the last n bytes of s, never starting inside a
