@@ -1,0 +1,272 @@
+package git
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// gitIn runs git as a person would in dir, for setting up and checking.
+func gitIn(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@t", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@t")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func write(t *testing.T, p, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// isolate keeps the tester's own git configuration out.
+func isolate(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed")
+	}
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("XDG_CONFIG_HOME", filepath.Join(home, ".config"))
+}
+
+// hostileRepo makes a repository whose configuration and hooks would each
+// write a marker file if git ran them.
+func hostileRepo(t *testing.T) (dir, marker string) {
+	t.Helper()
+	dir = t.TempDir()
+	marker = filepath.Join(t.TempDir(), "ran")
+	gitIn(t, dir, "init", "-q")
+	write(t, filepath.Join(dir, "a.txt"), "one\ntwo\nthree\nfour\nfive\n")
+	write(t, filepath.Join(dir, ".gitignore"), "*.log\n")
+	write(t, filepath.Join(dir, ".gitattributes"), "* filter=evil diff=evil merge=evil\n")
+	gitIn(t, dir, "add", ".")
+	gitIn(t, dir, "commit", "-qm", "start")
+
+	evil := filepath.Join(t.TempDir(), "evil.sh")
+	if err := os.WriteFile(evil, []byte("#!/bin/sh\necho \"$0 $*\" >> "+marker+"\ncat\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	hooks := filepath.Join(dir, ".git", "hooks")
+	for _, h := range []string{"post-checkout", "reference-transaction", "pre-commit", "post-commit", "post-index-change", "pre-auto-gc", "post-rewrite"} {
+		if err := os.WriteFile(filepath.Join(hooks, h), []byte("#!/bin/sh\necho hook "+h+" >> "+marker+"\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	config := `
+[core]
+	fsmonitor = ` + evil + `
+	sshCommand = ` + evil + `
+	pager = ` + evil + `
+	editor = ` + evil + `
+	askPass = ` + evil + `
+[filter "evil"]
+	clean = ` + evil + ` clean
+	smudge = ` + evil + ` smudge
+	required = true
+[diff "evil"]
+	textconv = ` + evil + `
+	command = ` + evil + `
+[merge "evil"]
+	driver = ` + evil + ` %O %A %B
+[commit]
+	gpgSign = true
+[gpg]
+	program = ` + evil + `
+[credential]
+	helper = ` + evil + `
+[gc]
+	auto = 1
+`
+	f, err := os.OpenFile(filepath.Join(dir, ".git", "config"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(config); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	return dir, marker
+}
+
+func noMarker(t *testing.T, marker string) {
+	t.Helper()
+	if data, err := os.ReadFile(marker); err == nil {
+		t.Fatalf("git ran a program the repository configured:\n%s", data)
+	}
+}
+
+// The whole round trip a worktree task makes, on a repository configured
+// to run a program at every step, runs none of them; and it sees and
+// delivers what it should.
+func TestRoundTripRunsNothingTheRepositoryConfigures(t *testing.T) {
+	isolate(t)
+	ctx := context.Background()
+	ws, marker := hostileRepo(t)
+	write(t, filepath.Join(ws, "a.txt"), "one\ntwo\nthree\nfour (edited, not committed)\nfive\n")
+	write(t, filepath.Join(ws, "new.txt"), "untracked\n")
+	write(t, filepath.Join(ws, "debug.log"), "ignored\n")
+	write(t, filepath.Join(ws, ".mimir", "journal.db"), "state\n")
+
+	user, err := FindUserRepo(ctx, ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, err := user.Head(ctx)
+	if err != nil || head == "" {
+		t.Fatalf("head %q: %v", head, err)
+	}
+	repo, err := Init(ctx, filepath.Join(t.TempDir(), "git"), user, ".mimir")
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := repo.Snapshot(ctx, ws, head, ".mimir")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wt1, wt2 := filepath.Join(t.TempDir(), "one"), filepath.Join(t.TempDir(), "two")
+	for _, wt := range []string{wt1, wt2} {
+		if err := repo.AddWorktree(ctx, wt, snap); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _ := os.ReadFile(filepath.Join(wt1, "a.txt"))
+	if !strings.Contains(string(got), "edited, not committed") {
+		t.Errorf("the worktree does not have the uncommitted edit: %q", got)
+	}
+	for name, want := range map[string]bool{"new.txt": true, "debug.log": false, ".mimir": false} {
+		if _, err := os.Lstat(filepath.Join(wt1, name)); (err == nil) != want {
+			t.Errorf("%s in the worktree: %v, want %v", name, err == nil, want)
+		}
+	}
+
+	write(t, filepath.Join(wt1, "a.txt"), "ONE\ntwo\nthree\nfour (edited, not committed)\nfive\n")
+	write(t, filepath.Join(wt2, "b/c.txt"), "added\n")
+	if err := os.Remove(filepath.Join(wt2, "new.txt")); err != nil {
+		t.Fatal(err)
+	}
+	c1, err := repo.Capture(ctx, wt1, snap, "one")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, err := repo.Capture(ctx, wt2, snap, "two")
+	if err != nil {
+		t.Fatal(err)
+	}
+	both, err := repo.Merge(ctx, c1, c2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changes, err := repo.Changes(ctx, snap, both)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var summary []string
+	for _, c := range changes {
+		summary = append(summary, c.Status+" "+c.Path)
+	}
+	if want := []string{"modified a.txt", "added b/c.txt", "deleted new.txt"}; !slices.Equal(summary, want) {
+		t.Errorf("changes %v, want %v", summary, want)
+	}
+	patch, err := repo.Patch(ctx, snap, c1)
+	if err != nil || !strings.Contains(string(patch), "-one\n+ONE\n") {
+		t.Errorf("patch %q: %v", patch, err)
+	}
+
+	// Committed on a branch of the user's repository: HEAD plus the
+	// change, without the uncommitted edit.
+	headTree, _ := repo.Tree(ctx, head)
+	onSnap, err := repo.CommitTree(ctx, headTree, "HEAD", snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	merged, err := repo.Merge(ctx, onSnap, both)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree, _ := repo.Tree(ctx, merged)
+	commit, err := repo.CommitTree(ctx, tree, "change", head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := user.Branch(ctx, repo, "mimir/test", commit, head); err != nil {
+		t.Fatal(err)
+	}
+	if got := gitIn(t, ws, "-c", "core.fsmonitor=false", "show", "mimir/test:a.txt"); got != "ONE\ntwo\nthree\nfour\nfive" {
+		t.Errorf("branch a.txt = %q", got)
+	}
+	if err := user.Branch(ctx, repo, "mimir/test", commit, head); err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Errorf("a second branch of the same name: %v", err)
+	}
+	noMarker(t, marker)
+}
+
+func TestMergeReportsConflictingFiles(t *testing.T) {
+	isolate(t)
+	ctx := context.Background()
+	ws := t.TempDir()
+	write(t, filepath.Join(ws, "a.txt"), "one\n")
+	repo, err := Init(ctx, filepath.Join(t.TempDir(), "git"), nil, ".mimir")
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := repo.Snapshot(ctx, ws, "", ".mimir")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var commits []string
+	for _, v := range []string{"two\n", "three\n"} {
+		wt := filepath.Join(t.TempDir(), "wt")
+		if err := repo.AddWorktree(ctx, wt, snap); err != nil {
+			t.Fatal(err)
+		}
+		write(t, filepath.Join(wt, "a.txt"), v)
+		c, err := repo.Capture(ctx, wt, snap, filepath.Base(filepath.Dir(wt)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		commits = append(commits, c)
+	}
+	_, err = repo.Merge(ctx, commits...)
+	files, ok := IsConflict(err)
+	if !ok || !slices.Equal(files, []string{"a.txt"}) {
+		t.Fatalf("merge: %v (files %v)", err, files)
+	}
+}
+
+// An id read back from the journal is never put on git's command line
+// unless it is one.
+func TestObjectIDsAreChecked(t *testing.T) {
+	isolate(t)
+	ctx := context.Background()
+	repo, err := Init(ctx, filepath.Join(t.TempDir(), "git"), nil, ".mimir")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"--output=/tmp/x", "HEAD", "", strings.Repeat("g", 40)} {
+		if _, err := repo.Blob(ctx, id); err == nil || !strings.Contains(err.Error(), "not a git object id") {
+			t.Errorf("Blob(%q): %v", id, err)
+		}
+	}
+}
+
+func TestFindUserRepoOutsideGit(t *testing.T) {
+	isolate(t)
+	_, err := FindUserRepo(context.Background(), t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), ErrNotRepository.Error()) {
+		t.Fatalf("got %v", err)
+	}
+}
