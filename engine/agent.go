@@ -31,6 +31,13 @@ type Job struct {
 	// the same as JSON on disk for commands ("" when Gap is nil).
 	Gap     *Gap
 	GapFile string
+	// Change, for the QC agent of an isolated task, is what the worker
+	// changed in the task's worktree (Dir); nil otherwise.
+	Change *AttemptChange
+
+	// isolated jobs work in a worktree the engine made (Dir), not a
+	// staging folder.
+	isolated bool
 
 	// report emits an event of the attempt, its task's and attempt's
 	// fields filled in.
@@ -49,6 +56,9 @@ type Job struct {
 // refused, never followed, so neither the agent's commands nor the fence
 // that lets them write their folder are pointed elsewhere.
 func (j *Job) EnsureDir() error {
+	if j.isolated {
+		return nil
+	}
 	root := j.StagingRoot
 	if root == "" { // a job made by hand: its folder's parent holds it
 		root = filepath.Dir(j.Dir)

@@ -44,3 +44,39 @@ func writeList(b *strings.Builder, title string, items []string) {
 		fmt.Fprintf(b, "- %s\n", strings.TrimSpace(it))
 	}
 }
+
+// maxBriefPatch bounds, in bytes, the diff a QC prompt quotes; the agent
+// can read the rest in the worktree and the patch file.
+const maxBriefPatch = 48 << 10
+
+// WriteChangeBrief writes, for the QC agent of an isolated task, what the
+// worker changed: the files and the diff. It reports whether the job has
+// a change, so that callers show the folder's files otherwise.
+func WriteChangeBrief(b *strings.Builder, job *Job) bool {
+	c := job.Change
+	if c == nil {
+		return false
+	}
+	fmt.Fprintf(b, "\n## The worker's change (attempt %d of %d)\n", job.Attempt, job.MaxAttempts)
+	fmt.Fprintf(b, "The worker changed a copy of the project in %s, where you can read every file and run the project's tests. ", job.Dir)
+	if len(c.Files) == 0 {
+		b.WriteString("It changed no file.\n")
+		return true
+	}
+	b.WriteString("Files changed:\n")
+	for _, f := range c.Files {
+		fmt.Fprintf(b, "- %s (%s)\n", f.Path, f.Status)
+	}
+	patch := c.Patch
+	cut := len(patch) > maxBriefPatch
+	if cut {
+		patch = patch[:maxBriefPatch]
+	}
+	b.WriteString("\n```diff\n")
+	b.Write(patch)
+	if cut {
+		fmt.Fprintf(b, "\n… (the diff goes on: the whole of it is in %s)", c.PatchFile)
+	}
+	b.WriteString("\n```\n")
+	return true
+}

@@ -122,6 +122,7 @@ func commandEnv(job *Job, extra map[string]string, phase string) []string {
 		"MIMIR_WORKFLOW_DIR="+job.WorkflowDir,
 		"MIMIR_WORKSPACE="+job.Workspace,
 		"MIMIR_GAP_FILE="+job.GapFile,
+		"MIMIR_PATCH_FILE="+patchFile(job),
 	)
 	for k, v := range extra {
 		env = append(env, k+"="+v)
@@ -172,4 +173,13 @@ func OutputIssues(output string) []string {
 		lines = lines[len(lines)-n:]
 	}
 	return lines
+}
+
+// patchFile is where a QC command finds the worker's change as a diff
+// ("" for a task that is not isolated).
+func patchFile(job *Job) string {
+	if job.Change == nil {
+		return ""
+	}
+	return job.Change.PatchFile
 }

@@ -24,6 +24,11 @@ const (
 	// was running when the previous sidecar stopped.
 	EventExecutionInterrupted = "execution-interrupted"
 	EventDeliverablesSaved    = "deliverables-saved"
+	// EventChangesApplied says what applying isolated tasks' changes to
+	// the workspace did, per file; EventChangesDiscarded that they were
+	// discarded (their worktrees removed).
+	EventChangesApplied   = "changes-applied"
+	EventChangesDiscarded = "changes-discarded"
 	// EventExecutionWarning says, once per execution, what the user must
 	// know about how it runs (no sandbox on this system, say).
 	EventExecutionWarning = "execution-warning"
@@ -45,7 +50,8 @@ func knownEvent(name string) bool {
 		EventWorkerComplete, EventQCStart, EventQCComplete, EventTaskComplete,
 		EventTaskFail, EventTaskSkipped, EventExecutionComplete, EventExecutionCancelled,
 		EventExecutionInterrupted, EventDeliverablesSaved, EventExecutionWarning,
-		EventAgentMessage, EventAgentPermission, EventAgentUsage:
+		EventAgentMessage, EventAgentPermission, EventAgentUsage,
+		EventChangesApplied, EventChangesDiscarded:
 		return true
 	}
 	return false
@@ -136,11 +142,19 @@ type EventData struct {
 	// Deliverables is non-nil (possibly empty) on the events that report them,
 	// so clients always find a list there.
 	Deliverables []Deliverable `json:"deliverables,omitzero"`
+	// Changes is an isolated task's change (task-complete).
+	Changes *Changes `json:"changes,omitempty"`
 
 	Target  string `json:"target,omitempty"`
 	Saved   *int   `json:"saved,omitempty"`
 	Failed  *int   `json:"failed,omitempty"`
 	Results any    `json:"results,omitzero"`
+
+	// Applied and Conflicts count the files of changes-applied; Branch
+	// is the branch the change was committed on.
+	Applied   *int   `json:"applied,omitempty"`
+	Conflicts *int   `json:"conflicts,omitempty"`
+	Branch    string `json:"branch,omitempty"`
 
 	Message string `json:"message"`
 }

@@ -22,6 +22,7 @@ type Execution struct {
 	workers     map[string]Worker
 	qcs         map[string]QC
 	sandbox     *sandboxPlan
+	iso         isolation
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc

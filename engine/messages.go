@@ -105,3 +105,14 @@ func plural(n int, one, many string) string {
 	}
 	return many
 }
+
+// AppliedMessage is the changes-applied text.
+func AppliedMessage(status, branch string, applied, conflicts int) string {
+	switch {
+	case status == "branch":
+		return fmt.Sprintf("✅ Committed the changes to %d %s on branch %s", applied, plural(applied, "file", "files"), branch)
+	case conflicts > 0:
+		return fmt.Sprintf("⚠️ Nothing applied: %d %s conflict with your edits; resolve them, or apply on a branch", conflicts, plural(conflicts, "file", "files"))
+	}
+	return fmt.Sprintf("✅ Applied the changes to %d %s", applied, plural(applied, "file", "files"))
+}

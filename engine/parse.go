@@ -142,6 +142,11 @@ func parseWorkflow(file string, data []byte) (*Workflow, error) {
 		}
 		return nil, &ValidationError{Problems: d.problems}
 	}
+	for _, t := range wf.Tasks {
+		if t.Isolation == "" {
+			t.Isolation = wf.Isolation
+		}
+	}
 	wf.Source = data
 	return wf, nil
 }

@@ -223,6 +223,9 @@ func (r *Runner) prepare(id string, wf *Workflow, par int, workers map[string]Wo
 	if err != nil {
 		return nil, err
 	}
+	if err := CheckIsolation(r.ctx, wf, r.opts.Workspace); err != nil {
+		return nil, err
+	}
 	if err := CheckExecutionID(id); err != nil {
 		return nil, fmt.Errorf("prepare execution: %w", err)
 	}

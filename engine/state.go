@@ -42,6 +42,10 @@ type Info struct {
 	Summary
 	TaskList        []TaskInfo    `json:"taskList"`
 	DeliverableList []Deliverable `json:"deliverableList"`
+	// Changes is where the isolated tasks' changes stand: "" (none),
+	// "pending", "applied", "conflict" (the last apply found conflicts),
+	// "branch" (committed on a branch) or "discarded".
+	Changes string `json:"changes,omitempty"`
 }
 
 // TaskInfo is one task's state.
@@ -58,6 +62,8 @@ type TaskInfo struct {
 	Error       string   `json:"error,omitempty"`
 	// Deliverables is what this task produced, once it completed.
 	Deliverables []Deliverable `json:"deliverables,omitempty"`
+	// Changes is an isolated task's change, once it completed.
+	Changes *Changes `json:"changes,omitempty"`
 }
 
 // state is an execution's state as a pure function of its events, so the
@@ -66,6 +72,7 @@ type state struct {
 	sum   Summary
 	tasks []TaskInfo
 	index map[string]int
+	changes string
 	// open is set when the workflow is unknown (a stored one that no longer
 	// parses): tasks are then learnt from the events that name them.
 	open bool
@@ -158,8 +165,16 @@ func (s *state) apply(ev Event) {
 		t.Status, t.Phase, t.Error = TaskCompleted, "", ""
 		t.Score = d.Score
 		t.Deliverables = d.Deliverables
+		t.Changes = d.Changes
+		if d.Changes != nil && s.changes == "" {
+			s.changes = "pending"
+		}
 		s.sum.CompletedTasks++
 		s.sum.Deliverables += len(d.Deliverables)
+	case EventChangesApplied:
+		s.changes = d.Status
+	case EventChangesDiscarded:
+		s.changes = "discarded"
 	case EventTaskFail:
 		t.Status, t.Phase, t.Error = TaskFailed, "", d.Error
 		if d.Gap != nil {
@@ -195,7 +210,7 @@ func (s *state) summary() Summary { return s.sum }
 func (s *state) info() Info {
 	tasks := make([]TaskInfo, len(s.tasks))
 	copy(tasks, s.tasks)
-	return Info{Summary: s.sum, TaskList: tasks, DeliverableList: s.deliverables()}
+	return Info{Summary: s.sum, TaskList: tasks, DeliverableList: s.deliverables(), Changes: s.changes}
 }
 
 func (s *state) deliverables() []Deliverable {

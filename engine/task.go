@@ -8,9 +8,11 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/mimir-sidecar/mimir-sidecar/internal/git"
 	"github.com/mimir-sidecar/mimir-sidecar/internal/sandbox"
 )
 
@@ -29,6 +31,25 @@ func (ex *Execution) runTask(t *Task) taskOutcome {
 	})
 	dir := filepath.Join(ex.StagingDir(), t.ID)
 	worker, qc := ex.workers[t.ID], ex.qcs[t.ID]
+	var base string // an isolated task's starting commit
+	if t.Isolated() {
+		var err error
+		if base, err = ex.prepareWorktree(ctx, t); err != nil {
+			if ctx.Err() != nil {
+				return outcomeCancelled
+			}
+			if files, ok := git.IsConflict(err); ok {
+				gap := &Gap{
+					Feedback:      "The changes of the tasks this one depends on conflict, so it has no single state of the workspace to start from.",
+					Issues:        files,
+					RequiredFixes: []string{"Make the tasks this one depends on change different files or lines, or make one depend on the other."},
+				}
+				return ex.failTask(t, 0, gap, "its dependencies' changes conflict in "+strings.Join(files, ", "))
+			}
+			return ex.failTask(t, 0, nil, err.Error())
+		}
+		dir = ex.worktreeDir(t)
+	}
 
 	var gap *Gap
 	lastFailed := "QC" // what failed the latest attempt, for task-fail's reason
@@ -43,6 +64,7 @@ func (ex *Execution) runTask(t *Task) taskOutcome {
 			WorkflowDir: ex.wf.Dir,
 			Workspace:   ex.r.opts.Workspace,
 			Gap:         gap,
+			isolated:    t.Isolated(),
 		}
 		job.sandbox = func(phase string) sandbox.Policy {
 			if phase == PhaseQC && t.QC != nil {
@@ -102,6 +124,16 @@ func (ex *Execution) runTask(t *Task) taskOutcome {
 			DurationMs: ptr(took.Milliseconds()), ToolCalls: ptr(res.ToolCalls), OK: ptr(true),
 			Message: msgWorkerComplete(took, res.ToolCalls),
 		})
+		var commit string
+		if t.Isolated() {
+			commit, job.Change, err = ex.captureChange(ctx, t, base, attempt)
+			if ctx.Err() != nil {
+				return outcomeCancelled
+			}
+			if err != nil {
+				return ex.failTask(t, attempt, gap, err.Error())
+			}
+		}
 
 		score := 100
 		if qc != nil {
@@ -147,13 +179,20 @@ func (ex *Execution) runTask(t *Task) taskOutcome {
 			score = v.Score
 		}
 
+		var changes *Changes
+		if t.Isolated() {
+			if changes, err = ex.deliverChange(t, commit, job.Change); err != nil {
+				return ex.failTask(t, attempt, gap, err.Error())
+			}
+			dir = filepath.Join(ex.StagingDir(), t.ID)
+		}
 		found, err := collectDeliverables(dir, t.ID, t.Deliverables)
 		if err != nil {
 			return ex.failTask(t, attempt, gap, err.Error())
 		}
 		ex.r.emit(ex, EventTaskComplete, EventData{
 			TaskID: t.ID, TaskTitle: title, Attempt: attempt, MaxAttempts: maxAttempts,
-			Score: ptr(score), Deliverables: found, Message: msgTaskComplete(title, attempt, maxAttempts),
+			Score: ptr(score), Deliverables: found, Changes: changes, Message: msgTaskComplete(title, attempt, maxAttempts),
 		})
 		return outcomeCompleted
 	}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"fmt"
 	"path/filepath"
 	"regexp"
@@ -33,6 +34,7 @@ func (d *decoder) validate(wf *Workflow, doc *yaml.Node) {
 		d.errorf(wpos["parallelism"].value, "parallelism must be between 1 and %d (or left out for one per CPU), not %d", maxParallelism, wf.Parallelism)
 	}
 	d.validateSandbox(wpos, "the workflow", wf.Sandbox, wf.Network, workflowSandboxValues)
+	d.validateIsolation(wpos, "the workflow", wf.Isolation)
 	if wf.LLM != nil {
 		lpos := d.pos[wf.LLM]
 		for f, v := range map[string]string{"provider": wf.LLM.Provider, "model": wf.LLM.Model} {
@@ -106,6 +108,10 @@ func (d *decoder) validate(wf *Workflow, doc *yaml.Node) {
 		}
 		if t.PassThreshold != nil && (*t.PassThreshold < 0 || *t.PassThreshold > 100) {
 			d.errorf(tpos["passThreshold"].value, "%s: passThreshold must be a score from 0 to 100, not %d", where, *t.PassThreshold)
+		}
+		d.validateIsolation(tpos, where, t.Isolation)
+		if iso := cmp.Or(t.Isolation, wf.Isolation); (iso == IsolationWorktree || iso == IsolationCopy) && tpos.given("deliverables") {
+			d.errorf(tpos["deliverables"].value, "%s: an isolated task delivers its change to the workspace, not files picked by deliverables: remove deliverables or set isolation: none", where)
 		}
 		for j, g := range t.Deliverables {
 			at := tpos["deliverables"].value.Content[j]
@@ -308,6 +314,14 @@ func (d *decoder) validateSandbox(pos positions, where, mode, network string, mo
 		if pos.given(f.name) && !slices.Contains(f.allowed, f.value) {
 			d.errorf(pos[f.name].value, "%s: %s %q must be one of %s", where, f.name, f.value, strings.Join(f.allowed, ", "))
 		}
+	}
+}
+
+var isolationValues = []string{IsolationNone, IsolationWorktree, IsolationCopy}
+
+func (d *decoder) validateIsolation(pos positions, where, value string) {
+	if pos.given("isolation") && !slices.Contains(isolationValues, value) {
+		d.errorf(pos["isolation"].value, "%s: isolation %q must be one of %s", where, value, strings.Join(isolationValues, ", "))
 	}
 }
 

@@ -18,9 +18,11 @@ type Workflow struct {
 	// that does not set its own (see AgentSpec); Sandbox may also be
 	// "required": each agent keeps its default fence, and the workflow
 	// refuses to run where the kernel cannot enforce it.
-	Sandbox string  `yaml:"sandbox"`
-	Network string  `yaml:"network"`
-	Tasks   []*Task `yaml:"tasks"`
+	Sandbox string `yaml:"sandbox"`
+	Network string `yaml:"network"`
+	// Isolation is the isolation of every task that sets none of its own.
+	Isolation string  `yaml:"isolation"`
+	Tasks     []*Task `yaml:"tasks"`
 
 	// Path is the file it was read from ("" when inline); commands run with
 	// its folder in MIMIR_WORKFLOW_DIR so they can find their scripts.
@@ -47,6 +49,25 @@ type Task struct {
 	PassThreshold *int `yaml:"passThreshold"`
 	// AcceptanceCriteria is what the QC agent checks the work against.
 	AcceptanceCriteria []string `yaml:"acceptanceCriteria"`
+	// Isolation is where the task works: "none" (the default: an empty
+	// folder of its own), "worktree" (a git worktree of the workspace as
+	// the user has it, uncommitted edits included) or "copy" (the same
+	// from a workspace outside git, .gitignore honoured). An isolated
+	// task's deliverable is its change to the workspace.
+	Isolation string `yaml:"isolation"`
+}
+
+// Isolations.
+const (
+	IsolationNone     = "none"
+	IsolationWorktree = "worktree"
+	IsolationCopy     = "copy"
+)
+
+// Isolated reports whether the task works on a copy of the workspace
+// (isolation worktree or copy) rather than in an empty folder.
+func (t *Task) Isolated() bool {
+	return t.Isolation == IsolationWorktree || t.Isolation == IsolationCopy
 }
 
 // LLMDefaults are a workflow's choices for its llm agents; an agent's own

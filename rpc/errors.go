@@ -16,6 +16,8 @@ const (
 	CodeSSEDisabled         jsonrpc2.Code = -31006
 	CodeAgentUnavailable    jsonrpc2.Code = -31007
 	CodeSandboxUnavailable  jsonrpc2.Code = -31008
+	CodeNoChanges           jsonrpc2.Code = -31009
+	CodeApplyFailed         jsonrpc2.Code = -31010
 
 	codeRequestCancelled jsonrpc2.Code = -32800
 )

@@ -165,6 +165,8 @@ func methodTable() []method {
 		{name: "mimir/deliverables", handle: typed((*server).deliverables), async: true, command: true, stringArg: "executionId"},
 		{name: "mimir/saveDeliverables", handle: typed((*server).saveDeliverables), async: true, command: true},
 		{name: "mimir/readDeliverable", handle: typed((*server).readDeliverable), async: true, command: true},
+		{name: "mimir/applyChanges", handle: typed((*server).applyChanges), async: true, command: true, stringArg: "executionId"},
+		{name: "mimir/discardChanges", handle: typed((*server).discardChanges), async: true, command: true, stringArg: "executionId"},
 		{name: "mimir/events", handle: typed((*server).events), async: true, command: true},
 		{name: "mimir/sse", handle: typed((*server).sse), async: true, command: true},
 		{name: "mimir/workflows", handle: typed((*server).workflows), async: true, command: true},

@@ -271,6 +271,21 @@ func copyToTemp(root, from *os.Root, file, dir string, perm *fs.FileMode) (strin
 		return "", nil, err
 	}
 	defer in.Close()
+	tmp, sum, err := writeTemp(root, dir, perm, func(w io.Writer) error {
+		_, err := io.Copy(w, in)
+		return err
+	})
+	if err != nil {
+		return "", nil, fmt.Errorf("write %s: %w", file, err)
+	}
+	return tmp, sum, nil
+}
+
+// writeTemp creates a new hidden temporary file in dir, fills it with
+// fill, sets its permissions (nil: the default) and syncs it, and returns
+// its name and the sha256 of what was written. A failure leaves nothing
+// behind.
+func writeTemp(root *os.Root, dir string, perm *fs.FileMode, fill func(io.Writer) error) (string, []byte, error) {
 	var rnd [8]byte
 	_, _ = rand.Read(rnd[:])
 	tmp := path.Join(dir, ".mimir-"+hex.EncodeToString(rnd[:])+".tmp")
@@ -279,7 +294,7 @@ func copyToTemp(root, from *os.Root, file, dir string, perm *fs.FileMode) (strin
 		return "", nil, fmt.Errorf("create temporary file: %w", explain(err))
 	}
 	h := sha256.New()
-	_, err = io.Copy(io.MultiWriter(out, h), in)
+	err = fill(io.MultiWriter(out, h))
 	if err == nil && perm != nil {
 		err = out.Chmod(*perm)
 	}
@@ -291,7 +306,7 @@ func copyToTemp(root, from *os.Root, file, dir string, perm *fs.FileMode) (strin
 	}
 	if err != nil {
 		_ = root.Remove(tmp)
-		return "", nil, fmt.Errorf("write %s: %w", file, err)
+		return "", nil, err
 	}
 	return tmp, h.Sum(nil), nil
 }

@@ -107,8 +107,12 @@ func (q qc) brief(job *engine.Job) string {
 	}
 	engine.WriteTaskBrief(&b, job, prompt)
 	b.WriteString("\n## How to check\n")
-	fmt.Fprintf(&b, "You are the quality-control reviewer. The worker's files are in your working directory, %s: read them, change nothing. This is attempt %d of %d.\n", job.Dir, job.Attempt, job.MaxAttempts)
-	writeDependencies(&b, job)
+	if engine.WriteChangeBrief(&b, job) {
+		b.WriteString("You are the quality-control reviewer: judge the change, change nothing.\n")
+	} else {
+		fmt.Fprintf(&b, "You are the quality-control reviewer. The worker's files are in your working directory, %s: read them, change nothing. This is attempt %d of %d.\n", job.Dir, job.Attempt, job.MaxAttempts)
+		writeDependencies(&b, job)
+	}
 	b.WriteString("\n## Your answer\n" + verdictInstructions + "\n")
 	return b.String()
 }

@@ -235,8 +235,10 @@ func (q *qc) brief(job *engine.Job) string {
 	if p := strings.TrimSpace(q.prompt); p != "" {
 		fmt.Fprintf(&b, "\n## Also check\n%s\n", p)
 	}
-	fmt.Fprintf(&b, "\n## The worker's files (attempt %d of %d)\n", job.Attempt, job.MaxAttempts)
-	b.WriteString(workerFiles(job.Dir))
+	if !engine.WriteChangeBrief(&b, job) {
+		fmt.Fprintf(&b, "\n## The worker's files (attempt %d of %d)\n", job.Attempt, job.MaxAttempts)
+		b.WriteString(workerFiles(job.Dir))
+	}
 	fmt.Fprintf(&b, "\n## Your answer\nJudge the files against every acceptance criterion. Answer with only a JSON object: "+
 		"{\"passed\": true or false, \"score\": 0 to 100, \"feedback\": \"…\", \"issues\": [\"…\"], \"requiredFixes\": [\"…\"]}. "+
 		"Pass only if every criterion is met; a pass also needs a score of at least %d. "+

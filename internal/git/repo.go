@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/mimir-sidecar/mimir-sidecar/internal/safefile"
 )
@@ -24,6 +25,9 @@ import (
 type Repo struct {
 	Dir    string
 	Format string
+	// worktrees serialises adding and pruning worktrees: a prune that
+	// runs while another worktree is being added takes it for a stale one.
+	worktrees sync.Mutex
 }
 
 // Init makes the repository at dir, or opens the one made there before
@@ -177,7 +181,9 @@ func (r *Repo) AddWorktree(ctx context.Context, path, commit string) error {
 	if err := checkIDs(commit); err != nil {
 		return fmt.Errorf("check out a worktree at %s: %w", path, err)
 	}
-	if err := r.Prune(ctx); err != nil {
+	r.worktrees.Lock()
+	defer r.worktrees.Unlock()
+	if err := r.prune(ctx); err != nil {
 		return err
 	}
 	if _, _, err := (run{gitDir: r.Dir}).output(ctx, "worktree", "add", "--detach", "--quiet", path, commit); err != nil {
@@ -188,6 +194,12 @@ func (r *Repo) AddWorktree(ctx context.Context, path, commit string) error {
 
 // Prune forgets the worktrees whose folders are gone.
 func (r *Repo) Prune(ctx context.Context) error {
+	r.worktrees.Lock()
+	defer r.worktrees.Unlock()
+	return r.prune(ctx)
+}
+
+func (r *Repo) prune(ctx context.Context) error {
 	if _, _, err := (run{gitDir: r.Dir}).output(ctx, "worktree", "prune"); err != nil {
 		return fmt.Errorf("prune worktrees: %w", err)
 	}

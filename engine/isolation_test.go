@@ -1,0 +1,192 @@
+package engine
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/mimir-sidecar/mimir-sidecar/internal/git"
+)
+
+// userRepoWith makes a git repository, the workspace, holding files as
+// its first commit.
+func userRepoWith(t *testing.T, files map[string]string) string {
+	t.Helper()
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed")
+	}
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("XDG_CONFIG_HOME", home)
+	ws := t.TempDir()
+	gitRun(t, ws, "init", "-q")
+	for name, content := range files {
+		writeFile(t, filepath.Join(ws, name), content)
+	}
+	gitRun(t, ws, "add", ".")
+	gitRun(t, ws, "commit", "-qm", "start")
+	return ws
+}
+
+func gitRun(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@t", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@t")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func writeFile(t *testing.T, p, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func isolatedTask(id, worker, qc string, deps ...string) *Task {
+	tk := shellTask(worker, qc)
+	tk.ID, tk.DependsOn, tk.Isolation = id, deps, IsolationWorktree
+	return tk
+}
+
+func taskComplete(t *testing.T, evs []Event, id string) EventData {
+	t.Helper()
+	i := index(evs, EventTaskComplete, id)
+	if i < 0 {
+		t.Fatalf("task %s did not complete: %v", id, evs)
+	}
+	return evs[i].Data
+}
+
+func changedPaths(c *Changes) []string {
+	var out []string
+	for _, f := range c.Files {
+		out = append(out, f.Status+" "+f.Path)
+	}
+	return out
+}
+
+// The worker works on the workspace as the user has it, uncommitted edit
+// included; its QC gets the diff; the user's working tree, index and
+// worktree list are as they were.
+func TestIsolatedTaskWorksOnTheUsersTreeAndLeavesItAlone(t *testing.T) {
+	ws := userRepoWith(t, map[string]string{"a.txt": "one\n"})
+	writeFile(t, filepath.Join(ws, "a.txt"), "one\nedited\n")
+	status := gitRun(t, ws, "status", "--porcelain")
+
+	wf := &Workflow{Name: "w", Tasks: []*Task{isolatedTask("t",
+		`grep -q edited a.txt && echo fixed >> a.txt && echo new > b.txt`,
+		`grep -q '^+fixed' "$MIMIR_PATCH_FILE" && grep -q edited a.txt`)}}
+	_, evs := runFenced(t, ws, wf)
+	d := taskComplete(t, evs, "t")
+	if d.Changes == nil {
+		t.Fatal("task-complete has no changes")
+	}
+	if got, want := changedPaths(d.Changes), []string{"modified a.txt", "added b.txt"}; !slices.Equal(got, want) {
+		t.Errorf("changes %v, want %v", got, want)
+	}
+	if len(d.Deliverables) != 1 || d.Deliverables[0].Path != "t/t.patch" {
+		t.Errorf("deliverables %+v, want the patch", d.Deliverables)
+	}
+	if got, _ := os.ReadFile(filepath.Join(ws, "a.txt")); string(got) != "one\nedited\n" {
+		t.Errorf("the workspace's a.txt became %q", got)
+	}
+	if _, err := os.Stat(filepath.Join(ws, "b.txt")); err == nil {
+		t.Error("b.txt appeared in the workspace before any apply")
+	}
+	if got := strings.ReplaceAll(gitRun(t, ws, "status", "--porcelain"), "?? .mimir/", ""); strings.TrimSpace(got) != status {
+		t.Errorf("git status went from %q to %q", status, got)
+	}
+	if got := gitRun(t, ws, "worktree", "list", "--porcelain"); strings.Count(got, "worktree ") != 1 {
+		t.Errorf("the user's repository has new worktrees:\n%s", got)
+	}
+}
+
+// A task that depends on isolated tasks starts from their combined
+// results; two that changed the same lines fail it, naming the file.
+func TestDependentsStartFromCombinedResults(t *testing.T) {
+	ws := userRepoWith(t, map[string]string{"a.txt": "a\n", "b.txt": "b\n"})
+	wf := &Workflow{Name: "w", Tasks: []*Task{
+		isolatedTask("x", `echo x >> a.txt`, ""),
+		isolatedTask("y", `echo y >> b.txt`, ""),
+		isolatedTask("z", `grep -q x a.txt && grep -q y b.txt && echo z > z.txt`, "", "x", "y"),
+	}}
+	_, evs := runFenced(t, ws, wf)
+	if got := changedPaths(taskComplete(t, evs, "z").Changes); !slices.Equal(got, []string{"added z.txt"}) {
+		t.Errorf("z's own changes %v", got)
+	}
+
+	wf = &Workflow{Name: "w", Tasks: []*Task{
+		isolatedTask("x", `echo x > a.txt`, ""),
+		isolatedTask("y", `echo y > a.txt`, ""),
+		isolatedTask("z", `true`, "", "x", "y"),
+	}}
+	_, evs = runFenced(t, ws, wf)
+	i := index(evs, EventTaskFail, "z")
+	if i < 0 {
+		t.Fatalf("z did not fail: %v", names(evs, "z"))
+	}
+	if g := evs[i].Data.Gap; g == nil || !slices.Equal(g.Issues, []string{"a.txt"}) {
+		t.Errorf("z's gap %+v, want the conflicting a.txt", g)
+	}
+}
+
+func TestWorktreeNeedsAGitRepository(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed")
+	}
+	ws := t.TempDir()
+	r := NewRunner(t.Context(), Options{Workspace: ws, Agents: Agents{"exec": commandAgent()}})
+	_, err := r.Execute(&Workflow{Name: "w", Tasks: []*Task{isolatedTask("t", "true", "")}}, ExecOptions{})
+	if err == nil || !strings.Contains(err.Error(), "git init") || !strings.Contains(err.Error(), "isolation: copy") {
+		t.Fatalf("got %v", err)
+	}
+
+	// isolation: copy takes the folder as it is, .gitignore honoured.
+	writeFile(t, filepath.Join(ws, "src.txt"), "s\n")
+	writeFile(t, filepath.Join(ws, ".gitignore"), "*.log\n")
+	writeFile(t, filepath.Join(ws, "x.log"), "l\n")
+	tk := isolatedTask("t", `test -f src.txt && test ! -e x.log && echo more >> src.txt`, "")
+	tk.Isolation = IsolationCopy
+	_, evs := runFenced(t, ws, &Workflow{Name: "w", Tasks: []*Task{tk}})
+	if got := changedPaths(taskComplete(t, evs, "t").Changes); !slices.Equal(got, []string{"modified src.txt"}) {
+		t.Errorf("changes %v", got)
+	}
+}
+
+// A task's worktree made again (a resumed task's, after a crash) replaces
+// the old one: the execution's repository never lists a stale worktree,
+// and removing the worktrees leaves none.
+func TestWorktreesDoNotPileUp(t *testing.T) {
+	ws := userRepoWith(t, map[string]string{"a.txt": "a\n"})
+	ex, _ := runFenced(t, ws, &Workflow{Name: "w", Tasks: []*Task{isolatedTask("t", `echo more >> a.txt`, "")}})
+	tk := ex.wf.Tasks[0]
+	for range 2 {
+		if _, err := ex.prepareWorktree(t.Context(), tk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	repo, err := git.OpenRepo(t.Context(), filepath.Join(ex.dir, "git"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wts, err := repo.Worktrees(t.Context()); err != nil || len(wts) != 1 {
+		t.Errorf("worktrees %v (%v), want one", wts, err)
+	}
+	if err := ex.RemoveWorktrees(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if wts, err := repo.Worktrees(t.Context()); err != nil || len(wts) != 0 {
+		t.Errorf("worktrees after removal %v (%v), want none", wts, err)
+	}
+}
