@@ -69,9 +69,9 @@ type TaskInfo struct {
 // state is an execution's state as a pure function of its events, so the
 // same code rebuilds it from a journal after a restart.
 type state struct {
-	sum   Summary
-	tasks []TaskInfo
-	index map[string]int
+	sum     Summary
+	tasks   []TaskInfo
+	index   map[string]int
 	changes string
 	// open is set when the workflow is unknown (a stored one that no longer
 	// parses): tasks are then learnt from the events that name them.
