@@ -112,6 +112,18 @@ func TestIsolatedTaskWorksOnTheUsersTreeAndLeavesItAlone(t *testing.T) {
 	}
 }
 
+// Each attempt's change is captured from the same start: the second
+// attempt's diff holds both attempts' edits.
+func TestIsolatedRetryKeepsTheFirstAttemptsWork(t *testing.T) {
+	ws := userRepoWith(t, map[string]string{"a.txt": "a\n"})
+	tk := isolatedTask("t", `echo "attempt $MIMIR_ATTEMPT" >> a.txt`, `test "$MIMIR_ATTEMPT" = 2 && grep -q '^+attempt 1' "$MIMIR_PATCH_FILE" && grep -q '^+attempt 2' "$MIMIR_PATCH_FILE"`)
+	tk.MaxRetries = ptr(1)
+	_, evs := runFenced(t, ws, &Workflow{Name: "w", Tasks: []*Task{tk}})
+	if d := taskComplete(t, evs, "t"); d.Attempt != 2 {
+		t.Errorf("completed on attempt %d, want 2", d.Attempt)
+	}
+}
+
 // A task that depends on isolated tasks starts from their combined
 // results; two that changed the same lines fail it, naming the file.
 func TestDependentsStartFromCombinedResults(t *testing.T) {

@@ -58,6 +58,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = eventsCmd(ctx, rest, stdout, stderr)
 	case "prune":
 		err = pruneCmd(ctx, rest, stdout, stderr)
+	case "apply":
+		err = applyCmd(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "mimir-sidecar", version)
 	case "help", "-h", "--help":
@@ -86,6 +88,7 @@ func usage(w io.Writer) {
   mimir-sidecar [serve] [flags]       speak JSON-RPC on stdin/stdout (what editors start)
   mimir-sidecar run WORKFLOW [flags]  run one workflow and save its deliverables
   mimir-sidecar events [flags]        follow a running sidecar's events (SSE)
+  mimir-sidecar apply EXECUTION       apply the changes of its isolated tasks to the working tree
   mimir-sidecar prune [flags]         remove old executions from the history
   mimir-sidecar version               print the version
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
 	"github.com/mimir-sidecar/mimir-sidecar/notify"
+	"github.com/mimir-sidecar/mimir-sidecar/workspace"
 )
 
 type printer interface {
@@ -56,6 +57,19 @@ func (p *textPrinter) print(nev notify.Event) error {
 					fmt.Fprintf(&b, "    ✗ %v: %v\n", m["path"], m["error"])
 				}
 			}
+		}
+	case engine.EventTaskComplete:
+		fmt.Fprintf(&b, "[%s] %s\n", d.TaskID, d.Message)
+		if d.Changes != nil {
+			for _, f := range d.Changes.Files {
+				fmt.Fprintf(&b, "      %s %s\n", strings.ToUpper(f.Status[:1]), f.Path)
+			}
+		}
+	case engine.EventChangesApplied:
+		fmt.Fprintln(&b, d.Message)
+		var files []workspace.AppliedFile
+		if raw, err := json.Marshal(d.Results); err == nil && json.Unmarshal(raw, &files) == nil {
+			b.WriteString(describeApply(workspace.ApplyReport{Files: files}))
 		}
 	default:
 		if d.TaskID != "" {

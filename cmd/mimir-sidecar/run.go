@@ -34,6 +34,8 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	conflict := fs.String("conflict", "keep-both", "when a deliverable's file already exists: keep-both, overwrite or skip")
 	logLevel := fs.String("log-level", defaultLogLevel(), "debug, info, warn or error (logs go to stderr)")
 	resume := fs.String("resume", "", "resume this interrupted, failed or cancelled execution instead of running a workflow")
+	apply := fs.Bool("apply", false, "apply the changes of the isolated tasks (isolation: worktree or copy) to the working tree at the end")
+	branch := fs.String("branch", "", "with --apply: commit the changes on this new branch instead, leaving the working tree alone")
 	sse := fs.Bool("sse", false, "mirror the events on a local SSE port while the run lasts (address and token are printed)")
 	sseAddr := fs.String("sse-addr", "127.0.0.1:0", "where the SSE mirror listens, with --sse")
 	var sseOrigins listFlag
@@ -48,6 +50,10 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if (len(pos) != 1) == (*resume == "") {
 		fs.Usage()
+		return exitError{2}
+	}
+	if *branch != "" && !*apply {
+		fmt.Fprintln(stderr, "mimir-sidecar run: --branch needs --apply")
 		return exitError{2}
 	}
 	log, err := newLogger(stderr, *logLevel)
@@ -145,7 +151,11 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *jsonOut {
 		p = jsonPrinter{w: stdout}
 	}
-	f := &follower{hub: hub, backlog: events.Backlog(jr), id: ex.ID(), p: p, stderr: stderr, final: []string{engine.EventDeliverablesSaved, engine.EventExecutionCancelled}}
+	final := []string{engine.EventDeliverablesSaved, engine.EventExecutionCancelled}
+	if *apply {
+		final = []string{engine.EventChangesApplied, engine.EventExecutionCancelled}
+	}
+	f := &follower{hub: hub, backlog: events.Backlog(jr), id: ex.ID(), p: p, stderr: stderr, final: final}
 	printed := make(chan error, 1)
 	followCtx, stopFollowing := context.WithCancel(ctx)
 	defer stopFollowing()
@@ -183,6 +193,16 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			ex.RecordSaved(report.Target, report.Saved, report.Failed, report.Results)
 		}
 	}
+	var applyErr error
+	if *apply && sum.Status == engine.StatusCompleted && ex.Info().Changes == "pending" {
+		rep, err := applyChanges(ctx, ws, ex, nil, *branch)
+		switch {
+		case err != nil:
+			applyErr = fmt.Errorf("apply the changes: %w", err)
+		case rep.Status == workspace.ApplyConflict:
+			applyErr = fmt.Errorf("the changes were not applied: resolve the conflicts listed, then run mimir-sidecar apply %s", ex.ID())
+		}
+	}
 	// Every event goes through the journal before the hub. Once the last
 	// one is in the hub (Flush), closing it lets the printer drain what is
 	// left and stop; the journal stays open until then, for the printer to
@@ -203,6 +223,9 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if saveErr != nil {
 		return saveErr
+	}
+	if applyErr != nil {
+		return applyErr
 	}
 	if printErr != nil && !errors.Is(printErr, notify.ErrClosed) && !errors.Is(printErr, errFollowDone) {
 		return printErr

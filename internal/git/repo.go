@@ -125,10 +125,10 @@ func (r *Repo) Capture(ctx context.Context, workTree, parent, name string) (stri
 	}
 	index := filepath.Join(r.Dir, "capture-"+name+".index")
 	c := run{gitDir: r.Dir, dir: workTree, env: []string{"GIT_WORK_TREE=" + workTree, "GIT_INDEX_FILE=" + index}}
-	// read-tree -m resets the index to parent but keeps what it knew of
-	// unchanged files, so only what changed since the last capture is
-	// hashed again.
-	if _, _, err := c.output(ctx, "read-tree", "-m", parent); err != nil {
+	// read-tree --reset resets the index to parent but keeps what it knew
+	// of unchanged files, so only what changed since the last capture is
+	// hashed again (-m would refuse a file changed since).
+	if _, _, err := c.output(ctx, "read-tree", "--reset", parent); err != nil {
 		return "", fmt.Errorf("record the change in %s: %w", workTree, err)
 	}
 	commit, err := r.commitWorkTree(ctx, c, parent, "mimir-sidecar: "+name)
