@@ -158,6 +158,12 @@ func TestApplyCommand(t *testing.T) {
 		t.Errorf("the branch's a.txt = %q", got)
 	}
 
+	out, stderr, code = runBin(t, ws, "apply", id, "--discard")
+	if code != 0 || worktreeCount(t, "--git-dir="+filepath.Join(ws, ".mimir", "executions", id, "git")) != 0 {
+		t.Fatalf("apply --discard: %d\n%s%s", code, out, stderr)
+	}
+
+	// Discarded worktrees: the change is still recorded, and applies.
 	out, stderr, code = runBin(t, ws, "apply", id)
 	if code != 0 || !strings.Contains(out, "a.txt (modified, applied)") {
 		t.Fatalf("apply: %d\n%s%s", code, out, stderr)
@@ -169,5 +175,50 @@ func TestApplyCommand(t *testing.T) {
 	}
 	if _, stderr, code = runBin(t, ws, "apply", "ex_nope"); code != 1 || !strings.Contains(stderr, "no execution") {
 		t.Errorf("apply of an unknown execution: %d %s", code, stderr)
+	}
+}
+
+// Two tasks that ran side by side, each editing its own file, both apply;
+// and nothing the workspace's repository configures to run (fsmonitor, a
+// hook on every event git has, a filter) ever runs, through the whole run,
+// the apply and a branch.
+func TestParallelChangesApplyInAHostileRepository(t *testing.T) {
+	ws := gitRepo(t, map[string]string{"a.txt": "a\n", "b.txt": "b\n", ".gitattributes": "* filter=evil\n",
+		"wf.yaml": "name: w\nisolation: worktree\ntasks:\n  - id: x\n    worker: {command: echo x >> a.txt}\n  - id: y\n    worker: {command: echo y >> b.txt}\n"})
+	marker := filepath.Join(t.TempDir(), "ran")
+	evil := filepath.Join(t.TempDir(), "evil.sh")
+	if err := os.WriteFile(evil, []byte("#!/bin/sh\necho \"$0 $*\" >> "+marker+"\ncat\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []string{"post-checkout", "reference-transaction", "pre-commit", "post-commit", "post-index-change", "pre-auto-gc"} {
+		if err := os.WriteFile(filepath.Join(ws, ".git", "hooks", h), []byte("#!/bin/sh\necho "+h+" >> "+marker+"\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, kv := range [][2]string{{"core.fsmonitor", evil}, {"filter.evil.clean", evil}, {"filter.evil.smudge", evil}, {"filter.evil.required", "true"}, {"commit.gpgSign", "true"}, {"gpg.program", evil}} {
+		gitCmd(t, ws, "config", kv[0], kv[1])
+	}
+	if _, err := os.Stat(marker); err == nil {
+		os.Remove(marker) // set-up's own git commands may have run them
+	}
+
+	out, stderr, code := runBin(t, ws, "run", "wf.yaml", "--apply", "--no-save")
+	if code != 0 || !strings.Contains(out, "Applied the changes to 2 files") {
+		t.Fatalf("run --apply: %d\n%s%s", code, out, stderr)
+	}
+	for name, want := range map[string]string{"a.txt": "a\nx\n", "b.txt": "b\ny\n"} {
+		if got, _ := os.ReadFile(filepath.Join(ws, name)); string(got) != want {
+			t.Errorf("%s = %q, want %q", name, got, want)
+		}
+	}
+	id := ""
+	if entries, _ := os.ReadDir(filepath.Join(ws, ".mimir", "executions")); len(entries) == 1 {
+		id = entries[0].Name()
+	}
+	if out, stderr, code = runBin(t, ws, "apply", id, "--branch", "mimir/both"); code != 0 {
+		t.Fatalf("apply --branch: %d\n%s%s", code, out, stderr)
+	}
+	if data, err := os.ReadFile(marker); err == nil {
+		t.Fatalf("git ran a program the repository configured:\n%s", data)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/mimir-sidecar/mimir-sidecar/engine"
 )
 
 // The QC request carries the verdict's JSON Schema as structured output,
@@ -272,5 +274,29 @@ func TestQCNotShownIsBounded(t *testing.T) {
 	}
 	if items[0] != "bin000.dat (binary)" {
 		t.Errorf("first item %q", items[0])
+	}
+}
+
+// An isolated task's QC is shown the worker's change as a diff, not the
+// folder's files (the whole project); a long diff is cut and says where
+// the rest is.
+func TestQCOfAnIsolatedTaskSeesTheDiff(t *testing.T) {
+	f := newFakeLLM(t, verdictAnswer(true, 90, "Fine.", nil, nil))
+	task := llmTask("Fix it.", "the test passes")
+	job := testJob(t, task)
+	os.WriteFile(filepath.Join(job.Dir, "unrelated.txt"), []byte("not part of the change"), 0o644)
+	patch := "--- a/a.go\n+++ b/a.go\n@@ -1 +1 @@\n-bug\n+fix\n" + strings.Repeat("+more\n", 20000)
+	job.Change = &engine.AttemptChange{Files: []engine.ChangedFile{{Path: "a.go", Status: "modified"}}, Patch: []byte(patch), PatchFile: "/state/t.1.patch"}
+	if _, err := buildQC(t, Kind(testConfig(f.URL())), task).Check(t.Context(), job); err != nil {
+		t.Fatal(err)
+	}
+	brief := f.requests()[0].Body.Messages[1].Text()
+	for _, want := range []string{"- a.go (modified)", "-bug\n+fix", "the whole of it is in /state/t.1.patch"} {
+		if !strings.Contains(brief, want) {
+			t.Errorf("the QC brief lacks %q", want)
+		}
+	}
+	if strings.Contains(brief, "not part of the change") || len(brief) > 64<<10 {
+		t.Errorf("the QC brief shows files beyond the change, or all of a long diff (%d bytes)", len(brief))
 	}
 }
