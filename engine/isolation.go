@@ -277,6 +277,9 @@ type ChangeSet struct {
 // tasks (those named, or all), for package workspace to apply.
 func (ex *Execution) ChangeSet(tasks []string) (ChangeSet, error) {
 	info := ex.Info()
+	if info.Status == StatusRunning {
+		return ChangeSet{}, fmt.Errorf("execution %s is still running: apply its changes once it has finished", ex.id)
+	}
 	byID := map[string]TaskInfo{}
 	for _, t := range info.TaskList {
 		byID[t.ID] = t

@@ -95,6 +95,8 @@ type ApplyReport struct {
 // to a synced temporary file renamed into place. Applying again after a
 // crash part-way finishes the job: what is already applied is unchanged.
 func (w *Workspace) ApplyChanges(ctx context.Context, ch Change, opts ApplyOptions) (ApplyReport, error) {
+	w.applying.Lock()
+	defer w.applying.Unlock()
 	repo, err := git.OpenRepo(ctx, ch.GitDir)
 	if err != nil {
 		return ApplyReport{}, fmt.Errorf("apply changes: %w", err)

@@ -17,6 +17,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/mimir-sidecar/mimir-sidecar/internal/pathname"
 	"github.com/mimir-sidecar/mimir-sidecar/internal/statedir"
@@ -25,6 +26,9 @@ import (
 // Workspace is an open workspace folder.
 type Workspace struct {
 	dir string
+	// applying serialises ApplyChanges: two applies planned against the
+	// same files must not interleave their writes.
+	applying sync.Mutex
 }
 
 // Open returns the workspace at dir, which must be an existing folder.
