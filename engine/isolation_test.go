@@ -9,49 +9,8 @@ import (
 	"testing"
 
 	"github.com/mimir-sidecar/mimir-sidecar/internal/git"
+	"github.com/mimir-sidecar/mimir-sidecar/internal/git/gittest"
 )
-
-// userRepoWith makes a git repository, the workspace, holding files as
-// its first commit.
-func userRepoWith(t *testing.T, files map[string]string) string {
-	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git is not installed")
-	}
-	home := t.TempDir()
-	t.Setenv("HOME", home)
-	t.Setenv("XDG_CONFIG_HOME", home)
-	ws := t.TempDir()
-	gitRun(t, ws, "init", "-q")
-	for name, content := range files {
-		writeFile(t, filepath.Join(ws, name), content)
-	}
-	gitRun(t, ws, "add", ".")
-	gitRun(t, ws, "commit", "-qm", "start")
-	return ws
-}
-
-func gitRun(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@t", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@t")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
-
-func writeFile(t *testing.T, p, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
 
 func isolatedTask(id, worker, qc string, deps ...string) *Task {
 	tk := shellTask(worker, qc)
@@ -80,9 +39,9 @@ func changedPaths(c *Changes) []string {
 // included; its QC gets the diff; the user's working tree, index and
 // worktree list are as they were.
 func TestIsolatedTaskWorksOnTheUsersTreeAndLeavesItAlone(t *testing.T) {
-	ws := userRepoWith(t, map[string]string{"a.txt": "one\n"})
-	writeFile(t, filepath.Join(ws, "a.txt"), "one\nedited\n")
-	status := gitRun(t, ws, "status", "--porcelain")
+	ws := gittest.Repo(t, map[string]string{"a.txt": "one\n"})
+	gittest.Write(t, filepath.Join(ws, "a.txt"), "one\nedited\n")
+	status := gittest.Run(t, ws, "status", "--porcelain")
 
 	wf := &Workflow{Name: "w", Tasks: []*Task{isolatedTask("t",
 		`grep -q edited a.txt && echo fixed >> a.txt && echo new > b.txt`,
@@ -104,10 +63,10 @@ func TestIsolatedTaskWorksOnTheUsersTreeAndLeavesItAlone(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(ws, "b.txt")); err == nil {
 		t.Error("b.txt appeared in the workspace before any apply")
 	}
-	if got := strings.ReplaceAll(gitRun(t, ws, "status", "--porcelain"), "?? .mimir/", ""); strings.TrimSpace(got) != status {
+	if got := strings.ReplaceAll(gittest.Run(t, ws, "status", "--porcelain"), "?? .mimir/", ""); strings.TrimSpace(got) != status {
 		t.Errorf("git status went from %q to %q", status, got)
 	}
-	if got := gitRun(t, ws, "worktree", "list", "--porcelain"); strings.Count(got, "worktree ") != 1 {
+	if got := gittest.Run(t, ws, "worktree", "list", "--porcelain"); strings.Count(got, "worktree ") != 1 {
 		t.Errorf("the user's repository has new worktrees:\n%s", got)
 	}
 }
@@ -115,7 +74,7 @@ func TestIsolatedTaskWorksOnTheUsersTreeAndLeavesItAlone(t *testing.T) {
 // Each attempt's change is captured from the same start: the second
 // attempt's diff holds both attempts' edits.
 func TestIsolatedRetryKeepsTheFirstAttemptsWork(t *testing.T) {
-	ws := userRepoWith(t, map[string]string{"a.txt": "a\n"})
+	ws := gittest.Repo(t, map[string]string{"a.txt": "a\n"})
 	tk := isolatedTask("t", `echo "attempt $MIMIR_ATTEMPT" >> a.txt`, `test "$MIMIR_ATTEMPT" = 2 && grep -q '^+attempt 1' "$MIMIR_PATCH_FILE" && grep -q '^+attempt 2' "$MIMIR_PATCH_FILE"`)
 	tk.MaxRetries = ptr(1)
 	_, evs := runFenced(t, ws, &Workflow{Name: "w", Tasks: []*Task{tk}})
@@ -127,7 +86,7 @@ func TestIsolatedRetryKeepsTheFirstAttemptsWork(t *testing.T) {
 // A task that depends on isolated tasks starts from their combined
 // results; two that changed the same lines fail it, naming the file.
 func TestDependentsStartFromCombinedResults(t *testing.T) {
-	ws := userRepoWith(t, map[string]string{"a.txt": "a\n", "b.txt": "b\n"})
+	ws := gittest.Repo(t, map[string]string{"a.txt": "a\n", "b.txt": "b\n"})
 	wf := &Workflow{Name: "w", Tasks: []*Task{
 		isolatedTask("x", `echo x >> a.txt`, ""),
 		isolatedTask("y", `echo y >> b.txt`, ""),
@@ -165,9 +124,9 @@ func TestWorktreeNeedsAGitRepository(t *testing.T) {
 	}
 
 	// isolation: copy takes the folder as it is, .gitignore honoured.
-	writeFile(t, filepath.Join(ws, "src.txt"), "s\n")
-	writeFile(t, filepath.Join(ws, ".gitignore"), "*.log\n")
-	writeFile(t, filepath.Join(ws, "x.log"), "l\n")
+	gittest.Write(t, filepath.Join(ws, "src.txt"), "s\n")
+	gittest.Write(t, filepath.Join(ws, ".gitignore"), "*.log\n")
+	gittest.Write(t, filepath.Join(ws, "x.log"), "l\n")
 	tk := isolatedTask("t", `test -f src.txt && test ! -e x.log && echo more >> src.txt`, "")
 	tk.Isolation = IsolationCopy
 	_, evs := runFenced(t, ws, &Workflow{Name: "w", Tasks: []*Task{tk}})
@@ -180,7 +139,7 @@ func TestWorktreeNeedsAGitRepository(t *testing.T) {
 // the old one: the execution's repository never lists a stale worktree,
 // and removing the worktrees leaves none.
 func TestWorktreesDoNotPileUp(t *testing.T) {
-	ws := userRepoWith(t, map[string]string{"a.txt": "a\n"})
+	ws := gittest.Repo(t, map[string]string{"a.txt": "a\n"})
 	ex, _ := runFenced(t, ws, &Workflow{Name: "w", Tasks: []*Task{isolatedTask("t", `echo more >> a.txt`, "")}})
 	tk := ex.wf.Tasks[0]
 	for range 2 {

@@ -3,36 +3,14 @@ package workspace
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/mimir-sidecar/mimir-sidecar/internal/git"
+	"github.com/mimir-sidecar/mimir-sidecar/internal/git/gittest"
 )
-
-func gitIn(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@t", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@t")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
-
-func put(t *testing.T, p, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
 
 func read(t *testing.T, p string) string {
 	t.Helper()
@@ -57,19 +35,7 @@ type changeFixture struct {
 
 func newChangeFixture(t *testing.T, files map[string]string) *changeFixture {
 	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git is not installed")
-	}
-	home := t.TempDir()
-	t.Setenv("HOME", home)
-	t.Setenv("XDG_CONFIG_HOME", home)
-	dir := t.TempDir()
-	gitIn(t, dir, "init", "-q")
-	for name, content := range files {
-		put(t, filepath.Join(dir, name), content)
-	}
-	gitIn(t, dir, "add", ".")
-	gitIn(t, dir, "commit", "-qm", "start")
+	dir := gittest.Repo(t, files)
 	ctx := context.Background()
 	user, err := git.FindUserRepo(ctx, dir)
 	if err != nil {
@@ -119,8 +85,8 @@ func outcomes(rep ApplyReport) []string {
 func TestApplyTakesTheTasksVersionOfUntouchedFiles(t *testing.T) {
 	f := newChangeFixture(t, map[string]string{"a.txt": tenLines, "gone.txt": "x\n", "run.sh": "#!/bin/sh\n"})
 	ch := f.change(t, func(wt string) {
-		put(t, filepath.Join(wt, "a.txt"), strings.Replace(tenLines, "2\n", "two\n", 1))
-		put(t, filepath.Join(wt, "new/deep/b.txt"), "b\n")
+		gittest.Write(t, filepath.Join(wt, "a.txt"), strings.Replace(tenLines, "2\n", "two\n", 1))
+		gittest.Write(t, filepath.Join(wt, "new/deep/b.txt"), "b\n")
 		os.Remove(filepath.Join(wt, "gone.txt"))
 		os.Chmod(filepath.Join(wt, "run.sh"), 0o755)
 	})
@@ -157,11 +123,11 @@ func TestApplyTakesTheTasksVersionOfUntouchedFiles(t *testing.T) {
 func TestApplyKeepsTheUsersEdits(t *testing.T) {
 	f := newChangeFixture(t, map[string]string{"a.txt": tenLines, "b.txt": tenLines, "c.txt": "c\n"})
 	ch := f.change(t, func(wt string) {
-		put(t, filepath.Join(wt, "a.txt"), strings.Replace(tenLines, "2\n", "two\n", 1))
-		put(t, filepath.Join(wt, "b.txt"), strings.Replace(tenLines, "9\n", "nine\n", 1))
+		gittest.Write(t, filepath.Join(wt, "a.txt"), strings.Replace(tenLines, "2\n", "two\n", 1))
+		gittest.Write(t, filepath.Join(wt, "b.txt"), strings.Replace(tenLines, "9\n", "nine\n", 1))
 	})
-	put(t, filepath.Join(f.dir, "a.txt"), strings.Replace(tenLines, "8\n", "EIGHT\n", 1)) // merges
-	put(t, filepath.Join(f.dir, "c.txt"), "mine\n")                                       // unrelated
+	gittest.Write(t, filepath.Join(f.dir, "a.txt"), strings.Replace(tenLines, "8\n", "EIGHT\n", 1)) // merges
+	gittest.Write(t, filepath.Join(f.dir, "c.txt"), "mine\n")                                       // unrelated
 	rep, err := f.ws.ApplyChanges(t.Context(), ch, ApplyOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -179,11 +145,11 @@ func TestApplyKeepsTheUsersEdits(t *testing.T) {
 	// A second execution's change overlaps an edit made since.
 	g := newChangeFixture(t, map[string]string{"a.txt": tenLines, "b.txt": tenLines})
 	ch = g.change(t, func(wt string) {
-		put(t, filepath.Join(wt, "a.txt"), strings.Replace(tenLines, "5\n", "task\n", 1))
-		put(t, filepath.Join(wt, "b.txt"), "task\n")
+		gittest.Write(t, filepath.Join(wt, "a.txt"), strings.Replace(tenLines, "5\n", "task\n", 1))
+		gittest.Write(t, filepath.Join(wt, "b.txt"), "task\n")
 	})
 	mine := strings.Replace(tenLines, "5\n", "mine\n", 1)
-	put(t, filepath.Join(g.dir, "a.txt"), mine)
+	gittest.Write(t, filepath.Join(g.dir, "a.txt"), mine)
 	rep, err = g.ws.ApplyChanges(t.Context(), ch, ApplyOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -209,11 +175,11 @@ func TestApplyKeepsTheUsersEdits(t *testing.T) {
 // edits, and leaves the working tree and the index alone.
 func TestApplyOnABranchLeavesTheWorkingTreeAlone(t *testing.T) {
 	f := newChangeFixture(t, map[string]string{"a.txt": tenLines})
-	put(t, filepath.Join(f.dir, "a.txt"), strings.Replace(tenLines, "9\n", "uncommitted\n", 1))
+	gittest.Write(t, filepath.Join(f.dir, "a.txt"), strings.Replace(tenLines, "9\n", "uncommitted\n", 1))
 	ch := f.change(t, func(wt string) {
-		put(t, filepath.Join(wt, "a.txt"), strings.Replace(read(t, filepath.Join(wt, "a.txt")), "1\n", "task\n", 1))
+		gittest.Write(t, filepath.Join(wt, "a.txt"), strings.Replace(read(t, filepath.Join(wt, "a.txt")), "1\n", "task\n", 1))
 	})
-	status := gitIn(t, f.dir, "status", "--porcelain")
+	status := gittest.Run(t, f.dir, "status", "--porcelain")
 	rep, err := f.ws.ApplyChanges(t.Context(), ch, ApplyOptions{Branch: "mimir/fix"})
 	if err != nil {
 		t.Fatal(err)
@@ -221,10 +187,10 @@ func TestApplyOnABranchLeavesTheWorkingTreeAlone(t *testing.T) {
 	if rep.Status != ApplyBranch || rep.Commit == "" {
 		t.Fatalf("report %+v", rep)
 	}
-	if got := gitIn(t, f.dir, "show", "mimir/fix:a.txt") + "\n"; got != strings.Replace(tenLines, "1\n", "task\n", 1) {
+	if got := gittest.Run(t, f.dir, "show", "mimir/fix:a.txt") + "\n"; got != strings.Replace(tenLines, "1\n", "task\n", 1) {
 		t.Errorf("the branch's a.txt = %q", got)
 	}
-	if got := gitIn(t, f.dir, "status", "--porcelain"); got != status {
+	if got := gittest.Run(t, f.dir, "status", "--porcelain"); got != status {
 		t.Errorf("git status went from %q to %q", status, got)
 	}
 	if got := read(t, filepath.Join(f.dir, "a.txt")); !strings.Contains(got, "uncommitted") || strings.Contains(got, "task") {
@@ -242,7 +208,7 @@ func TestApplyRefusesLinks(t *testing.T) {
 		if err := os.Symlink("/etc/passwd", filepath.Join(wt, "link")); err != nil {
 			t.Fatal(err)
 		}
-		put(t, filepath.Join(wt, "a.txt"), "b\n")
+		gittest.Write(t, filepath.Join(wt, "a.txt"), "b\n")
 	})
 	rep, err := f.ws.ApplyChanges(t.Context(), ch, ApplyOptions{})
 	if err != nil {

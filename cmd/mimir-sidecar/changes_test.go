@@ -9,44 +9,13 @@ import (
 	"testing"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/internal/git/gittest"
 )
-
-func gitRepo(t *testing.T, files map[string]string) string {
-	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git is not installed")
-	}
-	home := t.TempDir()
-	t.Setenv("HOME", home)
-	t.Setenv("XDG_CONFIG_HOME", home)
-	ws := t.TempDir()
-	gitCmd(t, ws, "init", "-q")
-	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(ws, name), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	gitCmd(t, ws, "add", ".")
-	gitCmd(t, ws, "commit", "-qm", "start")
-	return ws
-}
-
-func gitCmd(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@t", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@t")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
 
 // worktreeCount is how many worktrees besides its own a repository lists.
 func worktreeCount(t *testing.T, args ...string) int {
 	t.Helper()
-	out := gitCmd(t, "", append(args, "worktree", "list", "--porcelain")...)
+	out := gittest.Run(t, "", append(args, "worktree", "list", "--porcelain")...)
 	return strings.Count(out, "worktree ") - 1
 }
 
@@ -93,7 +62,7 @@ tasks:
 // the resumed task gets a fresh one, and once the change is applied no
 // worktree is left, in the user's repository or the execution's.
 func TestKilledSidecarLeavesNoStaleWorktree(t *testing.T) {
-	ws := gitRepo(t, map[string]string{"a.txt": "start\n", "iso.yaml": isolatedWorkflow})
+	ws := gittest.Repo(t, map[string]string{"a.txt": "start\n", "iso.yaml": isolatedWorkflow})
 	first := startSidecar(t, ws)
 	res, _ := first.call("mimir/execute", map[string]any{"workflow": "iso.yaml"})
 	id := res["executionId"].(string)
@@ -136,7 +105,7 @@ func TestKilledSidecarLeavesNoStaleWorktree(t *testing.T) {
 // mimir-sidecar apply: on a branch first (the working tree untouched),
 // then to the working tree, the user's unrelated edit kept.
 func TestApplyCommand(t *testing.T) {
-	ws := gitRepo(t, map[string]string{"a.txt": "a\n", "b.txt": "b\n", "wf.yaml": "name: w\nisolation: worktree\ntasks:\n  - id: t\n    worker: {command: echo more >> a.txt}\n"})
+	ws := gittest.Repo(t, map[string]string{"a.txt": "a\n", "b.txt": "b\n", "wf.yaml": "name: w\nisolation: worktree\ntasks:\n  - id: t\n    worker: {command: echo more >> a.txt}\n"})
 	out, stderr, code := runBin(t, ws, "run", "wf.yaml", "--json", "--no-save")
 	if code != 0 {
 		t.Fatalf("run: %d\n%s", code, stderr)
@@ -145,16 +114,16 @@ func TestApplyCommand(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(ws, "b.txt"), []byte("mine\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	status := gitCmd(t, ws, "status", "--porcelain")
+	status := gittest.Run(t, ws, "status", "--porcelain")
 
 	out, stderr, code = runBin(t, ws, "apply", id, "--branch", "mimir/more")
 	if code != 0 || !strings.Contains(out, "on branch mimir/more") {
 		t.Fatalf("apply --branch: %d\n%s%s", code, out, stderr)
 	}
-	if got := gitCmd(t, ws, "status", "--porcelain"); got != status {
+	if got := gittest.Run(t, ws, "status", "--porcelain"); got != status {
 		t.Errorf("apply --branch changed the working tree: %q, was %q", got, status)
 	}
-	if got := gitCmd(t, ws, "show", "mimir/more:a.txt"); got != "a\nmore" {
+	if got := gittest.Run(t, ws, "show", "mimir/more:a.txt"); got != "a\nmore" {
 		t.Errorf("the branch's a.txt = %q", got)
 	}
 
@@ -183,7 +152,7 @@ func TestApplyCommand(t *testing.T) {
 // hook on every event git has, a filter) ever runs, through the whole run,
 // the apply and a branch.
 func TestParallelChangesApplyInAHostileRepository(t *testing.T) {
-	ws := gitRepo(t, map[string]string{"a.txt": "a\n", "b.txt": "b\n", ".gitattributes": "* filter=evil\n",
+	ws := gittest.Repo(t, map[string]string{"a.txt": "a\n", "b.txt": "b\n", ".gitattributes": "* filter=evil\n",
 		"wf.yaml": "name: w\nisolation: worktree\ntasks:\n  - id: x\n    worker: {command: echo x >> a.txt}\n  - id: y\n    worker: {command: echo y >> b.txt}\n"})
 	marker := filepath.Join(t.TempDir(), "ran")
 	evil := filepath.Join(t.TempDir(), "evil.sh")
@@ -196,7 +165,7 @@ func TestParallelChangesApplyInAHostileRepository(t *testing.T) {
 		}
 	}
 	for _, kv := range [][2]string{{"core.fsmonitor", evil}, {"filter.evil.clean", evil}, {"filter.evil.smudge", evil}, {"filter.evil.required", "true"}, {"commit.gpgSign", "true"}, {"gpg.program", evil}} {
-		gitCmd(t, ws, "config", kv[0], kv[1])
+		gittest.Run(t, ws, "config", kv[0], kv[1])
 	}
 	if _, err := os.Stat(marker); err == nil {
 		os.Remove(marker) // set-up's own git commands may have run them

@@ -8,30 +8,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/mimir-sidecar/mimir-sidecar/internal/git/gittest"
 )
-
-// gitIn runs git as a person would in dir, for setting up and checking.
-func gitIn(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@t", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@t")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
-
-func write(t *testing.T, p, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // isolate keeps the tester's own git configuration out.
 func isolate(t *testing.T) {
@@ -49,12 +28,12 @@ func hostileRepo(t *testing.T) (dir, marker string) {
 	t.Helper()
 	dir = t.TempDir()
 	marker = filepath.Join(t.TempDir(), "ran")
-	gitIn(t, dir, "init", "-q")
-	write(t, filepath.Join(dir, "a.txt"), "one\ntwo\nthree\nfour\nfive\n")
-	write(t, filepath.Join(dir, ".gitignore"), "*.log\n")
-	write(t, filepath.Join(dir, ".gitattributes"), "* filter=evil diff=evil merge=evil\n")
-	gitIn(t, dir, "add", ".")
-	gitIn(t, dir, "commit", "-qm", "start")
+	gittest.Run(t, dir, "init", "-q")
+	gittest.Write(t, filepath.Join(dir, "a.txt"), "one\ntwo\nthree\nfour\nfive\n")
+	gittest.Write(t, filepath.Join(dir, ".gitignore"), "*.log\n")
+	gittest.Write(t, filepath.Join(dir, ".gitattributes"), "* filter=evil diff=evil merge=evil\n")
+	gittest.Run(t, dir, "add", ".")
+	gittest.Run(t, dir, "commit", "-qm", "start")
 
 	evil := filepath.Join(t.TempDir(), "evil.sh")
 	if err := os.WriteFile(evil, []byte("#!/bin/sh\necho \"$0 $*\" >> "+marker+"\ncat\n"), 0o755); err != nil {
@@ -116,10 +95,10 @@ func TestRoundTripRunsNothingTheRepositoryConfigures(t *testing.T) {
 	isolate(t)
 	ctx := context.Background()
 	ws, marker := hostileRepo(t)
-	write(t, filepath.Join(ws, "a.txt"), "one\ntwo\nthree\nfour (edited, not committed)\nfive\n")
-	write(t, filepath.Join(ws, "new.txt"), "untracked\n")
-	write(t, filepath.Join(ws, "debug.log"), "ignored\n")
-	write(t, filepath.Join(ws, ".mimir", "journal.db"), "state\n")
+	gittest.Write(t, filepath.Join(ws, "a.txt"), "one\ntwo\nthree\nfour (edited, not committed)\nfive\n")
+	gittest.Write(t, filepath.Join(ws, "new.txt"), "untracked\n")
+	gittest.Write(t, filepath.Join(ws, "debug.log"), "ignored\n")
+	gittest.Write(t, filepath.Join(ws, ".mimir", "journal.db"), "state\n")
 
 	user, err := FindUserRepo(ctx, ws)
 	if err != nil {
@@ -153,8 +132,8 @@ func TestRoundTripRunsNothingTheRepositoryConfigures(t *testing.T) {
 		}
 	}
 
-	write(t, filepath.Join(wt1, "a.txt"), "ONE\ntwo\nthree\nfour (edited, not committed)\nfive\n")
-	write(t, filepath.Join(wt2, "b/c.txt"), "added\n")
+	gittest.Write(t, filepath.Join(wt1, "a.txt"), "ONE\ntwo\nthree\nfour (edited, not committed)\nfive\n")
+	gittest.Write(t, filepath.Join(wt2, "b/c.txt"), "added\n")
 	if err := os.Remove(filepath.Join(wt2, "new.txt")); err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +184,7 @@ func TestRoundTripRunsNothingTheRepositoryConfigures(t *testing.T) {
 	if err := user.Branch(ctx, repo, "mimir/test", commit, head); err != nil {
 		t.Fatal(err)
 	}
-	if got := gitIn(t, ws, "-c", "core.fsmonitor=false", "show", "mimir/test:a.txt"); got != "ONE\ntwo\nthree\nfour\nfive" {
+	if got := gittest.Run(t, ws, "-c", "core.fsmonitor=false", "show", "mimir/test:a.txt"); got != "ONE\ntwo\nthree\nfour\nfive" {
 		t.Errorf("branch a.txt = %q", got)
 	}
 	if err := user.Branch(ctx, repo, "mimir/test", commit, head); err == nil || !strings.Contains(err.Error(), "already exists") {
@@ -218,7 +197,7 @@ func TestMergeReportsConflictingFiles(t *testing.T) {
 	isolate(t)
 	ctx := context.Background()
 	ws := t.TempDir()
-	write(t, filepath.Join(ws, "a.txt"), "one\n")
+	gittest.Write(t, filepath.Join(ws, "a.txt"), "one\n")
 	repo, err := Init(ctx, filepath.Join(t.TempDir(), "git"), nil, ".mimir")
 	if err != nil {
 		t.Fatal(err)
@@ -233,7 +212,7 @@ func TestMergeReportsConflictingFiles(t *testing.T) {
 		if err := repo.AddWorktree(ctx, wt, snap); err != nil {
 			t.Fatal(err)
 		}
-		write(t, filepath.Join(wt, "a.txt"), v)
+		gittest.Write(t, filepath.Join(wt, "a.txt"), v)
 		c, err := repo.Capture(ctx, wt, snap, filepath.Base(filepath.Dir(wt)))
 		if err != nil {
 			t.Fatal(err)
