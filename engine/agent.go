@@ -13,6 +13,8 @@ import (
 type Job struct {
 	ExecutionID string
 	Task        *Task
+	// Workflow is the workflow the task is part of.
+	Workflow    *Workflow
 	Attempt     int
 	MaxAttempts int
 	// Dir is the task's staging folder: the worker writes its deliverables
@@ -120,6 +122,8 @@ func (j *Job) emit(name string, data EventData) {
 // WorkResult is what a worker reports about an attempt that ran to the end.
 type WorkResult struct {
 	ToolCalls int
+	// Worker names the worker process that ran a dispatched attempt.
+	Worker string
 	// Output is a bounded tail of what the worker printed, for the gap when
 	// it fails and for people reading the execution later.
 	Output string
@@ -130,6 +134,8 @@ type Verdict struct {
 	Passed bool
 	Score  int
 	Gap    Gap
+	// Worker names the worker process that ran a dispatched check.
+	Worker string
 }
 
 // Worker does a task's work in its staging folder. An error means the

@@ -27,6 +27,15 @@ func CheckExecutionID(id string) error {
 	return nil
 }
 
+// CheckTaskID refuses an id a workflow could not give a task; a task's id
+// names its folder.
+func CheckTaskID(id string) error {
+	if !taskID.MatchString(id) {
+		return fmt.Errorf("task id %q is not one a workflow allows", truncate(id, 80))
+	}
+	return nil
+}
+
 // maxStoredText bounds a workflow's name, path or folder and an event's
 // texts, as a journal keeps them.
 const maxStoredText = 64 << 10

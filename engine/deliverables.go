@@ -59,6 +59,13 @@ func collectDeliverables(dir, taskID string, patterns []string) ([]Deliverable, 
 	return out, nil
 }
 
+// WalkRegular calls fn with each regular file in root, by its
+// slash-separated path, in lexical order; links are not followed, nor
+// anything but regular files and folders opened (see walkRegular).
+func WalkRegular(root *os.Root, fn func(p string) error) error {
+	return walkRegular(root, ".", fn)
+}
+
 // walkRegular calls fn with each regular file under dir, in lexical order
 // like fs.WalkDir, which it replaces: fs.WalkDir opens folders with a
 // blocking open, and a folder swapped for a named pipe by a process the

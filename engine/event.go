@@ -29,6 +29,9 @@ const (
 	// discarded (their worktrees removed).
 	EventChangesApplied   = "changes-applied"
 	EventChangesDiscarded = "changes-discarded"
+	// EventTaskWaiting says an attempt was handed to the workers (see
+	// Dispatcher) and none has taken it yet.
+	EventTaskWaiting = "task-waiting"
 	// EventExecutionWarning says, once per execution, what the user must
 	// know about how it runs (no sandbox on this system, say).
 	EventExecutionWarning = "execution-warning"
@@ -51,7 +54,7 @@ func knownEvent(name string) bool {
 		EventTaskFail, EventTaskSkipped, EventExecutionComplete, EventExecutionCancelled,
 		EventExecutionInterrupted, EventDeliverablesSaved, EventExecutionWarning,
 		EventAgentMessage, EventAgentPermission, EventAgentUsage,
-		EventChangesApplied, EventChangesDiscarded:
+		EventChangesApplied, EventChangesDiscarded, EventTaskWaiting:
 		return true
 	}
 	return false
@@ -117,6 +120,8 @@ type EventData struct {
 
 	Tool    string `json:"tool,omitempty"`
 	Summary string `json:"summary,omitempty"`
+	// Worker names the worker process that ran a remote attempt.
+	Worker string `json:"worker,omitempty"`
 	// Kind is what an agent-message holds ("message", "thought",
 	// "plan") or an ACP tool call's kind ("edit", "execute", …); Status
 	// an ACP tool call's ("pending", "completed", …).

@@ -77,6 +77,9 @@ type Options struct {
 	Journal Journal
 	// Sandbox is the user's own sandbox settings (see SandboxSettings).
 	Sandbox SandboxSettings
+	// Dispatcher, when set, runs the attempts of every task without
+	// isolation elsewhere (see Dispatcher); nil runs them here.
+	Dispatcher Dispatcher
 }
 
 // Runner runs executions and numbers their events. It owns every
@@ -196,6 +199,13 @@ func (r *Runner) build(wf *Workflow, opts ExecOptions) (map[string]Worker, map[s
 	workers := make(map[string]Worker, len(wf.Tasks))
 	qcs := make(map[string]QC, len(wf.Tasks))
 	for _, t := range wf.Tasks {
+		if d := r.opts.Dispatcher; d != nil && !t.Isolated() {
+			workers[t.ID] = dispatchedWorker{d}
+			if t.QC != nil {
+				qcs[t.ID] = dispatchedQC{d}
+			}
+			continue
+		}
 		w, err := r.opts.Agents.worker(wf, t)
 		if err != nil {
 			return nil, nil, 0, err

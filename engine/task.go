@@ -57,6 +57,7 @@ func (ex *Execution) runTask(t *Task) taskOutcome {
 		job := &Job{
 			ExecutionID: ex.id,
 			Task:        t,
+			Workflow:    ex.wf,
 			Attempt:     attempt,
 			MaxAttempts: maxAttempts,
 			Dir:         dir,
@@ -112,7 +113,7 @@ func (ex *Execution) runTask(t *Task) taskOutcome {
 			}
 			ex.r.emit(ex, EventWorkerComplete, EventData{
 				TaskID: t.ID, TaskTitle: title, Phase: PhaseWorker, Attempt: attempt, MaxAttempts: maxAttempts,
-				DurationMs: ptr(took.Milliseconds()), ToolCalls: ptr(res.ToolCalls), OK: ptr(false),
+				DurationMs: ptr(took.Milliseconds()), ToolCalls: ptr(res.ToolCalls), OK: ptr(false), Worker: res.Worker,
 				Error: reason, Output: lastBytes(res.Output, maxEventOutput),
 				Message: msgWorkerFailed(took, reason, attempt, maxAttempts),
 			})
@@ -121,7 +122,7 @@ func (ex *Execution) runTask(t *Task) taskOutcome {
 		}
 		ex.r.emit(ex, EventWorkerComplete, EventData{
 			TaskID: t.ID, TaskTitle: title, Phase: PhaseWorker, Attempt: attempt, MaxAttempts: maxAttempts,
-			DurationMs: ptr(took.Milliseconds()), ToolCalls: ptr(res.ToolCalls), OK: ptr(true),
+			DurationMs: ptr(took.Milliseconds()), ToolCalls: ptr(res.ToolCalls), OK: ptr(true), Worker: res.Worker,
 			Message: msgWorkerComplete(took, res.ToolCalls),
 		})
 		var commit string
@@ -161,7 +162,7 @@ func (ex *Execution) runTask(t *Task) taskOutcome {
 			}
 			data := EventData{
 				TaskID: t.ID, TaskTitle: title, Phase: PhaseQC, Attempt: attempt, MaxAttempts: maxAttempts,
-				Passed: ptr(v.Passed), Score: ptr(v.Score), DurationMs: ptr(took.Milliseconds()),
+				Passed: ptr(v.Passed), Score: ptr(v.Score), DurationMs: ptr(took.Milliseconds()), Worker: v.Worker,
 			}
 			if v.Passed {
 				data.Message = msgQCPassed(v.Score)

@@ -60,6 +60,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = pruneCmd(ctx, rest, stdout, stderr)
 	case "apply":
 		err = applyCmd(ctx, rest, stdout, stderr)
+	case "worker":
+		err = workerCmd(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "mimir-sidecar", version)
 	case "help", "-h", "--help":
@@ -90,6 +92,7 @@ func usage(w io.Writer) {
   mimir-sidecar events [flags]        follow a running sidecar's events (SSE)
   mimir-sidecar apply EXECUTION       apply the changes of its isolated tasks to the working tree
   mimir-sidecar prune [flags]         remove old executions from the history
+  mimir-sidecar worker --nats URL     run task attempts sidecars queue on NATS JetStream
   mimir-sidecar version               print the version
 
 Run "mimir-sidecar COMMAND -h" for a command's flags.

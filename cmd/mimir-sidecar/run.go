@@ -16,6 +16,7 @@ import (
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
 	"github.com/mimir-sidecar/mimir-sidecar/engine/journal"
+	"github.com/mimir-sidecar/mimir-sidecar/engine/remote"
 	"github.com/mimir-sidecar/mimir-sidecar/internal/events"
 	"github.com/mimir-sidecar/mimir-sidecar/internal/mirror"
 	"github.com/mimir-sidecar/mimir-sidecar/internal/safefile"
@@ -36,6 +37,8 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	resume := fs.String("resume", "", "resume this interrupted, failed or cancelled execution instead of running a workflow")
 	apply := fs.Bool("apply", false, "apply the changes of the isolated tasks (isolation: worktree or copy) to the working tree at the end")
 	branch := fs.String("branch", "", "with --apply: commit the changes on this new branch instead, leaving the working tree alone")
+	natsURL := fs.String("nats", "", "run the attempts on workers through this NATS server (see mimir-sidecar worker)")
+	natsPrefix := fs.String("nats-prefix", "", "with --nats: the prefix of subjects and streams (default: one per workspace)")
 	sse := fs.Bool("sse", false, "mirror the events on a local SSE port while the run lasts (address and token are printed)")
 	sseAddr := fs.String("sse-addr", "127.0.0.1:0", "where the SSE mirror listens, with --sse")
 	var sseOrigins listFlag
@@ -108,6 +111,13 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	for _, w := range fenceWarnings {
 		fmt.Fprintln(stderr, w)
 	}
+	dispatcher, err := dispatcherFor(ctx, ws, remote.Config{URL: *natsURL, Prefix: *natsPrefix}, log, stderr)
+	if err != nil {
+		return err
+	}
+	if dispatcher != nil {
+		defer dispatcher.Close()
+	}
 	hub := notify.NewHub(8192)
 	opts := engine.Options{
 		Workspace: ws.Dir(),
@@ -119,6 +129,9 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if jr != nil { // a nil *journal.Journal would be a journal, not none
 		opts.Journal = jr
+	}
+	if dispatcher != nil { // likewise
+		opts.Dispatcher = dispatcher
 	}
 	runner := engine.NewRunner(ctx, opts)
 	// Closing the runner flushes the journal: every event is on disk before

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/mimir-sidecar/mimir-sidecar/engine/remote"
+	"github.com/mimir-sidecar/mimir-sidecar/workspace"
+)
+
+// workerCmd runs attempts that sidecars queued on NATS JetStream.
+func workerCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	natsURL := fs.String("nats", "", "the NATS server (nats://host:4222, tls://…); required")
+	prefix := fs.String("prefix", "", "the prefix the sidecar dispatches under (it prints it when it starts)")
+	name := fs.String("name", "", "this worker's name in events (default: host-pid)")
+	concurrency := fs.Int("concurrency", 1, "attempts run at once")
+	dir := fs.String("dir", "", "where attempts get their folders, and where .mimir/config.yaml configures the agents (default: a temporary folder)")
+	creds := fs.String("creds", "", "a NATS .creds file")
+	tokenEnv := fs.String("token-env", "", "the environment variable holding a NATS token")
+	ca := fs.String("ca", "", "a PEM file of the CAs to trust for tls:// servers")
+	ackWait := fs.Duration("ack-wait", remote.DefaultAckWait, "how long this worker may go silent before its attempt goes to another (the sidecar's must match)")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error (logs go to stderr)")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "Usage: mimir-sidecar worker --nats URL --prefix PREFIX [flags]\n\nRuns the task attempts a sidecar started with --nats queues, with this machine's agents and sandbox.\nStops on Ctrl-C or SIGTERM; attempts it was running go to another worker.\n\n")
+		fs.PrintDefaults()
+	}
+	if pos, err := parseFlags(fs, args); err != nil || len(pos) > 0 || *natsURL == "" || *prefix == "" || *concurrency < 1 {
+		if err == nil {
+			if *natsURL == "" || *prefix == "" {
+				fmt.Fprintln(stderr, "mimir-sidecar worker: --nats and --prefix are required")
+			} else {
+				fs.Usage()
+			}
+		}
+		return exitError{2}
+	}
+	log, err := newLogger(stderr, *logLevel)
+	if err != nil {
+		return err
+	}
+	if *dir == "" {
+		if *dir, err = os.MkdirTemp("", "mimir-worker-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(*dir)
+	}
+	ws, err := workspace.Open(*dir)
+	if err != nil {
+		return err
+	}
+	agents, err := agentsFor(ws, log)
+	if err != nil {
+		return err
+	}
+	fence, warnings, err := sandboxFor(ws)
+	if err != nil {
+		return err
+	}
+	for _, w := range warnings {
+		fmt.Fprintln(stderr, w)
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	setup, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	w, err := remote.NewWorker(setup, remote.WorkerOptions{
+		Config:      remote.Config{URL: *natsURL, Prefix: *prefix, Credentials: *creds, TokenEnv: *tokenEnv, CA: *ca, AckWait: *ackWait},
+		Name:        *name,
+		Concurrency: *concurrency,
+		Dir:         *dir,
+		Agents:      agents,
+		Sandbox:     fence,
+		Log:         log,
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "👷 Worker ready: taking attempts under %s from %s\n", *prefix, *natsURL)
+	return w.Run(ctx)
+}
+
+// dispatcherFor is the dispatcher of a workspace when a NATS server is
+// named (by flag, or the cluster section of the user's or workspace's
+// configuration), nil when none is: attempts then run here.
+func dispatcherFor(ctx context.Context, ws *workspace.Workspace, flags remote.Config, log *slog.Logger, stderr io.Writer) (*remote.Dispatcher, error) {
+	cfg, warnings, err := remote.LoadConfig(ws.Dir(), flags)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range warnings {
+		fmt.Fprintln(stderr, w)
+	}
+	if cfg.URL == "" {
+		return nil, nil
+	}
+	setup, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	d, err := remote.NewDispatcher(setup, cfg, log.With("component", "remote"))
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(stderr, "🛰️ Attempts go to workers through %s (prefix %s): start them with mimir-sidecar worker --nats %s --prefix %s\n", cfg.URL, d.Prefix(), cfg.URL, d.Prefix())
+	return d, nil
+}
