@@ -211,8 +211,8 @@ func (s *server) shutdown(ctx context.Context, _ json.RawMessage) (any, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.StopTimeout)
 	defer cancel()
 	var stopping []*engine.Execution
-	for _, sum := range runner.List() {
-		if ex, ok := runner.Get(sum.ExecutionID); ok && ex.Cancel("the editor shut the sidecar down") == engine.StatusCancelling {
+	for _, ex := range runner.Running() {
+		if ex.Cancel("the editor shut the sidecar down") == engine.StatusCancelling {
 			stopping = append(stopping, ex)
 		}
 	}
