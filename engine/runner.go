@@ -87,6 +87,10 @@ type Options struct {
 	Journal Journal
 	// Sandbox is the user's own sandbox settings (see SandboxSettings).
 	Sandbox SandboxSettings
+	// Retention, when set with a Journal, is applied to the history in the
+	// background: at start and each time an execution ends (see
+	// LoadRetention). Running and interrupted executions are always kept.
+	Retention *PruneRule
 }
 
 // Runner runs executions and numbers their events. It owns every
@@ -112,10 +116,12 @@ type Runner struct {
 	executions map[string]*Execution
 	order      []*Execution
 	cache      pastCache
-	// retain is signalled when an execution ends, for the retention pass.
-	retain  chan struct{}
-	closed  bool
-	journal Journal // nil once closed
+	// retain is signalled when an execution ends, for the retention pass;
+	// retainStop stops that pass's goroutine, which closes retainDone.
+	retain                 chan struct{}
+	retainStop, retainDone chan struct{}
+	closed                 bool
+	journal                Journal // nil once closed
 
 	// stateMu guards state, the state folder, opened on first use so that
 	// a refused folder fails the executions that need it, not the runner.
@@ -183,6 +189,11 @@ func NewRunner(ctx context.Context, opts Options) *Runner {
 		}
 		j.Start(opts.Sink)
 		r.loadHistory()
+		if opts.Retention != nil {
+			rule := *opts.Retention
+			rule.KeepInterrupted = true
+			r.retainInBackground(rule)
+		}
 	}
 	return r
 }
@@ -343,6 +354,11 @@ func (r *Runner) Close(ctx context.Context) error {
 	r.closed = true
 	running := append([]*Execution(nil), r.order...)
 	r.mu.Unlock()
+	if r.retainStop != nil {
+		// Before the journal closes: a pass under way finishes with it.
+		close(r.retainStop)
+		<-r.retainDone
+	}
 	for _, ex := range running {
 		ex.Cancel("the sidecar is shutting down")
 	}

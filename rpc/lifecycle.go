@@ -112,6 +112,14 @@ func (s *server) initialize(ctx context.Context, params json.RawMessage) (any, e
 	}
 	if journal != nil { // a nil *journal.Journal would be a journal, not none
 		runOpts.Journal = journal
+		// A configuration that cannot be read removes nothing.
+		retention, retentionWarnings, err := engine.LoadRetention(ws.Dir())
+		if err != nil {
+			warnings = append(warnings, fmt.Sprintf("⚠️ Mimir keeps every past execution for now: %v", err))
+		} else {
+			runOpts.Retention = &retention
+		}
+		warnings = append(warnings, retentionWarnings...)
 	}
 	runner := engine.NewRunner(s.ctx, runOpts)
 	info := mimirInfo{ProtocolVersion: ProtocolVersion, Workspace: ws.Dir()}

@@ -40,9 +40,12 @@ func (a funcAgent) Check(ctx context.Context, j *engine.Job) (engine.Verdict, er
 // runner would pass along with it: running until its execution-complete.
 func appendEvent(j *Journal, ev engine.Event, rec *engine.Record) error {
 	sum := engine.Summary{ExecutionID: ev.ExecutionID, Workflow: "two", Status: engine.StatusRunning, StartedAt: ev.Time}
-	if ev.Event == engine.EventExecutionComplete {
-		at := ev.Time
+	at := ev.Time
+	switch ev.Event {
+	case engine.EventExecutionComplete:
 		sum.Status, sum.FinishedAt = ev.Data.Status, &at
+	case engine.EventExecutionInterrupted:
+		sum.Status, sum.FinishedAt = engine.StatusInterrupted, &at
 	}
 	return j.Append(ev, rec, sum)
 }

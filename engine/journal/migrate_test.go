@@ -143,3 +143,26 @@ func TestFailedMigrationLeavesTheJournalAsItWas(t *testing.T) {
 		t.Errorf("after the obstacle went, the migration gave %d summaries (%v), want 4", len(sums), err)
 	}
 }
+
+// A migrated journal, made before incremental vacuum, is put in that mode
+// by its first prune, which gives the space back.
+func TestFirstPruneOfAMigratedJournalVacuums(t *testing.T) {
+	state := fixtureState(t)
+	r := engine.NewRunner(t.Context(), engine.Options{Workspace: t.TempDir(), StateDir: state, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
+	if removed, err := r.Prune(0, 1); err != nil || len(removed) != 3 {
+		t.Fatalf("prune all but one: %v %v", removed, err)
+	}
+	r.Close(context.Background())
+	db, err := sql.Open("sqlite", filepath.Join(state, "journal.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var mode, free int
+	if err := db.QueryRow("SELECT (SELECT auto_vacuum FROM pragma_auto_vacuum()), (SELECT freelist_count FROM pragma_freelist_count())").Scan(&mode, &free); err != nil {
+		t.Fatal(err)
+	}
+	if mode != 2 || free != 0 {
+		t.Errorf("after the first prune auto_vacuum is %d with %d free pages, want 2 (incremental) and none", mode, free)
+	}
+}
