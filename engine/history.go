@@ -104,7 +104,7 @@ func (r *Runner) loadHistory() {
 		return
 	}
 	for _, id := range ids {
-		ex, err := r.load(id)
+		ex, err := r.load(r.journal, id)
 		if err != nil {
 			r.log.Error("read an interrupted execution", "execution", id, "err", err)
 			continue
@@ -123,8 +123,8 @@ func (r *Runner) loadHistory() {
 
 // load builds a finished execution from its journaled events (nil when the
 // journal has none by that id).
-func (r *Runner) load(id string) (*Execution, error) {
-	past, ok, err := r.journal.Execution(r.ctx, id)
+func (r *Runner) load(j Journal, id string) (*Execution, error) {
+	past, ok, err := j.Execution(r.ctx, id)
 	if err != nil || !ok {
 		return nil, err
 	}
@@ -267,12 +267,10 @@ func (r *Runner) Get(id string) (*Execution, bool) {
 	if j == nil || CheckExecutionID(id) != nil {
 		return nil, false
 	}
-	// Its last events may still be on their way to the disk.
-	if err := j.Flush(); err != nil {
-		r.log.Warn("read a past execution", "execution", id, "err", err)
-		return nil, false
-	}
-	ex, err := r.load(id)
+	// Not flushed first: a Get never waits on a disk that cannot write.
+	// What ended lately is in the cache, and what left it has long been
+	// written.
+	ex, err := r.load(j, id)
 	if err != nil {
 		r.log.Warn("read a past execution", "execution", id, "err", err)
 	}
