@@ -269,7 +269,10 @@ func (r *Runner) Get(id string) (*Execution, bool) {
 	}
 	// Not flushed first: a Get never waits on a disk that cannot write.
 	// What ended lately is in the cache, and what left it has long been
-	// written.
+	// written. Held for reading until the execution is cached: a prune
+	// cannot forget it in between, leaving it cached.
+	r.forgetting.RLock()
+	defer r.forgetting.RUnlock()
 	ex, err := r.load(j, id)
 	if err != nil {
 		r.log.Warn("read a past execution", "execution", id, "err", err)
@@ -449,6 +452,8 @@ func (r *Runner) PruneBy(ctx context.Context, rule PruneRule) ([]string, error) 
 		before = page.Next
 	}
 
+	r.forgetting.Lock()
+	defer r.forgetting.Unlock()
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()

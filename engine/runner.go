@@ -123,6 +123,11 @@ type Runner struct {
 	closed                 bool
 	journal                Journal // nil once closed
 
+	// forgetting is held by a prune while it forgets executions, and for
+	// reading by a Get that reads one back from the journal; it is taken
+	// before mu.
+	forgetting sync.RWMutex
+
 	// stateMu guards state, the state folder, opened on first use so that
 	// a refused folder fails the executions that need it, not the runner.
 	stateMu sync.Mutex

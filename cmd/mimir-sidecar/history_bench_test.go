@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -220,4 +222,97 @@ func writeHistory(b *testing.B, stateDir string, n int) string {
 		b.Fatal(err)
 	}
 	return oldest
+}
+
+// BenchmarkSoak runs executions one after another through one sidecar,
+// as a user who keeps it for months would, and reports the slope of its
+// resident memory per execution after warm-up (the first fifth), with its
+// threads and open descriptors at the end against after warm-up. Run it
+// with -benchtime=1000x.
+func BenchmarkSoak(b *testing.B) {
+	ws := b.TempDir()
+	sidecar := installedCopy(b)
+	cmd := exec.Command(sidecar, "--workspace", ws, "--no-sse")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { stdin.Close(); cmd.Wait() }()
+	br := bufio.NewReader(stdout)
+	id := 0
+	// call sends a request and reads until its answer or, with until set,
+	// until a notification whose body holds until.
+	read := func(want func(frame []byte, m map[string]any) bool) {
+		for {
+			var n int
+			if _, err := fmt.Fscanf(br, "Content-Length: %d\r\n\r\n", &n); err != nil {
+				b.Fatal(err)
+			}
+			frame := make([]byte, n)
+			if _, err := io.ReadFull(br, frame); err != nil {
+				b.Fatal(err)
+			}
+			var m map[string]any
+			json.Unmarshal(frame, &m)
+			if m["error"] != nil {
+				b.Fatalf("%s", frame)
+			}
+			if want(frame, m) {
+				return
+			}
+		}
+	}
+	call := func(method string, params any) {
+		id++
+		body, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": id, "method": method, "params": params})
+		fmt.Fprintf(stdin, "Content-Length: %d\r\n\r\n%s", len(body), body)
+		want := float64(id)
+		read(func(_ []byte, m map[string]any) bool { return m["id"] == want })
+	}
+	call("initialize", map[string]any{"rootUri": "file://" + ws, "capabilities": map[string]any{}, "initializationOptions": map[string]any{"toasts": "none"}})
+	pid := cmd.Process.Pid
+	inline := "name: soak\ntasks:\n  - {id: a, worker: {command: 'echo a > a.txt'}}\n"
+	type sample struct{ n, rssKB, threads, fds int }
+	var samples []sample
+	every := max(b.N/20, 1)
+	b.ResetTimer()
+	for i := range b.N {
+		call("mimir/execute", map[string]any{"inline": inline, "autoSave": false})
+		read(func(frame []byte, m map[string]any) bool {
+			return m["method"] == "mimir/event" && strings.Contains(string(frame), `"execution-complete"`)
+		})
+		if (i+1)%every == 0 {
+			rss, _ := settledRSS(pid, time.Second)
+			fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+			samples = append(samples, sample{i + 1, rss, procStatus(pid, "Threads:"), len(fds)})
+		}
+	}
+	b.StopTimer()
+	warm := samples[len(samples)/5:]
+	if len(warm) < 2 {
+		return // the first, single run: too few for a slope
+	}
+	// Least squares over the samples after warm-up.
+	var sx, sy, sxx, sxy float64
+	for _, s := range warm {
+		x, y := float64(s.n), float64(s.rssKB)
+		sx, sy, sxx, sxy = sx+x, sy+y, sxx+x*x, sxy+x*y
+	}
+	k := float64(len(warm))
+	slope := (k*sxy - sx*sy) / (k*sxx - sx*sx)
+	first, last := warm[0], samples[len(samples)-1]
+	b.Logf("after %d executions: RSS %d KB → %d KB, threads %d → %d, descriptors %d → %d", first.n, first.rssKB, last.rssKB, first.threads, last.threads, first.fds, last.fds)
+	b.ReportMetric(slope, "RSS-KB/execution")
+	b.ReportMetric(float64(last.rssKB)/1024, "final-RSS-MB")
+	b.ReportMetric(float64(last.threads-first.threads), "threads-delta")
+	b.ReportMetric(float64(last.fds-first.fds), "fds-delta")
+	entries, _ := os.ReadDir(filepath.Join(ws, ".mimir", "executions"))
+	b.ReportMetric(float64(len(entries)), "execution-folders")
 }
