@@ -24,7 +24,8 @@ import (
 // the journal, not run) against a fresh one. It reports, for each, the time
 // from spawning the sidecar to the answer to initialize, the idle resident
 // memory, the first page of mimir/executions and the replay of the oldest
-// execution's events (mimir/events), and the ratio of the two. Run it with
+// execution's events (mimir/events; against that of a workspace with one
+// execution), and the ratio of the two. Run it with
 // -benchtime=3x: each iteration spawns a sidecar on each workspace.
 func BenchmarkHistoryAtScale(b *testing.B) {
 	const past = 10000
@@ -34,19 +35,26 @@ func BenchmarkHistoryAtScale(b *testing.B) {
 	start := time.Now()
 	oldest := writeHistory(b, filepath.Join(big, ".mimir"), past)
 	b.Logf("wrote %d executions in %v", past, time.Since(start).Round(time.Millisecond))
-	var f, h []historyFigures
+	// The replay is compared with that of the only execution of a
+	// workspace that has one.
+	one := b.TempDir()
+	only := writeHistory(b, filepath.Join(one, ".mimir"), 1)
+	var f, h, o []historyFigures
 	for b.Loop() {
 		f = append(f, measureHistory(b, sidecar, fresh, ""))
 		h = append(h, measureHistory(b, sidecar, big, oldest))
+		o = append(o, measureHistory(b, sidecar, one, only))
 	}
-	fm, hm := medianFigures(f), medianFigures(h)
+	fm, hm, om := medianFigures(f), medianFigures(h), medianFigures(o)
 	b.ReportMetric(ms(fm.initialize), "fresh-init-ms")
 	b.ReportMetric(ms(hm.initialize), "10k-init-ms")
 	b.ReportMetric(float64(fm.rssKB)/1024, "fresh-RSS-MB")
 	b.ReportMetric(float64(hm.rssKB)/1024, "10k-RSS-MB")
 	b.ReportMetric(ms(fm.list), "fresh-list-ms")
 	b.ReportMetric(ms(hm.list), "10k-list-ms")
+	b.ReportMetric(ms(om.replay), "1-replay-ms")
 	b.ReportMetric(ms(hm.replay), "10k-replay-ms")
+	b.ReportMetric(float64(hm.replay)/float64(om.replay), "replay-ratio")
 	b.ReportMetric(float64(hm.initialize)/float64(fm.initialize), "init-ratio")
 	b.ReportMetric(float64(hm.rssKB)/float64(fm.rssKB), "RSS-ratio")
 	b.ReportMetric(float64(hm.list)/float64(fm.list), "list-ratio")
