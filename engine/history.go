@@ -401,6 +401,77 @@ func (r *Runner) Prune(olderThan time.Duration, keep int) ([]string, error) {
 	return r.PruneBy(r.ctx, PruneRule{OlderThan: olderThan, Keep: keep})
 }
 
+// prunePage is how many summaries a prune reads at a time.
+const prunePage = 200
+
+// pruneCandidates picks the finished executions rule removes, newest
+// first. It reads them oldest first, and stops at the first that the rule
+// would keep even had it ended when it started: every newer one is newer
+// in rank and began later, so is kept too. A retention pass over a history
+// it keeps whole reads one summary, not the history.
+func (r *Runner) pruneCandidates(ctx context.Context, j Journal, rule PruneRule, now time.Time) ([]string, error) {
+	var total int
+	var next func() ([]PastSummary, error) // oldest first, finished only
+	if j != nil {
+		var err error
+		if total, err = j.CountFinished(ctx); err != nil {
+			return nil, err
+		}
+		var after uint64
+		next = func() ([]PastSummary, error) {
+			page, err := j.OldestFinished(ctx, after, prunePage)
+			if len(page) > 0 {
+				after = page[len(page)-1].First
+			}
+			return page, err
+		}
+	} else {
+		// The runner's memory is the whole history.
+		r.mu.Lock()
+		var all []PastSummary
+		for _, ex := range r.order {
+			if ex.state.sum.Status != StatusRunning {
+				all = append(all, PastSummary{Summary: ex.state.summary(), First: ex.state.first})
+			}
+		}
+		r.mu.Unlock()
+		slices.SortFunc(all, func(a, b PastSummary) int { return cmp.Compare(a.First, b.First) })
+		total = len(all)
+		next = func() ([]PastSummary, error) {
+			page := all
+			all = nil
+			return page, nil
+		}
+	}
+	var picked []string
+	rank := total - 1 // among the finished, newest first
+	for {
+		page, err := next()
+		if err != nil {
+			return nil, err
+		}
+		if len(page) == 0 {
+			break
+		}
+		for _, s := range page {
+			if !rule.removes(rank, s.StartedAt, now) {
+				slices.Reverse(picked)
+				return picked, nil
+			}
+			end := s.StartedAt
+			if s.FinishedAt != nil {
+				end = *s.FinishedAt
+			}
+			if rule.removes(rank, end, now) && !(rule.KeepInterrupted && s.Status == StatusInterrupted) {
+				picked = append(picked, s.ExecutionID)
+			}
+			rank--
+		}
+	}
+	slices.Reverse(picked)
+	return picked, nil
+}
+
 // PruneBy forgets the finished executions rule picks, with their events
 // and files; running ones are never pruned. It returns the ids removed,
 // newest first.
@@ -421,35 +492,9 @@ func (r *Runner) PruneBy(ctx context.Context, rule PruneRule) ([]string, error) 
 			return nil, fmt.Errorf("prune: %w", err)
 		}
 	}
-	now := time.Now()
-	var picked []string
-	finished := 0
-	for before := uint64(0); ; {
-		page, err := r.ListPage(ctx, before, MaxPage)
-		if err != nil {
-			return nil, fmt.Errorf("prune: %w", err)
-		}
-		for _, s := range page.Executions {
-			if s.Status == StatusRunning {
-				continue
-			}
-			end := s.StartedAt
-			if s.FinishedAt != nil {
-				end = *s.FinishedAt
-			}
-			i := finished
-			finished++
-			if rule.KeepInterrupted && s.Status == StatusInterrupted {
-				continue
-			}
-			if rule.removes(i, end, now) {
-				picked = append(picked, s.ExecutionID)
-			}
-		}
-		if page.Next == 0 {
-			break
-		}
-		before = page.Next
+	picked, err := r.pruneCandidates(ctx, j, rule, time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("prune: %w", err)
 	}
 
 	r.forgetting.Lock()

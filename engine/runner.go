@@ -42,6 +42,12 @@ type Journal interface {
 	// Summaries lists up to limit executions begun before the seq before
 	// (0: the newest), newest first.
 	Summaries(ctx context.Context, before uint64, limit int) ([]PastSummary, error)
+	// CountFinished counts the executions whose summary says they are not
+	// running.
+	CountFinished(ctx context.Context) (int, error)
+	// OldestFinished lists up to limit of those, begun after the seq
+	// after, oldest first: what a prune considers.
+	OldestFinished(ctx context.Context, after uint64, limit int) ([]PastSummary, error)
 	// Execution reads one execution with its events, oldest first; ok is
 	// false when the journal holds none by that id.
 	Execution(ctx context.Context, id string) (past PastExecution, ok bool, err error)

@@ -211,8 +211,31 @@ func (j *Journal) Summaries(ctx context.Context, before uint64, limit int) ([]en
 	if before == 0 || before > maxSeq+1 {
 		before = maxSeq + 1
 	}
+	return j.summaries(ctx, "first_seq < ? ORDER BY first_seq DESC LIMIT ?", before, limit)
+}
+
+// CountFinished counts the executions whose summary says they are not
+// running.
+func (j *Journal) CountFinished(ctx context.Context) (int, error) {
+	var n int
+	if err := j.db.QueryRowContext(ctx, "SELECT count(*) FROM summaries WHERE status != ?", engine.StatusRunning).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count the journal's executions: %w", err)
+	}
+	return n, nil
+}
+
+// OldestFinished lists up to limit executions not running, begun after
+// the seq after, oldest first.
+func (j *Journal) OldestFinished(ctx context.Context, after uint64, limit int) ([]engine.PastSummary, error) {
+	return j.summaries(ctx, "status != ? AND first_seq > ? ORDER BY first_seq LIMIT ?", engine.StatusRunning, after, limit)
+}
+
+// summaries reads the summaries that where (a condition, its order and
+// limit) selects, skipping and logging those the sidecar could not have
+// written.
+func (j *Journal) summaries(ctx context.Context, where string, args ...any) ([]engine.PastSummary, error) {
 	rows, err := j.db.QueryContext(ctx, `SELECT id, first_seq, workflow, workflow_path, status, started_at, finished_at,
-		tasks, completed_tasks, failed_tasks, deliverables FROM summaries WHERE first_seq < ? ORDER BY first_seq DESC LIMIT ?`, before, limit)
+		tasks, completed_tasks, failed_tasks, deliverables FROM summaries WHERE `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read the journal's executions: %w", err)
 	}
