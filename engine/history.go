@@ -321,9 +321,10 @@ func (r *Runner) ListPage(ctx context.Context, before uint64, limit int) (Page, 
 	r.mu.Lock()
 	all := make([]PastSummary, 0, len(stored)+len(r.order))
 	held := make(map[string]bool, len(r.order))
-	for _, ex := range r.order {
-		// Prepared and not started yet: newer than anything journaled.
-		first := cmp.Or(ex.state.first, math.MaxUint64)
+	for i, ex := range r.order {
+		// Prepared and not started yet: newer than anything journaled, in
+		// the order prepared, each its own place for the cursor.
+		first := cmp.Or(ex.state.first, math.MaxUint64-uint64(len(r.order)-1-i))
 		if before == 0 || first < before {
 			all = append(all, PastSummary{Summary: ex.state.summary(), First: first})
 		}
