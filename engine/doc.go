@@ -43,7 +43,12 @@
 // # The journal
 //
 // When [Options.Journal] is set, each event is kept there before the Sink
-// sees it, and a new Runner lists the executions it holds, marks those cut
-// off by a crash as interrupted, and can resume them. Package
-// engine/journal keeps them in SQLite under the state folder.
+// sees it, with its execution's summary, and a new Runner marks the
+// executions a crash cut off as interrupted and can resume them. The
+// history stays in the journal: [Runner.ListPage] pages through its
+// summaries, [Runner.Get] rebuilds a finished execution from its events
+// when asked for, and the runner holds only what runs and a few finished
+// executions, so that start-up and memory do not grow with the history.
+// [Options.Retention] prunes it in the background. Package engine/journal
+// keeps them in SQLite under the state folder.
 package engine

@@ -66,3 +66,39 @@ func TestPruneByAge(t *testing.T) {
 	close(release)
 	<-running.Done()
 }
+
+// Executions prepared and not started yet are listed first, in the order
+// prepared, each once however small the pages.
+func TestListPagesPreparedExecutions(t *testing.T) {
+	r := NewRunner(t.Context(), Options{Workspace: t.TempDir(), StateDir: t.TempDir(), Agents: testAgents(funcAgent{})})
+	defer r.Close(context.Background())
+	done, _ := r.Execute(twoTasks(), ExecOptions{})
+	<-done.Done()
+	var want []string
+	for range 3 {
+		ex, err := r.Prepare(twoTasks(), ExecOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append([]string{ex.ID()}, want...)
+	}
+	want = append(want, done.ID())
+	var got []string
+	var before uint64
+	for range 10 {
+		page, err := r.ListPage(t.Context(), before, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range page.Executions {
+			got = append(got, s.ExecutionID)
+		}
+		if page.Next == 0 {
+			break
+		}
+		before = page.Next
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("paged one at a time: %v, want %v", got, want)
+	}
+}

@@ -36,18 +36,34 @@ func (f SinkFunc) Emit(ev Event) { f(ev) }
 type Journal interface {
 	// LastSeq is the seq of the newest event ever kept.
 	LastSeq() (uint64, error)
-	// Load reads every execution kept, with its events, oldest first.
-	Load() ([]PastExecution, error)
+	// Unfinished lists the executions whose summary says running: those
+	// the last sidecar was running when it stopped.
+	Unfinished(ctx context.Context) ([]string, error)
+	// Summaries lists up to limit executions begun before the seq before
+	// (0: the newest), newest first.
+	Summaries(ctx context.Context, before uint64, limit int) ([]PastSummary, error)
+	// CountFinished counts the executions whose summary says they are not
+	// running.
+	CountFinished(ctx context.Context) (int, error)
+	// OldestFinished lists up to limit of those, begun after the seq
+	// after, oldest first: what a prune considers.
+	OldestFinished(ctx context.Context, after uint64, limit int) ([]PastSummary, error)
+	// Execution reads one execution with its events, oldest first; ok is
+	// false when the journal holds none by that id.
+	Execution(ctx context.Context, id string) (past PastExecution, ok bool, err error)
 	// Start begins keeping events: each goes to sink once it is kept, in
 	// the order Append was called.
 	Start(sink Sink)
-	// Append queues ev, and rec when ev begins an execution. It blocks
-	// only while the journal is far behind, until StopWaiting.
-	Append(ev Event, rec *Record) error
+	// Append queues ev, and rec when ev begins an execution, with sum,
+	// the execution's summary once ev is applied: kept together, so the
+	// history is listed without reading the events. It blocks only while
+	// the journal is far behind, until StopWaiting.
+	Append(ev Event, rec *Record, sum Summary) error
 	// Flush waits until every event appended so far has been handed on;
 	// on a closed journal it returns nil at once.
 	Flush() error
-	// Forget removes executions and their events.
+	// Forget removes executions and their events, and gives the space
+	// they took back to the file system.
 	Forget(ids []string) error
 	// StopWaiting lets go of Append and Flush calls waiting on a disk
 	// that cannot write: the runner's time to stop is up.
@@ -80,6 +96,10 @@ type Options struct {
 	// Dispatcher, when set, runs the attempts of every task without
 	// isolation elsewhere (see Dispatcher); nil runs them here.
 	Dispatcher Dispatcher
+	// Retention, when set with a Journal, is applied to the history in the
+	// background: at start and each time an execution ends (see
+	// LoadRetention). Running and interrupted executions are always kept.
+	Retention *PruneRule
 }
 
 // Runner runs executions and numbers their events. It owns every
@@ -97,12 +117,25 @@ type Runner struct {
 
 	// mu orders events: seq assignment, state updates and the hand-off to
 	// the sink happen together, so every listener sees one total order.
-	mu         sync.Mutex
-	seq        uint64
+	mu  sync.Mutex
+	seq uint64
+	// executions (in order) are the running ones and, without a journal,
+	// the finished ones too; with one, finished executions are read back
+	// from it when asked for, and the last few kept in cache.
 	executions map[string]*Execution
 	order      []*Execution
-	closed     bool
-	journal    Journal // nil once closed
+	cache      pastCache
+	// retain is signalled when an execution ends, for the retention pass;
+	// retainStop stops that pass's goroutine, which closes retainDone.
+	retain                 chan struct{}
+	retainStop, retainDone chan struct{}
+	closed                 bool
+	journal                Journal // nil once closed
+
+	// forgetting is held by a prune while it forgets executions, and for
+	// reading by a Get that reads one back from the journal; it is taken
+	// before mu.
+	forgetting sync.RWMutex
 
 	// stateMu guards state, the state folder, opened on first use so that
 	// a refused folder fails the executions that need it, not the runner.
@@ -159,6 +192,7 @@ func NewRunner(ctx context.Context, opts Options) *Runner {
 		stopAfter:  context.AfterFunc(ctx, func() { cancel(ErrClosed) }),
 		seq:        opts.LastSeq,
 		executions: map[string]*Execution{},
+		retain:     make(chan struct{}, 1),
 	}
 	if j := opts.Journal; j != nil {
 		r.journal = j
@@ -169,6 +203,11 @@ func NewRunner(ctx context.Context, opts Options) *Runner {
 		}
 		j.Start(opts.Sink)
 		r.loadHistory()
+		if opts.Retention != nil {
+			rule := *opts.Retention
+			rule.KeepInterrupted = true
+			r.retainInBackground(rule)
+		}
 	}
 	return r
 }
@@ -278,7 +317,7 @@ func (r *Runner) prepare(id string, wf *Workflow, par int, workers map[string]Wo
 	}
 	// Checking and claiming happen under one lock, so two resumes of one
 	// execution cannot both start a run on the same state and folders.
-	if err := resumable(r.executions[id], prev); err != nil {
+	if err := resumable(r.current(id), prev); err != nil {
 		cancel(nil)
 		return nil, fmt.Errorf("resume %s: %w", id, err)
 	}
@@ -288,10 +327,11 @@ func (r *Runner) prepare(id string, wf *Workflow, par int, workers map[string]Wo
 	// leaves the journal saying what it said, which is still true.
 	ex.state = prev.state
 	ex.state.sum.Status, ex.state.sum.FinishedAt = StatusRunning, nil
-	for i, old := range r.order {
-		if old.id == id {
-			r.order[i] = ex
-		}
+	r.cache.remove(id)
+	if i := slices.IndexFunc(r.order, func(old *Execution) bool { return old.id == id }); i >= 0 {
+		r.order[i] = ex
+	} else {
+		r.order = append(r.order, ex)
 	}
 	r.executions[id] = ex
 	return ex, nil
@@ -305,25 +345,6 @@ func (r *Runner) Execute(wf *Workflow, opts ExecOptions) (*Execution, error) {
 	}
 	ex.Start()
 	return ex, nil
-}
-
-// Get returns the execution with that id.
-func (r *Runner) Get(id string) (*Execution, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	ex, ok := r.executions[id]
-	return ex, ok
-}
-
-// List summarizes every execution, newest first.
-func (r *Runner) List() []Summary {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := make([]Summary, 0, len(r.order))
-	for _, ex := range slices.Backward(r.order) {
-		out = append(out, ex.state.summary())
-	}
-	return out
 }
 
 // Seq is the seq of the last event emitted.
@@ -357,6 +378,11 @@ func (r *Runner) Close(ctx context.Context) error {
 	r.closed = true
 	running := append([]*Execution(nil), r.order...)
 	r.mu.Unlock()
+	if r.retainStop != nil {
+		// Before the journal closes: a pass under way finishes with it.
+		close(r.retainStop)
+		<-r.retainDone
+	}
 	for _, ex := range running {
 		ex.Cancel("the sidecar is shutting down")
 	}
@@ -405,6 +431,10 @@ func (r *Runner) emitLocked(ex *Execution, name string, data EventData) {
 	r.seq++
 	ev := Event{Seq: r.seq, ExecutionID: ex.id, Event: name, Time: time.Now().UTC(), Data: data}
 	ex.state.apply(ev)
+	switch name {
+	case EventExecutionComplete, EventExecutionCancelled, EventExecutionInterrupted:
+		defer r.retire(ex)
+	}
 	if r.journal == nil {
 		if r.opts.Journal != nil {
 			// The journal is the record: a listener sees nothing it lacks.
@@ -418,7 +448,7 @@ func (r *Runner) emitLocked(ex *Execution, name string, data EventData) {
 	if name == EventExecutionStart {
 		rec = &Record{ID: ex.id, Workflow: ex.wf.Name, Path: ex.wf.Path, Dir: ex.wf.Dir, Source: ex.wf.Source}
 	}
-	if err := r.journal.Append(ev, rec); err != nil {
+	if err := r.journal.Append(ev, rec, ex.state.summary()); err != nil {
 		// Not kept, so not shown: a listener sees nothing the journal
 		// lacks.
 		r.log.Error("an event could not be journaled; it is dropped", "err", err)

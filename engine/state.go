@@ -69,9 +69,13 @@ type TaskInfo struct {
 // state is an execution's state as a pure function of its events, so the
 // same code rebuilds it from a journal after a restart.
 type state struct {
-	sum     Summary
-	tasks   []TaskInfo
-	index   map[string]int
+	sum Summary
+	// first is the seq of the execution's first event (0 before it): the
+	// history is ordered by it.
+	first uint64
+	tasks []TaskInfo
+	index map[string]int
+	// changes is where the isolated tasks' changes stand (Info.Changes).
 	changes string
 	// open is set when the workflow is unknown (a stored one that no longer
 	// parses): tasks are then learnt from the events that name them.
@@ -114,6 +118,9 @@ func newState(id string, wf *Workflow) *state {
 }
 
 func (s *state) apply(ev Event) {
+	if s.first == 0 {
+		s.first = ev.Seq
+	}
 	d := &ev.Data
 	var t *TaskInfo
 	if i, ok := s.index[d.TaskID]; ok && d.TaskID != "" {

@@ -3,18 +3,61 @@ package rpc
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"strconv"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
 	"github.com/mimir-sidecar/mimir-sidecar/notify"
 )
 
-type executionsResult struct {
-	Executions []engine.Summary `json:"executions"`
+type executionsParams struct {
+	// Cursor is the nextCursor of the page before ("" for the newest).
+	Cursor string `json:"cursor,omitempty"`
+	// Limit is how many executions the page holds at most.
+	Limit int `json:"limit,omitempty"`
 }
 
-func (s *server) executions(_ context.Context, _ struct{}) (executionsResult, error) {
+type executionsResult struct {
+	Executions []engine.Summary `json:"executions"`
+	// NextCursor asks for the page after this one; absent on the last.
+	NextCursor string `json:"nextCursor,omitempty"`
+}
+
+// defaultExecutionsPage is a page when the client does not say: what an
+// editor's list shows at once, not the whole history.
+const defaultExecutionsPage = 100
+
+// executions lists the history a page at a time, newest first.
+func (s *server) executions(ctx context.Context, p executionsParams) (executionsResult, error) {
+	limit := p.Limit
+	if limit <= 0 {
+		limit = defaultExecutionsPage
+	}
+	if limit > engine.MaxPage {
+		return executionsResult{}, invalidParams("mimir/executions", fmt.Errorf("limit %d is more than a page holds (%d)", limit, engine.MaxPage))
+	}
+	var before uint64
+	if p.Cursor != "" {
+		// The cursor is the seq the next page's executions began before.
+		n, err := strconv.ParseUint(p.Cursor, 10, 64)
+		if err != nil || n == 0 {
+			return executionsResult{}, invalidParams("mimir/executions", fmt.Errorf("cursor %.40q is not one mimir/executions gave: pass its nextCursor as it is", p.Cursor))
+		}
+		before = n
+	}
 	_, runner := s.session()
-	return executionsResult{Executions: runner.List()}, nil
+	page, err := runner.ListPage(ctx, before, limit)
+	if err != nil {
+		return executionsResult{}, err
+	}
+	out := executionsResult{Executions: page.Executions}
+	if out.Executions == nil {
+		out.Executions = []engine.Summary{}
+	}
+	if page.Next != 0 {
+		out.NextCursor = strconv.FormatUint(page.Next, 10)
+	}
+	return out, nil
 }
 
 type executionParams struct {

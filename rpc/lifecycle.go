@@ -112,6 +112,14 @@ func (s *server) initialize(ctx context.Context, params json.RawMessage) (any, e
 	}
 	if journal != nil { // a nil *journal.Journal would be a journal, not none
 		runOpts.Journal = journal
+		// A configuration that cannot be read removes nothing.
+		retention, retentionWarnings, err := engine.LoadRetention(ws.Dir())
+		if err != nil {
+			warnings = append(warnings, fmt.Sprintf("⚠️ Mimir keeps every past execution for now: %v", err))
+		} else {
+			runOpts.Retention = &retention
+		}
+		warnings = append(warnings, retentionWarnings...)
 	}
 	runner := engine.NewRunner(s.ctx, runOpts)
 	info := mimirInfo{ProtocolVersion: ProtocolVersion, Workspace: ws.Dir()}
@@ -211,8 +219,8 @@ func (s *server) shutdown(ctx context.Context, _ json.RawMessage) (any, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.StopTimeout)
 	defer cancel()
 	var stopping []*engine.Execution
-	for _, sum := range runner.List() {
-		if ex, ok := runner.Get(sum.ExecutionID); ok && ex.Cancel("the editor shut the sidecar down") == engine.StatusCancelling {
+	for _, ex := range runner.Running() {
+		if ex.Cancel("the editor shut the sidecar down") == engine.StatusCancelling {
 			stopping = append(stopping, ex)
 		}
 	}

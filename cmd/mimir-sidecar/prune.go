@@ -22,7 +22,7 @@ func pruneCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	olderThan := fs.String("older-than", "", "remove executions finished longer ago than this (7d, 12h, 30m)")
 	keep := fs.Int("keep", 0, "keep only this many of the newest finished executions")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "Usage: mimir-sidecar prune [--older-than 7d] [--keep N] [--workspace DIR]\n\nRemoves finished executions, their events and their files. Running ones are kept.\n\n")
+		fmt.Fprint(stderr, "Usage: mimir-sidecar prune [--older-than 7d] [--keep N] [--workspace DIR]\n\nRemoves finished executions, their events and their files. Running ones are kept.\nWithout --older-than or --keep it applies the history retention the sidecar\napplies by itself (history: keep and maxAge in config.yaml; by default the last\n200 executions or 30 days, whichever keeps more), which keeps interrupted ones.\n\n")
 		fs.PrintDefaults()
 	}
 	if pos, err := parseFlags(fs, args); err != nil || len(pos) > 0 {
@@ -35,13 +35,24 @@ func pruneCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	if maxAge == 0 && *keep <= 0 {
-		fmt.Fprintln(stderr, "mimir-sidecar prune: say what to remove with --older-than and/or --keep")
+	if *keep < 0 {
+		fmt.Fprintln(stderr, "mimir-sidecar prune: --keep is how many of the newest to keep: 1 or more")
 		return exitError{2}
 	}
 	ws, err := workspace.Open(*wsDir)
 	if err != nil {
 		return err
+	}
+	rule := engine.PruneRule{OlderThan: maxAge, Keep: *keep}
+	if maxAge == 0 && *keep == 0 {
+		retention, warnings, err := engine.LoadRetention(ws.Dir())
+		if err != nil {
+			return err
+		}
+		for _, w := range warnings {
+			fmt.Fprintln(stderr, w)
+		}
+		rule = retention
 	}
 	// The journal's folder is made here if it is missing; it gets its
 	// .gitignore like every other way in, so it is never committed.
@@ -63,7 +74,10 @@ func pruneCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	runner := engine.NewRunner(ctx, engine.Options{Workspace: ws.Dir(), StateDir: ws.StateDir(), Journal: j, Logger: log})
 	defer runner.Close(context.Background())
-	removed, err := runner.Prune(maxAge, *keep)
+	removed, err := runner.PruneBy(ctx, rule)
 	fmt.Fprintf(stdout, "removed %d %s\n", len(removed), map[bool]string{true: "execution", false: "executions"}[len(removed) == 1])
+	if rule.Both {
+		fmt.Fprintf(stdout, "the history keeps %s, and interrupted ones\n", rule)
+	}
 	return err
 }

@@ -95,7 +95,7 @@ func TestJournalFullDisk(t *testing.T) {
 	event := func(seq uint64) engine.Event {
 		return engine.Event{Seq: seq, ExecutionID: "ex_01JD0000000000000000000F00", Event: engine.EventWorkerComplete, Time: time.Now().UTC(), Data: engine.EventData{TaskID: "t", Output: output}}
 	}
-	if err := j.Append(event(1), &engine.Record{ID: "ex_01JD0000000000000000000F00", Workflow: "w", Path: "w.yaml", Dir: disk, Source: []byte("w")}); err != nil {
+	if err := appendEvent(j, event(1), &engine.Record{ID: "ex_01JD0000000000000000000F00", Workflow: "w", Path: "w.yaml", Dir: disk, Source: []byte("w")}); err != nil {
 		t.Fatal(err)
 	}
 	if err := j.Flush(); err != nil {
@@ -105,7 +105,7 @@ func TestJournalFullDisk(t *testing.T) {
 	filler := filepath.Join(disk, "filler")
 	fill(t, filler)
 	for seq := uint64(2); seq <= n; seq++ {
-		if err := j.Append(event(seq), nil); err != nil {
+		if err := appendEvent(j, event(seq), nil); err != nil {
 			t.Fatal(err)
 		}
 	}

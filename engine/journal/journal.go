@@ -67,7 +67,7 @@ type Journal struct {
 
 	// The writer's statements, prepared once: SQLite spends more on
 	// compiling a statement than on running it for one row.
-	insertOne, insertMany, setLastSeq *sql.Stmt
+	insertOne, insertMany, setLastSeq, putSummary *sql.Stmt
 }
 
 // ErrJournalClosed is returned for work asked of a closed journal.
@@ -77,6 +77,8 @@ type journalEntry struct {
 	ev engine.Event
 	// record, when set, is an execution to insert before the event.
 	record *engine.Record
+	// sum is the execution's summary once the event is applied.
+	sum engine.Summary
 	// flushed, when set, marks a barrier: it is closed once everything
 	// queued before it is committed. It carries no event.
 	flushed chan struct{}
@@ -118,9 +120,11 @@ func Open(stateDir string, log *slog.Logger) (*Journal, JournalStatus, error) {
 		state.Close()
 		return nil, status, err
 	}
-	db, err := openDB(state)
-	if statedir.IsRefused(err) {
-		// Not damage: something put there that SQLite would follow.
+	db, err := openDB(state, log)
+	var later *migrationError
+	if statedir.IsRefused(err) || errors.As(err, &later) {
+		// Not damage: something put there that SQLite would follow, or a
+		// journal this sidecar cannot bring to its schema (yet).
 		return fail(fmt.Errorf("open journal: %w", err))
 	}
 	if err != nil {
@@ -132,7 +136,7 @@ func Open(stateDir string, log *slog.Logger) (*Journal, JournalStatus, error) {
 			}
 		}
 		status = JournalStatus{Damaged: state.Join(aside), Err: err}
-		if db, err = openDB(state); err != nil {
+		if db, err = openDB(state, log); err != nil {
 			return fail(fmt.Errorf("open journal: %w", err))
 		}
 	}
@@ -146,7 +150,7 @@ const journalFile = "journal.db"
 
 func journalSuffixes() []string { return []string{"", "-wal", "-shm", "-journal"} }
 
-func openDB(state *statedir.Dir) (*sql.DB, error) {
+func openDB(state *statedir.Dir, log *slog.Logger) (*sql.DB, error) {
 	// SQLite opens its files by path, following links and creating through
 	// them: each must be a regular file or absent first.
 	for _, suffix := range journalSuffixes() {
@@ -162,31 +166,20 @@ func openDB(state *statedir.Dir) (*sql.DB, error) {
 	}
 	// One connection: one writer, and reads see its commits.
 	db.SetMaxOpenConns(1)
-	var check string
-	if err := db.QueryRow("PRAGMA quick_check").Scan(&check); err != nil {
+	if err := checkDB(db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("check %s: %w", path, err)
 	}
-	if check != "ok" {
+	if err := migrate(db, log); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("check %s: %s", path, check)
-	}
-	if _, err := db.Exec(`
-		CREATE TABLE IF NOT EXISTS executions (
-			id TEXT PRIMARY KEY, workflow TEXT NOT NULL, workflow_path TEXT NOT NULL,
-			workflow_dir TEXT NOT NULL, source BLOB NOT NULL, started_at TEXT NOT NULL);
-		CREATE TABLE IF NOT EXISTS events (
-			seq INTEGER PRIMARY KEY, execution_id TEXT NOT NULL, name TEXT NOT NULL, envelope BLOB NOT NULL);
-		CREATE INDEX IF NOT EXISTS events_by_execution ON events (execution_id, seq);
-		CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-		PRAGMA user_version = 2;`); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("prepare %s: %w", path, err)
+		return nil, err
 	}
 	// Every later seq follows these: one out of range would wrap, or reach
 	// editors (JavaScript numbers) rounded. Such a journal is not ours.
 	var lo, hi, kept sql.NullInt64
-	if err := db.QueryRow("SELECT MIN(seq), MAX(seq), (SELECT MIN(value) FROM meta WHERE key = ?) FROM events", metaLastSeq).Scan(&lo, &hi, &kept); err != nil {
+	// Each in its own subquery: SQLite reads one end of the table for a
+	// lone MIN or MAX, and the whole table for both together.
+	if err := db.QueryRow("SELECT (SELECT MIN(seq) FROM events), (SELECT MAX(seq) FROM events), (SELECT MIN(value) FROM meta WHERE key = ?)", metaLastSeq).Scan(&lo, &hi, &kept); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("check %s: %w", path, err)
 	}
@@ -197,6 +190,39 @@ func openDB(state *statedir.Dir) (*sql.DB, error) {
 		}
 	}
 	return db, nil
+}
+
+// fullCheckPages is the size, in pages, up to which the whole journal is
+// checked when it is opened (16 MB, more than the default retention keeps).
+// A larger one has only its meta checked, with the schema SQLite reads to
+// open it, so that start-up does not grow with the history: its summaries
+// and events are checked row by row as they are read, and damage there
+// fails the read that meets it (a full check of 10,000 executions took
+// 120 ms, ten times a fresh start).
+const fullCheckPages = 4096
+
+// checkDB runs SQLite's integrity check (quick_check) over what opening
+// the journal relies on.
+func checkDB(db *sql.DB) error {
+	var pages, summaries int
+	err := db.QueryRow("SELECT (SELECT page_count FROM pragma_page_count()), (SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'summaries')").Scan(&pages, &summaries)
+	if err != nil {
+		return err
+	}
+	checks := []string{"PRAGMA quick_check"}
+	if pages > fullCheckPages && summaries == 1 {
+		checks = []string{"PRAGMA quick_check(meta)"}
+	}
+	for _, q := range checks {
+		var check string
+		if err := db.QueryRow(q).Scan(&check); err != nil {
+			return err
+		}
+		if check != "ok" {
+			return errors.New(check)
+		}
+	}
+	return nil
 }
 
 // maxSeq is the largest seq a JavaScript client reads exactly.
@@ -253,14 +279,14 @@ func (j *Journal) StopWaiting() {
 // Append queues an event (and, with the first event of an execution, its
 // record). It blocks only when the disk is this far behind (or cannot
 // write), until StopWaiting. After Close it drops the event and says so.
-func (j *Journal) Append(ev engine.Event, rec *engine.Record) error {
+func (j *Journal) Append(ev engine.Event, rec *engine.Record, sum engine.Summary) error {
 	j.mu.RLock()
 	defer j.mu.RUnlock()
 	if j.closed || !j.started {
 		return fmt.Errorf("journal event %d: %w", ev.Seq, ErrJournalClosed)
 	}
 	// Encoding happens on the writer's goroutine, off the engine's path.
-	e := &journalEntry{ev: ev, record: rec}
+	e := &journalEntry{ev: ev, record: rec, sum: sum}
 	select {
 	case j.queue <- e:
 		return nil
@@ -384,13 +410,14 @@ const insertChunk = 64
 // prepare compiles the writer's statements the first time it commits; all
 // of them or none, so a failure is tried again whole on the next commit.
 func (j *Journal) prepare() error {
-	if j.setLastSeq != nil {
+	if j.putSummary != nil {
 		return nil
 	}
 	queries := []string{
 		"INSERT INTO events VALUES (?, ?, ?, ?)",
 		"INSERT INTO events VALUES (?, ?, ?, ?)" + strings.Repeat(", (?, ?, ?, ?)", insertChunk-1),
 		`INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)`,
+		putSummaryQuery,
 	}
 	stmts := make([]*sql.Stmt, 0, len(queries))
 	for _, q := range queries {
@@ -403,7 +430,7 @@ func (j *Journal) prepare() error {
 		}
 		stmts = append(stmts, st)
 	}
-	j.insertOne, j.insertMany, j.setLastSeq = stmts[0], stmts[1], stmts[2]
+	j.insertOne, j.insertMany, j.setLastSeq, j.putSummary = stmts[0], stmts[1], stmts[2], stmts[3]
 	return nil
 }
 
@@ -461,6 +488,11 @@ func (j *Journal) commit(batch []journalEntry) error {
 		}
 	}
 	if err := flush(); err != nil {
+		return err
+	}
+	// In the same transaction as the events they sum up: the history is
+	// listed from these rows and never disagrees with its events.
+	if err := putSummaries(tx.Stmt(j.putSummary), batch); err != nil {
 		return err
 	}
 	// In the same transaction: the last seq is never behind the events.
@@ -522,7 +554,7 @@ func (j *Journal) Close() error {
 		if j.started {
 			<-j.done
 		}
-		for _, st := range []*sql.Stmt{j.insertOne, j.insertMany, j.setLastSeq} {
+		for _, st := range []*sql.Stmt{j.insertOne, j.insertMany, j.setLastSeq, j.putSummary} {
 			if st != nil {
 				st.Close()
 			}
@@ -573,7 +605,16 @@ func (j *Journal) Since(ctx context.Context, since uint64, limit int) ([]Stored,
 // and its bytes go to every listener (a line break in them would split an
 // SSE frame). A row that fails is skipped and logged.
 func (j *Journal) replay(ctx context.Context, q string, args []any, fn func(Stored, *engine.Event)) error {
-	rows, err := j.db.QueryContext(ctx, q, args...)
+	return replay(ctx, j.db, j.log, q, args, fn)
+}
+
+// A queryer is the database or a transaction on it.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func replay(ctx context.Context, db queryer, log *slog.Logger, q string, args []any, fn func(Stored, *engine.Event)) error {
+	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("read the journal: %w", err)
 	}
@@ -589,7 +630,7 @@ func (j *Journal) replay(ctx context.Context, q string, args []any, fn func(Stor
 			e.JSON, err = json.Marshal(ev)
 		}
 		if err != nil {
-			j.log.Warn("the journal holds an event the sidecar did not write; it is skipped", "seq", e.Seq, "execution", fmt.Sprintf("%.80s", e.ExecutionID), "err", err)
+			log.Warn("the journal holds an event the sidecar did not write; it is skipped", "seq", e.Seq, "execution", fmt.Sprintf("%.80s", e.ExecutionID), "err", err)
 			continue
 		}
 		fn(e, ev)
@@ -623,64 +664,6 @@ func (j *Journal) Between(ctx context.Context, after, before uint64, fn func(Sto
 		}
 	}
 	return after, nil
-}
-
-// Load reads every execution with its events, oldest first. The order is
-// that of each execution's first event: seq only grows, where a time
-// written as text need not sort as it happened. An event that cannot be
-// decoded is skipped and logged rather than hiding the whole history.
-func (j *Journal) Load() ([]engine.PastExecution, error) {
-	rows, err := j.db.Query(`SELECT id, workflow, workflow_path, workflow_dir, source FROM executions
-		ORDER BY (SELECT MIN(seq) FROM events WHERE execution_id = executions.id), id`)
-	if err != nil {
-		return nil, fmt.Errorf("read the journal's executions: %w", err)
-	}
-	var out []engine.PastExecution
-	for rows.Next() {
-		var s engine.PastExecution
-		if err := rows.Scan(&s.ID, &s.Workflow, &s.Path, &s.Dir, &s.Source); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("read the journal's executions: %w", err)
-		}
-		if err := s.Check(); err != nil {
-			j.log.Warn("the journal holds an execution the sidecar did not write; it is skipped", "execution", fmt.Sprintf("%.80s", s.ID), "err", err)
-			continue
-		}
-		out = append(out, s)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read the journal's executions: %w", err)
-	}
-	for i := range out {
-		err := j.replay(context.Background(), "SELECT seq, execution_id, name, envelope FROM events WHERE execution_id = ? ORDER BY seq",
-			[]any{out[i].ID}, func(_ Stored, ev *engine.Event) { out[i].Events = append(out[i].Events, *ev) })
-		if err != nil {
-			return nil, fmt.Errorf("read the events of %s: %w", out[i].ID, err)
-		}
-	}
-	return out, nil
-}
-
-// Forget removes executions and their events.
-func (j *Journal) Forget(ids []string) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	tx, err := j.db.Begin()
-	if err != nil {
-		return fmt.Errorf("prune the journal: %w", err)
-	}
-	defer tx.Rollback()
-	for _, id := range ids {
-		if _, err := tx.Exec("DELETE FROM events WHERE execution_id = ?", id); err != nil {
-			return fmt.Errorf("prune the journal: %w", err)
-		}
-		if _, err := tx.Exec("DELETE FROM executions WHERE id = ?", id); err != nil {
-			return fmt.Errorf("prune the journal: %w", err)
-		}
-	}
-	return tx.Commit()
 }
 
 // lockFile is the journal's lock in the state folder.

@@ -392,7 +392,7 @@ func BenchmarkJournalAppend(b *testing.B) {
 		for range batch {
 			seq++
 			ev.Seq = seq
-			if err := j.Append(ev, nil); err != nil {
+			if err := appendEvent(j, ev, nil); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -494,7 +494,7 @@ func TestJournalAfterClose(t *testing.T) {
 	if err := j.Flush(); err != nil {
 		t.Errorf("flush after close: %v", err)
 	}
-	if err := j.Append(engine.Event{Seq: 1}, nil); !errors.Is(err, ErrJournalClosed) {
+	if err := appendEvent(j, engine.Event{Seq: 1}, nil); !errors.Is(err, ErrJournalClosed) {
 		t.Errorf("append after close: %v", err)
 	}
 }
@@ -524,7 +524,7 @@ func TestHistoryOrder(t *testing.T) {
 			} else {
 				data.Status = engine.StatusFailed
 			}
-			if err := j.Append(engine.Event{Seq: seq, ExecutionID: ex.id, Event: name, Time: at, Data: data}, rec); err != nil {
+			if err := appendEvent(j, engine.Event{Seq: seq, ExecutionID: ex.id, Event: name, Time: at, Data: data}, rec); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -714,7 +714,7 @@ func TestJournalBetween(t *testing.T) {
 	j.Start(engine.SinkFunc(func(engine.Event) {}))
 	defer j.Close()
 	for seq := uint64(1); seq <= 2500; seq++ {
-		if err := j.Append(engine.Event{Seq: seq, ExecutionID: "ex_01JD0000000000000000000001", Event: engine.EventTaskStart}, nil); err != nil {
+		if err := appendEvent(j, engine.Event{Seq: seq, ExecutionID: "ex_01JD0000000000000000000001", Event: engine.EventTaskStart}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -110,9 +110,9 @@ func TestPruneOfAJournalledTraversalRemovesNothingOutside(t *testing.T) {
 	j := openJournal(t, state)
 	j.Start(engine.SinkFunc(func(engine.Event) {}))
 	at := time.Now().Add(-time.Hour)
-	j.Append(engine.Event{Seq: 1, ExecutionID: id, Event: engine.EventExecutionStart, Time: at, Data: engine.EventData{Message: "m"}},
+	appendEvent(j, engine.Event{Seq: 1, ExecutionID: id, Event: engine.EventExecutionStart, Time: at, Data: engine.EventData{Message: "m"}},
 		&engine.Record{ID: id, Workflow: "two", Path: "wf.yaml", Source: []byte(twoTasks)})
-	j.Append(engine.Event{Seq: 2, ExecutionID: id, Event: engine.EventExecutionComplete, Time: at, Data: engine.EventData{Status: engine.StatusFailed, Message: "m"}}, nil)
+	appendEvent(j, engine.Event{Seq: 2, ExecutionID: id, Event: engine.EventExecutionComplete, Time: at, Data: engine.EventData{Status: engine.StatusFailed, Message: "m"}}, nil)
 	j.Close()
 
 	r := engine.NewRunner(t.Context(), engine.Options{Workspace: ws, StateDir: state, Journal: openJournal(t, state), Agents: execAs(funcAgent{})})
@@ -152,7 +152,7 @@ func TestJournalEventsAreCheckedOnLoad(t *testing.T) {
 		if i == 0 {
 			rec = &engine.Record{ID: id, Workflow: "two", Path: "wf.yaml", Source: []byte(twoTasks)}
 		}
-		j.Append(ev, rec)
+		appendEvent(j, ev, rec)
 	}
 	j.Close()
 

@@ -113,7 +113,18 @@ func (m *Mirror) stop(stopSSE func() error) error {
 // runnerSource shows the engine's executions to the mirror.
 type runnerSource struct{ r *engine.Runner }
 
-func (s runnerSource) Executions() any { return s.r.List() }
+// Executions is the newest page of the history: what a dashboard shows,
+// not all of it.
+func (s runnerSource) Executions() any {
+	page, err := s.r.ListPage(context.Background(), 0, mirrorPage)
+	if err != nil {
+		return []engine.Summary{}
+	}
+	return page.Executions
+}
+
+// mirrorPage is how many executions the mirror lists.
+const mirrorPage = 100
 
 func (s runnerSource) Deliverables(id string) (string, []notify.File, error) {
 	ex, ok := s.r.Get(id)

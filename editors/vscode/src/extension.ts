@@ -159,6 +159,9 @@ class Sidecar {
   }
 }
 
+/** How many executions the list shows before "Older executions…". */
+const executionsPage = 100;
+
 let sidecar: Sidecar | undefined;
 
 export async function activate(ctx: vscode.ExtensionContext) {
@@ -345,22 +348,29 @@ export async function activate(ctx: vscode.ExtensionContext) {
     vscode.commands.registerCommand('mimir.showExecutions', async () => {
       const c = await sc.ready();
       if (!c) return;
-      let executions: ExecutionSummary[];
-      try {
-        executions = (await c.sendRequest<{ executions: ExecutionSummary[] }>('mimir/executions', {})).executions;
-      } catch (err) {
-        return void vscode.window.showErrorMessage(`Mimir: ${errorText(err)}`);
-      }
-      const pick = await vscode.window.showQuickPick(
-        executions.map((e) => ({ label: `${e.workflow} — ${e.status}`, description: e.executionId, detail: `${e.completedTasks}/${e.tasks} tasks, ${e.deliverables} deliverables`, id: e.executionId, status: e.status })),
-        { placeHolder: executions.length ? 'Executions' : 'No executions yet' },
-      );
-      if (pick) {
-        const choices = pick.status === 'running' ? ['Cancel', 'Open Studio'] : ['Download Deliverables', 'Open Studio'];
-        const action = await vscode.window.showInformationMessage(`${pick.label} (${pick.id})`, ...choices);
-        if (action === 'Download Deliverables') await download(pick.id);
-        if (action === 'Cancel') await cancel(pick.id);
-        if (action === 'Open Studio') studio();
+      // The history comes a page at a time, newest first; older pages on request.
+      const executions: ExecutionSummary[] = [];
+      let cursor: string | undefined;
+      for (;;) {
+        try {
+          const page = await c.sendRequest<{ executions: ExecutionSummary[]; nextCursor?: string }>('mimir/executions', cursor ? { cursor, limit: executionsPage } : { limit: executionsPage });
+          executions.push(...page.executions);
+          cursor = page.nextCursor;
+        } catch (err) {
+          return void vscode.window.showErrorMessage(`Mimir: ${errorText(err)}`);
+        }
+        const items = executions.map((e) => ({ label: `${e.workflow} — ${e.status}`, description: e.executionId, detail: `${e.completedTasks}/${e.tasks} tasks, ${e.deliverables} deliverables`, id: e.executionId, status: e.status, more: false }));
+        if (cursor) items.push({ label: '$(history) Older executions…', description: '', detail: '', id: '', status: '', more: true });
+        const pick = await vscode.window.showQuickPick(items, { placeHolder: executions.length ? 'Executions' : 'No executions yet' });
+        if (pick?.more) continue;
+        if (pick) {
+          const choices = pick.status === 'running' ? ['Cancel', 'Open Studio'] : ['Download Deliverables', 'Open Studio'];
+          const action = await vscode.window.showInformationMessage(`${pick.label} (${pick.id})`, ...choices);
+          if (action === 'Download Deliverables') await download(pick.id);
+          if (action === 'Cancel') await cancel(pick.id);
+          if (action === 'Open Studio') studio();
+        }
+        return;
       }
     }),
     vscode.commands.registerCommand('mimir.downloadDeliverables', async (executionId?: string, paths?: string[]) => {

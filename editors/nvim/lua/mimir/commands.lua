@@ -101,33 +101,50 @@ local function show_execution(info)
   vim.api.nvim_win_set_buf(0, buf)
 end
 
---- :MimirExecutions: pick an execution, see its tasks.
+--- How many executions the picker shows before "Older executions…".
+local executions_page = 100
+
+--- :MimirExecutions: pick an execution, see its tasks. The history comes a
+--- page at a time, newest first; older pages on request.
 function M.executions()
-  client.request("mimir/executions", {}, function(err, res)
-    if err then
-      return fail(err)
-    end
-    local list = res.executions or {}
-    if #list == 0 then
-      return notify("No executions yet: run one with :MimirRun")
-    end
-    vim.ui.select(list, {
-      prompt = "Executions",
-      format_item = function(e)
-        return string.format("%s  %-20s %-10s %d/%d tasks", e.executionId, e.workflow, e.status, e.completedTasks, e.tasks)
-      end,
-    }, function(e)
-      if not e then
-        return
+  local list = {}
+  local function page(cursor)
+    client.request("mimir/executions", { cursor = cursor, limit = executions_page }, function(err, res)
+      if err then
+        return fail(err)
       end
-      client.request("mimir/execution", { executionId = e.executionId }, function(err2, info)
-        if err2 then
-          return fail(err2)
+      vim.list_extend(list, res.executions or {})
+      if #list == 0 then
+        return notify("No executions yet: run one with :MimirRun")
+      end
+      local items = vim.list_slice(list, 1, #list)
+      if type(res.nextCursor) == "string" then
+        table.insert(items, { more = res.nextCursor })
+      end
+      vim.ui.select(items, {
+        prompt = "Executions",
+        format_item = function(e)
+          if e.more then
+            return "… older executions"
+          end
+          return string.format("%s  %-20s %-10s %d/%d tasks", e.executionId, e.workflow, e.status, e.completedTasks, e.tasks)
+        end,
+      }, function(e)
+        if not e then
+          return
+        elseif e.more then
+          return page(e.more)
         end
-        show_execution(info)
+        client.request("mimir/execution", { executionId = e.executionId }, function(err2, info)
+          if err2 then
+            return fail(err2)
+          end
+          show_execution(info)
+        end)
       end)
     end)
-  end)
+  end
+  page(nil)
 end
 
 --- :MimirDeliverables [id] [path…]: saves an execution's deliverables, by

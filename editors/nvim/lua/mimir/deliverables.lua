@@ -153,18 +153,24 @@ function M.newest(cb)
       return cb(ex.id)
     end
   end
-  client.request("mimir/executions", {}, function(err, res)
-    if err then
-      return cb(nil, err)
-    end
-    -- Newest first.
-    for _, s in ipairs(res.executions or {}) do
-      if s.status == "completed" and (tonumber(s.deliverables) or 0) > 0 then
-        return cb(s.executionId)
+  -- The history comes a page at a time, newest first.
+  local function page(cursor)
+    client.request("mimir/executions", { cursor = cursor }, function(err, res)
+      if err then
+        return cb(nil, err)
       end
-    end
-    cb(nil)
-  end)
+      for _, s in ipairs(res.executions or {}) do
+        if s.status == "completed" and (tonumber(s.deliverables) or 0) > 0 then
+          return cb(s.executionId)
+        end
+      end
+      if type(res.nextCursor) == "string" then
+        return page(res.nextCursor)
+      end
+      cb(nil)
+    end)
+  end
+  page(nil)
 end
 
 --- Saves the deliverables of the newest completed execution that has any.
