@@ -121,6 +121,19 @@ func (s *server) initialize(ctx context.Context, params json.RawMessage) (any, e
 		}
 		warnings = append(warnings, retentionWarnings...)
 	}
+	if s.opts.Dispatcher != nil {
+		d, msgs, err := s.opts.Dispatcher(ctx, ws)
+		warnings = append(warnings, msgs...)
+		if err != nil {
+			if journal != nil {
+				_ = journal.Close() // and its lock, so that initialize can be tried again
+			}
+			return nil, rpcError(jsonrpc2.InternalError, &errorData{Path: ws.Dir()}, "connect to the workers: %v (start the sidecar without --nats to run attempts here)", err)
+		}
+		if d != nil {
+			runOpts.Dispatcher, s.dispatcher = d, d
+		}
+	}
 	runner := engine.NewRunner(s.ctx, runOpts)
 	info := mimirInfo{ProtocolVersion: ProtocolVersion, Workspace: ws.Dir()}
 	if s.opts.StartMirror != nil {

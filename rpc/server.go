@@ -80,6 +80,9 @@ type Options struct {
 	// warnings to show; default: the zero settings (fence where the
 	// kernel can).
 	Sandbox func(ws *workspace.Workspace) (engine.SandboxSettings, []string, error)
+	// Dispatcher, when set, gives the workspace's Dispatcher (nil: attempts
+	// run here) and messages for the user.
+	Dispatcher func(ctx context.Context, ws *workspace.Workspace) (Dispatcher, []string, error)
 	// StartMirror starts the SSE mirror for a workspace; nil runs none.
 	StartMirror func(ws *workspace.Workspace, hub *notify.Hub, runner *engine.Runner, journal *journal.Journal) (Mirror, error)
 	// StopTimeout is the one deadline for stopping once the editor goes
@@ -88,6 +91,13 @@ type Options struct {
 	// inside LSP's usual 2s). A client that closed its end gets as long
 	// again to read the answers it is still owed.
 	StopTimeout time.Duration
+}
+
+// Dispatcher runs attempts elsewhere (engine/remote's), closed once the
+// runner has stopped.
+type Dispatcher interface {
+	engine.Dispatcher
+	Close() error
 }
 
 type lifecycle int
@@ -124,6 +134,7 @@ type server struct {
 	ws           *workspace.Workspace
 	runner       *engine.Runner
 	mirror       Mirror
+	dispatcher   Dispatcher
 	settings     initOptions
 	progress     bool              // the client can show work-done progress
 	methods      map[string]method // by name, from methodTable
@@ -328,11 +339,16 @@ func (s *server) startForwarding(from uint64) {
 // writes still under way, each taking what the one before left.
 func (s *server) stop(ctx context.Context) {
 	s.mu.Lock()
-	runner, mirror := s.runner, s.mirror
+	runner, mirror, dispatcher := s.runner, s.mirror, s.dispatcher
 	s.mu.Unlock()
 	if runner != nil {
 		if err := runner.Close(ctx); err != nil {
 			s.log.Warn("executions did not stop in time", "err", err)
+		}
+	}
+	if dispatcher != nil {
+		if err := dispatcher.Close(); err != nil {
+			s.log.Warn("disconnect from NATS", "err", err)
 		}
 	}
 	if mirror != nil {

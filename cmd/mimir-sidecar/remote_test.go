@@ -342,3 +342,31 @@ func TestNATSRestartMidRun(t *testing.T) {
 		t.Errorf("out.txt = %q", got)
 	}
 }
+
+// An editor's sidecar started with --nats runs its executions on the
+// workers; the editor sees the events as from a local run, each result
+// naming its worker.
+func TestServeDispatchesToWorkers(t *testing.T) {
+	n := startNATS(t)
+	ws := t.TempDir()
+	os.WriteFile(filepath.Join(ws, "wf.yaml"), []byte(slowWorkflow), 0o644)
+	startWorker(t, n, "p", "w1", "WORKER=w1")
+	p := startSidecarArgs(t, ws, "--nats", n.url(), "--nats-prefix", "p")
+	res, _ := p.call("mimir/execute", map[string]any{"workflow": "wf.yaml"})
+	id := res["executionId"].(string)
+	for {
+		ev, ok := eventOf(p.next())
+		if !ok || ev.ExecutionID != id {
+			continue
+		}
+		if ev.Event == engine.EventWorkerComplete && ev.Data.Worker != "w1" {
+			t.Errorf("worker-complete names %q, want w1", ev.Data.Worker)
+		}
+		if ev.Event == engine.EventExecutionComplete {
+			if ev.Data.Status != engine.StatusCompleted {
+				t.Fatalf("execution ended %+v", ev.Data)
+			}
+			break
+		}
+	}
+}

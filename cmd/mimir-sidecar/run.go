@@ -111,7 +111,10 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	for _, w := range fenceWarnings {
 		fmt.Fprintln(stderr, w)
 	}
-	dispatcher, err := dispatcherFor(ctx, ws, remote.Config{URL: *natsURL, Prefix: *natsPrefix}, log, stderr)
+	dispatcher, msgs, err := dispatcherFor(ctx, ws, remote.Config{URL: *natsURL, Prefix: *natsPrefix}, log)
+	for _, m := range msgs {
+		fmt.Fprintln(stderr, m)
+	}
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/engine/remote"
 	"github.com/mimir-sidecar/mimir-sidecar/internal/mirror"
 	"github.com/mimir-sidecar/mimir-sidecar/rpc"
 	"github.com/mimir-sidecar/mimir-sidecar/workspace"
@@ -25,6 +26,8 @@ func serveCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	logLevel := fs.String("log-level", defaultLogLevel(), "debug, info, warn or error (logs go to stderr)")
 	sseAddr := fs.String("sse-addr", "127.0.0.1:0", "where the SSE mirror listens (a loopback address; port 0: any free one)")
 	noSSE := fs.Bool("no-sse", false, "do not start the SSE mirror")
+	natsURL := fs.String("nats", "", "run the attempts on workers through this NATS server (see mimir-sidecar worker)")
+	natsPrefix := fs.String("nats-prefix", "", "with --nats: the prefix of subjects and streams (default: one per workspace)")
 	var origins listFlag
 	fs.Var(&origins, "sse-allow-origin", "a browser origin allowed to use the SSE mirror (repeatable, or comma-separated)")
 	fs.Usage = func() {
@@ -48,6 +51,13 @@ func serveCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		DefaultWorkspace: *wsDir,
 		Agents:           func(ws *workspace.Workspace) (engine.Agents, error) { return agentsFor(ws, log) },
 		Sandbox:          sandboxFor,
+		Dispatcher: func(ctx context.Context, ws *workspace.Workspace) (rpc.Dispatcher, []string, error) {
+			d, msgs, err := dispatcherFor(ctx, ws, remote.Config{URL: *natsURL, Prefix: *natsPrefix}, log)
+			if d == nil {
+				return nil, msgs, err // not a typed nil in the interface
+			}
+			return d, msgs, err
+		},
 	}
 	if !*noSSE {
 		opts.StartMirror = rpc.MirrorFunc(mirror.Options{Addr: *sseAddr, AllowOrigins: origins, Logger: log.With("component", "sse")}.Start)

@@ -90,24 +90,19 @@ func workerCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 // dispatcherFor is the dispatcher of a workspace when a NATS server is
 // named (by flag, or the cluster section of the user's or workspace's
-// configuration), nil when none is: attempts then run here.
-func dispatcherFor(ctx context.Context, ws *workspace.Workspace, flags remote.Config, log *slog.Logger, stderr io.Writer) (*remote.Dispatcher, error) {
-	cfg, warnings, err := remote.LoadConfig(ws.Dir(), flags)
-	if err != nil {
-		return nil, err
-	}
-	for _, w := range warnings {
-		fmt.Fprintln(stderr, w)
-	}
-	if cfg.URL == "" {
-		return nil, nil
+// configuration), nil when none is: attempts then run here. The messages
+// are for the user: what was ignored, and how to start workers.
+func dispatcherFor(ctx context.Context, ws *workspace.Workspace, flags remote.Config, log *slog.Logger) (*remote.Dispatcher, []string, error) {
+	cfg, msgs, err := remote.LoadConfig(ws.Dir(), flags)
+	if err != nil || cfg.URL == "" {
+		return nil, msgs, err
 	}
 	setup, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	d, err := remote.NewDispatcher(setup, cfg, log.With("component", "remote"))
 	if err != nil {
-		return nil, err
+		return nil, msgs, err
 	}
-	fmt.Fprintf(stderr, "🛰️ Attempts go to workers through %s (prefix %s): start them with mimir-sidecar worker --nats %s --prefix %s\n", cfg.URL, d.Prefix(), cfg.URL, d.Prefix())
-	return d, nil
+	msgs = append(msgs, fmt.Sprintf("🛰️ Attempts go to workers through %s (prefix %s): start them with mimir-sidecar worker --nats %s --prefix %s", cfg.URL, d.Prefix(), cfg.URL, d.Prefix()))
+	return d, msgs, nil
 }
