@@ -55,6 +55,9 @@ type Config struct {
 	// WaitNotice is how long an attempt may wait for a worker before the
 	// editor is told (task-waiting).
 	WaitNotice time.Duration `yaml:"waitNotice"`
+	// Replicas is how many servers of a NATS cluster keep each stream and
+	// bucket (default 1).
+	Replicas int `yaml:"replicas"`
 }
 
 // Defaults.
@@ -86,6 +89,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.WaitNotice <= 0 {
 		c.WaitNotice = DefaultWaitNotice
+	}
+	if c.Replicas <= 0 {
+		c.Replicas = 1
 	}
 	if !validPrefix.MatchString(c.Prefix) {
 		return c, fmt.Errorf("NATS prefix %q: use 1 to 64 letters, digits, '-' or '_'", c.Prefix)
@@ -161,6 +167,7 @@ func ensure(ctx context.Context, js jetstream.JetStream, c Config) (*layout, err
 		Retention: jetstream.WorkQueuePolicy,
 		Storage:   jetstream.FileStorage,
 		MaxAge:    24 * time.Hour,
+		Replicas:  c.Replicas,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("set up the attempts stream: %w", err)
@@ -170,6 +177,7 @@ func ensure(ctx context.Context, js jetstream.JetStream, c Config) (*layout, err
 		Subjects: []string{c.Prefix + ".events.>"},
 		Storage:  jetstream.FileStorage,
 		MaxAge:   24 * time.Hour,
+		Replicas: c.Replicas,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("set up the events stream: %w", err)
@@ -184,11 +192,11 @@ func ensure(ctx context.Context, js jetstream.JetStream, c Config) (*layout, err
 	if err != nil {
 		return nil, fmt.Errorf("set up the workers' consumer: %w", err)
 	}
-	l.files, err = js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: c.Prefix + "_files", Storage: jetstream.FileStorage, TTL: 24 * time.Hour})
+	l.files, err = js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: c.Prefix + "_files", Storage: jetstream.FileStorage, TTL: 24 * time.Hour, Replicas: c.Replicas})
 	if err != nil {
 		return nil, fmt.Errorf("set up the files bucket: %w", err)
 	}
-	l.done, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: c.Prefix + "_done", Storage: jetstream.FileStorage, TTL: 24 * time.Hour})
+	l.done, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: c.Prefix + "_done", Storage: jetstream.FileStorage, TTL: 24 * time.Hour, Replicas: c.Replicas})
 	if err != nil {
 		return nil, fmt.Errorf("set up the attempts' ledger: %w", err)
 	}
