@@ -144,7 +144,9 @@ func (d *Dispatcher) run(ctx context.Context, job *engine.Job, phase string) (*r
 	if err != nil {
 		return nil, "", fmt.Errorf("follow the attempt's events: %w", err)
 	}
-	incoming := make(chan jetstream.Msg)
+	// The reader is this call's: on return it is told to quit, the
+	// iterator stopped (which ends a Next in progress), and waited for.
+	incoming, quit := make(chan jetstream.Msg), make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -156,13 +158,14 @@ func (d *Dispatcher) run(ctx context.Context, job *engine.Job, phase string) (*r
 			}
 			select {
 			case incoming <- m:
-			case <-ctx.Done():
+			case <-quit:
 				return
 			}
 		}
 	}()
 	defer wg.Wait()
 	defer iter.Stop()
+	defer close(quit)
 
 	seq, err := d.publish(ctx, d.cfg.attemptSubject(job.ExecutionID, msg.ID), data)
 	if err != nil {
@@ -195,7 +198,6 @@ func (d *Dispatcher) run(ctx context.Context, job *engine.Job, phase string) (*r
 					Message: fmt.Sprintf("⏳ Waiting for a worker: none has taken this attempt for %s. Start one with: mimir-sidecar worker --nats %s --prefix %s", d.cfg.WaitNotice, d.cfg.URL, d.cfg.Prefix)})
 			}
 		case m := <-incoming:
-			_ = m.Ack()
 			var ev eventMsg
 			if err := json.Unmarshal(m.Data(), &ev); err != nil {
 				d.log.Warn("an unreadable event from a worker", "attempt", msg.ID, "err", err)
