@@ -68,8 +68,12 @@ func checkText(field, v string) error {
 	return nil
 }
 
-// knownStatus reports whether an event may carry status s.
-func knownStatus(s string) bool {
+// knownStatus reports whether an event named name may carry status s:
+// changes-applied carries an apply's, every other one an execution's.
+func knownStatus(name, s string) bool {
+	if name == EventChangesApplied {
+		return s == "applied" || s == "conflict" || s == "branch"
+	}
 	switch s {
 	case "", StatusRunning, StatusCompleted, StatusFailed, StatusCancelled, StatusInterrupted:
 		return true
@@ -89,7 +93,7 @@ func CheckEvent(ev *Event, id string) error {
 	if !knownEvent(ev.Event) {
 		errs = append(errs, fmt.Errorf("unknown event %q", truncate(ev.Event, 80)))
 	}
-	if !knownStatus(d.Status) {
+	if !knownStatus(ev.Event, d.Status) {
 		errs = append(errs, fmt.Errorf("unknown status %q", truncate(d.Status, 80)))
 	}
 	for _, t := range append([]string{d.TaskID, d.FailedDependency}, d.DependsOn...) {
@@ -99,6 +103,16 @@ func CheckEvent(ev *Event, id string) error {
 	}
 	if d.Attempt < 0 || d.MaxAttempts < 0 || d.Attempt > 1<<16 || d.MaxAttempts > 1<<16 {
 		errs = append(errs, fmt.Errorf("attempt %d of %d is out of range", d.Attempt, d.MaxAttempts))
+	}
+	if c := d.Changes; c != nil {
+		// A repository's paths need not be ones every OS can hold, so
+		// only what any text must be is checked; applying reads them
+		// from git again.
+		for _, f := range c.Files {
+			if err := checkText("changes.files", f.Path); err != nil {
+				errs = append(errs, err)
+			}
+		}
 	}
 	for _, del := range d.Deliverables {
 		if err := pathname.Check(del.Path); err != nil {

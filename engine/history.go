@@ -565,7 +565,7 @@ func (s *PastSummary) Check() error {
 	if err := CheckExecutionID(s.ExecutionID); err != nil {
 		return err
 	}
-	if s.Status == "" || !knownStatus(s.Status) {
+	if s.Status == "" || !knownStatus("", s.Status) {
 		return fmt.Errorf("unknown status %q", truncate(s.Status, 80))
 	}
 	for field, v := range map[string]string{"workflow": s.Workflow, "workflowPath": s.WorkflowPath} {

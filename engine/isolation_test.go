@@ -161,3 +161,18 @@ func TestWorktreesDoNotPileUp(t *testing.T) {
 		t.Errorf("worktrees after removal %v (%v), want none", wts, err)
 	}
 }
+
+// An apply's event comes back from the journal as written: its status is
+// an apply's, not an execution's.
+func TestChangesAppliedPassesTheJournalsCheck(t *testing.T) {
+	const id = "ex_01M8Y4J8METW8YJAJM7ANZAAV2"
+	for status, ok := range map[string]bool{"applied": true, "conflict": true, "branch": true, "completed": false, "bogus": false} {
+		ev := &Event{ExecutionID: id, Event: EventChangesApplied, Data: EventData{Status: status, Message: "m"}}
+		if err := CheckEvent(ev, id); (err == nil) != ok {
+			t.Errorf("changes-applied with status %q: %v", status, err)
+		}
+	}
+	if err := CheckEvent(&Event{ExecutionID: id, Event: EventExecutionComplete, Data: EventData{Status: "applied"}}, id); err == nil {
+		t.Error("execution-complete with an apply's status passed")
+	}
+}
