@@ -1,4 +1,5 @@
 -- The :Mimir* commands and their completion.
+local changes = require("mimir.changes")
 local client = require("mimir.client")
 local deliverables = require("mimir.deliverables")
 local events = require("mimir.events")
@@ -140,6 +141,22 @@ function M.deliverables(args)
   deliverables.pick_and_save(id, vim.list_slice(args, 2))
 end
 
+--- :MimirApply [id] [--branch NAME]: applies an execution's changes (the
+--- newest pending by default), or commits them on a new branch.
+function M.apply(args)
+  local id, branch, err = changes.parse_args(args)
+  if err then
+    return fail(err)
+  end
+  changes.apply(id, branch)
+end
+
+--- :MimirDiscard [id]: discards an execution's worktrees (the newest
+--- pending by default).
+function M.discard(id)
+  changes.discard(id)
+end
+
 function M.log()
   log.open()
 end
@@ -180,6 +197,16 @@ function M.complete_executions(lead)
     table.insert(ids, events.order[i])
   end
   return matching(ids, lead)
+end
+
+--- :MimirApply's and :MimirDiscard's completion: the executions with
+--- changes to apply, newest first, then --branch.
+function M.complete_changes(lead, line)
+  local items = changes.pending_ids()
+  if line and not line:find("%-%-branch") then
+    table.insert(items, "--branch")
+  end
+  return matching(items, lead)
 end
 
 --- :MimirDeliverables' completion: an execution id, then its deliverables'
