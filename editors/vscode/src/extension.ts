@@ -434,7 +434,7 @@ export async function activate(ctx: vscode.ExtensionContext) {
       const read = (offset: number) => c.sendRequest<ReadResponse>('mimir/readDeliverable', { executionId, path, offset, limit: 1 << 20 });
       const patch = await readWhole(read);
       const doc = await vscode.workspace.openTextDocument({ content: patch.text, language: 'diff' });
-      await vscode.window.showTextDocument(doc, { preview: true });
+      await vscode.window.showTextDocument(doc, { preview: true, viewColumn: StudioPanel.editorColumn() });
       if (patch.truncated) void vscode.window.showWarningMessage(`Mimir: ${path} is long; this shows its first part.`);
     } catch (err) {
       void vscode.window.showErrorMessage(`Mimir: cannot open ${path}: ${errorText(err)}`);
@@ -447,7 +447,9 @@ export async function activate(ctx: vscode.ExtensionContext) {
     if (!root) return void vscode.window.showErrorMessage('Mimir: open the workspace folder first; the conflicting file is in it.');
     const mine = join(root, path);
     if (!insideWorkspace(root, mine) || !isAbsolute(theirs)) return void vscode.window.showErrorMessage(`Mimir: cannot compare ${path}: not a file of the workspace.`);
-    await vscode.commands.executeCommand('vscode.diff', vscode.Uri.file(mine), vscode.Uri.file(theirs), `${path}: yours ↔ the task's version`);
+    await vscode.commands.executeCommand('vscode.diff', vscode.Uri.file(mine), vscode.Uri.file(theirs), `${path}: yours ↔ the task's version`, {
+      viewColumn: StudioPanel.editorColumn(),
+    });
   };
 
   const actions: StudioActions = {

@@ -44,6 +44,13 @@ export class StudioPanel {
     StudioPanel.current?.send({ type: 'event', event: ev });
   }
 
+  /** Where to open an editor the Studio asks for (a patch, a diff) so
+   * that it does not cover the Studio: the first column, unless the Studio
+   * is there. */
+  static editorColumn(): vscode.ViewColumn {
+    return StudioPanel.current?.panel.viewColumn === vscode.ViewColumn.One ? vscode.ViewColumn.Beside : vscode.ViewColumn.One;
+  }
+
   /** The extension started (an id) or ended (null) applying or
    * discarding an execution's changes: the Studio's buttons wait. */
   static applying(executionId: string | null) {
