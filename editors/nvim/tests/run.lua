@@ -940,6 +940,20 @@ test(":MimirApply with a conflicting edit of yours applies nothing and puts the 
   vim.cmd("cclose")
 end)
 
+test(":MimirExecutions shows a task's changed files, its patch, and where the changes stand", function()
+  script_select({ fixid })
+  local before = vim.api.nvim_get_current_buf()
+  vim.cmd("MimirExecutions")
+  wait_for("the execution's buffer", function()
+    return vim.api.nvim_get_current_buf() ~= before
+  end, 10000)
+  local text = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), "\n")
+  vim.cmd("close")
+  for _, want in ipairs({ "\n    M slugify.sh\n", "\n    📝 fix/fix.patch\n", "\nchanges: conflict (:MimirApply " .. fixid .. ", or :MimirDiscard " .. fixid .. ")" }) do
+    assert(text:find(want, 1, true), "no " .. vim.inspect(want) .. " in:\n" .. text)
+  end
+end)
+
 test(":MimirApply --branch commits the change on a new branch and leaves the working tree alone", function()
   local wait = answered("✅ Committed the changes to 1 file on branch mimir/fix", fixid, "changes-applied")
   vim.cmd("MimirApply " .. fixid .. " --branch mimir/fix")

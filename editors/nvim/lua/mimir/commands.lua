@@ -91,6 +91,18 @@ local function show_execution(info)
     if t.error and t.error ~= "" then
       table.insert(lines, "    error: " .. t.error)
     end
+    if type(t.changes) == "table" then
+      for _, f in ipairs(t.changes.files or {}) do
+        table.insert(lines, string.format("    %s %s", (f.status or "?"):sub(1, 1):upper(), f.path))
+      end
+      table.insert(lines, "    📝 " .. t.changes.patch)
+    end
+  end
+  if info.changes and info.changes ~= "" then
+    local next_step = (info.changes == "pending" or info.changes == "conflict")
+        and string.format(" (:MimirApply %s, or :MimirDiscard %s)", info.executionId, info.executionId)
+      or ""
+    table.insert(lines, "changes: " .. info.changes .. next_step)
   end
   for _, d in ipairs(info.deliverableList or {}) do
     table.insert(lines, string.format("📄 %s (%d bytes)", d.path, d.size))

@@ -4,7 +4,10 @@
 // open examples/translate-docs' workflow, run it from the command palette,
 // watch the phase toasts, open the Studio, press Download Deliverables,
 // accept the folder dialog, and find the files on disk; then run a slow
-// workflow from the Studio and kill the sidecar under it.
+// workflow from the Studio and kill the sidecar under it. A second test
+// runs examples/fix-a-failing-test in a git repository and applies its
+// change from the Studio: on a branch, then against a conflicting edit
+// (compared side by side), then for good.
 //
 // Run by scripts/test.d/code-server.sh, which installs code-server (cached)
 // and packages the .vsix; it passes CODE_SERVER and VSIX. Every wait is
