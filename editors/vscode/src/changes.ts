@@ -4,6 +4,7 @@
 // both use it, and it is tested on its own.
 import type { AnyEvent, AppliedFile, ApplyResponse, ChangesState } from './protocol';
 import type { Outcome } from './downloads';
+import type { Toast } from './toasts';
 
 /** The changes state after an event, as the sidecar keeps it
  * (engine/state.go): the first isolated task to complete makes it
@@ -18,6 +19,15 @@ export function nextChangesState(state: ChangesState, ev: AnyEvent): ChangesStat
       return 'discarded';
   }
   return state;
+}
+
+/** The toast of an apply or a discard the extension did not ask for (it
+ * reports its own from the answer). Not in toasts.ts's table, which is the
+ * sidecar's (testdata/toasts.json). */
+export function changesToast(ev: AnyEvent): Toast | undefined {
+  if (ev.event === 'changes-applied') return { level: ev.data.status === 'conflict' ? 'warning' : 'info', text: ev.data.message };
+  if (ev.event === 'changes-discarded') return { level: 'info', text: ev.data.message };
+  return undefined;
 }
 
 /** Whether changes in this state can be applied (again) or discarded. */

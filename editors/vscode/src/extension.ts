@@ -387,9 +387,11 @@ export async function activate(ctx: vscode.ExtensionContext) {
     }
     let res: ApplyResponse;
     StudioPanel.applying(executionId);
+    saves.begin(executionId, 'changes-applied');
     try {
       res = await c.sendRequest<ApplyResponse>('mimir/applyChanges', { executionId, branch });
     } catch (err) {
+      saves.failed(executionId, 'changes-applied');
       return show(applyFailed(errorText(err)));
     } finally {
       StudioPanel.applying(null);
@@ -416,10 +418,12 @@ export async function activate(ctx: vscode.ExtensionContext) {
     );
     if (ok !== 'Discard') return;
     StudioPanel.applying(executionId);
+    saves.begin(executionId, 'changes-discarded');
     try {
       await c.sendRequest('mimir/discardChanges', { executionId });
       void vscode.window.showInformationMessage('🗑️ Discarded the worktrees of the changes');
     } catch (err) {
+      saves.failed(executionId, 'changes-discarded');
       void vscode.window.showErrorMessage(`❌ Discard failed: ${errorText(err)}`);
     } finally {
       StudioPanel.applying(null);
