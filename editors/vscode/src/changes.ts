@@ -90,6 +90,8 @@ export const noChanges: Outcome = {
   text: 'No changes to apply: only tasks with isolation: worktree (or copy) that completed have changes',
 };
 
+export const noChangesToDiscard: Outcome = { level: 'warning', text: 'No changes to discard: no execution has pending changes' };
+
 /** What is wrong with a branch name the user typed, by git's rules for
  * ref names (git check-ref-format), or undefined when it is fine. The
  * sidecar checks again; this is so the input box can say it at once. */

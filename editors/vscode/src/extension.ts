@@ -4,7 +4,7 @@
 import { isAbsolute, join, relative } from 'node:path';
 import * as vscode from 'vscode';
 import { State, type LanguageClient } from 'vscode-languageclient/node';
-import { applyFailed, applyOutcome, blocking, branchNameProblem, noChanges, pendingChanges, readWhole, suggestedBranch, type PendingChanges } from './changes';
+import { applyFailed, applyOutcome, blocking, branchNameProblem, noChanges, noChangesToDiscard, pendingChanges, readWhole, suggestedBranch, type PendingChanges } from './changes';
 import { RunWorkflowLens } from './codelens';
 import { deliverablesDir, insideWorkspace, makeFolder, removeIfEmpty } from './deliverablesFolder';
 import { downloadFailed, downloadOutcome, noDeliverables, type Outcome } from './downloads';
@@ -340,8 +340,9 @@ export async function activate(ctx: vscode.ExtensionContext) {
       .filter((p) => p.state === 'pending' || p.state === 'conflict');
   };
 
-  /** Asks which execution's changes, when there is a choice. */
-  const pickChanges = async (c: LanguageClient, verb: string): Promise<PendingChanges | undefined> => {
+  /** Asks which execution's changes, when there is a choice; says nothing
+   * (an outcome) when there is none. */
+  const pickChanges = async (c: LanguageClient, verb: string, nothing: Outcome): Promise<PendingChanges | undefined> => {
     let all: PendingChanges[];
     try {
       all = await withChanges(c);
@@ -349,7 +350,7 @@ export async function activate(ctx: vscode.ExtensionContext) {
       show(applyFailed(errorText(err)));
       return undefined;
     }
-    if (all.length === 0) return void show(noChanges);
+    if (all.length === 0) return void show(nothing);
     if (all.length === 1) return all[0];
     const pick = await vscode.window.showQuickPick(
       all.map((p) => ({
@@ -370,7 +371,7 @@ export async function activate(ctx: vscode.ExtensionContext) {
     if (!c) return;
     let workflow = '';
     if (!executionId) {
-      const p = await pickChanges(c, onBranch ? 'Commit' : 'Apply');
+      const p = await pickChanges(c, onBranch ? 'Commit' : 'Apply', noChanges);
       if (!p) return;
       ({ executionId, workflow } = p);
     }
@@ -409,7 +410,7 @@ export async function activate(ctx: vscode.ExtensionContext) {
   const discardChanges = async (executionId?: string) => {
     const c = await sc.ready();
     if (!c) return;
-    if (!executionId) executionId = (await pickChanges(c, 'Discard'))?.executionId;
+    if (!executionId) executionId = (await pickChanges(c, 'Discard', noChangesToDiscard))?.executionId;
     if (!executionId) return;
     const ok = await vscode.window.showWarningMessage(
       `Discard the worktrees of ${executionId}'s changes? Your files are not touched; the change stays recorded in the execution.`,
