@@ -42,6 +42,26 @@ end, {
   desc = "Save an execution's deliverables into the workspace",
 })
 
+vim.api.nvim_create_user_command("MimirApply", function(o)
+  cmds().apply(o.fargs)
+end, {
+  nargs = "*",
+  complete = function(lead, line)
+    return cmds().complete_changes(lead, line)
+  end,
+  desc = "Apply an execution's changes to the working tree, or --branch NAME (the newest pending by default)",
+})
+
+vim.api.nvim_create_user_command("MimirDiscard", function(o)
+  cmds().discard(o.args)
+end, {
+  nargs = "?",
+  complete = function(lead)
+    return cmds().complete_changes(lead)
+  end,
+  desc = "Discard the worktrees of an execution's changes (the newest pending by default)",
+})
+
 vim.api.nvim_create_user_command("MimirLog", function()
   cmds().log()
 end, { desc = "Show the live event log" })

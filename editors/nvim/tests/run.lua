@@ -147,6 +147,87 @@ test("download messages are the seed's, worded as the VS Code extension's", func
   eq(deliverables.no_deliverables, "No deliverables to download", "none")
 end)
 
+test(":MimirApply's arguments: [id] [--branch NAME], and what makes no sense", function()
+  local changes = require("mimir.changes")
+  local function parse(...)
+    return { changes.parse_args({ ... }) }
+  end
+  eq(parse(), {}, "none")
+  eq(parse("ex_1"), { "ex_1" }, "an id")
+  eq(parse("--branch", "mimir/fix"), { nil, "mimir/fix" }, "a branch")
+  eq(parse("--branch=mimir/fix", "ex_1"), { "ex_1", "mimir/fix" }, "--branch=, then an id")
+  eq(parse("ex_1", "--branch", "b"), { "ex_1", "b" }, "an id, then a branch")
+  for _, bad in ipairs({ { "--branch" }, { "--branch", "--x" }, { "--branch=" }, { "-b", "x" }, { "ex_1", "ex_2" } }) do
+    local id, branch, err = changes.parse_args(bad)
+    assert(err and id == nil and branch == nil, vim.inspect(bad) .. " accepted")
+  end
+end)
+
+test("apply messages and conflicts in the quickfix list are worded as the VS Code extension's", function()
+  local changes = require("mimir.changes")
+  local INFO, WARN = vim.log.levels.INFO, vim.log.levels.WARN
+  local res = {
+    status = "conflict",
+    applied = 0,
+    conflicts = 2,
+    message = "⚠️ Nothing applied: 2 files conflict with your edits; resolve them, or apply on a branch",
+    files = {
+      { path = "a.txt", change = "modified", outcome = "not-applied" },
+      { path = "slugify.sh", change = "modified", outcome = "conflict", error = "your changes since the execution started and the task's overlap", theirs = "/w/.mimir/executions/ex_1/conflicts/slugify.sh" },
+      { path = "link", change = "added", outcome = "refused", error = "a symbolic link" },
+    },
+  }
+  eq({ changes.outcome(res) }, {
+    WARN,
+    "⚠️ Nothing applied: 2 files conflict with your edits; resolve them, or apply on a branch: slugify.sh (your changes since the execution started and the task's overlap), link (a symbolic link)",
+  }, "conflict")
+  eq({ changes.outcome({ status = "applied", applied = 1, conflicts = 0, files = {}, message = "✅ Applied the changes to 1 file" }) }, { INFO, "✅ Applied the changes to 1 file" }, "applied")
+  eq(changes.quickfix_items(res, "/w"), {
+    { filename = "/w/slugify.sh", lnum = 1, col = 1, type = "E", text = "conflict: your changes since the execution started and the task's overlap; the task's version: /w/.mimir/executions/ex_1/conflicts/slugify.sh" },
+    { filename = "/w/link", lnum = 1, col = 1, type = "E", text = "refused: a symbolic link" },
+  }, "quickfix items")
+  eq(changes.failed_text({ message = "execution ex_1 has no changes to apply" }), "❌ Apply failed: execution ex_1 has no changes to apply", "failed")
+end)
+
+test("changes: pending at an isolated task's end, then the apply's status; an apply the plugin did not ask for is notified", function()
+  local events = require("mimir.events")
+  local kept = { events.executions, events.order }
+  events.executions, events.order = {}, {}
+  local shown = {}
+  vim.notify = function(msg, level)
+    table.insert(shown, { msg, level })
+  end
+  local ok, err = pcall(function()
+    local function send(name, data)
+      data.message = data.message or ""
+      events.on_event({ seq = 1, executionId = "ex_changes", event = name, data = data })
+    end
+    send("execution-start", { workflow = "w", tasks = 2 })
+    send("task-complete", { taskId = "plain" })
+    eq(events.executions.ex_changes.changes, nil, "after a task that is not isolated")
+    send("task-complete", { taskId = "fix", changes = { snapshot = "a", commit = "b", files = { { path = "x", status = "modified" } }, patch = "fix/fix.patch" } })
+    eq(events.executions.ex_changes.changes, "pending", "after an isolated task")
+    eq(require("mimir.changes").pending_ids()[1], "ex_changes", "offered first")
+    shown = {}
+    send("changes-applied", { status = "conflict", applied = 0, conflicts = 1, message = "⚠️ Nothing applied: 1 file conflict with your edits; resolve them, or apply on a branch" })
+    eq(events.executions.ex_changes.changes, "conflict", "after a conflict")
+    eq(shown, { { "⚠️ Nothing applied: 1 file conflict with your edits; resolve them, or apply on a branch", vim.log.levels.WARN } }, "the toast of an apply nobody asked for")
+    -- One the plugin asked for: its answer is shown instead.
+    local done = events.expect("changes-applied", "ex_changes")
+    shown = {}
+    send("changes-applied", { status = "applied", applied = 1, conflicts = 0, message = "✅ Applied the changes to 1 file" })
+    done(false)
+    eq(events.executions.ex_changes.changes, "applied", "after the apply")
+    eq(shown, {}, "toasts of an apply the plugin reports itself")
+    send("changes-discarded", { message = "🗑️ Discarded the worktrees of the changes" })
+    eq(events.executions.ex_changes.changes, "discarded", "after a discard")
+    eq(shown, { { "🗑️ Discarded the worktrees of the changes", vim.log.levels.INFO } }, "the discard's toast")
+  end)
+  vim.notify = notify
+  events.executions, events.order = kept[1], kept[2]
+  assert(ok, err)
+end)
+
 test("setup validates its options", function()
   local ok, err = pcall(require("mimir").setup, { notifications = "loud" })
   assert(not ok and tostring(err):find("notifications must be"), tostring(err))
@@ -777,6 +858,142 @@ test(":checkhealth mimir names the version, the workspace and the SSE address", 
   assert(text:find(version, 1, true), "no version line " .. version .. " in:\n" .. text)
   assert(text:find("workspace: " .. ws, 1, true), text)
   assert(text:find("SSE mirror: " .. sse.url, 1, true), "no SSE address " .. sse.url .. " in:\n" .. text)
+end)
+
+-- Isolated tasks against the real sidecar, in a workspace of their own that
+-- is a real git repository: examples/fix-a-failing-test, whose worker fixes
+-- slugify.sh in a git worktree and whose QC runs the project's tests.
+
+local fixws, fixid
+local user_edit = "#!/bin/sh\n# slugify TITLE: yours.\nprintf '%s\\n' \"$1\" | tr A-Z a-z | tr ' ' '-'\n"
+
+local function git(...)
+  local out = vim.fn.system(vim.list_extend({ "git", "-C", fixws }, { ... }))
+  return out, vim.v.shell_error
+end
+
+-- Runs the example's workflow in fixws and returns its execution's id.
+local function run_fix()
+  local before = #events.order
+  vim.cmd("MimirRun fix/workflow.yaml")
+  wait_for("the fix to start", function()
+    return #events.order > before
+  end)
+  local exid = events.order[#events.order]
+  wait_for("the fix to end", finished(exid))
+  eq(events.executions[exid].status, "completed", "the fix's status")
+  return exid
+end
+
+-- Waits for a notification with text, and for the event of execution exid
+-- called name (they come in either order); returns the notifications.
+local function answered(text, exid, name)
+  local before = #fired_for(exid, name)
+  return function()
+    wait_for(text, function()
+      return #messages(text) > 0 and #fired_for(exid, name) > before
+    end)
+    return messages(text)
+  end
+end
+
+test(":MimirApply with a conflicting edit of yours applies nothing and puts the file in the quickfix list", function()
+  local example = repo .. "/examples/fix-a-failing-test"
+  fixws = vim.fn.resolve(vim.fn.tempname())
+  vim.fn.mkdir(fixws .. "/fix", "p")
+  vim.fn.system({ "cp", "-R", example .. "/project/.", fixws })
+  vim.fn.system({ "cp", example .. "/workflow.yaml", example .. "/fix.sh", example .. "/check.sh", fixws .. "/fix/" })
+  git("init", "-q")
+  git("add", ".")
+  local _, code = git("-c", "user.name=test", "-c", "user.email=test@localhost", "commit", "-qm", "slugify with a failing test")
+  eq(code, 0, "git commit")
+  vim.cmd("enew")
+  vim.cmd("cd " .. vim.fn.fnameescape(fixws))
+  local original = read(fixws .. "/slugify.sh")
+
+  fixid = run_fix()
+  eq(events.executions[fixid].changes, "pending", "changes after the run")
+  eq(read(fixws .. "/slugify.sh"), original, "your slugify.sh before the apply")
+  local task = fired_for(fixid, "task-complete")[1].data
+  eq(task.changes.files, { { path = "slugify.sh", status = "modified" } }, "the task's changed files")
+  local cmds = require("mimir.commands")
+  eq(cmds.complete_changes("", "MimirApply "), { fixid, "--branch" }, "completion")
+
+  write(fixws .. "/slugify.sh", user_edit)
+  local msg = "⚠️ Nothing applied: 1 file conflict with your edits; resolve them, or apply on a branch: slugify.sh ("
+  local wait = answered(msg, fixid, "changes-applied")
+  vim.cmd("MimirApply")
+  local shown = wait()
+  eq(#shown, 1, "toasts of the conflict")
+  eq(shown[1].level, vim.log.levels.WARN, "its level")
+  eq(read(fixws .. "/slugify.sh"), user_edit, "your edit after the conflict")
+  eq(events.executions[fixid].changes, "conflict", "changes after the conflict")
+  local qf = vim.fn.getqflist({ items = 1, title = 1 })
+  eq(qf.title, "Mimir: conflicts applying " .. fixid, "quickfix title")
+  eq(#qf.items, 1, "quickfix items")
+  eq(vim.api.nvim_buf_get_name(qf.items[1].bufnr), fixws .. "/slugify.sh", "the quickfix file: yours")
+  local theirs = qf.items[1].text:match("; the task's version: (.+)$")
+  assert(theirs, "no task's version in " .. qf.items[1].text)
+  assert(qf.items[1].text:find("^conflict: "), qf.items[1].text)
+  assert(read(theirs):find("tr -s", 1, true), "the task's version is not the fix:\n" .. read(theirs))
+  eq(vim.fn.getwininfo(vim.fn.win_getid())[1].quickfix, 1, "the quickfix window is open")
+  vim.cmd("cclose")
+end)
+
+test(":MimirExecutions shows a task's changed files, its patch, and where the changes stand", function()
+  script_select({ fixid })
+  local before = vim.api.nvim_get_current_buf()
+  vim.cmd("MimirExecutions")
+  wait_for("the execution's buffer", function()
+    return vim.api.nvim_get_current_buf() ~= before
+  end, 10000)
+  local text = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), "\n")
+  vim.cmd("close")
+  for _, want in ipairs({ "\n    M slugify.sh\n", "\n    📝 fix/fix.patch\n", "\nchanges: conflict (:MimirApply " .. fixid .. ", or :MimirDiscard " .. fixid .. ")" }) do
+    assert(text:find(want, 1, true), "no " .. vim.inspect(want) .. " in:\n" .. text)
+  end
+end)
+
+test(":MimirApply --branch commits the change on a new branch and leaves the working tree alone", function()
+  local wait = answered("✅ Committed the changes to 1 file on branch mimir/fix", fixid, "changes-applied")
+  vim.cmd("MimirApply " .. fixid .. " --branch mimir/fix")
+  eq(#wait(), 1, "toasts")
+  eq(read(fixws .. "/slugify.sh"), user_edit, "your edit")
+  local fixed, code = git("show", "mimir/fix:slugify.sh")
+  eq(code, 0, "git show mimir/fix:slugify.sh")
+  assert(fixed:find("tr -s", 1, true), "the branch has no fix:\n" .. fixed)
+  eq(vim.trim((git("rev-parse", "--abbrev-ref", "HEAD"))), "master", "the branch checked out")
+  eq(events.executions[fixid].changes, "branch", "changes")
+end)
+
+test(":MimirApply applies the fix by a three-way merge: an unrelated edit of yours survives", function()
+  git("checkout", "-q", "--", "slugify.sh")
+  local readme = read(fixws .. "/README.md") .. "\nYour note.\n"
+  write(fixws .. "/README.md", readme)
+  local wait = answered("✅ Applied the changes to 1 file", fixid, "changes-applied")
+  vim.cmd("MimirApply " .. fixid)
+  eq(#wait(), 1, "toasts")
+  eq(read(fixws .. "/README.md"), readme, "your README.md")
+  vim.fn.system({ "sh", "-c", "cd " .. vim.fn.shellescape(fixws) .. " && sh test.sh" })
+  eq(vim.v.shell_error, 0, "the project's tests after the apply")
+  eq(events.executions[fixid].changes, "applied", "changes")
+end)
+
+test(":MimirDiscard removes the worktrees of the newest pending changes; with none, it says so", function()
+  vim.cmd("MimirDiscard")
+  wait_for(require("mimir.changes").nothing_to_discard, function()
+    return #messages(require("mimir.changes").nothing_to_discard) > 0
+  end)
+  git("checkout", "-q", "--", ".")
+  local exid = run_fix()
+  local worktrees = fixws .. "/.mimir/executions/" .. exid .. "/worktrees"
+  assert(uv.fs_stat(worktrees), "no worktrees before the discard: " .. worktrees)
+  local wait = answered("🗑️ Discarded the worktrees of the changes of " .. exid, exid, "changes-discarded")
+  vim.cmd("MimirDiscard")
+  eq(#wait(), 1, "toasts")
+  eq(uv.fs_stat(worktrees), nil, "the worktrees after the discard")
+  eq(events.executions[exid].changes, "discarded", "changes")
+  eq(vim.trim((git("status", "--porcelain", "--untracked-files=no"))), "", "your working tree")
 end)
 
 -- The runner: every test in order, each failing on its own error or on one

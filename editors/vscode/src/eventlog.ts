@@ -2,7 +2,7 @@
 // event, the gap and the deliverables in full, and the whole envelope as
 // JSON at the debug level (set the channel's level to Debug to see it).
 import { isLocal } from './history';
-import type { AnyEvent } from './protocol';
+import type { AnyEvent, AppliedFile, SaveResult } from './protocol';
 
 export interface EventLog {
   line: string;
@@ -27,7 +27,14 @@ export function eventLog(ev: AnyEvent): EventLog {
     for (const x of d.deliverables ?? []) details.push(`  deliverable: ${x.path} (${x.size} B, sha256 ${x.sha256})`);
   }
   if (ev.event === 'deliverables-saved') {
-    for (const r of d.results ?? []) details.push(`  ${r.status}: ${r.path}${r.savedAs ? ` → ${r.savedAs}` : ''}${r.error ? ` (${r.error})` : ''}`);
+    for (const r of (d.results ?? []) as SaveResult[]) details.push(`  ${r.status}: ${r.path}${r.savedAs ? ` → ${r.savedAs}` : ''}${r.error ? ` (${r.error})` : ''}`);
+  }
+  if (ev.event === 'task-complete') {
+    for (const f of d.changes?.files ?? []) details.push(`  ${f.status}: ${f.path}`);
+    if (d.changes) details.push(`  patch: ${d.changes.patch}`);
+  }
+  if (ev.event === 'changes-applied') {
+    for (const r of (d.results ?? []) as AppliedFile[]) details.push(`  ${r.outcome}: ${r.path} (${r.change})${r.error ? `: ${r.error}` : ''}${r.theirs ? `; the task's version: ${r.theirs}` : ''}`);
   }
   return { line, details, json: JSON.stringify(ev) };
 }

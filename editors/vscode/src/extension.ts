@@ -1,8 +1,10 @@
 // mimir-sidecar for VS Code: starts the sidecar, turns its events into
-// notifications, progress and the Studio, and saves deliverables.
-import { join, relative } from 'node:path';
+// notifications, progress and the Studio, saves deliverables, and applies
+// the changes of isolated tasks.
+import { isAbsolute, join, relative } from 'node:path';
 import * as vscode from 'vscode';
 import { State, type LanguageClient } from 'vscode-languageclient/node';
+import { applyFailed, applyOutcome, blocking, branchNameProblem, noChanges, noChangesToDiscard, pendingChanges, readWhole, suggestedBranch, type PendingChanges } from './changes';
 import { RunWorkflowLens } from './codelens';
 import { deliverablesDir, insideWorkspace, makeFolder, removeIfEmpty } from './deliverablesFolder';
 import { downloadFailed, downloadOutcome, noDeliverables, type Outcome } from './downloads';
@@ -12,7 +14,7 @@ import { History } from './history';
 import { Lifecycle, type ManagedClient, type Phase } from './lifecycle';
 import { findSidecar } from './locate';
 import { ExecutionProgress } from './progress';
-import type { AnyEvent, Deliverable, ExecutionSummary, MimirEvent, SaveResponse, WorkflowInfo } from './protocol';
+import type { AnyEvent, ApplyResponse, ChangesState, Deliverable, ExecutionSummary, MimirEvent, ReadResponse, SaveResponse, WorkflowInfo } from './protocol';
 import { RestartPolicy } from './restart';
 import { SaveTracker } from './saves';
 import { createClient, errorHandler } from './sidecar';
@@ -329,6 +331,135 @@ export async function activate(ctx: vscode.ExtensionContext) {
     }
   };
 
+  /** Executions with changes to apply, newest first: those the extension
+   * saw; failing that, the sidecar's recent ones (an earlier session's). */
+  const withChanges = async (c: LanguageClient): Promise<PendingChanges[]> => {
+    const seen = pendingChanges(history.events);
+    if (seen.length > 0) return seen;
+    const recent = (await c.sendRequest<{ executions: ExecutionSummary[] }>('mimir/executions', {})).executions.filter((e) => e.status !== 'running').slice(0, 20);
+    const infos = await Promise.all(recent.map((e) => c.sendRequest<{ changes?: ChangesState }>('mimir/execution', { executionId: e.executionId })));
+    return recent
+      .map((e, i) => ({ executionId: e.executionId, workflow: e.workflow, state: infos[i].changes ?? '', files: [] }))
+      .filter((p) => p.state === 'pending' || p.state === 'conflict');
+  };
+
+  /** Asks which execution's changes, when there is a choice; says nothing
+   * (an outcome) when there is none. */
+  const pickChanges = async (c: LanguageClient, verb: string, nothing: Outcome): Promise<PendingChanges | undefined> => {
+    let all: PendingChanges[];
+    try {
+      all = await withChanges(c);
+    } catch (err) {
+      show(applyFailed(errorText(err)));
+      return undefined;
+    }
+    if (all.length === 0) return void show(nothing);
+    if (all.length === 1) return all[0];
+    const pick = await vscode.window.showQuickPick(
+      all.map((p) => ({
+        label: p.workflow || p.executionId,
+        description: p.executionId,
+        detail: `${p.state === 'conflict' ? '⚠️ conflicts with your edits' : 'pending'}${p.files.length ? `: ${p.files.join(', ')}` : ''}`,
+        p,
+      })),
+      { placeHolder: `${verb} the changes of which execution?` },
+    );
+    return pick?.p;
+  };
+
+  /** Applies an execution's changes to the working tree (a three-way
+   * merge; a conflict writes nothing), or commits them on a new branch. */
+  const applyChanges = async (executionId?: string, onBranch = false) => {
+    const c = await sc.ready();
+    if (!c) return;
+    let workflow = '';
+    if (!executionId) {
+      const p = await pickChanges(c, onBranch ? 'Commit' : 'Apply', noChanges);
+      if (!p) return;
+      ({ executionId, workflow } = p);
+    }
+    let branch: string | undefined;
+    if (onBranch) {
+      const name = workflow || history.events.find((e) => e.executionId === executionId && e.data.workflow)?.data.workflow || '';
+      branch = await vscode.window.showInputBox({
+        title: 'Apply on Branch',
+        prompt: 'Commit the changes on a new branch (based on HEAD); your working tree stays as it is',
+        value: suggestedBranch(name, executionId),
+        validateInput: branchNameProblem,
+      });
+      if (!branch) return;
+    }
+    let res: ApplyResponse;
+    StudioPanel.applying(executionId);
+    saves.begin(executionId, 'changes-applied');
+    try {
+      res = await c.sendRequest<ApplyResponse>('mimir/applyChanges', { executionId, branch });
+    } catch (err) {
+      saves.failed(executionId, 'changes-applied');
+      return show(applyFailed(errorText(err)));
+    } finally {
+      StudioPanel.applying(null);
+    }
+    const o = applyOutcome(res);
+    if (res.status !== 'conflict') return show(o);
+    const comparable = blocking(res.files).filter((f) => f.theirs);
+    const id = executionId;
+    void vscode.window.showWarningMessage(o.text, ...(comparable.length ? ['Compare'] : []), 'Apply on Branch…').then(async (a) => {
+      if (a === 'Compare') for (const f of comparable.slice(0, 10)) await compare(f.path, f.theirs!);
+      if (a === 'Apply on Branch…') await applyChanges(id, true);
+    });
+  };
+
+  const discardChanges = async (executionId?: string) => {
+    const c = await sc.ready();
+    if (!c) return;
+    if (!executionId) executionId = (await pickChanges(c, 'Discard', noChangesToDiscard))?.executionId;
+    if (!executionId) return;
+    const ok = await vscode.window.showWarningMessage(
+      `Discard the worktrees of ${executionId}'s changes? Your files are not touched; the change stays recorded in the execution.`,
+      { modal: true },
+      'Discard',
+    );
+    if (ok !== 'Discard') return;
+    StudioPanel.applying(executionId);
+    saves.begin(executionId, 'changes-discarded');
+    try {
+      await c.sendRequest('mimir/discardChanges', { executionId });
+      void vscode.window.showInformationMessage('🗑️ Discarded the worktrees of the changes');
+    } catch (err) {
+      saves.failed(executionId, 'changes-discarded');
+      void vscode.window.showErrorMessage(`❌ Discard failed: ${errorText(err)}`);
+    } finally {
+      StudioPanel.applying(null);
+    }
+  };
+
+  /** Opens a task's patch (a deliverable) as a diff document. */
+  const openPatch = async (executionId: string, path: string) => {
+    const c = await sc.ready();
+    if (!c) return;
+    try {
+      const read = (offset: number) => c.sendRequest<ReadResponse>('mimir/readDeliverable', { executionId, path, offset, limit: 1 << 20 });
+      const patch = await readWhole(read);
+      const doc = await vscode.workspace.openTextDocument({ content: patch.text, language: 'diff' });
+      await vscode.window.showTextDocument(doc, { preview: true, viewColumn: StudioPanel.editorColumn() });
+      if (patch.truncated) void vscode.window.showWarningMessage(`Mimir: ${path} is long; this shows its first part.`);
+    } catch (err) {
+      void vscode.window.showErrorMessage(`Mimir: cannot open ${path}: ${errorText(err)}`);
+    }
+  };
+
+  /** A conflicting file: the user's beside the task's version. */
+  const compare = async (path: string, theirs: string) => {
+    const root = workspaceRoot();
+    if (!root) return void vscode.window.showErrorMessage('Mimir: open the workspace folder first; the conflicting file is in it.');
+    const mine = join(root, path);
+    if (!insideWorkspace(root, mine) || !isAbsolute(theirs)) return void vscode.window.showErrorMessage(`Mimir: cannot compare ${path}: not a file of the workspace.`);
+    await vscode.commands.executeCommand('vscode.diff', vscode.Uri.file(mine), vscode.Uri.file(theirs), `${path}: yours ↔ the task's version`, {
+      viewColumn: StudioPanel.editorColumn(),
+    });
+  };
+
   const actions: StudioActions = {
     client: () => sc.quiet(),
     history: () => history.events,
@@ -337,6 +468,10 @@ export async function activate(ctx: vscode.ExtensionContext) {
     run: () => runWorkflow(undefined, true),
     executions: () => vscode.commands.executeCommand('mimir.showExecutions'),
     openFolder,
+    apply: (id, onBranch) => applyChanges(id, onBranch),
+    discard: (id) => discardChanges(id),
+    openPatch,
+    compare,
   };
   const studio = () => StudioPanel.show(ctx, actions);
 
@@ -379,6 +514,11 @@ export async function activate(ctx: vscode.ExtensionContext) {
       await download(id, Array.isArray(paths) ? paths : undefined);
     }),
     vscode.commands.registerCommand('mimir.openDeliverablesFolder', openFolder),
+    // Not mimir.applyChanges / mimir.discardChanges: the language client
+    // registers those itself, as the sidecar's executeCommand commands.
+    vscode.commands.registerCommand('mimir.applyExecutionChanges', (executionId?: string) => applyChanges(typeof executionId === 'string' ? executionId : undefined)),
+    vscode.commands.registerCommand('mimir.applyExecutionChangesOnBranch', (executionId?: string) => applyChanges(typeof executionId === 'string' ? executionId : undefined, true)),
+    vscode.commands.registerCommand('mimir.discardExecutionChanges', (executionId?: string) => discardChanges(typeof executionId === 'string' ? executionId : undefined)),
     vscode.commands.registerCommand('mimir.openStudio', studio),
     vscode.commands.registerCommand('mimir.restartSidecar', () => sc.restart()),
     vscode.workspace.onDidChangeConfiguration(async (e) => {

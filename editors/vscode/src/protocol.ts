@@ -36,11 +36,18 @@ export interface EventData {
   target?: string;
   saved?: number;
   failed?: number;
-  results?: SaveResult[];
+  /** deliverables-saved: SaveResult[]; changes-applied: AppliedFile[]. */
+  results?: SaveResult[] | AppliedFile[];
   reason?: string;
   sandbox?: 'task-write' | 'read-only' | 'off' | 'unavailable';
   network?: 'allow' | 'deny' | 'endpoints';
   warning?: string;
+  /** task-complete of an isolated task: its change. */
+  changes?: Changes;
+  /** changes-applied: counts, and the branch of status "branch". */
+  applied?: number;
+  conflicts?: number;
+  branch?: string;
   message: string;
 }
 
@@ -107,4 +114,44 @@ export interface WorkflowInfo {
   name?: string;
   tasks: number;
   valid: boolean;
+}
+
+export type ChangeKind = 'added' | 'modified' | 'deleted';
+
+export interface ChangedFile {
+  path: string;
+  status: ChangeKind;
+}
+
+/** An isolated task's change (task-complete, and the task in mimir/execution). */
+export interface Changes {
+  snapshot: string;
+  commit: string;
+  files: ChangedFile[];
+  /** A deliverable: the task's change as a unified diff. */
+  patch: string;
+}
+
+/** Where an execution's changes stand (mimir/execution's `changes`): ''
+ * when it has no isolated task. */
+export type ChangesState = '' | 'pending' | 'applied' | 'conflict' | 'branch' | 'discarded';
+
+export interface AppliedFile {
+  path: string;
+  change: ChangeKind;
+  outcome: 'applied' | 'merged' | 'unchanged' | 'conflict' | 'refused' | 'committed' | 'not-applied';
+  error?: string;
+  /** For a conflict: the absolute path of the task's version. */
+  theirs?: string;
+}
+
+export interface ApplyResponse {
+  executionId: string;
+  status: 'applied' | 'conflict' | 'branch';
+  branch?: string;
+  commit?: string;
+  applied: number;
+  conflicts: number;
+  files: AppliedFile[];
+  message: string;
 }

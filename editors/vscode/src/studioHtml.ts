@@ -26,6 +26,9 @@ export function studioHtml(a: StudioAssets): string {
     <button id="show-executions" class="secondary" title="Past and running executions">Executions</button>
     <button id="open-folder" class="secondary" title="Reveal the deliverables folder">📂 Open Deliverables Folder</button>
     <button id="download" disabled title="No deliverables available">📥 Download Deliverables (0)</button>
+    <button id="apply" disabled title="No changes to apply">🔀 Apply Changes</button>
+    <button id="apply-branch" class="secondary" disabled title="No changes to apply">🌿 Apply on Branch…</button>
+    <button id="discard" class="secondary" disabled title="No changes to discard">🗑️ Discard</button>
   </nav>
 </header>
 <ul id="deliverables"></ul>

@@ -1,5 +1,5 @@
-// The Studio webview: executions as they run and the Download
-// Deliverables button. It replays past events when it opens, so it shows
+// The Studio webview: executions as they run, the Download Deliverables
+// button, and the Apply Changes buttons of isolated tasks. It replays past events when it opens, so it shows
 // what happened before.
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
@@ -17,6 +17,10 @@ export interface StudioActions {
   run: () => Thenable<unknown>;
   executions: () => Thenable<unknown>;
   openFolder: () => Promise<void>;
+  apply: (executionId: string, onBranch: boolean) => Promise<void>;
+  discard: (executionId: string) => Promise<void>;
+  openPatch: (executionId: string, path: string) => Promise<void>;
+  compare: (path: string, theirs: string) => Promise<void>;
 }
 
 export class StudioPanel {
@@ -38,6 +42,19 @@ export class StudioPanel {
 
   static post(ev: AnyEvent) {
     StudioPanel.current?.send({ type: 'event', event: ev });
+  }
+
+  /** Where to open an editor the Studio asks for (a patch, a diff) so
+   * that it does not cover the Studio: the first column, unless the Studio
+   * is there. */
+  static editorColumn(): vscode.ViewColumn {
+    return StudioPanel.current?.panel.viewColumn === vscode.ViewColumn.One ? vscode.ViewColumn.Beside : vscode.ViewColumn.One;
+  }
+
+  /** The extension started (an id) or ended (null) applying or
+   * discarding an execution's changes: the Studio's buttons wait. */
+  static applying(executionId: string | null) {
+    StudioPanel.current?.send({ type: 'applying', executionId });
   }
 
   private constructor(
@@ -83,6 +100,18 @@ export class StudioPanel {
         break;
       case 'openFolder':
         await this.actions.openFolder();
+        break;
+      case 'apply':
+        await this.actions.apply(m.executionId, m.onBranch);
+        break;
+      case 'discard':
+        await this.actions.discard(m.executionId);
+        break;
+      case 'openPatch':
+        await this.actions.openPatch(m.executionId, m.path);
+        break;
+      case 'compare':
+        await this.actions.compare(m.path, m.theirs);
         break;
       case 'preview': {
         const c = this.actions.client();

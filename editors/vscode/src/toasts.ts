@@ -1,5 +1,6 @@
 // What an event shows as a notification: docs/protocol.md's Toasts table,
 // tested against the repository's testdata/toasts.json like the sidecar's.
+import { changesToast } from './changes';
 import type { MimirEvent } from './protocol';
 
 export type Level = 'info' | 'warning' | 'error';
@@ -45,7 +46,7 @@ export function toast(ev: MimirEvent): Toast | undefined {
 
 /** The toast to show for an event under the user's setting, if any. */
 export function wantedToast(ev: MimirEvent, setting: NotificationSetting): Toast | undefined {
-  const t = toast(ev);
+  const t = toast(ev) ?? changesToast(ev);
   if (!t || setting === 'none' || (setting === 'failures' && t.level === 'info')) return undefined;
   return t;
 }

@@ -113,6 +113,16 @@ test('every contributed command is registered once, before the sidecar starts, a
   assert.equal(deactivated, true);
 });
 
+test("no contributed command is one of the sidecar's executeCommand commands, which the language client registers itself", () => {
+  // rpc/server.go's method table: a method with command: true is the
+  // command mimir.<name>. Registering one twice fails the client's start.
+  const table = readFileSync(new URL('../../../rpc/server.go', import.meta.url), 'utf8');
+  const sidecar = [...table.matchAll(/\{name: "mimir\/(\w+)"[^\n]*command: true/g)].map((m) => `mimir.${m[1]}`);
+  assert.ok(sidecar.includes('mimir.applyChanges') && sidecar.includes('mimir.cancel'), sidecar.join(', '));
+  const contributed = (pkg.contributes.commands as { command: string }[]).map((c) => c.command);
+  assert.deepEqual(contributed.filter((c) => sidecar.includes(c)), []);
+});
+
 test("a workspace's settings cannot choose the binary run, and Restricted Mode disables the extension", () => {
   const props = pkg.contributes.configuration.properties;
   // .vscode/settings.json of a repository just cloned must not run a program of its choosing.

@@ -29,3 +29,17 @@ test('only deliverables-saved events count', () => {
   assert.equal(s.requested({ ...saved('ex_a'), event: 'execution-complete' }), false);
   assert.equal(s.requested(saved('ex_a')), true);
 });
+
+test('an apply or a discard the extension asked for is not toasted twice; one it did not ask for is', () => {
+  const s = new SaveTracker();
+  const applied = { ...saved('ex_a'), event: 'changes-applied', data: { status: 'applied', message: '✅ Applied the changes to 1 file' } };
+  const discarded = { ...saved('ex_a'), event: 'changes-discarded', data: { message: '🗑️ Discarded the worktrees of the changes' } };
+  assert.equal(s.requested(applied), false, 'applied by another client');
+  s.begin('ex_a', 'changes-applied');
+  assert.equal(s.requested(saved('ex_a')), false, 'a save is not the apply');
+  assert.equal(s.requested(discarded), false, 'a discard is not the apply');
+  assert.equal(s.requested(applied), true);
+  s.begin('ex_a', 'changes-discarded');
+  s.failed('ex_a', 'changes-discarded');
+  assert.equal(s.requested(discarded), false, 'the failed discard');
+});

@@ -33,3 +33,14 @@ test('the notifications setting filters', () => {
   assert.ok(wantedToast(warn, 'failures'));
   assert.equal(wantedToast(warn, 'none'), undefined);
 });
+
+test("an apply's or a discard's event is toasted (when the extension did not ask for it: saves.ts)", () => {
+  const ev = (event: string, data: MimirEvent['data']): MimirEvent => ({ seq: 1, executionId: 'ex_a', event, time: '', data });
+  assert.deepEqual(wantedToast(ev('changes-applied', { status: 'conflict', message: '⚠️ Nothing applied: 1 file conflict with your edits; resolve them, or apply on a branch' }), 'failures'), {
+    level: 'warning',
+    text: '⚠️ Nothing applied: 1 file conflict with your edits; resolve them, or apply on a branch',
+  });
+  assert.deepEqual(wantedToast(ev('changes-applied', { status: 'applied', message: '✅ Applied the changes to 1 file' }), 'all'), { level: 'info', text: '✅ Applied the changes to 1 file' });
+  assert.equal(wantedToast(ev('changes-applied', { status: 'branch', message: '✅ Committed the changes to 1 file on branch b' }), 'failures'), undefined);
+  assert.deepEqual(wantedToast(ev('changes-discarded', { message: '🗑️ Discarded the worktrees of the changes' }), 'all'), { level: 'info', text: '🗑️ Discarded the worktrees of the changes' });
+});

@@ -1,5 +1,5 @@
 // The Studio page: renders StudioState, posts the user's actions.
-import { downloadButton, initialState, reduce, runningExecutions, toggle, type StudioState } from './state';
+import { changeButtons, downloadButton, initialState, reduce, runningExecutions, setApplying, toggle, type ButtonView, type ExecutionView, type StudioState, type TaskView } from './state';
 import type { FromStudio, ToStudio } from './messages';
 
 declare function acquireVsCodeApi(): { postMessage(msg: FromStudio): void };
@@ -14,12 +14,19 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, props: Record<string,
   return e;
 }
 
-function renderButton() {
-  const view = downloadButton(state);
-  const b = document.getElementById('download') as HTMLButtonElement;
+function show(id: string, view: ButtonView) {
+  const b = document.getElementById(id) as HTMLButtonElement;
   b.textContent = view.label;
   b.disabled = view.disabled;
   b.title = view.title;
+}
+
+function renderButton() {
+  show('download', downloadButton(state));
+  const changes = changeButtons(state);
+  show('apply', changes.apply);
+  show('apply-branch', changes.branch);
+  show('discard', changes.discard);
   const running = runningExecutions(state);
   const c = document.getElementById('cancel') as HTMLButtonElement;
   c.disabled = running.length === 0;
@@ -51,6 +58,51 @@ function cancelButton(executionId: string) {
   return b;
 }
 
+const changeIcon = { added: 'A', modified: 'M', deleted: 'D' } as const;
+
+/** An isolated task's changed files, and its patch to open. */
+function taskChanges(ex: ExecutionView, t: TaskView) {
+  const c = t.changes!;
+  const patch = el('button', { className: 'link', textContent: 'Open patch', title: `Open ${c.patch}` });
+  patch.dataset.patch = c.patch;
+  patch.addEventListener('click', () => vscode.postMessage({ type: 'openPatch', executionId: ex.id, path: c.patch }));
+  return el(
+    'details',
+    { className: 'changes' },
+    el('summary', { textContent: `📝 ${c.files.length} changed ${c.files.length === 1 ? 'file' : 'files'}` }),
+    ' ',
+    patch,
+    el('ul', {}, ...c.files.map((f) => el('li', { title: f.status }, el('code', { className: `change ${f.status}`, textContent: changeIcon[f.status] ?? '?' }), ` ${f.path}`))),
+  );
+}
+
+const outcomeIcon: Record<string, string> = { applied: '✅', merged: '🔀', unchanged: '➖', conflict: '⚠️', refused: '⛔', committed: '🌿', 'not-applied': '⏸️' };
+
+/** The last apply's outcome per file; a conflicting file can be compared
+ * with the task's version. */
+function applyReport(ex: ExecutionView) {
+  const r = ex.applyReport!;
+  return el(
+    'div',
+    { className: `apply-report ${r.status}` },
+    el('p', { textContent: r.message }),
+    el(
+      'ul',
+      {},
+      ...r.files.map((f) => {
+        const item = el('li', { className: f.outcome }, `${outcomeIcon[f.outcome] ?? ''} ${f.path} `, el('span', { className: 'muted', textContent: f.outcome + (f.error ? `: ${f.error}` : '') }));
+        if (f.theirs) {
+          const compare = el('button', { className: 'link', textContent: 'Compare', title: `Your ${f.path} beside the task's version` });
+          compare.dataset.compare = f.path;
+          compare.addEventListener('click', () => vscode.postMessage({ type: 'compare', path: f.path, theirs: f.theirs! }));
+          item.append(' ', compare);
+        }
+        return item;
+      }),
+    ),
+  );
+}
+
 function renderExecutions() {
   const root = document.getElementById('executions')!;
   root.replaceChildren(
@@ -78,7 +130,9 @@ function renderExecutions() {
               el('td', { textContent: t.attempt ? `attempt ${t.attempt}/${t.maxAttempts}` : '' }),
               el('td', { textContent: t.score !== undefined ? `QC ${t.score}/100` : '' }),
             );
-            if (!t.gap) return row;
+            const extra: Node[] = [];
+            if (t.changes) extra.push(taskChanges(ex, t));
+            if (!t.gap) return extra.length ? el('tbody', {}, row, el('tr', {}, el('td', { colSpan: 4 }, ...extra))) : row;
             const gap = el(
               'details',
               { className: 'gap' },
@@ -89,9 +143,10 @@ function renderExecutions() {
               el('h4', { textContent: '🔧 Required fixes' }),
               el('ul', {}, ...t.gap.requiredFixes.map((f) => el('li', { textContent: f }))),
             );
-            return el('tbody', {}, row, el('tr', {}, el('td', { colSpan: 4 }, gap)));
+            return el('tbody', {}, row, el('tr', {}, el('td', { colSpan: 4 }, gap, ...extra)));
           }),
         ),
+        ...(ex.applyReport ? [applyReport(ex)] : []),
       ),
     ),
   );
@@ -114,6 +169,19 @@ document.getElementById('download')!.addEventListener('click', () => {
   if (state.lastExecutionId) vscode.postMessage({ type: 'download', executionId: state.lastExecutionId, paths: state.selected });
 });
 
+document.getElementById('apply')!.addEventListener('click', () => {
+  const id = changeButtons(state).executionId;
+  if (id) vscode.postMessage({ type: 'apply', executionId: id, onBranch: false });
+});
+document.getElementById('apply-branch')!.addEventListener('click', () => {
+  const id = changeButtons(state).executionId;
+  if (id) vscode.postMessage({ type: 'apply', executionId: id, onBranch: true });
+});
+document.getElementById('discard')!.addEventListener('click', () => {
+  const id = changeButtons(state).executionId;
+  if (id) vscode.postMessage({ type: 'discard', executionId: id });
+});
+
 window.addEventListener('message', (e: MessageEvent<ToStudio>) => {
   const msg = e.data;
   switch (msg.type) {
@@ -128,6 +196,10 @@ window.addEventListener('message', (e: MessageEvent<ToStudio>) => {
       document.getElementById('preview')!.textContent = text;
       break;
     }
+    case 'applying':
+      state = setApplying(state, msg.executionId);
+      renderButton();
+      break;
     case 'previewError':
       document.getElementById('preview-title')!.textContent = msg.path;
       document.getElementById('preview')!.textContent = msg.message;

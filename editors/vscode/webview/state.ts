@@ -1,6 +1,7 @@
 // The Studio's state as a function of the events it receives: kept free of
 // the DOM and of VS Code so that it is tested on its own.
-import type { Deliverable, AnyEvent, Gap } from '../src/protocol';
+import { actionable, blocking, nextChangesState } from '../src/changes';
+import type { AnyEvent, AppliedFile, Changes, ChangesState, Deliverable, Gap } from '../src/protocol';
 
 export interface TaskView {
   id: string;
@@ -11,6 +12,16 @@ export interface TaskView {
   maxAttempts: number;
   score?: number;
   gap?: Gap;
+  /** An isolated task's change, once it completed. */
+  changes?: Changes;
+}
+
+/** The last apply of an execution's changes (changes-applied). */
+export interface ApplyReport {
+  status: string;
+  branch?: string;
+  message: string;
+  files: AppliedFile[];
 }
 
 export interface ExecutionView {
@@ -20,6 +31,8 @@ export interface ExecutionView {
   message: string;
   tasks: TaskView[];
   deliverables: Deliverable[];
+  changes: ChangesState;
+  applyReport?: ApplyReport;
 }
 
 export interface StudioState {
@@ -28,9 +41,12 @@ export interface StudioState {
   lastExecutionId: string | null;
   deliverables: Deliverable[];
   selected: string[];
+  /** The execution whose changes the extension is applying (or
+   * discarding) right now: its buttons wait. */
+  applying: string | null;
 }
 
-export const initialState: StudioState = { executions: [], lastExecutionId: null, deliverables: [], selected: [] };
+export const initialState: StudioState = { executions: [], lastExecutionId: null, deliverables: [], selected: [], applying: null };
 
 function task(ex: ExecutionView, ev: AnyEvent): TaskView | undefined {
   const id = ev.data.taskId;
@@ -48,14 +64,16 @@ export function reduce(state: StudioState, ev: AnyEvent): StudioState {
   let ex = executions.find((e) => e.id === ev.executionId);
   // Saving the deliverables of an execution the Studio never saw run (one
   // from an earlier session) adds no phantom "running" execution.
-  if (!ex && ev.event === 'deliverables-saved') return state;
+  // So does applying the changes of one.
+  if (!ex && ['deliverables-saved', 'changes-applied', 'changes-discarded'].includes(ev.event)) return state;
   if (!ex) {
-    ex = { id: ev.executionId, workflow: ev.data.workflow ?? '', status: 'running', message: '', tasks: [], deliverables: [] };
+    ex = { id: ev.executionId, workflow: ev.data.workflow ?? '', status: 'running', message: '', tasks: [], deliverables: [], changes: '' };
     executions.unshift(ex);
   }
   ex.message = ev.data.message;
   const t = task(ex, ev);
   const d = ev.data;
+  ex.changes = nextChangesState(ex.changes, ev);
   let next: StudioState = { ...state, executions };
   switch (ev.event) {
     case 'execution-start':
@@ -82,7 +100,14 @@ export function reduce(state: StudioState, ev: AnyEvent): StudioState {
       }
       break;
     case 'task-complete':
-      if (t) Object.assign(t, { status: 'completed', phase: undefined, score: d.score ?? t.score });
+      if (t) Object.assign(t, { status: 'completed', phase: undefined, score: d.score ?? t.score, changes: d.changes ?? t.changes });
+      break;
+    case 'changes-applied':
+      ex.applyReport = { status: d.status ?? '', branch: d.branch, message: d.message, files: (d.results ?? []) as AppliedFile[] };
+      if (next.applying === ex.id) next = { ...next, applying: null };
+      break;
+    case 'changes-discarded':
+      if (next.applying === ex.id) next = { ...next, applying: null };
       break;
     case 'task-fail':
       if (t) Object.assign(t, { status: 'failed', phase: undefined, gap: d.gap ?? t.gap });
@@ -137,4 +162,83 @@ export function downloadButton(state: StudioState): ButtonView {
 /** Executions that are still running, newest first. */
 export function runningExecutions(state: StudioState): string[] {
   return state.executions.filter((e) => e.status === 'running').map((e) => e.id);
+}
+
+/** The extension started (an id) or ended (null) applying or discarding
+ * an execution's changes. */
+export function setApplying(state: StudioState, executionId: string | null): StudioState {
+  return { ...state, applying: executionId };
+}
+
+/** The execution the toolbar's change buttons act on: the newest one whose
+ * isolated tasks changed anything. */
+export function changesTarget(state: StudioState): ExecutionView | undefined {
+  return state.executions.find((e) => e.changes !== '');
+}
+
+/** The distinct paths an execution's isolated tasks changed. */
+export function changedPaths(ex: ExecutionView): string[] {
+  return [...new Set(ex.tasks.flatMap((t) => t.changes?.files.map((f) => f.path) ?? []))];
+}
+
+export interface ChangeButtons {
+  executionId?: string;
+  apply: ButtonView;
+  branch: ButtonView;
+  discard: ButtonView;
+}
+
+function files(n: number): string {
+  return `${n} ${n === 1 ? 'file' : 'files'}`;
+}
+
+/** The toolbar's Apply Changes, Apply on Branch… and Discard buttons: for
+ * the newest execution with changes; Apply Changes says where they stand
+ * (applying, applied, conflicts), and all three are disabled when there is
+ * nothing to apply. */
+export function changeButtons(state: StudioState): ChangeButtons {
+  const ex = changesTarget(state);
+  const apply = '🔀 Apply Changes';
+  const branch = '🌿 Apply on Branch…';
+  const discard = '🗑️ Discard';
+  if (!ex) {
+    const title = 'No changes to apply: only tasks with isolation: worktree (or copy) change your files';
+    return { apply: { label: apply, disabled: true, title }, branch: { label: branch, disabled: true, title }, discard: { label: discard, disabled: true, title } };
+  }
+  const name = ex.workflow || ex.id;
+  const n = changedPaths(ex).length;
+  const report = ex.applyReport;
+  const idle = (title: string) => ({ label: apply, disabled: false, title });
+  const waiting = state.applying === ex.id;
+  const open = actionable(ex.changes) && !waiting;
+  const out: ChangeButtons = {
+    executionId: ex.id,
+    apply: idle(`Apply the changes of ${name} to ${files(n)} to your working tree (a three-way merge: your own edits are kept)`),
+    branch: { label: branch, disabled: !open, title: open ? `Commit the changes of ${name} on a new branch, leaving your working tree alone` : 'No changes to apply' },
+    discard: { label: discard, disabled: !open, title: open ? `Discard the worktrees of ${name}'s changes` : 'No changes to discard' },
+  };
+  if (waiting) {
+    out.apply = { label: '⏳ Applying…', disabled: true, title: `Applying the changes of ${name}` };
+    return out;
+  }
+  const k = blocking(report?.files ?? []).length;
+  switch (ex.changes) {
+    case 'conflict':
+      out.apply = {
+        label: '⚠️ Conflicts',
+        disabled: false,
+        title: `Nothing applied: ${files(k)} conflict with your edits. Resolve them (Compare, below) and click to apply again, or apply on a branch`,
+      };
+      break;
+    case 'applied':
+      out.apply = { label: '✅ Applied', disabled: true, title: report?.message ?? `The changes of ${name} are applied` };
+      break;
+    case 'branch':
+      out.apply = { label: `✅ On branch ${report?.branch ?? ''}`.trimEnd(), disabled: true, title: report?.message ?? `The changes of ${name} are committed on a branch` };
+      break;
+    case 'discarded':
+      out.apply = { label: '🗑️ Discarded', disabled: true, title: `The worktrees of ${name}'s changes were discarded` };
+      break;
+  }
+  return out;
 }

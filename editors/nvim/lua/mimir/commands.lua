@@ -1,4 +1,5 @@
 -- The :Mimir* commands and their completion.
+local changes = require("mimir.changes")
 local client = require("mimir.client")
 local deliverables = require("mimir.deliverables")
 local events = require("mimir.events")
@@ -90,6 +91,18 @@ local function show_execution(info)
     if t.error and t.error ~= "" then
       table.insert(lines, "    error: " .. t.error)
     end
+    if type(t.changes) == "table" then
+      for _, f in ipairs(t.changes.files or {}) do
+        table.insert(lines, string.format("    %s %s", (f.status or "?"):sub(1, 1):upper(), f.path))
+      end
+      table.insert(lines, "    📝 " .. t.changes.patch)
+    end
+  end
+  if info.changes and info.changes ~= "" then
+    local next_step = (info.changes == "pending" or info.changes == "conflict")
+        and string.format(" (:MimirApply %s, or :MimirDiscard %s)", info.executionId, info.executionId)
+      or ""
+    table.insert(lines, "changes: " .. info.changes .. next_step)
   end
   for _, d in ipairs(info.deliverableList or {}) do
     table.insert(lines, string.format("📄 %s (%d bytes)", d.path, d.size))
@@ -157,6 +170,22 @@ function M.deliverables(args)
   deliverables.pick_and_save(id, vim.list_slice(args, 2))
 end
 
+--- :MimirApply [id] [--branch NAME]: applies an execution's changes (the
+--- newest pending by default), or commits them on a new branch.
+function M.apply(args)
+  local id, branch, err = changes.parse_args(args)
+  if err then
+    return fail(err)
+  end
+  changes.apply(id, branch)
+end
+
+--- :MimirDiscard [id]: discards an execution's worktrees (the newest
+--- pending by default).
+function M.discard(id)
+  changes.discard(id)
+end
+
 function M.log()
   log.open()
 end
@@ -197,6 +226,16 @@ function M.complete_executions(lead)
     table.insert(ids, events.order[i])
   end
   return matching(ids, lead)
+end
+
+--- :MimirApply's and :MimirDiscard's completion: the executions with
+--- changes to apply, newest first, then --branch.
+function M.complete_changes(lead, line)
+  local items = changes.pending_ids()
+  if line and not line:find("%-%-branch") then
+    table.insert(items, "--branch")
+  end
+  return matching(items, lead)
 end
 
 --- :MimirDeliverables' completion: an execution id, then its deliverables'

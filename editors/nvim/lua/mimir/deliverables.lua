@@ -51,7 +51,7 @@ end
 local function save(id, paths, target)
   -- The sidecar also reports the save as a deliverables-saved event; this
   -- answer is shown instead, with the failures spelled out.
-  local done = events.expect_save(id)
+  local done = events.expect("deliverables-saved", id)
   client.request("mimir/saveDeliverables", { executionId = id, paths = paths, target = target }, function(err, res)
     done(err ~= nil)
     if err then

@@ -7,7 +7,9 @@ local toasts = require("mimir.toasts")
 local M = {}
 
 -- Executions seen, by id: { id, workflow, status, tasks, done,
--- deliverables, client }. status is nil for one first seen in its middle
+-- deliverables, changes, client }. changes is where its isolated tasks'
+-- changes stand: nil (none), pending, applied, conflict, branch or
+-- discarded. status is nil for one first seen in its middle
 -- (it began before the plugin listened): only execution-start makes one
 -- running. client is the id of the LSP client whose sidecar last told of
 -- it.
@@ -17,9 +19,11 @@ M.order = {}
 -- What the sidecar says of an execution it finds cut off by its own end.
 M.interrupted_message = "⚠️ Execution interrupted: the sidecar stopped while it ran"
 
--- Saves the plugin asked for, by execution id, whose deliverables-saved
--- event has not come yet: the plugin shows their result itself.
-M.own_saves = {}
+-- Requests the plugin made whose event has not come yet, by event name
+-- and execution id (a save's deliverables-saved, an apply's
+-- changes-applied, a discard's changes-discarded): the plugin shows their
+-- answer itself, so the event shows no toast.
+M.own = {}
 
 local finished = { ["task-complete"] = true, ["task-fail"] = true, ["task-skipped"] = true }
 
@@ -28,16 +32,29 @@ local ended = {
   ["execution-interrupted"] = "interrupted",
 }
 
---- Notes that the plugin asked to save id's deliverables (its
---- deliverables-saved event then shows no toast); done(true) when the
---- answer says the save failed and no event will come.
-function M.expect_save(id)
-  M.own_saves[id] = (M.own_saves[id] or 0) + 1
+--- Notes that the plugin made a request of execution id that the sidecar
+--- reports with an event called name (which then shows no toast);
+--- done(true) when the answer says the request failed and no event will
+--- come.
+function M.expect(name, id)
+  local own = M.own[name] or {}
+  M.own[name] = own
+  own[id] = (own[id] or 0) + 1
   return function(failed)
-    if failed and (M.own_saves[id] or 0) > 0 then
-      M.own_saves[id] = M.own_saves[id] - 1
+    if failed and (own[id] or 0) > 0 then
+      own[id] = own[id] - 1
     end
   end
+end
+
+-- Whether ev answers a request of the plugin's (see expect): it is taken.
+local function requested(ev)
+  local own = M.own[ev.event]
+  if own and (own[ev.executionId] or 0) > 0 then
+    own[ev.executionId] = own[ev.executionId] - 1
+    return true
+  end
+  return false
 end
 
 -- Updates the view of ev's execution; returns false when ev shows no
@@ -58,6 +75,18 @@ local function track(ev, client_id)
     ex.interrupted_on_exit = nil
   elseif finished[ev.event] then
     ex.done = ex.done + 1
+    -- Where its isolated tasks' changes stand, as the sidecar keeps it
+    -- (engine/state.go): pending from the first, then the last apply's
+    -- status, or discarded.
+    if ev.event == "task-complete" and type(d.changes) == "table" and ex.changes == nil then
+      ex.changes = "pending"
+    end
+  elseif ev.event == "changes-applied" then
+    ex.changes = d.status
+    return not requested(ev)
+  elseif ev.event == "changes-discarded" then
+    ex.changes = "discarded"
+    return not requested(ev)
   elseif ev.event == "execution-complete" then
     ex.status, ex.deliverables = d.status, d.deliverables
   elseif ended[ev.event] then
@@ -68,9 +97,8 @@ local function track(ev, client_id)
     if reported then
       return false
     end
-  elseif ev.event == "deliverables-saved" and (M.own_saves[id] or 0) > 0 then
-    M.own_saves[id] = M.own_saves[id] - 1
-    return false
+  elseif ev.event == "deliverables-saved" then
+    return not requested(ev)
   end
   return true
 end

@@ -50,6 +50,20 @@ function M.toast(ev)
   return nil
 end
 
+--- The toast of an apply of isolated tasks' changes, or of their discard,
+--- that the plugin did not ask for (it shows its own answer to those it
+--- did). Not in M.toast: the sidecar's table (testdata/toasts.json) does
+--- not have them.
+function M.changes_toast(ev)
+  local d = ev.data or {}
+  if ev.event == "changes-applied" then
+    return d.status == "conflict" and WARN or INFO, d.message
+  elseif ev.event == "changes-discarded" then
+    return INFO, d.message
+  end
+  return nil
+end
+
 local vim_levels = { info = vim.log.levels.INFO, warning = vim.log.levels.WARN, error = vim.log.levels.ERROR }
 
 --- Shows text at level ("info", "warning", "error") through vim.notify (so
@@ -65,6 +79,9 @@ end
 --- Shows the event's toast, filtered by the notifications option.
 function M.show(ev, setting)
   local level, text = M.toast(ev)
+  if not level then
+    level, text = M.changes_toast(ev)
+  end
   M.notify(level, text, setting)
 end
 

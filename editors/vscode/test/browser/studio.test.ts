@@ -1,7 +1,7 @@
 // The Studio page as built, in headless Chromium: a recorded event stream
 // is replayed into it and the button, selection and preview are checked by
 // clicking, the way a user would. A screenshot is kept in test-artifacts/.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -41,7 +41,11 @@ async function replay(page: Page, evs: MimirEvent[]) {
   await page.waitForFunction((m) => [...document.querySelectorAll('.execution p')].some((p) => p.textContent === m), last);
 }
 
-test('the Download Deliverables button, selection and preview', async (t) => {
+type Posted = { type: string; paths?: string[]; executionId?: string; path?: string; onBranch?: boolean; theirs?: string };
+
+/** The Studio page in headless Chromium, closed when the test ends; errors
+ * collects what the page logged as errors. */
+async function openStudio(t: TestContext) {
   const { server, url } = await serve();
   t.after(() => server.close());
   // Chromium's own files (crash reports, …) go to a temporary home, not ~.
@@ -60,15 +64,20 @@ test('the Download Deliverables button, selection and preview', async (t) => {
   page.on('pageerror', (e) => errors.push(e.message));
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
   await page.goto(url);
+  await page.waitForFunction(() => (window as unknown as { posted: { type: string }[] }).posted.some((m) => m.type === 'ready'));
+  const posted = async () => page.evaluate(() => (window as unknown as { posted: Posted[] }).posted);
+  return { page, errors, posted };
+}
+
+test('the Download Deliverables button, selection and preview', async (t) => {
+  const { page, errors, posted } = await openStudio(t);
   const button = page.locator('#download');
 
-  await page.waitForFunction(() => (window as unknown as { posted: { type: string }[] }).posted.some((m) => m.type === 'ready'));
   assert.equal(await button.textContent(), '📥 Download Deliverables (0)');
   assert.equal(await button.isDisabled(), true);
   assert.equal(await button.getAttribute('title'), 'No deliverables available');
 
   const done = events.findIndex((e) => e.event === 'execution-complete');
-  const posted = async () => page.evaluate(() => (window as unknown as { posted: { type: string; paths?: string[]; executionId?: string; path?: string }[] }).posted);
   const cancel = page.locator('#cancel');
   assert.equal(await cancel.isDisabled(), true, 'Cancel enabled with nothing running');
 
@@ -119,5 +128,67 @@ test('the Download Deliverables button, selection and preview', async (t) => {
 
   mkdirSync(new URL('../../test-artifacts/', import.meta.url), { recursive: true });
   await page.screenshot({ path: new URL('../../test-artifacts/studio.png', import.meta.url).pathname, fullPage: true });
+  assert.deepEqual(errors, [], 'the page logged errors (a CSP violation would show here)');
+});
+
+// A real run of examples/fix-a-failing-test, then an apply that conflicts
+// with the user's edit and one that applies.
+const changes: MimirEvent[] = JSON.parse(readFileSync(new URL('../fixtures/changes-events.json', import.meta.url), 'utf8'));
+
+test('Apply Changes, Apply on Branch…, Discard; the changed files, the patch and the conflicts', async (t) => {
+  const { page, errors, posted } = await openStudio(t);
+  const apply = page.locator('#apply');
+  const branch = page.locator('#apply-branch');
+  const discard = page.locator('#discard');
+  const id = changes[0].executionId;
+  const at = (name: string, nth = 0) => changes.findIndex((e) => e.event === name) + nth;
+  const applied = changes.filter((e) => e.event === 'changes-applied');
+
+  for (const b of [apply, branch, discard]) assert.equal(await b.isDisabled(), true, 'enabled with no changes');
+  assert.equal(await apply.textContent(), '🔀 Apply Changes');
+
+  await replay(page, changes.slice(0, at('execution-complete') + 1));
+  assert.equal(await apply.isDisabled(), false);
+  assert.match((await apply.getAttribute('title')) ?? '', /fix-a-failing-test to 1 file/);
+  // The task's changed files, and its patch.
+  await page.locator('details.changes summary').click();
+  assert.match((await page.locator('details.changes').textContent()) ?? '', /1 changed file.*M slugify\.sh/s);
+  await page.locator('button[data-patch="fix/fix.patch"]').click();
+
+  await apply.click();
+  await branch.click();
+  await discard.click();
+  assert.deepEqual(
+    (await posted()).filter((m) => ['apply', 'discard', 'openPatch'].includes(m.type)),
+    [
+      { type: 'openPatch', executionId: id, path: 'fix/fix.patch' },
+      { type: 'apply', executionId: id, onBranch: false },
+      { type: 'apply', executionId: id, onBranch: true },
+      { type: 'discard', executionId: id },
+    ],
+  );
+
+  // While the extension applies: Applying…, nothing clickable.
+  await page.evaluate((executionId) => window.postMessage({ type: 'applying', executionId }, '*'), id);
+  await page.waitForFunction(() => document.getElementById('apply')?.textContent === '⏳ Applying…');
+  for (const b of [apply, branch, discard]) assert.equal(await b.isDisabled(), true, 'clickable while applying');
+
+  await replay(page, [applied[0]]);
+  assert.equal(await apply.textContent(), '⚠️ Conflicts');
+  assert.equal(await apply.isDisabled(), false, 'cannot apply again after resolving');
+  assert.equal(await branch.isDisabled(), false);
+  const report = page.locator('.apply-report');
+  assert.match((await report.textContent()) ?? '', /slugify\.sh conflict: your changes since the execution started and the task's overlap/);
+  await page.locator('button[data-compare="slugify.sh"]').click();
+  const cmp = (await posted()).find((m) => m.type === 'compare');
+  assert.deepEqual(cmp, { type: 'compare', path: 'slugify.sh', theirs: applied[0].data.results![0] && (applied[0].data.results![0] as { theirs: string }).theirs });
+  mkdirSync(new URL('../../test-artifacts/', import.meta.url), { recursive: true });
+  await page.screenshot({ path: new URL('../../test-artifacts/studio-conflict.png', import.meta.url).pathname, fullPage: true });
+
+  await page.evaluate(() => window.postMessage({ type: 'applying', executionId: null }, '*'));
+  await replay(page, [applied[1]]);
+  assert.equal(await apply.textContent(), '✅ Applied');
+  for (const b of [apply, branch, discard]) assert.equal(await b.isDisabled(), true, 'clickable once applied');
+  assert.equal(await page.locator('button[data-compare]').count(), 0, 'a stale Compare after the apply');
   assert.deepEqual(errors, [], 'the page logged errors (a CSP violation would show here)');
 });

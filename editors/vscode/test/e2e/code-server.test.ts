@@ -4,13 +4,16 @@
 // open examples/translate-docs' workflow, run it from the command palette,
 // watch the phase toasts, open the Studio, press Download Deliverables,
 // accept the folder dialog, and find the files on disk; then run a slow
-// workflow from the Studio and kill the sidecar under it.
+// workflow from the Studio and kill the sidecar under it. A second test
+// runs examples/fix-a-failing-test in a git repository and applies its
+// change from the Studio: on a branch, then against a conflicting edit
+// (compared side by side), then for good.
 //
 // Run by scripts/test.d/code-server.sh, which installs code-server (cached)
 // and packages the .vsix; it passes CODE_SERVER and VSIX. Every wait is
 // bounded; any failed step fails the test, and a screenshot and the server's
 // log are kept in test-artifacts/ either way.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -50,8 +53,9 @@ function filesUnder(dir: string): string[] {
   return out.sort();
 }
 
-/** A sandbox: code-server, Chromium and the sidecar write only in here. */
-function sandbox() {
+/** A sandbox: code-server, Chromium and the sidecar write only in here;
+ * fill puts the workspace's files in. */
+function sandbox(fill: (ws: string) => void = translateDocs) {
   const root = mkdtempSync(join(tmpdir(), 'mimir-code-server-'));
   const dirs = {
     root,
@@ -79,17 +83,33 @@ function sandbox() {
     }),
   );
   writeFileSync(join(root, 'config.yaml'), 'auth: none\ncert: false\n');
-  cpSync(join(repo, 'examples', 'translate-docs'), dirs.ws, { recursive: true });
+  fill(dirs.ws);
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    HOME: dirs.home,
+    TMPDIR: dirs.tmp,
+    XDG_CONFIG_HOME: join(root, 'xdg', 'config'),
+    XDG_DATA_HOME: join(root, 'xdg', 'data'),
+    XDG_CACHE_HOME: join(root, 'xdg', 'cache'),
+  };
+  delete env.MIMIR_LOG;
+  const args = ['--config', join(root, 'config.yaml'), '--user-data-dir', dirs.userData, '--extensions-dir', dirs.extensions];
+  return { ...dirs, env, args };
+}
+
+/** examples/translate-docs, a GitHub Actions workflow, and a slow one. */
+function translateDocs(ws: string) {
+  cpSync(join(repo, 'examples', 'translate-docs'), ws, { recursive: true });
   // GitHub Actions' workflows are not Mimir's: no lens, no diagnostics.
-  mkdirSync(join(dirs.ws, '.github', 'workflows'), { recursive: true });
-  writeFileSync(join(dirs.ws, '.github', 'workflows', 'ci.yml'), 'on: [push]\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n      - run: make test\n');
+  mkdirSync(join(ws, '.github', 'workflows'), { recursive: true });
+  writeFileSync(join(ws, '.github', 'workflows', 'ci.yml'), 'on: [push]\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n      - run: make test\n');
   // A workflow that runs until the test kills the sidecar under it (or
   // cancels it): long enough that it cannot end first on a loaded machine.
   // Its worker says it has started by writing its pid, which is its process
   // group's id, into its task's folder (whole, through a rename): the
   // sandbox lets it write nowhere else.
   writeFileSync(
-    join(dirs.ws, 'slow.mimir.yaml'),
+    join(ws, 'slow.mimir.yaml'),
     [
       'name: slow',
       'tasks:',
@@ -102,17 +122,19 @@ function sandbox() {
       '',
     ].join('\n'),
   );
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    HOME: dirs.home,
-    TMPDIR: dirs.tmp,
-    XDG_CONFIG_HOME: join(root, 'xdg', 'config'),
-    XDG_DATA_HOME: join(root, 'xdg', 'data'),
-    XDG_CACHE_HOME: join(root, 'xdg', 'cache'),
-  };
-  delete env.MIMIR_LOG;
-  const args = ['--config', join(root, 'config.yaml'), '--user-data-dir', dirs.userData, '--extensions-dir', dirs.extensions];
-  return { ...dirs, env, args };
+}
+
+/** examples/fix-a-failing-test in a git repository: its project at the
+ * root, committed, and its workflow (and scripts) in fix/. */
+function fixAFailingTest(ws: string) {
+  const example = join(repo, 'examples', 'fix-a-failing-test');
+  cpSync(join(example, 'project'), ws, { recursive: true });
+  mkdirSync(join(ws, 'fix'));
+  for (const f of ['workflow.yaml', 'fix.sh', 'check.sh']) cpSync(join(example, f), join(ws, 'fix', f));
+  for (const args of [['init', '-q'], ['add', '.'], ['-c', 'user.name=test', '-c', 'user.email=test@localhost', 'commit', '-qm', 'slugify with a failing test']]) {
+    const r = spawnSync('git', ['-C', ws, ...args], { encoding: 'utf8' });
+    assert.equal(r.status, 0, `git ${args.join(' ')}: ${r.stderr}`);
+  }
 }
 
 type Sandbox = ReturnType<typeof sandbox>;
@@ -276,34 +298,37 @@ function studio(page: Page): FrameLocator {
   return page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
 }
 
-test('the extension in code-server: run a workflow, see its toasts, download its deliverables', { timeout: 240_000 }, async (t) => {
+/** Installs the extension into a fresh code-server on sb, starts it and
+ * opens the workspace in headless Chromium; everything is stopped, and a
+ * screenshot and the logs kept as test-artifacts/<name>*, when t ends. */
+async function launch(t: TestContext, sb: Sandbox, name: string) {
   assert.ok(codeServer && existsSync(codeServer), `CODE_SERVER must point at code-server's launcher (got ${JSON.stringify(codeServer)}); scripts/test.d/code-server.sh sets it`);
   assert.ok(vsix && existsSync(vsix), `VSIX must point at the packaged extension (got ${JSON.stringify(vsix)})`);
-  const started = Date.now();
-  const sb = sandbox();
   mkdirSync(artifacts, { recursive: true });
+  const started = Date.now();
   const log: string[] = [];
   let server: ChildProcess | undefined;
   let browser: Browser | undefined;
   let page: Page | undefined;
-  // The slow workflow's workers: the sidecar killed under one leaves it
-  // running until a new sidecar stops it; if the test fails before, it is
-  // stopped here.
+  const shot = join(artifacts, `${name}.png`);
+  // Process groups to kill at the end (the slow workflow's workers: the
+  // sidecar killed under one leaves it running until a new sidecar stops
+  // it; if the test fails before, it is stopped here).
   const workers: number[] = [];
   t.after(async () => {
-    if (page) await page.screenshot({ path: join(artifacts, 'code-server.png') }).catch(() => undefined);
+    if (page) await page.screenshot({ path: shot }).catch(() => undefined);
     await browser?.close().catch(() => undefined);
     for (const pgid of workers) signalGroup(pgid, 'SIGKILL');
     if (server) await stopServer(server);
-    writeFileSync(join(artifacts, 'code-server.log'), log.join(''));
+    writeFileSync(join(artifacts, `${name}.log`), log.join(''));
     const logs = join(sb.userData, 'logs');
-    if (existsSync(logs)) cpSync(logs, join(artifacts, 'code-server-logs'), { recursive: true });
+    if (existsSync(logs)) cpSync(logs, join(artifacts, `${name}-logs`), { recursive: true });
     rmSync(sb.root, { recursive: true, force: true, maxRetries: 3 });
     step(`done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   });
 
   step('install the extension');
-  rmSync(join(artifacts, 'code-server-logs'), { recursive: true, force: true });
+  rmSync(join(artifacts, `${name}-logs`), { recursive: true, force: true });
   const install = spawnSync(codeServer, [...sb.args, '--install-extension', vsix], { env: sb.env, encoding: 'utf8', timeout: 60_000 });
   assert.equal(install.status, 0, `--install-extension failed:\n${install.stdout}\n${install.stderr}`);
   const listed = spawnSync(codeServer, [...sb.args, '--list-extensions', '--show-versions'], { env: sb.env, encoding: 'utf8', timeout: 30_000 });
@@ -325,6 +350,12 @@ test('the extension in code-server: run a workflow, see its toasts, download its
   await page.addInitScript({ content: recordToasts });
   await page.goto(`${s.url}/?folder=${encodeURIComponent(sb.ws)}`, { waitUntil: 'domcontentloaded' });
   await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+  return { page, workers };
+}
+
+test('the extension in code-server: run a workflow, see its toasts, download its deliverables', { timeout: 240_000 }, async (t) => {
+  const sb = sandbox();
+  const { page, workers } = await launch(t, sb, 'code-server');
   await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'workflow.yaml' }).click({ timeout: 60_000 });
   await page.locator('.editor-instance .view-lines').waitFor();
 
@@ -502,4 +533,74 @@ test('the extension in code-server: run a workflow, see its toasts, download its
   await waitForToast(page, 'The mimir.sidecarPath setting points at /nonexistent/mimir-sidecar, which is not an executable file.');
   await runCommand(page, 'Mimir: Show Executions');
   await waitForToast(page, 'The Mimir sidecar is not running: The mimir.sidecarPath setting points at /nonexistent/mimir-sidecar');
+});
+
+test('Apply Changes in code-server: on a branch; then a conflict, compared side by side, resolved and applied', { timeout: 240_000 }, async (t) => {
+  const sb = sandbox(fixAFailingTest);
+  const { page } = await launch(t, sb, 'code-server-apply');
+  const slugify = join(sb.ws, 'slugify.sh');
+  const original = readFileSync(slugify, 'utf8');
+  const git = (...args: string[]) => spawnSync('git', ['-C', sb.ws, ...args], { encoding: 'utf8' });
+  const apply = studio(page).locator('#apply');
+  await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'fix' }).first().click({ timeout: 60_000 });
+  await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'workflow.yaml' }).click({ timeout: 15_000 });
+  const lens = page.locator('.codelens-decoration a', { hasText: '▶ Run workflow' });
+  await lens.waitFor({ timeout: 60_000 });
+  await runCommand(page, 'Notifications: Show Notifications');
+  await page.locator('.notifications-center.visible').waitFor({ timeout: 10_000 });
+
+  const run = async (nth: number) => {
+    await lens.click();
+    await page.waitForFunction((n) => window.mimirToasts.filter((x) => x.startsWith('✅ Execution completed: 1/1 tasks')).length === n, nth, { timeout: 60_000 });
+    await apply.and(studio(page).locator(':enabled')).waitFor({ timeout: 15_000 });
+  };
+
+  step('run examples/fix-a-failing-test: the Studio lists the changed file and offers Apply Changes');
+  await run(1);
+  assert.equal(await apply.textContent(), '🔀 Apply Changes');
+  assert.match((await studio(page).locator('details.changes').first().textContent()) ?? '', /1 changed file.*M slugify\.sh/s);
+  assert.equal(readFileSync(slugify, 'utf8'), original, 'your slugify.sh changed before any apply');
+
+  step('Apply on Branch…: the name asked, committed there, the working tree left alone');
+  await studio(page).locator('#apply-branch').click();
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible', timeout: 10_000 });
+  assert.equal(await input.inputValue(), 'mimir/fix-a-failing-test');
+  await page.keyboard.press('Enter');
+  await waitForToast(page, '✅ Committed the changes to 1 file on branch mimir/fix-a-failing-test');
+  await studio(page).locator('#apply', { hasText: '✅ On branch mimir/fix-a-failing-test' }).waitFor({ timeout: 10_000 });
+  assert.match(git('show', 'mimir/fix-a-failing-test:slugify.sh').stdout, /tr -s/);
+  assert.equal(readFileSync(slugify, 'utf8'), original);
+
+  step('run it again, edit slugify.sh in a way that conflicts, Apply Changes: nothing written, ⚠️ Conflicts');
+  await run(2);
+  const yours = "#!/bin/sh\n# slugify TITLE: yours.\nprintf '%s\\n' \"$1\" | tr A-Z a-z | tr ' ' '-'\n";
+  writeFileSync(slugify, yours);
+  await apply.click();
+  const conflict = await waitForToast(page, '⚠️ Nothing applied: 1 file conflict with your edits; resolve them, or apply on a branch: slugify.sh (');
+  assert.match(conflict, /overlap/);
+  await studio(page).locator('#apply', { hasText: '⚠️ Conflicts' }).waitFor({ timeout: 10_000 });
+  assert.equal(readFileSync(slugify, 'utf8'), yours, 'your edit was overwritten');
+
+  step("Compare, in the toast and in the Studio: your file beside the task's version");
+  const diffTab = page.locator('.tab', { hasText: "slugify.sh: yours ↔ the task's version" });
+  await page.locator('.notification-list-item', { hasText: '⚠️ Nothing applied' }).locator('.monaco-button', { hasText: 'Compare' }).click({ timeout: 10_000 });
+  await diffTab.waitFor({ timeout: 15_000 });
+  await page.locator('.monaco-diff-editor').first().waitFor({ timeout: 15_000 });
+  await diffTab.locator('.codicon-close').click();
+  await diffTab.waitFor({ state: 'detached', timeout: 10_000 });
+  // The notification center covers the Studio's lower part.
+  await runCommand(page, 'Notifications: Hide Notifications');
+  await page.locator('.notifications-center.visible').waitFor({ state: 'detached', timeout: 10_000 });
+  await studio(page).locator('button[data-compare="slugify.sh"]').click();
+  await diffTab.waitFor({ timeout: 15_000 });
+
+  step('resolve (take back your edit) and click again: ✅ Applied, and the tests pass');
+  writeFileSync(slugify, original);
+  await apply.click();
+  await waitForToast(page, '✅ Applied the changes to 1 file');
+  await studio(page).locator('#apply', { hasText: '✅ Applied' }).waitFor({ timeout: 10_000 });
+  assert.equal(await apply.isDisabled(), true);
+  assert.equal(spawnSync('sh', ['test.sh'], { cwd: sb.ws, encoding: 'utf8' }).status, 0, 'the tests fail after the apply');
+  assert.deepEqual((await toasts(page)).filter((x) => x.startsWith('✅ Applied the changes')), ['✅ Applied the changes to 1 file'], 'the apply was reported more than once');
 });
