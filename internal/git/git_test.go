@@ -2,12 +2,14 @@ package git
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mimir-sidecar/mimir-sidecar/internal/git/gittest"
 )
@@ -248,4 +250,55 @@ func TestFindUserRepoOutsideGit(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), ErrNotRepository.Error()) {
 		t.Fatalf("got %v", err)
 	}
+}
+
+// BenchmarkIsolatedTask is what an isolated task costs in git on a
+// repository of 2,000 files: the snapshot (once per execution), the
+// worktree, and capturing a one-file change with its patch.
+func BenchmarkIsolatedTask(b *testing.B) {
+	if _, err := exec.LookPath("git"); err != nil {
+		b.Skip("git is not installed")
+	}
+	files := map[string]string{}
+	for i := range 2000 {
+		files[fmt.Sprintf("pkg%02d/file%04d.go", i%40, i)] = strings.Repeat(fmt.Sprintf("line %d\n", i), 40)
+	}
+	ws := gittest.Repo(b, files)
+	ctx := context.Background()
+	user, err := FindUserRepo(ctx, ws)
+	if err != nil {
+		b.Fatal(err)
+	}
+	head, _ := user.Head(ctx)
+	var snap, work, capture time.Duration
+	for i := range b.N {
+		repo, err := Init(ctx, filepath.Join(b.TempDir(), "git"), user, ".mimir")
+		if err != nil {
+			b.Fatal(err)
+		}
+		t0 := time.Now()
+		s, err := repo.Snapshot(ctx, ws, head, ".mimir")
+		if err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		wt := filepath.Join(b.TempDir(), "wt")
+		if err := repo.AddWorktree(ctx, wt, s); err != nil {
+			b.Fatal(err)
+		}
+		t2 := time.Now()
+		gittest.Write(b, filepath.Join(wt, "pkg00/file0000.go"), fmt.Sprintf("changed %d\n", i))
+		c, err := repo.Capture(ctx, wt, s, "t")
+		if err == nil {
+			_, err = repo.Patch(ctx, s, c)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		snap, work, capture = snap+t1.Sub(t0), work+t2.Sub(t1), capture+time.Since(t2)
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(snap.Milliseconds())/n, "ms-snapshot")
+	b.ReportMetric(float64(work.Milliseconds())/n, "ms-worktree")
+	b.ReportMetric(float64(capture.Milliseconds())/n, "ms-capture")
 }
