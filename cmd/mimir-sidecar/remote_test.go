@@ -135,9 +135,27 @@ func (w *workerProc) logs() string {
 // sidecarRun is `mimir-sidecar run --json` in the background.
 type sidecarRun struct {
 	cmd  *exec.Cmd
-	out  bytes.Buffer
-	errb bytes.Buffer
+	out  lockedBuffer
+	errb lockedBuffer
 	done chan error
+}
+
+// lockedBuffer is a process's output, read while the process writes it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
 }
 
 func startRun(t *testing.T, dir string, args ...string) *sidecarRun {
