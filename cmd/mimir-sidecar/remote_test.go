@@ -459,3 +459,38 @@ func benchNATS(b *testing.B) (*natsserver.Server, string) {
 	}
 	return srv, srv.ClientURL()
 }
+
+// A sidecar killed while its attempt runs on a worker: the resumed
+// execution's new sidecar cancels what the old one left running there and
+// runs the task again.
+func TestResumedExecutionClearsItsOldAttempts(t *testing.T) {
+	n := startNATS(t)
+	ws := t.TempDir()
+	wf := "name: wait\ntasks:\n  - id: t\n    worker:\n      command: 'while [ ! -e \"$MIMIR_WORKFLOW_DIR/go\" ]; do sleep 0.05; done; echo ok > out.txt'\n"
+	os.WriteFile(filepath.Join(ws, "wf.yaml"), []byte(wf), 0o644)
+	w := startWorker(t, n, "p", "a")
+	first := startRun(t, ws, "wf.yaml", "--nats", n.url(), "--nats-prefix", "p")
+	w.waitLog(t, "attempt started")
+	first.cmd.Process.Signal(syscall.SIGKILL)
+	first.wait(t)
+	id := parseEvents(t, first.out.String())[0].ExecutionID
+
+	os.WriteFile(filepath.Join(ws, "go"), nil, 0o644)
+	second := startRun(t, ws, "--resume", id, "--nats", n.url(), "--nats-prefix", "p")
+	code, evs := second.wait(t)
+	if code != 0 {
+		t.Fatalf("the resumed run failed (%d):\n%s\nworker:\n%s", code, second.errb.String(), w.logs())
+	}
+	if !w.logged("attempt cancelled") {
+		t.Errorf("the old attempt was not cancelled on the worker:\n%s", w.logs())
+	}
+	completes := 0
+	for _, ev := range evs {
+		if ev.Event == engine.EventWorkerComplete {
+			completes++
+		}
+	}
+	if completes != 1 {
+		t.Errorf("%d worker-complete events in the resumed run, want 1", completes)
+	}
+}
