@@ -25,6 +25,7 @@ func serveCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	logLevel := fs.String("log-level", defaultLogLevel(), "debug, info, warn or error (logs go to stderr)")
 	sseAddr := fs.String("sse-addr", "127.0.0.1:0", "where the SSE mirror listens (a loopback address; port 0: any free one)")
 	noSSE := fs.Bool("no-sse", false, "do not start the SSE mirror")
+	httpExec := fs.Bool("http-execute", false, "let Mimir's POST /api/execute-workflow on the SSE port run workflows (it runs agents; also httpExecute: true in the user configuration)")
 	var origins listFlag
 	fs.Var(&origins, "sse-allow-origin", "a browser origin allowed to use the SSE mirror (repeatable, or comma-separated)")
 	fs.Usage = func() {
@@ -50,7 +51,11 @@ func serveCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		Sandbox:          sandboxFor,
 	}
 	if !*noSSE {
-		opts.StartMirror = rpc.MirrorFunc(mirror.Options{Addr: *sseAddr, AllowOrigins: origins, Logger: log.With("component", "sse")}.Start)
+		execute, err := httpExecute(*httpExec)
+		if err != nil {
+			return err
+		}
+		opts.StartMirror = rpc.MirrorFunc(mirror.Options{Addr: *sseAddr, AllowOrigins: origins, HTTPExecute: execute, Logger: log.With("component", "sse")}.Start)
 	}
 	// An editor that gives up on a clean exit sends a signal; the running
 	// agents must not outlive the sidecar, so it stops as on exit.

@@ -15,6 +15,7 @@ import (
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
 	"github.com/mimir-sidecar/mimir-sidecar/engine/journal"
 	"github.com/mimir-sidecar/mimir-sidecar/internal/events"
+	"github.com/mimir-sidecar/mimir-sidecar/internal/mimircompat"
 	"github.com/mimir-sidecar/mimir-sidecar/notify"
 	"github.com/mimir-sidecar/mimir-sidecar/workspace"
 )
@@ -23,7 +24,10 @@ import (
 type Options struct {
 	Addr         string
 	AllowOrigins []string
-	Logger       *slog.Logger
+	// HTTPExecute enables Mimir's POST /api/execute-workflow (see
+	// internal/mimircompat): off unless the user asks, as it runs agents.
+	HTTPExecute bool
+	Logger      *slog.Logger
 }
 
 // Start starts the SSE mirror of a workspace's events (replaying from
@@ -43,7 +47,12 @@ func (o Options) Start(ws *workspace.Workspace, hub *notify.Hub, runner *engine.
 		AllowOrigins: o.AllowOrigins,
 		Source:       runnerSource{runner},
 		Backlog:      events.Backlog(jr),
-		Logger:       o.Logger,
+		// Mimir's API, beside ours, under the same guard.
+		Routes: mimircompat.New(mimircompat.Options{
+			Runner: runner, Hub: hub, Backlog: events.Backlog(jr),
+			Execute: o.HTTPExecute, Logger: o.Logger.With("api", "mimir"),
+		}).Mount,
+		Logger: o.Logger,
 	})
 	if err != nil {
 		return nil, err
