@@ -97,7 +97,7 @@ func eventTable() []eventMap {
 		fieldMessage     = dataField("message", "message")
 		fieldAttempt     = dataField("attemptNumber", "attempt")
 		fieldTaskType    = constant("taskType", "agent", "Mimir's transformer (lambda) tasks are not supported")
-		fieldTotal       = computed("total", "data.tasks of execution-start", "", func(st *streamState, _ *ourEvent) (any, bool) { return st.total, true })
+		fieldTotal       = computed("total", "execution-start's data.tasks", "", func(st *streamState, _ *ourEvent) (any, bool) { return st.total, true })
 		fieldResults     = computed("results", "each task-complete and task-fail so far: {taskId, status, duration}", "", func(st *streamState, _ *ourEvent) (any, bool) { return st.resultList(), true })
 		fieldSuccessful  = computed("successful", "task-complete events so far", "", func(st *streamState, _ *ourEvent) (any, bool) { return st.successful, true })
 		fieldFailed      = computed("failed", "task-fail events so far", "", func(st *streamState, _ *ourEvent) (any, bool) { return st.failed, true })
