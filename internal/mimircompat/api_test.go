@@ -272,7 +272,11 @@ func TestGuardCoversMimirRoutes(t *testing.T) {
 			return r
 		}, http.StatusOK},
 		{"?token=", func() *http.Request { r, _ := http.NewRequest("GET", s.url(path), nil); return r }, http.StatusOK},
-		{"foreign Host", func() *http.Request { r, _ := http.NewRequest("GET", s.url(path), nil); r.Host = "evil.example:80"; return r }, http.StatusForbidden},
+		{"foreign Host", func() *http.Request {
+			r, _ := http.NewRequest("GET", s.url(path), nil)
+			r.Host = "evil.example:80"
+			return r
+		}, http.StatusForbidden},
 		{"foreign Origin", func() *http.Request {
 			r, _ := http.NewRequest("GET", s.url(path), nil)
 			r.Header.Set("Origin", "http://evil.example")

@@ -56,7 +56,7 @@ func sampleRun() []engine.Event {
 // sample, by our event name and Mimir's field: a field the table gains
 // without an entry here fails the test.
 var want = map[string]map[string]any{
-	connectEvent: {"status": "running", "taskStatuses": map[string]any{"a": "completed", "b": "executing", "c": "pending"}, "currentTaskId": "b"},
+	connectEvent:               {"status": "running", "taskStatuses": map[string]any{"a": "completed", "b": "executing", "c": "pending"}, "currentTaskId": "b"},
 	engine.EventExecutionStart: {"executionId": "ex_1", "startTime": float64(time.Date(2026, 12, 3, 14, 0, 0, 0, time.UTC).UnixMilli())},
 	engine.EventTaskStart:      {"progress": float64(2), "total": float64(2), "taskType": "agent"},
 	engine.EventWorkerStart:    {"isRetry": true},
