@@ -44,6 +44,13 @@ type sidecar struct {
 
 func start(t *testing.T, execute bool, agents engine.Agents) *sidecar {
 	t.Helper()
+	return startWith(t, execute, agents, true)
+}
+
+// startWith starts a sidecar, without a journal unless journaled: what
+// the hub drops is then gone.
+func startWith(t *testing.T, execute bool, agents engine.Agents, journaled bool) *sidecar {
+	t.Helper()
 	ws, err := workspace.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -51,19 +58,25 @@ func start(t *testing.T, execute bool, agents engine.Agents) *sidecar {
 	if err := ws.EnsureStateDir(); err != nil {
 		t.Fatal(err)
 	}
-	jr, _, err := journal.Open(ws.StateDir(), nil)
-	if err != nil {
-		t.Fatal(err)
+	var jr *journal.Journal
+	if journaled {
+		if jr, _, err = journal.Open(ws.StateDir(), nil); err != nil {
+			t.Fatal(err)
+		}
 	}
 	// A small ring: streams read most events back from the journal.
 	hub := notify.NewHub(4)
 	if agents == nil {
 		agents = engine.Agents{"exec": exec.Agent()}
 	}
-	runner := engine.NewRunner(t.Context(), engine.Options{
-		Workspace: ws.Dir(), StateDir: ws.StateDir(), Agents: agents, Journal: jr,
+	opts := engine.Options{
+		Workspace: ws.Dir(), StateDir: ws.StateDir(), Agents: agents,
 		Sink: engine.SinkFunc(func(ev engine.Event) { _ = events.Publish(hub, ev) }),
-	})
+	}
+	if jr != nil {
+		opts.Journal = jr
+	}
+	runner := engine.NewRunner(t.Context(), opts)
 	m, err := mirror.Options{HTTPExecute: execute}.Start(ws, hub, runner, jr)
 	if err != nil {
 		t.Fatal(err)
@@ -251,6 +264,23 @@ func TestStreamResumes(t *testing.T) {
 	end := s.get(t, "/api/execution-stream/"+ex.ID(), "Last-Event-ID", all[len(all)-1].ID)
 	if end.StatusCode != http.StatusNoContent {
 		t.Errorf("after the last event: %s, want 204 No Content", end.Status)
+	}
+}
+
+// A stream of an execution whose last event is lost (no journal, and the
+// hub has moved past it) ends once it has read past where that event was,
+// rather than wait for it forever.
+func TestStreamEndsWhenTheLastEventIsLost(t *testing.T) {
+	s := startWith(t, false, nil, false)
+	ex := run(t, s, retryWorkflow)
+	ex.Start()
+	<-ex.Done()
+	for range 8 { // more events than the hub keeps, after the last one
+		ex.RecordSaved("deliverables", 0, 0, nil)
+	}
+	fs := readFrames(t, s.get(t, "/api/execution-stream/"+ex.ID()).Body)
+	if len(fs) != 1 || fs[0].Event != "init" || fs[0].Data["status"] != "completed" {
+		t.Errorf("stream = %v, want init (completed) and the end", names(fs))
 	}
 }
 

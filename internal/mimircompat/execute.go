@@ -11,8 +11,9 @@ import (
 )
 
 // executeName is the name of a workflow started over HTTP (Mimir's have
-// none), and the file its problems are reported against.
-const executeName = "execute-workflow"
+// none), and the file its problems are reported against: the name engine
+// gives one read back from the journal, which keeps no file for it.
+const executeName = "mimir-workflow"
 
 // execute serves POST /api/execute-workflow: Mimir's task definitions, run
 // as an execution like any other (the editor sees it too), answered as

@@ -70,7 +70,8 @@ type mimirStream struct {
 	// run of an execution running again (resumed), not this one.
 	earlierRun bool
 	now        uint64
-	started    bool // the head and init are written
+	started    bool   // the head and init are written
+	doneSeq    uint64 // the runner's seq once the execution was seen done
 	// ended is set when the client already has the execution's last
 	// event: there is nothing more to send.
 	ended bool
@@ -105,6 +106,16 @@ func (s *mimirStream) run(ctx context.Context) error {
 			continue
 		}
 		// Caught up: what the client has is all there is, for now.
+		if s.over(cur) {
+			if !s.started && !s.ended {
+				s.start()
+			}
+			if !s.started {
+				s.w.WriteHeader(http.StatusNoContent)
+				return nil
+			}
+			return s.flush()
+		}
 		if !s.started {
 			if s.ended {
 				// EventSource stops reconnecting on a 204.
@@ -128,6 +139,27 @@ func (s *mimirStream) run(ctx context.Context) error {
 		}
 		idle.Reset(a.opts.Heartbeat)
 	}
+}
+
+// over reports whether the execution ended and the cursor is past its
+// last event, which it did not find (the journal lost it): the stream then
+// ends rather than wait for an event that will never come.
+func (s *mimirStream) over(cur *notify.Cursor) bool {
+	ex, ok := s.api.opts.Runner.Get(s.id)
+	if !ok {
+		return true
+	}
+	select {
+	case <-ex.Done():
+	default:
+		return false
+	}
+	// Done closes once the last event is emitted, which may be before the
+	// hub has it: the seq read now is at or after it.
+	if s.doneSeq == 0 {
+		s.doneSeq = s.api.opts.Runner.Seq()
+	}
+	return cur.Seq() >= s.doneSeq
 }
 
 // tell folds one event of the execution into the state and, past what the
