@@ -10,6 +10,7 @@
 package mimircompat
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -26,6 +27,9 @@ type Options struct {
 	// Backlog is the journal, read when a stream needs events the hub no
 	// longer holds (nil: none).
 	Backlog notify.Backlog
+	// Journal, when set, finds where an execution's events begin, so that
+	// a stream does not read the events of every execution before it.
+	Journal Journal
 	// Execute enables POST /api/execute-workflow. Off by default: it runs
 	// the agents, and through them commands, on a request.
 	Execute bool
@@ -34,6 +38,13 @@ type Options struct {
 	// WriteTimeout bounds one write to a stream (default 10s).
 	WriteTimeout time.Duration
 	Logger       *slog.Logger
+}
+
+// Journal is the journal as a stream uses it (*journal.Journal is one).
+type Journal interface {
+	// Events returns up to limit envelopes of one execution with a seq
+	// above since, oldest first.
+	Events(ctx context.Context, since uint64, executionID string, limit int) ([]json.RawMessage, error)
 }
 
 // API is Mimir's HTTP API over a runner.

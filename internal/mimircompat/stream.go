@@ -80,7 +80,7 @@ type mimirStream struct {
 
 func (s *mimirStream) run(ctx context.Context) error {
 	a := s.api
-	cur := notify.NewCursor(ctx, a.opts.Hub, a.opts.Backlog, 0)
+	cur := notify.NewCursor(ctx, a.opts.Hub, a.opts.Backlog, s.firstSeq(ctx)-1)
 	batch := make([]notify.Event, 0, streamBatch)
 	idle := time.NewTimer(a.opts.Heartbeat)
 	defer idle.Stop()
@@ -139,6 +139,25 @@ func (s *mimirStream) run(ctx context.Context) error {
 		}
 		idle.Reset(a.opts.Heartbeat)
 	}
+}
+
+// firstSeq is the seq of the execution's first event in the journal, or 1
+// when it cannot tell: the stream then reads from the start.
+func (s *mimirStream) firstSeq(ctx context.Context) uint64 {
+	if s.api.opts.Journal == nil {
+		return 1
+	}
+	evs, err := s.api.opts.Journal.Events(ctx, 0, s.id, 1)
+	if err != nil || len(evs) == 0 {
+		return 1
+	}
+	var first struct {
+		Seq uint64 `json:"seq"`
+	}
+	if json.Unmarshal(evs[0], &first) != nil || first.Seq == 0 {
+		return 1
+	}
+	return first.Seq
 }
 
 // over reports whether the execution ended and the cursor is past its

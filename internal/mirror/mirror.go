@@ -42,16 +42,17 @@ func (o Options) Start(ws *workspace.Workspace, hub *notify.Hub, runner *engine.
 	// A refused state folder (told to the user as the journal opens) costs
 	// the headless listeners their sidecar.json, not the editor its mirror.
 	stateErr := ws.EnsureStateDir()
+	compat := mimircompat.Options{Runner: runner, Hub: hub, Backlog: events.Backlog(jr), Execute: o.HTTPExecute, Logger: o.Logger.With("api", "mimir")}
+	if jr != nil { // a nil *journal.Journal would be a journal, not none
+		compat.Journal = jr
+	}
 	s, err := notify.StartSSE(hub, notify.SSEOptions{
 		Addr:         o.Addr,
 		AllowOrigins: o.AllowOrigins,
 		Source:       runnerSource{runner},
 		Backlog:      events.Backlog(jr),
 		// Mimir's API, beside ours, under the same guard.
-		Routes: mimircompat.New(mimircompat.Options{
-			Runner: runner, Hub: hub, Backlog: events.Backlog(jr),
-			Execute: o.HTTPExecute, Logger: o.Logger.With("api", "mimir"),
-		}).Mount,
+		Routes: mimircompat.New(compat).Mount,
 		Logger: o.Logger,
 	})
 	if err != nil {
