@@ -84,7 +84,9 @@ func (a *API) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/execution-deliverables/{id}", a.deliverables)
 	mux.HandleFunc("GET /api/execution-deliverable/{id}/{filename...}", a.deliverable)
 	mux.HandleFunc("GET /api/deliverables/{id}/download", a.zip)
+	mux.HandleFunc("GET /api/execution-state/{id}", a.state)
 	mux.HandleFunc("POST /api/execute-workflow", a.execute)
+	mux.HandleFunc("POST /api/cancel-execution/{id}", a.cancel)
 }
 
 // execution is the execution a route names, or false once the answer (a

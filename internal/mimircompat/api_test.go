@@ -120,34 +120,53 @@ type frame struct {
 	Data  map[string]any
 }
 
-// readFrames reads a stream to its end: the server closes it after the
-// execution's last event.
-func readFrames(t *testing.T, body io.Reader) []frame {
-	t.Helper()
-	var out []frame
-	var cur frame
+// frameReader reads SSE events as a client does.
+type frameReader struct {
+	t  *testing.T
+	sc *bufio.Scanner
+}
+
+func newFrameReader(t *testing.T, body io.Reader) *frameReader {
 	sc := bufio.NewScanner(body)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
+	return &frameReader{t, sc}
+}
+
+// next is the next event, false at the end of the stream.
+func (r *frameReader) next() (frame, bool) {
+	r.t.Helper()
+	var cur frame
+	for r.sc.Scan() {
+		line := r.sc.Text()
 		switch {
 		case line == "":
 			if cur.Event != "" {
-				out = append(out, cur)
+				return cur, true
 			}
-			cur = frame{}
 		case strings.HasPrefix(line, "id: "):
 			cur.ID = line[4:]
 		case strings.HasPrefix(line, "event: "):
 			cur.Event = line[7:]
 		case strings.HasPrefix(line, "data: "):
 			if err := json.Unmarshal([]byte(line[6:]), &cur.Data); err != nil {
-				t.Fatalf("data is not JSON: %v: %s", err, line)
+				r.t.Fatalf("data is not JSON: %v: %s", err, line)
 			}
 		}
 	}
-	if err := sc.Err(); err != nil {
-		t.Fatalf("read the stream: %v", err)
+	if err := r.sc.Err(); err != nil {
+		r.t.Fatalf("read the stream: %v", err)
+	}
+	return frame{}, false
+}
+
+// readFrames reads a stream to its end: the server closes it after the
+// execution's last event.
+func readFrames(t *testing.T, body io.Reader) []frame {
+	t.Helper()
+	r := newFrameReader(t, body)
+	var out []frame
+	for f, ok := r.next(); ok; f, ok = r.next() {
+		out = append(out, f)
 	}
 	return out
 }
@@ -420,7 +439,12 @@ func TestDeliverables(t *testing.T) {
 
 func post(t *testing.T, s *sidecar, body string) (int, map[string]any) {
 	t.Helper()
-	resp, err := http.Post(s.url("/api/execute-workflow"), "application/json", strings.NewReader(body))
+	return postTo(t, s, "/api/execute-workflow", body)
+}
+
+func postTo(t *testing.T, s *sidecar, path, body string) (int, map[string]any) {
+	t.Helper()
+	resp, err := http.Post(s.url(path), "application/json", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -430,6 +454,58 @@ func post(t *testing.T, s *sidecar, body string) (int, map[string]any) {
 		t.Fatal(err)
 	}
 	return resp.StatusCode, out
+}
+
+func getJSON(t *testing.T, s *sidecar, path string) map[string]any {
+	t.Helper()
+	var out map[string]any
+	if err := json.NewDecoder(s.get(t, path).Body).Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// POST /api/cancel-execution stops a running execution; its stream ends
+// with Mimir's execution-cancelled, and execution-state says so.
+func TestCancelOverHTTP(t *testing.T) {
+	s := start(t, true, nil)
+	ex := run(t, s, "name: long\ntasks:\n  - {id: a, worker: {command: 'echo started > a.txt; sleep 60'}}\n  - {id: b, dependsOn: [a], worker: {command: 'true'}}\n")
+	resp := s.get(t, "/api/execution-stream/"+ex.ID())
+	ex.Start()
+	r := newFrameReader(t, resp.Body)
+	var seen []string
+	for f, ok := r.next(); ok && f.Event != "worker-start"; f, ok = r.next() {
+		seen = append(seen, f.Event)
+	}
+	st := getJSON(t, s, "/api/execution-state/"+ex.ID())
+	if st["status"] != "running" || st["currentTaskId"] != "a" || st["cancelled"] != false || fmt.Sprint(st["taskStatuses"]) != "map[a:executing b:pending]" {
+		t.Errorf("state while a runs: %v", st)
+	}
+	status, body := postTo(t, s, "/api/cancel-execution/"+ex.ID(), "")
+	if status != http.StatusOK || body["success"] != true || body["message"] != "Execution cancellation requested" {
+		t.Fatalf("cancel: %d %v", status, body)
+	}
+	var rest []frame
+	for f, ok := r.next(); ok; f, ok = r.next() {
+		rest = append(rest, f)
+	}
+	if len(rest) == 0 {
+		t.Fatalf("the stream ended without execution-cancelled (before: %q)", seen)
+	}
+	last := rest[len(rest)-1]
+	if last.Event != "execution-cancelled" || last.Data["status"] != "cancelled" || last.Data["cancelled"] != true ||
+		last.Data["message"] == nil || last.Data["cancelledAt"] == nil || last.Data["completed"] != float64(0) {
+		t.Errorf("last event = %+v", last)
+	}
+	<-ex.Done()
+	st = getJSON(t, s, "/api/execution-state/"+ex.ID())
+	if st["status"] != "cancelled" || st["cancelled"] != true || st["endTime"] == nil {
+		t.Errorf("state after the cancel: %v", st)
+	}
+	status, body = postTo(t, s, "/api/cancel-execution/"+ex.ID(), "")
+	if status != http.StatusBadRequest || body["error"] != "Cannot cancel execution with status: cancelled" {
+		t.Errorf("second cancel: %d %v, want Mimir's 400", status, body)
+	}
 }
 
 // POST /api/execute-workflow is refused unless enabled, because it runs
@@ -442,6 +518,10 @@ func TestExecuteIsOffByDefault(t *testing.T) {
 	}
 	if len(s.runner.List()) != 0 {
 		t.Errorf("a disabled execute started an execution")
+	}
+	ex := run(t, s, retryWorkflow)
+	if status, body := postTo(t, s, "/api/cancel-execution/"+ex.ID(), ""); status != http.StatusForbidden {
+		t.Errorf("disabled cancel: %d %v", status, body)
 	}
 }
 

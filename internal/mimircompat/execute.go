@@ -67,3 +67,48 @@ func (a *API) execute(w http.ResponseWriter, r *http.Request) {
 		"message":     fmt.Sprintf("Workflow execution started with %d tasks", len(wf.Tasks)),
 	})
 }
+
+// cancel serves POST /api/cancel-execution/:executionId, answered as Mimir
+// answers; the execution ends with execution-cancelled. It is off with
+// execute-workflow: both control executions, and both are the user's to
+// turn on.
+func (a *API) cancel(w http.ResponseWriter, r *http.Request) {
+	if !a.opts.Execute {
+		writeJSON(w, http.StatusForbidden, map[string]any{"error": "Cancelling executions over HTTP is off: start the sidecar with --http-execute, or set httpExecute: true in your user configuration (mimir/config.yaml)", "executionId": r.PathValue("id")})
+		return
+	}
+	ex, ok := a.execution(w, r)
+	if !ok {
+		return
+	}
+	if st := ex.Summary().Status; st != engine.StatusRunning {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"error": "Cannot cancel execution with status: " + mimirStatus(st), "executionId": ex.ID(), "status": mimirStatus(st)})
+		return
+	}
+	if st := ex.Cancel("Execution cancelled by user"); st != engine.StatusCancelling {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"error": "Cannot cancel execution with status: " + mimirStatus(st), "executionId": ex.ID(), "status": mimirStatus(st)})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"success": true, "executionId": ex.ID(), "message": "Execution cancellation requested"})
+}
+
+// state serves GET /api/execution-state/:executionId.
+func (a *API) state(w http.ResponseWriter, r *http.Request) {
+	ex, ok := a.execution(w, r)
+	if !ok {
+		return
+	}
+	info := ex.Info()
+	out := map[string]any{
+		"executionId":   ex.ID(),
+		"status":        mimirStatus(info.Status),
+		"taskStatuses":  taskStatuses(info.TaskList),
+		"currentTaskId": currentTask(info.TaskList),
+		"startTime":     info.StartedAt.UnixMilli(),
+		"cancelled":     info.Status == engine.StatusCancelled,
+	}
+	if info.FinishedAt != nil {
+		out["endTime"] = info.FinishedAt.UnixMilli()
+	}
+	writeJSON(w, http.StatusOK, out)
+}
