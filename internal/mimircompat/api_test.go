@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +17,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
 	"github.com/mimir-sidecar/mimir-sidecar/engine/exec"
@@ -24,6 +26,7 @@ import (
 	"github.com/mimir-sidecar/mimir-sidecar/internal/events"
 	"github.com/mimir-sidecar/mimir-sidecar/internal/fakemodel"
 	"github.com/mimir-sidecar/mimir-sidecar/internal/launcher/launchertest"
+	"github.com/mimir-sidecar/mimir-sidecar/internal/mimircompat"
 	"github.com/mimir-sidecar/mimir-sidecar/internal/mirror"
 	"github.com/mimir-sidecar/mimir-sidecar/notify"
 	"github.com/mimir-sidecar/mimir-sidecar/workspace"
@@ -301,6 +304,30 @@ func TestStreamEndsWhenTheLastEventIsLost(t *testing.T) {
 	if len(fs) != 1 || fs[0].Event != "init" || fs[0].Data["status"] != "completed" {
 		t.Errorf("stream = %v, want init (completed) and the end", names(fs))
 	}
+}
+
+// A quiet stream sends a heartbeat comment, so proxies and clients do not
+// time it out.
+func TestQuietStreamBeats(t *testing.T) {
+	s := start(t, false, nil)
+	hub := notify.NewHub(4)
+	mux := http.NewServeMux()
+	mimircompat.New(mimircompat.Options{Runner: s.runner, Hub: hub, Heartbeat: 5 * time.Millisecond}).Mount(mux)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	ex := run(t, s, retryWorkflow) // prepared, never started: nothing happens
+	resp, err := http.Get(srv.URL + "/api/execution-stream/" + ex.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if sc.Text() == ": ping" {
+			return
+		}
+	}
+	t.Fatalf("the stream ended without a heartbeat: %v", sc.Err())
 }
 
 // The mirror's guard covers Mimir's routes: the token (header or
