@@ -106,16 +106,7 @@ func (s *mimirStream) run(ctx context.Context) error {
 			continue
 		}
 		// Caught up: what the client has is all there is, for now.
-		if s.over(cur) {
-			if !s.started && !s.ended {
-				s.start()
-			}
-			if !s.started {
-				s.w.WriteHeader(http.StatusNoContent)
-				return nil
-			}
-			return s.flush()
-		}
+		over := s.over(cur)
 		if !s.started {
 			if s.ended {
 				// EventSource stops reconnecting on a 204.
@@ -124,7 +115,7 @@ func (s *mimirStream) run(ctx context.Context) error {
 			}
 			s.start()
 		}
-		if err := s.flush(); err != nil {
+		if err := s.flush(); err != nil || over {
 			return err
 		}
 		select {
