@@ -49,7 +49,7 @@ func MimirTaskFields() []MimirTaskField {
 			apply: func(c *mimirTask, n *yaml.Node) { c.role = n }},
 		{Name: "recommendedModel", Ours: "worker.type, worker.agent", Note: `"acp:<agent>" (an ACP preset: claude-code, codex, gemini, …) runs the worker and QC with that ACP agent; anything else runs llm agents with the configured default model, as Mimir does while its PM model suggestions are off`,
 			apply: func(c *mimirTask, n *yaml.Node) {
-				if agent, ok := strings.CutPrefix(n.Value, MimirACPPrefix); ok && n.Kind == yaml.ScalarNode {
+				if agent, ok := strings.CutPrefix(n.Value, MimirACPPrefix); n.Kind == yaml.ScalarNode && ok {
 					c.acp = scalar(n, agent)
 				}
 			}},
@@ -189,8 +189,12 @@ func (d *decoder) fromMimir(file string, doc *yaml.Node) *yaml.Node {
 		tasks = append(tasks, c)
 	}
 	order := mimirGroups(tasks)
+	groupOf := make(map[string]int, len(tasks))
+	for c, g := range order {
+		groupOf[c.id] = g
+	}
 	for _, c := range tasks {
-		c.finish(order)
+		c.finish(order[c], groupOf)
 	}
 	out := make([]*yaml.Node, len(tasks))
 	for i, c := range tasks {
@@ -266,8 +270,9 @@ func mimirGroups(tasks []*mimirTask) map[*mimirTask]int {
 	return order
 }
 
-// finish writes the task's agents, retries, criteria and order.
-func (c *mimirTask) finish(order map[*mimirTask]int) {
+// finish writes the task's agents, retries, criteria and order (its
+// group, and every task's group by id).
+func (c *mimirTask) finish(group int, groupOf map[string]int) {
 	typ, agent := "llm", (*yaml.Node)(nil)
 	if c.acp != nil {
 		typ, agent = "acp", c.acp
@@ -336,10 +341,8 @@ func (c *mimirTask) finish(order map[*mimirTask]int) {
 		for _, dn := range c.deps.Content {
 			// Only what Mimir's order runs first: a dependency in the same
 			// group or a later one gives Mimir no output and no wait.
-			for other, g := range order {
-				if other.id == dn.Value && g < order[c] && !slices.Contains(deps, dn.Value) {
-					deps = append(deps, dn.Value)
-				}
+			if g, ok := groupOf[dn.Value]; ok && g < group && !slices.Contains(deps, dn.Value) {
+				deps = append(deps, dn.Value)
 			}
 		}
 	}
