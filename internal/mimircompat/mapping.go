@@ -122,7 +122,7 @@ func eventTable() []eventMap {
 			dataField("totalTasks", "tasks"),
 			computed("startTime", "time (ms since the epoch)", "", func(_ *streamState, ev *ourEvent) (any, bool) { return ev.Time.UnixMilli(), true }),
 		}},
-		{Ours: engine.EventTaskStart, Mimir: "task-start", Fields: []fieldMap{
+		{Ours: engine.EventTaskStart, Mimir: "task-start", Note: "parallelGroup, which Mimir adds for a task of a group, is not sent", Fields: []fieldMap{
 			fieldTaskID, fieldTaskTitle,
 			computed("progress", "task-start events so far", "", func(st *streamState, _ *ourEvent) (any, bool) { return st.started, true }),
 			fieldTotal, fieldTaskType,
