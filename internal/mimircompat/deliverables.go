@@ -101,30 +101,25 @@ func (a *API) zip(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer root.Close()
-	// Every file is opened before the answer starts, so that one that
-	// cannot be read is an error naming it, not a truncated archive.
-	files := make([]*os.File, 0, len(ds))
-	infos := make([]fs.FileInfo, 0, len(ds))
-	defer func() {
-		for _, f := range files {
-			f.Close()
-		}
-	}()
+	// Every file is checked before the answer starts, so that one that
+	// cannot be read is an error naming it, not a truncated archive; each
+	// is opened again as it is zipped (never all at once: a task may have
+	// written thousands).
 	for _, d := range ds {
-		f, st, err := safefile.OpenNoFollow(root, d.Path)
+		f, _, err := safefile.OpenNoFollow(root, d.Path)
 		if err != nil {
 			writeOpenError(w, ex.ID(), d.Path, err)
 			return
 		}
-		files, infos = append(files, f), append(infos, st)
+		f.Close()
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/zip")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Disposition", attachment("execution-"+ex.ID()+"-deliverables.zip"))
 	zw := zip.NewWriter(w)
-	for i, d := range ds {
-		if err := addToZip(zw, d.Path, files[i], infos[i]); err != nil {
+	for _, d := range ds {
+		if err := addToZip(zw, root, d.Path); err != nil {
 			// A truncated archive fails to open: better than a silent gap.
 			a.opts.Logger.Warn("zip the deliverables", "execution", ex.ID(), "file", d.Path, "err", err)
 			return
@@ -135,7 +130,12 @@ func (a *API) zip(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func addToZip(zw *zip.Writer, name string, f *os.File, st fs.FileInfo) error {
+func addToZip(zw *zip.Writer, root *os.Root, name string) error {
+	f, st, err := safefile.OpenNoFollow(root, name)
+	if err != nil {
+		return fmt.Errorf("zip %s: %w", name, err)
+	}
+	defer f.Close()
 	hdr, err := zip.FileInfoHeader(st)
 	if err != nil {
 		return fmt.Errorf("zip %s: %w", name, err)
