@@ -330,6 +330,26 @@ func TestQuietStreamBeats(t *testing.T) {
 	t.Fatalf("the stream ended without a heartbeat: %v", sc.Err())
 }
 
+// Stopping the mirror ends Mimir's streams too, at once: Shutdown does not
+// wait out its deadline for them.
+func TestShutdownEndsStreams(t *testing.T) {
+	s := start(t, false, nil)
+	ex := run(t, s, retryWorkflow) // never started: its stream waits
+	resp := s.get(t, "/api/execution-stream/"+ex.ID())
+	r := newFrameReader(t, resp.Body)
+	if f, ok := r.next(); !ok || f.Event != "init" {
+		t.Fatalf("first event %+v", f)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.mirror.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown with a Mimir stream open: %v", err)
+	}
+	if f, ok := r.next(); ok {
+		t.Errorf("the stream went on after shutdown: %+v", f)
+	}
+}
+
 // The mirror's guard covers Mimir's routes: the token (header or
 // ?token=), a loopback Host, an allowed Origin.
 func TestGuardCoversMimirRoutes(t *testing.T) {

@@ -24,8 +24,9 @@ import (
 type Options struct {
 	Addr         string
 	AllowOrigins []string
-	// HTTPExecute enables Mimir's POST /api/execute-workflow (see
-	// internal/mimircompat): off unless the user asks, as it runs agents.
+	// HTTPExecute enables Mimir's POST /api/execute-workflow and
+	// /api/cancel-execution (see internal/mimircompat): off unless the user
+	// asks, as they run and stop agents.
 	HTTPExecute bool
 	Logger      *slog.Logger
 }
@@ -42,7 +43,8 @@ func (o Options) Start(ws *workspace.Workspace, hub *notify.Hub, runner *engine.
 	// A refused state folder (told to the user as the journal opens) costs
 	// the headless listeners their sidecar.json, not the editor its mirror.
 	stateErr := ws.EnsureStateDir()
-	compat := mimircompat.Options{Runner: runner, Hub: hub, Backlog: events.Backlog(jr), Execute: o.HTTPExecute, Logger: o.Logger.With("api", "mimir")}
+	backlog := events.Backlog(jr)
+	compat := mimircompat.Options{Runner: runner, Hub: hub, Backlog: backlog, Execute: o.HTTPExecute, Logger: o.Logger.With("api", "mimir")}
 	if jr != nil { // a nil *journal.Journal would be a journal, not none
 		compat.Journal = jr
 	}
@@ -50,7 +52,7 @@ func (o Options) Start(ws *workspace.Workspace, hub *notify.Hub, runner *engine.
 		Addr:         o.Addr,
 		AllowOrigins: o.AllowOrigins,
 		Source:       runnerSource{runner},
-		Backlog:      events.Backlog(jr),
+		Backlog:      backlog,
 		// Mimir's API, beside ours, under the same guard.
 		Routes: mimircompat.New(compat).Mount,
 		Logger: o.Logger,
