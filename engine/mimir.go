@@ -337,6 +337,9 @@ func (c *mimirTask) finish(group int, groupOf map[string]int) {
 		c.out.Content = append(c.out.Content, scalar(c.at, "maxRetries"), intNode(c.at, 1))
 	}
 	deps := slices.Clone(c.after)
+	if c.deps != nil && c.deps.Kind != yaml.SequenceNode && c.deps.Tag != "!!null" {
+		c.d.errorf(c.deps, "%s: dependencies must be a list of task ids, not %s", c.where, describe(c.deps))
+	}
 	if c.deps != nil && c.deps.Kind == yaml.SequenceNode {
 		for _, dn := range c.deps.Content {
 			// Only what Mimir's order runs first: a dependency in the same
@@ -365,6 +368,9 @@ func (c *mimirTask) criteriaList() *yaml.Node {
 	n := c.criteria
 	if n.Kind == yaml.SequenceNode {
 		return n
+	}
+	if n.Kind != yaml.ScalarNode {
+		c.d.errorf(n, "%s: verificationCriteria must be text (one criterion a line) or a list, not %s", c.where, describe(n))
 	}
 	seq := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Line: n.Line, Column: n.Column}
 	for line := range strings.SplitSeq(n.Value, "\n") {

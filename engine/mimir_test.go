@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -171,4 +172,31 @@ func TestOurWorkflowIsNotMimirs(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `unknown field "prompt"`) {
 		t.Errorf("a named workflow with a Mimir field: %v, want our unknown-field problem", err)
 	}
+}
+
+// Mimir's task definitions as they come, from a file being typed or a
+// request: whatever they hold, a problem list or a workflow, never a panic.
+func FuzzMimirTasks(f *testing.F) {
+	for _, s := range []string{
+		studioFile,
+		`{"tasks": [{"id": "a", "prompt": "p", "parallelGroup": 1}, {"id": "b", "prompt": "p", "parallelGroup": 1, "dependencies": ["a"]}]}`,
+		`{"tasks": [{"id": "a", "prompt": "p", "verificationCriteria": {"x": 1}, "dependencies": "a", "maxRetries": 1e30}]}`,
+		`{"tasks": [{"prompt": [1], "recommendedModel": "acp:", "estimatedToolCalls": -1, "qcRole": {}}, 3]}`,
+		"tasks:\n  - &t {id: a, prompt: p}\n  - *t\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		wf, err := ParseWorkflow("fuzz.json", data)
+		if errors.Is(err, errParserBug) {
+			t.Fatalf("the parser panicked: %v", err)
+		}
+		if err == nil {
+			for _, tk := range wf.Tasks {
+				if tk.Worker == nil || tk.Attempts() < 1 {
+					t.Fatalf("accepted a bad task: %+v", tk)
+				}
+			}
+		}
+	})
 }
