@@ -83,6 +83,7 @@ func (a *API) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/execution-stream/{id}", a.stream)
 	mux.HandleFunc("GET /api/execution-deliverables/{id}", a.deliverables)
 	mux.HandleFunc("GET /api/execution-deliverable/{id}/{filename...}", a.deliverable)
+	mux.HandleFunc("GET /api/deliverables/{id}", a.summary)
 	mux.HandleFunc("GET /api/deliverables/{id}/download", a.zip)
 	mux.HandleFunc("GET /api/execution-state/{id}", a.state)
 	mux.HandleFunc("POST /api/execute-workflow", a.execute)

@@ -422,6 +422,12 @@ func TestDeliverables(t *testing.T) {
 	if list.ExecutionID != ex.ID() || list.Status != "completed" || len(list.Deliverables) != 2 {
 		t.Fatalf("list = %+v", list)
 	}
+	sum := getJSON(t, s, "/api/deliverables/"+ex.ID())
+	meta, _ := sum["metadata"].(map[string]any)
+	if sum["totalDeliverables"] != float64(2) || sum["status"] != "completed" || fmt.Sprint(sum["taskExecutionIds"]) != "[]" ||
+		meta["totalTasks"] != float64(2) || meta["endTime"] == nil || meta["duration"] == nil {
+		t.Errorf("GET /api/deliverables/:id = %v", sum)
+	}
 	d := list.Deliverables[0]
 	if d.Filename != "a/report.md" || d.MimeType != "text/markdown" || d.DownloadURL != "/api/execution-deliverable/"+ex.ID()+"/a%2Freport.md" {
 		t.Errorf("first deliverable = %+v", d)

@@ -41,6 +41,31 @@ func (a *API) deliverables(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// summary serves GET /api/deliverables/:executionId: the list with the
+// execution's times. Mimir's taskExecutionIds name nodes of its graph
+// database; there are none here.
+func (a *API) summary(w http.ResponseWriter, r *http.Request) {
+	ex, ok := a.execution(w, r)
+	if !ok {
+		return
+	}
+	info := ex.Info()
+	ds := mimirDeliverables(info.DeliverableList)
+	meta := map[string]any{"startTime": info.StartedAt.UnixMilli(), "endTime": nil, "duration": nil, "totalTasks": info.Tasks}
+	if info.FinishedAt != nil {
+		meta["endTime"] = info.FinishedAt.UnixMilli()
+		meta["duration"] = info.FinishedAt.Sub(info.StartedAt).Milliseconds()
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"executionId":       ex.ID(),
+		"status":            mimirStatus(info.Status),
+		"taskExecutionIds":  []string{},
+		"deliverables":      ds,
+		"totalDeliverables": len(ds),
+		"metadata":          meta,
+	})
+}
+
 // deliverable serves GET /api/execution-deliverable/:executionId/:filename.
 // Only a name the execution lists is served, read through its staging
 // folder's os.Root with the safe opener: nothing else is reachable, and a
