@@ -221,7 +221,7 @@ func deref(p *int) int {
 	return *p
 }
 
-// frame encodes a payload with the table's fields in the table's order;
+// payload encodes the event as Mimir sends it: the table's fields, in its order;
 // ev is nil for init.
 func (m *eventMap) payload(st *streamState, ev *ourEvent) []byte {
 	var b bytes.Buffer
@@ -231,6 +231,9 @@ func (m *eventMap) payload(st *streamState, ev *ourEvent) []byte {
 		f := &m.Fields[i]
 		var val []byte
 		if f.value == nil {
+			if ev == nil {
+				continue
+			}
 			raw, ok := ev.raw[strings.TrimPrefix(f.From, "data.")]
 			if !ok {
 				continue
