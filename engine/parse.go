@@ -122,6 +122,9 @@ func parseWorkflow(file string, data []byte) (*Workflow, error) {
 		return nil, &ValidationError{Problems: []Problem{{File: file, Line: 1, Column: 1, Message: "the workflow is empty: it needs a name and at least one task"}}}
 	}
 	d := &decoder{file: file, pos: map[any]positions{}, budget: aliasBudget(doc)}
+	if isMimirTasks(doc) {
+		doc = d.fromMimir(file, doc)
+	}
 	wf := &Workflow{}
 	// Checks run on whatever decoded, so that an unknown field and a cycle
 	// are reported together; only a root that is not a mapping leaves

@@ -47,7 +47,8 @@ func (s *SSE) guard(next http.Handler) http.Handler {
 				return
 			}
 			w.Header().Set("Access-Control-Allow-Origin", origin)
-			w.Header().Set("Access-Control-Allow-Headers", "Authorization, Last-Event-ID")
+			w.Header().Set("Access-Control-Allow-Headers", "Authorization, Last-Event-ID, Content-Type")
+			w.Header().Set("Access-Control-Allow-Methods", "GET, POST")
 			w.Header().Set("Vary", "Origin")
 			if r.Method == http.MethodOptions {
 				w.WriteHeader(http.StatusNoContent)

@@ -62,7 +62,11 @@ type SSEOptions struct {
 	// Backlog, when set, serves a Last-Event-ID older than the hub keeps
 	// (a journal of every event), so listeners resume across restarts.
 	Backlog Backlog
-	Logger  *slog.Logger
+	// Routes, when set, adds routes of another API to the mirror's, served
+	// under the same guard (loopback Host, token, Origin). Their handlers'
+	// request contexts end when the mirror stops.
+	Routes func(mux *http.ServeMux)
+	Logger *slog.Logger
 }
 
 // SSE is the mirror: every event on a local HTTP port, for listeners that
@@ -140,6 +144,9 @@ func StartSSE(hub *Hub, opts SSEOptions) (*SSE, error) {
 	mux.HandleFunc("GET /executions/{id}/deliverables", s.deliverables)
 	mux.HandleFunc("GET /executions/{id}/deliverables.zip", s.zip)
 	mux.HandleFunc("GET /executions/{id}/deliverables/{path...}", s.download)
+	if opts.Routes != nil {
+		opts.Routes(mux)
+	}
 	s.srv = &http.Server{
 		Handler:           s.guard(mux),
 		ReadHeaderTimeout: 10 * time.Second,

@@ -41,6 +41,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	natsPrefix := fs.String("nats-prefix", "", "with --nats: the prefix of subjects and streams (default: one per workspace)")
 	sse := fs.Bool("sse", false, "mirror the events on a local SSE port while the run lasts (address and token are printed)")
 	sseAddr := fs.String("sse-addr", "127.0.0.1:0", "where the SSE mirror listens, with --sse")
+	httpExec := fs.Bool("http-execute", false, "with --sse: let Mimir's POST /api/execute-workflow run workflows (it runs agents; also httpExecute: true in the user configuration)")
 	var sseOrigins listFlag
 	fs.Var(&sseOrigins, "sse-allow-origin", "with --sse: a browser origin allowed to use the SSE mirror (repeatable, or comma-separated)")
 	fs.Usage = func() {
@@ -151,7 +152,11 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	var sseMirror *mirror.Mirror
 	if *sse {
-		sseMirror, err = mirror.Options{Addr: *sseAddr, AllowOrigins: sseOrigins, Logger: log.With("component", "sse")}.Start(ws, hub, runner, jr)
+		execute, err := httpExecute(*httpExec)
+		if err != nil {
+			return err
+		}
+		sseMirror, err = mirror.Options{Addr: *sseAddr, AllowOrigins: sseOrigins, HTTPExecute: execute, Logger: log.With("component", "sse")}.Start(ws, hub, runner, jr)
 		if err != nil {
 			return err
 		}

@@ -28,6 +28,7 @@ func serveCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	noSSE := fs.Bool("no-sse", false, "do not start the SSE mirror")
 	natsURL := fs.String("nats", "", "run the attempts on workers through this NATS server (see mimir-sidecar worker)")
 	natsPrefix := fs.String("nats-prefix", "", "with --nats: the prefix of subjects and streams (default: one per workspace)")
+	httpExec := fs.Bool("http-execute", false, "let Mimir's POST /api/execute-workflow on the SSE port run workflows (it runs agents; also httpExecute: true in the user configuration)")
 	var origins listFlag
 	fs.Var(&origins, "sse-allow-origin", "a browser origin allowed to use the SSE mirror (repeatable, or comma-separated)")
 	fs.Usage = func() {
@@ -60,7 +61,11 @@ func serveCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		},
 	}
 	if !*noSSE {
-		opts.StartMirror = rpc.MirrorFunc(mirror.Options{Addr: *sseAddr, AllowOrigins: origins, Logger: log.With("component", "sse")}.Start)
+		execute, err := httpExecute(*httpExec)
+		if err != nil {
+			return err
+		}
+		opts.StartMirror = rpc.MirrorFunc(mirror.Options{Addr: *sseAddr, AllowOrigins: origins, HTTPExecute: execute, Logger: log.With("component", "sse")}.Start)
 	}
 	// An editor that gives up on a clean exit sends a signal; the running
 	// agents must not outlive the sidecar, so it stops as on exit.

@@ -15,6 +15,7 @@ import (
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
 	"github.com/mimir-sidecar/mimir-sidecar/engine/journal"
 	"github.com/mimir-sidecar/mimir-sidecar/internal/events"
+	"github.com/mimir-sidecar/mimir-sidecar/internal/mimircompat"
 	"github.com/mimir-sidecar/mimir-sidecar/notify"
 	"github.com/mimir-sidecar/mimir-sidecar/workspace"
 )
@@ -23,7 +24,11 @@ import (
 type Options struct {
 	Addr         string
 	AllowOrigins []string
-	Logger       *slog.Logger
+	// HTTPExecute enables Mimir's POST /api/execute-workflow and
+	// /api/cancel-execution (see internal/mimircompat): off unless the user
+	// asks, as they run and stop agents.
+	HTTPExecute bool
+	Logger      *slog.Logger
 }
 
 // Start starts the SSE mirror of a workspace's events (replaying from
@@ -38,12 +43,19 @@ func (o Options) Start(ws *workspace.Workspace, hub *notify.Hub, runner *engine.
 	// A refused state folder (told to the user as the journal opens) costs
 	// the headless listeners their sidecar.json, not the editor its mirror.
 	stateErr := ws.EnsureStateDir()
+	backlog := events.Backlog(jr)
+	compat := mimircompat.Options{Runner: runner, Hub: hub, Backlog: backlog, Execute: o.HTTPExecute, Logger: o.Logger.With("api", "mimir")}
+	if jr != nil { // a nil *journal.Journal would be a journal, not none
+		compat.Journal = jr
+	}
 	s, err := notify.StartSSE(hub, notify.SSEOptions{
 		Addr:         o.Addr,
 		AllowOrigins: o.AllowOrigins,
 		Source:       runnerSource{runner},
-		Backlog:      events.Backlog(jr),
-		Logger:       o.Logger,
+		Backlog:      backlog,
+		// Mimir's API, beside ours, under the same guard.
+		Routes: mimircompat.New(compat).Mount,
+		Logger: o.Logger,
 	})
 	if err != nil {
 		return nil, err
