@@ -347,14 +347,14 @@ func TestNATSRestartMidRun(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("the run failed (%d):\n%s\nworker:\n%s", code, r.errb.String(), w.logs())
 	}
-	completes := 0
+	var completes []string
 	for _, ev := range evs {
 		if ev.Event == engine.EventWorkerComplete {
-			completes++
+			completes = append(completes, ev.Data.Error)
 		}
 	}
-	if completes != 1 {
-		t.Errorf("%d worker-complete events, want 1", completes)
+	if len(completes) != 1 {
+		t.Errorf("%d worker-complete events, want 1: %q\nworker:\n%s", len(completes), completes, w.logs())
 	}
 	if got, _ := os.ReadFile(filepath.Join(ws, "deliverables", "t", "out.txt")); string(got) != "done by a\n" {
 		t.Errorf("out.txt = %q", got)

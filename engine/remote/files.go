@@ -13,7 +13,9 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
@@ -94,6 +96,35 @@ func list(dir, under string, skip func(top string) bool) ([]fileRef, error) {
 // upload puts into the bucket each file of refs (read from dir, by the
 // path with under cut off) that is not there yet.
 func (s *store) upload(ctx context.Context, dir, under string, refs []fileRef) error {
+	return whileAway(ctx, func() error { return s.uploadOnce(ctx, dir, under, refs) })
+}
+
+// whileAway runs f again while it fails because NATS is away (a server
+// restarting), until ctx is done: an attempt does not fail for that.
+func whileAway(ctx context.Context, f func() error) error {
+	for {
+		err := f()
+		if err == nil || !away(err) || ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// away reports whether err is NATS being unreachable or not answering,
+// rather than an answer.
+func away(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrDisconnected) ||
+		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoHeartbeat) ||
+		errors.Is(err, nats.ErrConnectionReconnecting)
+}
+
+func (s *store) uploadOnce(ctx context.Context, dir, under string, refs []fileRef) error {
 	if len(refs) == 0 {
 		return nil
 	}
@@ -143,6 +174,10 @@ func (s *store) fetch(ctx context.Context, dest folder, name string, ref fileRef
 	if err := checkPath(name); err != nil {
 		return err
 	}
+	return whileAway(ctx, func() error { return s.fetchOnce(ctx, dest, name, ref) })
+}
+
+func (s *store) fetchOnce(ctx context.Context, dest folder, name string, ref fileRef) error {
 	if dir := path.Dir(name); dir != "." {
 		if err := dest.MkdirAll(dir, 0o755); err != nil {
 			return fmt.Errorf("fetch %s: %w", name, err)
