@@ -330,12 +330,19 @@ func (r *Runner) ListPage(ctx context.Context, before uint64, limit int) (Page, 
 		}
 		held[ex.id] = true
 	}
-	r.mu.Unlock()
 	for _, s := range stored {
-		if !held[s.ExecutionID] { // what runs here is newer than its row
-			all = append(all, s)
+		if held[s.ExecutionID] { // what runs here is newer than its row
+			continue
 		}
+		// So is what the cache holds: the journal writes behind the
+		// events, so a row may not yet say what was just recorded (an
+		// execution marked interrupted at start, one that just ended).
+		if ex := r.cache.peek(s.ExecutionID); ex != nil {
+			s.Summary = ex.state.summary()
+		}
+		all = append(all, s)
 	}
+	r.mu.Unlock()
 	slices.SortFunc(all, func(a, b PastSummary) int { return cmp.Compare(b.First, a.First) })
 	var page Page
 	if len(all) > limit || len(stored) == limit {
