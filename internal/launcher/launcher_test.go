@@ -9,9 +9,10 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mimir-sidecar/mimir-sidecar/internal/proctest"
 )
 
 func TestMain(m *testing.M) {
@@ -85,7 +86,7 @@ func TestCancelStopsTheWholeTree(t *testing.T) {
 		t.Error("a cancelled command succeeded")
 	}
 	if runtime.GOOS == "linux" {
-		if alive(pid) {
+		if proctest.Running(pid) {
 			t.Errorf("the setsid'ed grandchild %d survived the cancel", pid)
 		}
 	}
@@ -104,19 +105,6 @@ func readPid(t *testing.T, path string) int {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-}
-
-// alive says whether pid runs (a zombie does not).
-func alive(pid int) bool {
-	if syscall.Kill(pid, 0) != nil {
-		return false
-	}
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	i := bytes.LastIndexByte(stat, ')')
-	return i < 0 || !bytes.HasPrefix(stat[i+1:], []byte(" Z"))
 }
 
 // A binary that uses Command without calling Main would run itself as the
