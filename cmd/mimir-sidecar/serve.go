@@ -42,7 +42,7 @@ func serveCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return err
 	}
 	opts := rpc.Options{
-		Version:          version,
+		Version:          sidecarVersion(),
 		Logger:           log.With("component", "rpc"),
 		MaxMessage:       *maxMessage,
 		DefaultWorkspace: *wsDir,
