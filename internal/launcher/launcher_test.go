@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -17,7 +18,90 @@ import (
 
 func TestMain(m *testing.M) {
 	Main()
+	if role, ok := os.LookupEnv(roleKey); ok {
+		os.Exit(playRole(role))
+	}
 	os.Exit(m.Run())
+}
+
+// roleKey makes the test binary, started again, play a part in a process
+// tree: the same on every OS, where a shell script would not be.
+const roleKey = "MIMIR_LAUNCHER_TEST_ROLE"
+
+// playRole plays "sleep" (a process that lasts), or "parent-exits" or
+// "parent-waits": start a sleeper, write its pid to the file named by
+// MIMIR_LAUNCHER_TEST_PIDFILE, then exit or wait.
+func playRole(role string) int {
+	if role == "sleep" {
+		time.Sleep(5 * time.Minute)
+		return 0
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return 3
+	}
+	child := exec.Command(exe, "-test.run=^$")
+	child.Env = append(os.Environ(), roleKey+"=sleep")
+	if err := child.Start(); err != nil {
+		return 3
+	}
+	pidFile := os.Getenv("MIMIR_LAUNCHER_TEST_PIDFILE")
+	if err := os.WriteFile(pidFile+".tmp", []byte(strconv.Itoa(child.Process.Pid)+"\n"), 0o644); err != nil {
+		return 3
+	}
+	if err := os.Rename(pidFile+".tmp", pidFile); err != nil {
+		return 3
+	}
+	if role == "parent-waits" {
+		_ = child.Wait()
+	}
+	return 0
+}
+
+// Whether the command exits or is cancelled, what it started ends with it,
+// on every OS: Linux's launcher, the process group elsewhere on Unix,
+// Windows's Job Object.
+func TestTreeEndsWithItsCommand(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, role := range []string{"parent-exits", "parent-waits"} {
+		t.Run(role, func(t *testing.T) {
+			dir := t.TempDir()
+			pidFile := filepath.Join(dir, "pid")
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			env := append(os.Environ(), roleKey+"="+role, "MIMIR_LAUNCHER_TEST_PIDFILE="+pidFile, "GORACE=atexit_sleep_ms=0")
+			cmd, err := Command(ctx, Spec{Argv: []string{exe, "-test.run=^$"}, Dir: dir, Env: env})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			pid := readPid(t, pidFile)
+			if role == "parent-waits" {
+				cancel()
+			}
+			err = cmd.Wait()
+			Finish(cmd)
+			if role == "parent-exits" && err != nil {
+				t.Errorf("the command failed: %v", err)
+			}
+			if role == "parent-waits" && err == nil {
+				t.Error("a cancelled command succeeded")
+			}
+			// Killed, it may take the OS a moment to end it.
+			deadline := time.Now().Add(5 * time.Second)
+			for proctest.Running(pid) {
+				if time.Now().After(deadline) {
+					t.Fatalf("the command's child %d outlived it", pid)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		})
+	}
 }
 
 // run starts argv through Command and waits for it.
