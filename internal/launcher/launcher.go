@@ -18,14 +18,14 @@
 // which closes the job; and the launcher ends the job when the sidecar
 // dies, however it dies.
 //
-// On macOS (and other Unix systems) a command runs directly in a process
-// group of its own: cancelling sends the group SIGTERM, then SIGKILL
-// KillGrace later, and Finish kills what is left of the group when the
-// command exits. There is no Pdeathsig: the sidecar cancels its executions
-// on every way out it sees (exit, SIGINT, SIGTERM, SIGHUP, the editor
-// closing its stdin), which kills the groups; a sidecar killed by SIGKILL
-// leaves them running. A process that leaves its group (setsid) escapes
-// Finish, where Linux's subreaper still finds it.
+// On macOS (and the BSDs) the launcher is re-executed too, in a process
+// group of its own that the command shares:
+// cancelling sends the group SIGTERM, then SIGKILL KillGrace later, and
+// Finish kills what is left of the group when the command exits. There is
+// no Pdeathsig: the launcher watches for its parent to change (a process
+// whose parent dies is given to launchd) and then kills the group. A process
+// that leaves the group (setsid) escapes Finish, where Linux's subreaper
+// still finds it.
 package launcher
 
 import (

@@ -32,9 +32,12 @@ const roleKey = "MIMIR_LAUNCHER_TEST_ROLE"
 // "parent-waits": start a sleeper, write its pid to the file named by
 // MIMIR_LAUNCHER_TEST_PIDFILE, then exit or wait.
 func playRole(role string) int {
-	if role == "sleep" {
+	switch role {
+	case "sleep":
 		time.Sleep(5 * time.Minute)
 		return 0
+	case "sidecar":
+		return playSidecar()
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -56,6 +59,56 @@ func playRole(role string) int {
 		_ = child.Wait()
 	}
 	return 0
+}
+
+// playSidecar starts a "parent-waits" command through the launcher, as the
+// sidecar does, and waits for it: the test kills this process under it.
+func playSidecar() int {
+	exe, err := os.Executable()
+	if err != nil {
+		return 3
+	}
+	env := append(os.Environ(), roleKey+"=parent-waits")
+	cmd, err := Command(context.Background(), Spec{Argv: []string{exe, "-test.run=^$"}, Dir: os.TempDir(), Env: env})
+	if err != nil {
+		return 3
+	}
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return 3
+	}
+	return 0
+}
+
+// A sidecar killed outright (it cannot clean up) takes its commands' trees
+// with it: Linux's Pdeathsig, the Job Object's launcher watching the
+// sidecar on Windows, the launcher watching its parent elsewhere.
+func TestTreeDiesWithTheSidecar(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	sidecar := exec.Command(exe, "-test.run=^$")
+	sidecar.Env = append(os.Environ(), roleKey+"=sidecar", "MIMIR_LAUNCHER_TEST_PIDFILE="+pidFile, "GORACE=atexit_sleep_ms=0")
+	if err := sidecar.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := readPid(t, pidFile)
+	if err := sidecar.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = sidecar.Wait()
+	deadline := time.Now().Add(5 * time.Second)
+	for proctest.Running(pid) {
+		if time.Now().After(deadline) {
+			if p, err := os.FindProcess(pid); err == nil {
+				_ = p.Kill()
+			}
+			t.Fatalf("the command's child %d outlived the killed sidecar", pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // Whether the command exits or is cancelled, what it started ends with it,
