@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mimir-sidecar/mimir-sidecar/internal/proctest"
+	"github.com/mimir-sidecar/mimir-sidecar/internal/proc"
 )
 
 // recorder is a Sink that keeps every event.
@@ -459,7 +459,7 @@ func TestCancelKillsProcessGroup(t *testing.T) {
 	gone := time.Now().Add(2 * time.Second)
 	for _, pid := range pids {
 		for {
-			if !proctest.Running(pid) {
+			if !proc.Running(pid) {
 				break
 			}
 			if time.Now().After(gone) {
@@ -514,7 +514,7 @@ func BenchmarkScheduler10kTasks(b *testing.B) {
 
 // cpuTime is the CPU time (user and system) the process has used so far.
 func cpuTime(b *testing.B) time.Duration {
-	d, err := proctest.CPUTime()
+	d, err := proc.CPUTime()
 	if err != nil {
 		b.Fatal(err)
 	}

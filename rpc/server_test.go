@@ -18,7 +18,7 @@ import (
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
 	"github.com/mimir-sidecar/mimir-sidecar/internal/mirror"
 
-	"github.com/mimir-sidecar/mimir-sidecar/internal/proctest"
+	"github.com/mimir-sidecar/mimir-sidecar/internal/proc"
 )
 
 // exampleWorkspace copies the repository's examples into a new workspace.
@@ -383,7 +383,7 @@ func assertGone(t *testing.T, pids []int) {
 	deadline := time.Now().Add(3 * time.Second)
 	for _, pid := range pids {
 		for {
-			if !proctest.Running(pid) {
+			if !proc.Running(pid) {
 				break
 			}
 			if time.Now().After(deadline) {

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mimir-sidecar/mimir-sidecar/internal/proctest"
+	"github.com/mimir-sidecar/mimir-sidecar/internal/proc"
 )
 
 const sleepWorkflow = `name: sleeper
@@ -52,7 +52,7 @@ func TestEditorGoesAway(t *testing.T) {
 			case <-time.After(10 * time.Second):
 				t.Fatal("the sidecar was still running 10s after the editor left")
 			}
-			if proctest.Running(pid) {
+			if proc.Running(pid) {
 				t.Errorf("the worker (pid %d) outlived the sidecar", pid)
 			}
 		})

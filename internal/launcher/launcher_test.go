@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mimir-sidecar/mimir-sidecar/internal/proctest"
+	"github.com/mimir-sidecar/mimir-sidecar/internal/proc"
 )
 
 func TestMain(m *testing.M) {
@@ -100,7 +100,7 @@ func TestTreeDiesWithTheSidecar(t *testing.T) {
 	}
 	_ = sidecar.Wait()
 	deadline := time.Now().Add(5 * time.Second)
-	for proctest.Running(pid) {
+	for proc.Running(pid) {
 		if time.Now().After(deadline) {
 			if p, err := os.FindProcess(pid); err == nil {
 				_ = p.Kill()
@@ -147,7 +147,7 @@ func TestTreeEndsWithItsCommand(t *testing.T) {
 			}
 			// Killed, it may take the OS a moment to end it.
 			deadline := time.Now().Add(5 * time.Second)
-			for proctest.Running(pid) {
+			for proc.Running(pid) {
 				if time.Now().After(deadline) {
 					t.Fatalf("the command's child %d outlived it", pid)
 				}
@@ -223,7 +223,7 @@ func TestCancelStopsTheWholeTree(t *testing.T) {
 		t.Error("a cancelled command succeeded")
 	}
 	if runtime.GOOS == "linux" {
-		if proctest.Running(pid) {
+		if proc.Running(pid) {
 			t.Errorf("the setsid'ed grandchild %d survived the cancel", pid)
 		}
 	}

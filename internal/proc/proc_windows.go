@@ -1,6 +1,7 @@
-package proctest
+package proc
 
 import (
+	"errors"
 	"time"
 
 	"golang.org/x/sys/windows"
@@ -10,11 +11,15 @@ import (
 // that has not exited (STILL_ACTIVE).
 const stillActive = 259
 
-// Running says whether pid is a live process.
+// Running says whether pid is a live process; one this process may not
+// look at counts as live.
 func Running(pid int) bool {
 	h, err := windows.OpenProcess(windows.PROCESS_QUERY_LIMITED_INFORMATION, false, uint32(pid))
+	if errors.Is(err, windows.ERROR_ACCESS_DENIED) {
+		return true // it exists, this process may not look at it
+	}
 	if err != nil {
-		return false // no such process (or none this one may see)
+		return false
 	}
 	defer windows.CloseHandle(h)
 	var code uint32

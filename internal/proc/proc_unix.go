@@ -1,6 +1,6 @@
 //go:build unix
 
-package proctest
+package proc
 
 import (
 	"errors"
@@ -11,8 +11,9 @@ import (
 	"time"
 )
 
-// Running says whether pid is a live process. A zombie, dead and awaiting
-// its reaper, holds nothing and does not count.
+// Running says whether pid is a live process; one this process may not
+// signal counts as live. A zombie, dead and awaiting its reaper, holds
+// nothing and does not count.
 func Running(pid int) bool {
 	if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
 		return false
