@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"slices"
 	"unsafe"
 
@@ -96,6 +97,10 @@ func launch(enc string, argv []string) int {
 		fmt.Fprintf(os.Stderr, "mimir-sidecar launcher: watch the sidecar: %v\n", err)
 		return 126
 	}
+	// A console's Ctrl-Break reaches every process in it, this one too:
+	// the sidecar, which gets it as well, decides what ends (it cancels),
+	// not this launcher's death, which would fail the attempt first.
+	signal.Notify(make(chan os.Signal, 1), os.Interrupt)
 	cmd := exec.Command(w.Path)
 	cmd.Args = argv
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
