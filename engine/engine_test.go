@@ -14,9 +14,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mimir-sidecar/mimir-sidecar/internal/proc"
 )
 
 // recorder is a Sink that keeps every event.
@@ -458,7 +459,7 @@ func TestCancelKillsProcessGroup(t *testing.T) {
 	gone := time.Now().Add(2 * time.Second)
 	for _, pid := range pids {
 		for {
-			if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) || zombie(pid) {
+			if !proc.Running(pid) {
 				break
 			}
 			if time.Now().After(gone) {
@@ -471,15 +472,6 @@ func TestCancelKillsProcessGroup(t *testing.T) {
 	if evs := rec.events(); evs[len(evs)-1].Event != EventExecutionCancelled {
 		t.Errorf("last event %s", evs[len(evs)-1].Event)
 	}
-}
-
-func zombie(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return true
-	}
-	_, rest, _ := strings.Cut(string(b), ") ")
-	return strings.HasPrefix(rest, "Z")
 }
 
 // BenchmarkScheduler10kTasks measures the engine's own cost per task: a
@@ -522,11 +514,11 @@ func BenchmarkScheduler10kTasks(b *testing.B) {
 
 // cpuTime is the CPU time (user and system) the process has used so far.
 func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+	d, err := proc.CPUTime()
+	if err != nil {
 		b.Fatal(err)
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return d
 }
 
 // A panicking agent fails its attempt with an error that names the task,

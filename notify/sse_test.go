@@ -642,9 +642,7 @@ func TestUnknownExecutionStream(t *testing.T) {
 func subscribeNotReading(t *testing.T, s *SSE, rcvbuf int) net.Conn {
 	t.Helper()
 	dialer := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
-		return c.Control(func(fd uintptr) {
-			syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, rcvbuf)
-		})
+		return c.Control(func(fd uintptr) { setRcvbuf(fd, rcvbuf) })
 	}}
 	addr := strings.TrimPrefix(s.URL(), "http://")
 	conn, err := dialer.Dial("tcp", addr)

@@ -12,12 +12,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
 	"github.com/mimir-sidecar/mimir-sidecar/internal/mirror"
+
+	"github.com/mimir-sidecar/mimir-sidecar/internal/proc"
 )
 
 // exampleWorkspace copies the repository's examples into a new workspace.
@@ -382,8 +383,7 @@ func assertGone(t *testing.T, pids []int) {
 	deadline := time.Now().Add(3 * time.Second)
 	for _, pid := range pids {
 		for {
-			err := syscall.Kill(pid, 0)
-			if errors.Is(err, syscall.ESRCH) || isZombie(pid) {
+			if !proc.Running(pid) {
 				break
 			}
 			if time.Now().After(deadline) {
@@ -393,15 +393,6 @@ func assertGone(t *testing.T, pids []int) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-}
-
-func isZombie(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return true
-	}
-	_, rest, _ := strings.Cut(string(b), ") ")
-	return strings.HasPrefix(rest, "Z")
 }
 
 func TestBadInput(t *testing.T) {

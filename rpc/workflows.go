@@ -7,12 +7,12 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/internal/fileuri"
 	"github.com/mimir-sidecar/mimir-sidecar/workspace"
 )
 
@@ -220,18 +220,17 @@ func utf16Len(s string) int {
 	return n
 }
 
-func fileURI(path string) string {
-	return (&url.URL{Scheme: "file", Path: filepath.ToSlash(path)}).String()
-}
+func fileURI(path string) string { return fileuri.FromPath(path) }
 
-// uriPath turns a file URI back into a path inside the workspace, or "".
+// workflowURI turns a file URI back into the path of a workflow inside the
+// workspace; false for any other URI.
 func (s *server) workflowURI(uri string) (string, bool) {
-	u, err := url.Parse(uri)
-	if err != nil || u.Scheme != "file" {
+	path, ok := fileuri.ToPath(uri)
+	if !ok {
 		return "", false
 	}
 	ws, _ := s.session()
-	rel, err := ws.Rel(filepath.FromSlash(u.Path))
+	rel, err := ws.Rel(path)
 	if err != nil || !workspace.IsWorkflowFile(rel) {
 		return "", false
 	}

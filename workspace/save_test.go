@@ -376,12 +376,13 @@ func TestRel(t *testing.T) {
 	ws := &Workspace{dir: "/w"}
 	for in, want := range map[string]string{
 		"a/b": "a/b", "/w/a/b": "a/b", "a/./b": "a/b", ".": ".", "/w": ".", "deliverables": "deliverables",
+		"file:///w/a/b": "a/b", "file:///w/My%20docs/wf.yaml": "My docs/wf.yaml", "file://localhost/w/a": "a",
 	} {
 		if got, err := ws.Rel(in); err != nil || got != want {
 			t.Errorf("Rel(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", "../x", "/etc", "/w/../x", "a/../../x", "a\x00"} {
+	for _, in := range []string{"", "../x", "/etc", "/w/../x", "a/../../x", "a\x00", "file:///etc/passwd", "file:///w/../x", "untitled:Untitled-1"} {
 		if got, err := ws.Rel(in); !errors.Is(err, ErrPathNotAllowed) {
 			t.Errorf("Rel(%q) = %q, %v; want ErrPathNotAllowed", in, got, err)
 		}

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/mimir-sidecar/mimir-sidecar/internal/fileuri"
 	"github.com/mimir-sidecar/mimir-sidecar/internal/pathname"
 	"github.com/mimir-sidecar/mimir-sidecar/internal/statedir"
 )
@@ -57,10 +58,14 @@ func (w *Workspace) StateDir() string { return filepath.Join(w.dir, ".mimir") }
 var ErrPathNotAllowed = pathname.ErrNotAllowed
 
 // Rel turns a path a client gave (relative to the workspace, or absolute
-// inside it) into a clean slash-separated relative path, or refuses it.
+// inside it, or a file URI of one: file:///C:/… on Windows) into a clean
+// slash-separated relative path, or refuses it.
 func (w *Workspace) Rel(p string) (string, error) {
 	if p == "" {
 		return "", fmt.Errorf("%w: empty path", ErrPathNotAllowed)
+	}
+	if path, ok := fileuri.ToPath(p); ok {
+		p = path
 	}
 	if filepath.IsAbs(p) {
 		rel, err := filepath.Rel(w.dir, filepath.Clean(p))

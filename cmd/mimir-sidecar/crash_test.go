@@ -26,6 +26,8 @@ type sidecarProc struct {
 	in     io.WriteCloser
 	frames chan map[string]any
 	nextID int
+	// initialized is the sidecar's answer to initialize.
+	initialized map[string]any
 }
 
 // startSidecar starts the binary in serve mode on ws, without the SSE
@@ -37,6 +39,12 @@ func startSidecar(t *testing.T, ws string) *sidecarProc {
 
 // startSidecarArgs is startSidecar with the binary's flags given.
 func startSidecarArgs(t *testing.T, ws string, args ...string) *sidecarProc {
+	t.Helper()
+	return startBinary(t, bin, ws, args...)
+}
+
+// startBinary is startSidecarArgs with another build of the sidecar.
+func startBinary(t *testing.T, bin, ws string, args ...string) *sidecarProc {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = ws
@@ -64,7 +72,7 @@ func startSidecarArgs(t *testing.T, ws string, args ...string) *sidecarProc {
 			p.frames <- m
 		}
 	}()
-	_, before := p.call("initialize", map[string]any{"rootUri": "file://" + ws, "capabilities": map[string]any{}, "initializationOptions": map[string]any{"toasts": "none"}})
+	init, before := p.call("initialize", map[string]any{"rootUri": "file://" + ws, "capabilities": map[string]any{}, "initializationOptions": map[string]any{"toasts": "none"}})
 	// LSP allows no notification of ours before initialize's answer, not
 	// even the events of executions a crash interrupted.
 	for _, m := range before {
@@ -72,6 +80,7 @@ func startSidecarArgs(t *testing.T, ws string, args ...string) *sidecarProc {
 			t.Errorf("%v came before the answer to initialize", m["method"])
 		}
 	}
+	p.initialized = init
 	return p
 }
 

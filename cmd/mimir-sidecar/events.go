@@ -10,14 +10,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
+	"github.com/mimir-sidecar/mimir-sidecar/internal/proc"
 	"github.com/mimir-sidecar/mimir-sidecar/notify"
 )
 
@@ -45,7 +43,7 @@ func eventsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintln(stderr, "mimir-sidecar events: --until-complete needs --execution ID")
 		return exitError{2}
 	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	ctx, stop := notifyStop(ctx)
 	defer stop()
 
 	f := sseFollower{
@@ -215,14 +213,5 @@ func (f *sseFollower) dispatch(id, name, data string) (bool, error) {
 // processGone reports whether no process pid runs any more; a pid it
 // cannot tell about (none given, no permission) counts as running.
 func processGone(pid int) bool {
-	if pid <= 0 {
-		return false
-	}
-	p, err := os.FindProcess(pid)
-	if err != nil {
-		return true // Windows finds only processes that exist
-	}
-	defer p.Release()
-	err = p.Signal(syscall.Signal(0))
-	return errors.Is(err, os.ErrProcessDone) || errors.Is(err, syscall.ESRCH)
+	return pid > 0 && !proc.Running(pid)
 }

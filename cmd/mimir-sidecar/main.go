@@ -17,9 +17,6 @@ import (
 	"github.com/mimir-sidecar/mimir-sidecar/internal/launcher"
 )
 
-// version is set at release time with -ldflags "-X main.version=…".
-var version = "0.1.0-dev"
-
 // exitError carries a process exit status up to main.
 type exitError struct{ code int }
 
@@ -63,7 +60,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "worker":
 		err = workerCmd(ctx, rest, stdout, stderr)
 	case "version", "--version":
-		fmt.Fprintln(stdout, "mimir-sidecar", version)
+		fmt.Fprintln(stdout, "mimir-sidecar", sidecarVersion())
 	case "help", "-h", "--help":
 		usage(stdout)
 	default:

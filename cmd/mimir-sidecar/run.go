@@ -7,11 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"os/signal"
 	"path/filepath"
 	"slices"
-	"syscall"
 	"time"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
@@ -187,7 +184,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		printed <- f.follow(followCtx, from)
 	}()
 
-	sigs, stopSignals := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	sigs, stopSignals := notifyStop(ctx)
 	defer stopSignals()
 	ex.Start()
 	select {

@@ -5,10 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
 	"github.com/mimir-sidecar/mimir-sidecar/engine/remote"
@@ -46,7 +43,7 @@ func serveCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return err
 	}
 	opts := rpc.Options{
-		Version:          version,
+		Version:          sidecarVersion(),
 		Logger:           log.With("component", "rpc"),
 		MaxMessage:       *maxMessage,
 		DefaultWorkspace: *wsDir,
@@ -69,7 +66,7 @@ func serveCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	// An editor that gives up on a clean exit sends a signal; the running
 	// agents must not outlive the sidecar, so it stops as on exit.
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	ctx, stop := notifyStop(ctx)
 	defer stop()
 	code := rpc.Serve(ctx, pollable(stdin), stdout, opts)
 	if code != 0 {

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mimir-sidecar/mimir-sidecar/internal/proc"
 )
 
 const sleepWorkflow = `name: sleeper
@@ -50,7 +52,7 @@ func TestEditorGoesAway(t *testing.T) {
 			case <-time.After(10 * time.Second):
 				t.Fatal("the sidecar was still running 10s after the editor left")
 			}
-			if err := syscall.Kill(pid, 0); err == nil && !isZombie(pid) {
+			if proc.Running(pid) {
 				t.Errorf("the worker (pid %d) outlived the sidecar", pid)
 			}
 		})
@@ -107,13 +109,4 @@ func waitForPid(t *testing.T, path string) int {
 	}
 	t.Fatalf("the worker did not write %s within 20s", path)
 	return 0
-}
-
-func isZombie(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return true
-	}
-	_, rest, _ := strings.Cut(string(b), ") ")
-	return strings.HasPrefix(rest, "Z")
 }

@@ -10,8 +10,22 @@
 // up then too. Every binary that uses Command must call Main first thing in
 // main (and in TestMain), where the launcher takes over.
 //
-// Elsewhere a command runs directly in a process group of its own, which
-// is killed when it exits or is cancelled.
+// On Windows the launcher is re-executed the same way; it puts itself in
+// a Job Object that kills its processes when its last handle closes, then
+// starts the command, which is in the job with all it starts from its first
+// instruction. When the command exits the launcher ends the job (and
+// itself) with the command's exit code; cancelling kills the launcher,
+// which closes the job; and the launcher ends the job when the sidecar
+// dies, however it dies.
+//
+// On macOS (and the BSDs) the launcher is re-executed too, in a process
+// group of its own that the command shares:
+// cancelling sends the group SIGTERM, then SIGKILL KillGrace later, and
+// Finish kills what is left of the group when the command exits. There is
+// no Pdeathsig: the launcher watches for its parent to change (a process
+// whose parent dies is given to launchd) and then kills the group. A process
+// that leaves the group (setsid) escapes Finish, where Linux's subreaper
+// still finds it.
 package launcher
 
 import (

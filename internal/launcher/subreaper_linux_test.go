@@ -6,6 +6,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mimir-sidecar/mimir-sidecar/internal/proc"
 )
 
 // A launcher killed outright cannot clean up: what its command started
@@ -41,13 +43,13 @@ func TestSubreaperKillsWhatAKilledLauncherLeft(t *testing.T) {
 	cmd.Process.Kill()
 	cmd.Wait()
 	deadline := time.Now().Add(10 * time.Second)
-	for alive(orphan) {
+	for proc.Running(orphan) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the orphan %d of a killed launcher still runs", orphan)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if !alive(other.Process.Pid) {
+	if !proc.Running(other.Process.Pid) {
 		t.Error("the subreaper killed a launcher of the sidecar's")
 	}
 }

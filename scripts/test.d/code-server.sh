@@ -24,11 +24,14 @@ for tool in rg chromium; do
   command -v "$tool" >/dev/null || { echo "the code-server test needs $tool (Debian: apt-get install ${tool/rg/ripgrep})" >&2; exit 1; }
 done
 
-if [ -z "${MIMIR_SIDECAR_BIN:-}" ]; then
-  MIMIR_SIDECAR_BIN="$repo/.build/mimir-sidecar"
-  (cd "$repo" && CGO_ENABLED=0 go build -o "$MIMIR_SIDECAR_BIN" ./cmd/mimir-sidecar)
+# The .vsix users install: scripts/release's linux-x64 package, the
+# extension with its sidecar in bin/ (scripts/test made it already).
+[ "$(uname -m)" = x86_64 ] || { echo "the code-server test installs the linux-x64 .vsix and needs an x86_64 machine" >&2; exit 1; }
+if [ -z "${MIMIR_DIST:-}" ]; then
+  MIMIR_DIST="$repo/.build/dist"
+  "$repo/scripts/release" --out "$MIMIR_DIST"
 fi
-[ -x "$MIMIR_SIDECAR_BIN" ] || { echo "MIMIR_SIDECAR_BIN=$MIMIR_SIDECAR_BIN is not an executable" >&2; exit 1; }
+vsix=$(ls "$MIMIR_DIST"/mimir-sidecar-linux-x64-*.vsix)
 
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/mimir-test/code-server-$version"
 stamp="$cache/.installed"
@@ -64,14 +67,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || [ ! -x "$cache/node_modules/.
 fi
 
 cd "$ext"
-npm ci --no-audit --no-fund --loglevel=error
-# The .vsix users would install: the extension (vsce builds it first) with
-# the sidecar in bin/.
-rm -rf bin && mkdir -p bin test-artifacts
-cp "$MIMIR_SIDECAR_BIN" bin/mimir-sidecar
-trap 'rm -rf "$ext/bin"' EXIT
-npx vsce package --no-dependencies --out test-artifacts/mimir-sidecar-bundled.vsix >/dev/null
-rm -rf bin
-
-CODE_SERVER="$cache/node_modules/.bin/code-server" VSIX="$ext/test-artifacts/mimir-sidecar-bundled.vsix" \
+[ -x node_modules/.bin/tsx ] || npm ci --no-audit --no-fund --loglevel=error
+mkdir -p test-artifacts
+CODE_SERVER="$cache/node_modules/.bin/code-server" VSIX="$vsix" \
   node --import tsx --test --test-reporter=spec test/e2e/*.test.ts

@@ -2,8 +2,6 @@
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
-const exe = process.platform === 'win32' ? 'mimir-sidecar.exe' : 'mimir-sidecar';
-
 function executable(p: string): boolean {
   try {
     accessSync(p, constants.X_OK);
@@ -15,8 +13,13 @@ function executable(p: string): boolean {
 
 export type Found = { path: string } | { error: string };
 
-/** The setting, then the extension's bundled binary, then PATH. */
-export function findSidecar(setting: string, extensionPath: string, path = process.env.PATH ?? ''): Found {
+/**
+ * The setting, then the extension's bundled binary, then PATH. A platform's
+ * .vsix bundles its own sidecar as bin/mimir-sidecar, bin/mimir-sidecar.exe
+ * on Windows (scripts/release).
+ */
+export function findSidecar(setting: string, extensionPath: string, path = process.env.PATH ?? '', platform: NodeJS.Platform = process.platform): Found {
+  const exe = platform === 'win32' ? 'mimir-sidecar.exe' : 'mimir-sidecar';
   if (setting) {
     return executable(setting)
       ? { path: setting }

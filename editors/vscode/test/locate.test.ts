@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findSidecar } from '../src/locate';
 
-function fakeBinary(dir: string) {
+function fakeBinary(dir: string, name = 'mimir-sidecar') {
   mkdirSync(dir, { recursive: true });
-  const p = join(dir, 'mimir-sidecar');
+  const p = join(dir, name);
   writeFileSync(p, '#!/bin/sh\n');
   chmodSync(p, 0o755);
   return p;
@@ -25,4 +25,14 @@ test('setting, then bundled, then PATH, else a message saying what to do', () =>
   assert.ok('error' in wrong && /mimir\.sidecarPath setting points at/.test(wrong.error));
   const none = findSidecar('', join(root, 'empty'), join(root, 'empty'));
   assert.ok('error' in none && /go install \.\/cmd\/mimir-sidecar/.test(none.error));
+});
+
+test("Windows's bundled sidecar is bin/mimir-sidecar.exe, the one a win32 .vsix carries", () => {
+  const root = mkdtempSync(join(tmpdir(), 'locate-'));
+  const ext = join(root, 'ext');
+  const unix = fakeBinary(join(ext, 'bin'));
+  const win = fakeBinary(join(ext, 'bin'), 'mimir-sidecar.exe');
+  assert.deepEqual(findSidecar('', ext, '', 'win32'), { path: win });
+  assert.deepEqual(findSidecar('', ext, '', 'linux'), { path: unix });
+  assert.deepEqual(findSidecar('', ext, '', 'darwin'), { path: unix });
 });

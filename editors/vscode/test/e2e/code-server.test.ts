@@ -10,7 +10,8 @@
 // (compared side by side), then for good.
 //
 // Run by scripts/test.d/code-server.sh, which installs code-server (cached)
-// and packages the .vsix; it passes CODE_SERVER and VSIX. Every wait is
+// and takes scripts/release's linux-x64 .vsix; it passes CODE_SERVER and
+// VSIX. Every wait is
 // bounded; any failed step fails the test, and a screenshot and the server's
 // log are kept in test-artifacts/ either way.
 import { test, type TestContext } from 'node:test';
