@@ -111,7 +111,7 @@ func planSandbox(wf *Workflow, user SandboxSettings) (*sandboxPlan, error) {
 		p.unfenced = sandboxUnavailable
 		p.warnings = append(p.warnings, EventData{
 			Warning: WarningSandboxUnavailable,
-			Message: "⚠️ No sandbox: this system has no Landlock, so this workflow's commands can write anywhere you can. Add `sandbox: required` to refuse to run without it.",
+			Message: noSandboxMessage(),
 		})
 		return p, nil
 	}
@@ -134,6 +134,16 @@ func planSandbox(wf *Workflow, user SandboxSettings) (*sandboxPlan, error) {
 }
 
 // noLandlockReason says why this system cannot fence.
+// noSandboxMessage is the warning of a workflow that runs unfenced: on
+// Linux the kernel lacks Landlock; elsewhere there is no sandbox yet.
+func noSandboxMessage() string {
+	system := "this system has no Landlock"
+	if runtime.GOOS != "linux" {
+		system = "the sidecar has no sandbox for " + runtime.GOOS + " yet (only Linux's Landlock)"
+	}
+	return "⚠️ No sandbox: " + system + ", so this workflow's commands can write anywhere you can. Add `sandbox: required` to refuse to run without it."
+}
+
 func noLandlockReason() string {
 	if runtime.GOOS == "linux" {
 		return "this kernel has no Landlock (Linux 5.13 or later, with Landlock enabled, is needed)"
