@@ -113,6 +113,21 @@ func run(t *testing.T, wf *Workflow, a funcAgent, opts ...func(*Options)) (*Exec
 	return ex, rec.events()
 }
 
+// runFenced runs wf (fenced where the kernel can) in the workspace ws and returns the execution and its
+// events.
+func runFenced(t *testing.T, ws string, wf *Workflow, opts ...func(*Options)) (*Execution, []Event) {
+	t.Helper()
+	return run(t, wf, funcAgent{}, append([]func(*Options){func(o *Options) { o.Workspace = ws }}, opts...)...)
+}
+
+func shellTask(worker, qc string) *Task {
+	tk := &Task{ID: "t", Worker: &AgentSpec{Command: Command{Shell: worker}}, MaxRetries: ptr(0)}
+	if qc != "" {
+		tk.QC = &AgentSpec{Command: Command{Shell: qc}}
+	}
+	return tk
+}
+
 func task(id string, deps ...string) *Task {
 	return &Task{ID: id, Worker: &AgentSpec{Type: "test"}, QC: &AgentSpec{Type: "test"}, DependsOn: deps}
 }

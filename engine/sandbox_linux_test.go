@@ -23,20 +23,6 @@ func needLandlock(t *testing.T) {
 	}
 }
 
-// runFenced runs wf in the workspace ws and returns the execution and its
-// events.
-func runFenced(t *testing.T, ws string, wf *Workflow, opts ...func(*Options)) (*Execution, []Event) {
-	t.Helper()
-	return run(t, wf, funcAgent{}, append([]func(*Options){func(o *Options) { o.Workspace = ws }}, opts...)...)
-}
-
-func shellTask(worker, qc string) *Task {
-	tk := &Task{ID: "t", Worker: &AgentSpec{Command: Command{Shell: worker}}, MaxRetries: ptr(0)}
-	if qc != "" {
-		tk.QC = &AgentSpec{Command: Command{Shell: qc}}
-	}
-	return tk
-}
 
 func attemptError(evs []Event) string {
 	if i := index(evs, EventWorkerComplete, "t"); i >= 0 && evs[i].Data.OK != nil && !*evs[i].Data.OK {
