@@ -62,26 +62,13 @@ func command(ctx context.Context, path string, s Spec) (*exec.Cmd, error) {
 // command left behind; nothing is left to do.
 func Finish(*exec.Cmd) {}
 
-// Main runs the launcher when this process is one, and never returns
-// then; otherwise it returns at once. Call it first thing in main and in
-// the TestMain of every package whose tests start commands.
-func Main() {
-	enc, ok := os.LookupEnv(envKey)
-	if !ok {
-		return
-	}
-	os.Exit(launch(enc, os.Args[1:]))
-}
-
 // launch runs argv as the launcher and returns its exit code, or dies of
 // the signal that killed the command.
 func launch(enc string, argv []string) int {
-	var w wire
-	if err := json.Unmarshal([]byte(enc), &w); err != nil || len(argv) == 0 {
-		fmt.Fprintf(os.Stderr, "mimir-sidecar launcher: bad launch options %q: %v\n", enc, err)
+	w, ok := readWire(enc, argv)
+	if !ok {
 		return 127
 	}
-	_ = os.Unsetenv(envKey)
 	if err := setSubreaper(); err != nil {
 		fmt.Fprintf(os.Stderr, "mimir-sidecar launcher: %v\n", err)
 		return 126

@@ -63,27 +63,14 @@ func command(ctx context.Context, path string, s Spec) (*exec.Cmd, error) {
 // with it everything the command started; nothing is left to do.
 func Finish(*exec.Cmd) {}
 
-// Main runs the launcher when this process is one, and never returns
-// then; otherwise it returns at once. Call it first thing in main and in
-// the TestMain of every package whose tests start commands.
-func Main() {
-	enc, ok := os.LookupEnv(envKey)
-	if !ok {
-		return
-	}
-	os.Exit(launch(enc, os.Args[1:]))
-}
-
 // launch runs argv as the launcher and returns its exit code. On the
 // usual paths it does not return: ending the job ends the launcher too,
 // with the command's exit code.
 func launch(enc string, argv []string) int {
-	var w wire
-	if err := json.Unmarshal([]byte(enc), &w); err != nil || len(argv) == 0 {
-		fmt.Fprintf(os.Stderr, "mimir-sidecar launcher: bad launch options %q: %v\n", enc, err)
+	w, ok := readWire(enc, argv)
+	if !ok {
 		return 127
 	}
-	_ = os.Unsetenv(envKey)
 	job, err := newJob()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "mimir-sidecar launcher: %v\n", err)
