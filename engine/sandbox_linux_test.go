@@ -23,7 +23,6 @@ func needLandlock(t *testing.T) {
 	}
 }
 
-
 func attemptError(evs []Event) string {
 	if i := index(evs, EventWorkerComplete, "t"); i >= 0 && evs[i].Data.OK != nil && !*evs[i].Data.OK {
 		return evs[i].Data.Error
