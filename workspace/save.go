@@ -96,6 +96,24 @@ func (w *Workspace) FailedSave(target string, files []string, reason string) Sav
 
 const maxKeepBoth = 1000
 
+// TargetDir is the folder, relative to the workspace, that a save into
+// target ("" is "deliverables") writes to. It refuses one outside the
+// workspace or inside a .git folder, so that callers can refuse it before
+// there is anything to save.
+func (w *Workspace) TargetDir(target string) (string, error) {
+	if target == "" {
+		target = "deliverables"
+	}
+	rel, err := w.Rel(target)
+	if err != nil {
+		return "", err
+	}
+	if err := checkWritable(rel); err != nil {
+		return "", err
+	}
+	return rel, nil
+}
+
 // Save copies files (slash-separated paths relative to src) into the target
 // folder, keeping their relative paths and creating folders as needed. It
 // fails as a whole only when nothing can be attempted; each file's problem
@@ -112,10 +130,7 @@ func (w *Workspace) Save(ctx context.Context, src string, files []string, opts S
 	if _, err := ParseConflict(string(policy)); err != nil {
 		return SaveReport{}, err
 	}
-	rel, err := w.Rel(target)
-	if err == nil {
-		err = checkWritable(rel)
-	}
+	rel, err := w.TargetDir(target)
 	if err != nil {
 		return SaveReport{}, fmt.Errorf("save deliverables: target folder: %w", err)
 	}

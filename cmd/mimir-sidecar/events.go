@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -24,26 +23,24 @@ import (
 // eventsCmd follows a running sidecar's events on its SSE mirror, found
 // through <workspace>/.mimir/sidecar.json, reconnecting on its own.
 func eventsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("events", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("events", `Usage: mimir-sidecar events [flags]
+
+Prints the events of the sidecar running for a workspace (an editor's, or
+run --sse), as they happen.`)
 	wsDir := fs.String("workspace", ".", "the workspace whose sidecar to follow")
 	execID := fs.String("execution", "", "follow only this execution, from its first event")
 	jsonOut := fs.Bool("json", false, "print one event envelope per line (notices such as a reset go to stderr)")
 	until := fs.Bool("until-complete", false, "with --execution: exit after the execution's last event (complete, cancelled or interrupted)")
 	since := fs.String("since", "", "start after this event id (seq); default: now, or with --execution the execution's first event")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, "Usage: mimir-sidecar events [flags]\n\nPrints the events of the sidecar running for a workspace, as they happen.\n\n")
-		fs.PrintDefaults()
+	pos, err := parseFlags(fs, args, stdout)
+	if err == nil {
+		err = noArgs("events", pos)
 	}
-	if pos, err := parseFlags(fs, args); err != nil || len(pos) > 0 {
-		if err == nil {
-			fs.Usage()
-		}
-		return exitError{2}
+	if err != nil {
+		return err
 	}
 	if *until && *execID == "" {
-		fmt.Fprintln(stderr, "mimir-sidecar events: --until-complete needs --execution ID")
-		return exitError{2}
+		return usagef("events", "--until-complete needs --execution ID")
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()

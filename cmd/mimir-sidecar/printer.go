@@ -54,7 +54,11 @@ func (p *textPrinter) print(nev notify.Event) error {
 		if results, ok := d.Results.([]any); ok {
 			for _, r := range results {
 				if m, ok := r.(map[string]any); ok && m["status"] == "failed" {
-					fmt.Fprintf(&b, "    ✗ %v: %v\n", m["path"], m["error"])
+					if m["error"] == d.Error { // the message above said why
+						fmt.Fprintf(&b, "    ✗ %v\n", m["path"])
+					} else {
+						fmt.Fprintf(&b, "    ✗ %v: %v\n", m["path"], m["error"])
+					}
 				}
 			}
 		}

@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -25,8 +26,12 @@ import (
 )
 
 func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("run", `Usage: mimir-sidecar run WORKFLOW [flags]
+       mimir-sidecar run --resume ID [flags]
+
+Runs one workflow, shows its progress and saves its deliverables.
+Exit status 0 when the execution completed, 1 when it failed or could not
+run, 2 for a mistake on the command line, 130 when interrupted.`)
 	wsDir := fs.String("workspace", ".", "the workspace folder: state goes to its .mimir/, deliverables to its deliverables/")
 	jsonOut := fs.Bool("json", false, "print one event envelope per line instead of readable progress")
 	parallelism := fs.Int("parallelism", 0, "tasks run at once (default: the workflow's, else one per CPU)")
@@ -43,33 +48,30 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	sseAddr := fs.String("sse-addr", "127.0.0.1:0", "where the SSE mirror listens, with --sse")
 	var sseOrigins listFlag
 	fs.Var(&sseOrigins, "sse-allow-origin", "with --sse: a browser origin allowed to use the SSE mirror (repeatable, or comma-separated)")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, "Usage: mimir-sidecar run WORKFLOW [flags]\n       mimir-sidecar run --resume ID [flags]\n\nRuns one workflow, shows its progress and saves its deliverables.\nExit status 0 only when the execution completed.\n\n")
-		fs.PrintDefaults()
-	}
-	pos, err := parseFlags(fs, args)
+	pos, err := parseFlags(fs, args, stdout)
 	if err != nil {
-		return exitError{2}
+		return err
 	}
-	if (len(pos) != 1) == (*resume == "") {
-		fs.Usage()
-		return exitError{2}
-	}
-	if *branch != "" && !*apply {
-		fmt.Fprintln(stderr, "mimir-sidecar run: --branch needs --apply")
-		return exitError{2}
+	if err := checkRunFlags(fs, pos, *resume, *parallelism); err != nil {
+		return err
 	}
 	log, err := newLogger(stderr, *logLevel)
 	if err != nil {
-		return err
+		return usagef("run", "%v", err)
 	}
 	policy, err := workspace.ParseConflict(*conflict)
 	if err != nil {
-		return err
+		return usagef("run", "--conflict: %v", err)
 	}
 	ws, err := workspace.Open(*wsDir)
 	if err != nil {
 		return err
+	}
+	if !*noSave {
+		// Refused now, not after the whole execution ran.
+		if _, err := ws.TargetDir(*target); err != nil {
+			return usagef("run", "--deliverables %s: %v; name a folder inside the workspace %s", *target, err, ws.Dir())
+		}
 	}
 	var wf *engine.Workflow
 	if *resume == "" {
@@ -200,9 +202,9 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		report, err := ws.Save(saveCtx, ex.StagingDir(), paths, workspace.SaveOptions{Target: *target, Conflict: policy})
 		cancel()
 		if err != nil {
-			saveErr = fmt.Errorf("save deliverables: %w", err)
-			// Shown like any save (and kept in the journal), not only as
-			// the exit status.
+			// Shown once, as the deliverables-saved event (and kept in the
+			// journal): the exit status says the rest.
+			saveErr = exitError{1}
 			failed := ws.FailedSave(*target, paths, err.Error())
 			ex.RecordSaveFailed(failed.Target, failed.Failed, failed.Results, err.Error())
 		} else {
@@ -352,6 +354,30 @@ func (f *follower) print(ev notify.Event) error {
 	}
 	if slices.Contains(f.final, ev.Name) {
 		return errFollowDone
+	}
+	return nil
+}
+
+// checkRunFlags refuses a run command line that cannot mean anything, before
+// anything runs.
+func checkRunFlags(fs *flag.FlagSet, pos []string, resume string, parallelism int) error {
+	set := setFlags(fs)
+	on := func(name string) bool { return fs.Lookup(name).Value.String() == "true" }
+	switch {
+	case len(pos) == 0 && resume == "":
+		return usagef("run", "which workflow? mimir-sidecar run WORKFLOW, or --resume ID")
+	case len(pos) > 0 && resume != "":
+		return usagef("run", "--resume %s continues an execution of its own workflow: drop %s, or --resume", resume, pos[0])
+	case len(pos) > 1:
+		return usagef("run", "one workflow at a time, not %d (%s)", len(pos), strings.Join(pos, ", "))
+	case parallelism < 0:
+		return usagef("run", "--parallelism %d: how many tasks run at once is 1 or more", parallelism)
+	case set["branch"] && !on("apply"):
+		return usagef("run", "--branch needs --apply")
+	case on("no-save") && (set["deliverables"] || set["conflict"]):
+		return usagef("run", "--no-save saves nothing: drop --deliverables and --conflict, or --no-save")
+	case !on("sse") && (set["sse-addr"] || set["sse-allow-origin"]):
+		return usagef("run", "--sse-addr and --sse-allow-origin need --sse")
 	}
 	return nil
 }

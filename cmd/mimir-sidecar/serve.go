@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
-	"fmt"
 	"io"
 	"os"
 	"os/signal"
@@ -18,8 +16,9 @@ import (
 )
 
 func serveCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("serve", `Usage: mimir-sidecar [serve] [flags]
+
+Speaks JSON-RPC with LSP framing on stdin/stdout; editors start it this way.`)
 	fs.Bool("stdio", true, "speak JSON-RPC on stdin/stdout (the only transport)")
 	maxMessage := fs.Int("max-message", rpc.DefaultMaxMessage, "the largest message accepted, in bytes")
 	wsDir := fs.String("workspace", "", "the workspace when the editor names none (default: the working directory)")
@@ -30,19 +29,16 @@ func serveCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	natsPrefix := fs.String("nats-prefix", "", "with --nats: the prefix of subjects and streams (default: one per workspace)")
 	var origins listFlag
 	fs.Var(&origins, "sse-allow-origin", "a browser origin allowed to use the SSE mirror (repeatable, or comma-separated)")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, "Usage: mimir-sidecar [serve] [flags]\n\nSpeaks JSON-RPC with LSP framing on stdin/stdout; editors start it this way.\n\n")
-		fs.PrintDefaults()
+	pos, err := parseFlags(fs, args, stdout)
+	if err == nil {
+		err = noArgs("serve", pos)
 	}
-	if pos, err := parseFlags(fs, args); err != nil || len(pos) > 0 {
-		if err == nil {
-			fs.Usage()
-		}
-		return exitError{2}
+	if err != nil {
+		return err
 	}
 	log, err := newLogger(stderr, *logLevel)
 	if err != nil {
-		return err
+		return usagef("serve", "%v", err)
 	}
 	opts := rpc.Options{
 		Version:          version,

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// Every command answers -h and --help on stdout with exit status 0, as
+// "help COMMAND" does.
+func TestHelpOnStdout(t *testing.T) {
+	dir := t.TempDir()
+	for _, cmd := range []string{"serve", "run", "events", "apply", "prune", "worker", "executions"} {
+		for _, args := range [][]string{{cmd, "-h"}, {cmd, "--help"}, {"help", cmd}} {
+			out, stderr, code := runBin(t, dir, args...)
+			if code != 0 || stderr != "" || !strings.Contains(out, "Usage: mimir-sidecar") || !strings.Contains(out, "-workspace") && cmd != "worker" {
+				t.Errorf("%s: exit %d, stdout %q, stderr %q; want the usage on stdout and 0", strings.Join(args, " "), code, out, stderr)
+			}
+		}
+	}
+	for _, args := range [][]string{{"help"}, {"-h"}, {"--help"}} {
+		out, stderr, code := runBin(t, dir, args...)
+		if code != 0 || stderr != "" || !strings.Contains(out, "mimir-sidecar run WORKFLOW") {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q", strings.Join(args, " "), code, out, stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".mimir")); err == nil {
+		t.Error("asking for help made a .mimir folder")
+	}
+}
+
+// A command line that cannot run is refused at once with exit status 2,
+// before the workflow runs, with one message saying what to change.
+func TestRunRefusesBadFlagsBeforeRunning(t *testing.T) {
+	ws := t.TempDir()
+	os.WriteFile(filepath.Join(ws, "wf.yaml"), []byte("name: x\ntasks:\n  - id: a\n    worker: {command: echo hi > ran.txt}\n"), 0o644)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"wf.yaml", "--deliverables", "../out"}, "--deliverables ../out"},
+		{[]string{"wf.yaml", "--deliverables", "sub/.git/hooks"}, ".git"},
+		{[]string{"wf.yaml", "--parallelism", "-3"}, "--parallelism -3"},
+		{[]string{"wf.yaml", "--conflict", "replace"}, "keep-both, overwrite or skip"},
+		{[]string{"wf.yaml", "--no-save", "--deliverables", "out"}, "--no-save"},
+		{[]string{"wf.yaml", "--branch", "b"}, "--branch needs --apply"},
+		{[]string{"wf.yaml", "--sse-addr", "127.0.0.1:9"}, "need --sse"},
+		{[]string{"wf.yaml", "--log-level", "loud"}, "--log-level"},
+		{[]string{"wf.yaml", "--resume", "ex_1"}, "drop wf.yaml"},
+		{[]string{"wf.yaml", "other.yaml"}, "one workflow at a time"},
+		{[]string{}, "which workflow?"},
+		{[]string{"wf.yaml", "--bogus"}, "-bogus"},
+	} {
+		out, stderr, code := runBin(t, ws, append([]string{"run"}, tc.args...)...)
+		if code != 2 || !strings.Contains(stderr, tc.want) || out != "" {
+			t.Errorf("run %s: exit %d, stdout %q, stderr %q; want 2 and %q", strings.Join(tc.args, " "), code, out, stderr, tc.want)
+		}
+		if strings.Count(stderr, "mimir-sidecar run:") != 1 || strings.Contains(stderr, "save deliverables: save deliverables") {
+			t.Errorf("run %s: stderr %q; want the problem said once", strings.Join(tc.args, " "), stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(ws, ".mimir")); err == nil {
+		t.Error("a refused command line ran something")
+	}
+}
+
+// A save refused at the end of a run is said once, by its event, and the
+// run exits 1: not a second time as the error of the command.
+func TestFailedSaveSaidOnce(t *testing.T) {
+	ws, outside := t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(ws, "wf.yaml"), []byte("name: out\ntasks:\n  - id: a\n    worker: {command: echo hi > out.txt}\n"), 0o644)
+	os.Symlink(outside, filepath.Join(ws, "deliverables"))
+	out, stderr, code := runBin(t, ws, "run", "wf.yaml")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1; stderr %s", code, stderr)
+	}
+	if n := strings.Count(out+stderr, "a symbolic link points outside"); n != 1 {
+		t.Errorf("the reason is said %d times, want once:\n%s%s", n, out, stderr)
+	}
+}
+
+func TestUsageErrorsExit2(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"bogus"},
+		{"prune", "--keep", "-1"},
+		{"prune", "extra"},
+		{"events", "--until-complete"},
+		{"apply"},
+		{"worker", "--nats", "nats://x", "--prefix", "p", "--concurrency", "0"},
+		{"serve", "--log-level", "loud"},
+	} {
+		_, stderr, code := runBin(t, dir, args...)
+		if code != 2 || stderr == "" {
+			t.Errorf("%s: exit %d, stderr %q; want 2 and a message", strings.Join(args, " "), code, stderr)
+		}
+	}
+}
+
+// prune where nothing ever ran leaves the folder as it was.
+func TestPruneWithoutHistoryCreatesNothing(t *testing.T) {
+	dir := t.TempDir()
+	out, stderr, code := runBin(t, dir, "prune")
+	if code != 0 || !strings.Contains(out, "removed 0 executions") {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("prune left %v behind", entries)
+	}
+}
+
+func TestExecutionsCommand(t *testing.T) {
+	ws := t.TempDir()
+	if out, stderr, code := runBin(t, ws, "executions"); code != 0 || out != "" || !strings.Contains(stderr, "No executions") {
+		t.Errorf("no history: exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(ws, ".mimir")); err == nil {
+		t.Error("listing no history made a .mimir folder")
+	}
+	os.WriteFile(filepath.Join(ws, "ok.yaml"), []byte("name: ok\ntasks:\n  - id: a\n    worker: {command: echo hi > a.txt}\n"), 0o644)
+	os.WriteFile(filepath.Join(ws, "bad.yaml"), []byte("name: bad\ntasks:\n  - id: a\n    worker: {command: exit 3}\n    maxRetries: 0\n"), 0o644)
+	var ids []string
+	for _, wf := range []string{"ok.yaml", "bad.yaml", "ok.yaml"} {
+		out, _, _ := runBin(t, ws, "run", wf, "--json", "--no-save")
+		ids = append(ids, parseEvents(t, out)[0].ExecutionID)
+	}
+	out, stderr, code := runBin(t, ws, "executions")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 4 || !strings.HasPrefix(lines[0], "ID ") {
+		t.Fatalf("exit %d, stderr %q, table:\n%s", code, stderr, out)
+	}
+	for i, want := range []string{ids[2] + " completed ok", ids[1] + " failed bad", ids[0] + " completed ok"} {
+		if got := strings.Join(strings.Fields(lines[i+1])[:3], " "); got != want {
+			t.Errorf("row %d: %q, want %q (newest first)", i+1, got, want)
+		}
+	}
+	// Pages of one, through the whole history.
+	out, _, code = runBin(t, ws, "executions", "--json", "--limit", "2")
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var s struct{ ExecutionID, Status string }
+		if err := json.Unmarshal([]byte(line), &s); err != nil {
+			t.Fatalf("--json printed %q", line)
+		}
+		got = append(got, s.ExecutionID)
+	}
+	if code != 0 || !slices.Equal(got, []string{ids[2], ids[1]}) {
+		t.Errorf("--json --limit 2: exit %d, %v; want %v", code, got, []string{ids[2], ids[1]})
+	}
+}
