@@ -371,3 +371,39 @@ func FuzzParseWorkflow(f *testing.F) {
 		}
 	})
 }
+
+// A .json workflow is held to JSON: YAML reads many broken JSON texts as
+// something else (a string, a task with no worker), which is then
+// reported as the wrong problem.
+func TestJSONWorkflowSyntax(t *testing.T) {
+	for _, tc := range []struct {
+		src       string
+		line, col int
+	}{
+		{"{\"name\": \"x\",\n \"tasks\": [{\"id\": \"a\",\n   \"worker\": {\"command\": \"x\"},}]}\n", 3, 31},
+		{"{\"name\": \"x\", \"tasks\": [{\"id\": \"a\", 'worker': {\"command\": \"x\"}}]}", 1, 37},
+		{"{\"name\": \"x\",\n # a comment\n \"tasks\": []}", 2, 2},
+	} {
+		_, err := ParseWorkflow("wf.json", []byte(tc.src))
+		var ve *ValidationError
+		if !errors.As(err, &ve) || len(ve.Problems) != 1 {
+			t.Errorf("%q: %v, want one problem", tc.src, err)
+			continue
+		}
+		p := ve.Problems[0]
+		if !strings.HasPrefix(p.Message, "not valid JSON: ") || p.Line != tc.line || p.Column != tc.col {
+			t.Errorf("%q: %d:%d %s; want not valid JSON at %d:%d", tc.src, p.Line, p.Column, p.Message, tc.line, tc.col)
+		}
+	}
+	// The same text in a .yaml file is YAML's to judge.
+	if _, err := ParseWorkflow("wf.yaml", []byte("{\"name\": \"x\", \"tasks\": [{\"id\": \"a\", 'worker': {\"command\": \"x\"}}]}")); err != nil {
+		t.Errorf("YAML: %v", err)
+	}
+}
+
+func TestUnknownDependencyListsTasks(t *testing.T) {
+	_, err := ParseWorkflow("wf.yaml", []byte("name: x\ntasks:\n  - id: alpha\n    worker: {command: x}\n    dependsOn: [nope]\n"))
+	if err == nil || !strings.Contains(err.Error(), "(known tasks: alpha)") || strings.Contains(err.Error(), "fields") {
+		t.Errorf("got %v, want the tasks listed as tasks", err)
+	}
+}
