@@ -508,7 +508,7 @@ func decode(method string, params json.RawMessage, v any) error {
 	// JSON v2 matches names exactly: "executionID" is a typo to report,
 	// not an alias of "executionId" as encoding/json would take it.
 	if err := jsonv2.Unmarshal(params, v, jsonv2.RejectUnknownMembers(true)); err != nil {
-		return invalidParams(method, err)
+		return invalidParams(method, paramsProblem(err, v))
 	}
 	return nil
 }
