@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -149,5 +150,19 @@ func TestExecutionsCommand(t *testing.T) {
 	}
 	if code != 0 || !slices.Equal(got, []string{ids[2], ids[1]}) {
 		t.Errorf("--json --limit 2: exit %d, %v; want %v", code, got, []string{ids[2], ids[1]})
+	}
+}
+
+// A one-shot run reads the llm configuration anew each time: it has no
+// sidecar to start again. The problem is said once.
+func TestRunBrokenLLMConfigSaysRunAgain(t *testing.T) {
+	ws := t.TempDir()
+	os.WriteFile(filepath.Join(ws, "wf.yaml"), []byte("name: l\ntasks:\n  - id: t\n    worker: {type: llm, prompt: p}\n"), 0o644)
+	cmd := exec.Command(bin, "run", "wf.yaml")
+	cmd.Dir = ws
+	cmd.Env = append(os.Environ(), "MIMIR_LLM_PROVIDER=olama", "XDG_CONFIG_HOME="+t.TempDir())
+	out, _ := cmd.CombinedOutput()
+	if strings.Count(string(out), "unknown provider (known: ollama)") != 1 || !strings.Contains(string(out), "fix it and run the workflow again") || strings.Contains(string(out), "start the sidecar") {
+		t.Errorf("exit %v:\n%s", cmd.ProcessState, out)
 	}
 }

@@ -102,7 +102,7 @@ run, 2 for a mistake on the command line, 130 when interrupted.`)
 		return err
 	}
 
-	agents, err := agentsFor(ws, log)
+	agents, err := agentsFor(ws, log, "run the workflow again")
 	if err != nil {
 		return err
 	}

@@ -45,7 +45,7 @@ Speaks JSON-RPC with LSP framing on stdin/stdout; editors start it this way.`)
 		Logger:           log.With("component", "rpc"),
 		MaxMessage:       *maxMessage,
 		DefaultWorkspace: *wsDir,
-		Agents:           func(ws *workspace.Workspace) (engine.Agents, error) { return agentsFor(ws, log) },
+		Agents:           func(ws *workspace.Workspace) (engine.Agents, error) { return agentsFor(ws, log, "") },
 		Sandbox:          sandboxFor,
 		Dispatcher: func(ctx context.Context, ws *workspace.Workspace) (rpc.Dispatcher, []string, error) {
 			d, msgs, err := dispatcherFor(ctx, ws, remote.Config{URL: *natsURL, Prefix: *natsPrefix}, log)

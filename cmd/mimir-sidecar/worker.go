@@ -56,7 +56,7 @@ Stops on Ctrl-C or SIGTERM; attempts it was running go to another worker.`)
 	if err != nil {
 		return err
 	}
-	agents, err := agentsFor(ws, log)
+	agents, err := agentsFor(ws, log, "start the worker again")
 	if err != nil {
 		return err
 	}
