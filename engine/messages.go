@@ -10,12 +10,13 @@ import (
 
 func msgWorkerStart(title string) string { return "🤖 Worker executing: " + title }
 
-func msgWorkerComplete(d time.Duration, toolCalls int) string {
-	unit := "tool calls"
-	if toolCalls == 1 {
-		unit = "tool call"
+// msgWorkerComplete counts the tool calls of a worker that makes them
+// (toolCalls not nil).
+func msgWorkerComplete(d time.Duration, toolCalls *int) string {
+	if toolCalls == nil {
+		return fmt.Sprintf("✅ Worker completed (%s)", seconds(d))
 	}
-	return fmt.Sprintf("✅ Worker completed (%s, %d %s)", seconds(d), toolCalls, unit)
+	return fmt.Sprintf("✅ Worker completed (%s, %d %s)", seconds(d), *toolCalls, plural(*toolCalls, "tool call", "tool calls"))
 }
 
 func msgWorkerFailed(d time.Duration, err string, attempt, maxAttempts int) string {

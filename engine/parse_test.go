@@ -307,8 +307,9 @@ tasks:
 func TestMessages(t *testing.T) {
 	for got, want := range map[string]string{
 		msgWorkerStart("Translate README"):                    "🤖 Worker executing: Translate README",
-		msgWorkerComplete(15*time.Second, 3):                  "✅ Worker completed (15.0s, 3 tool calls)",
-		msgWorkerComplete(1500*time.Millisecond, 1):           "✅ Worker completed (1.5s, 1 tool call)",
+		msgWorkerComplete(15*time.Second, ptr(3)):             "✅ Worker completed (15.0s, 3 tool calls)",
+		msgWorkerComplete(1500*time.Millisecond, ptr(1)):      "✅ Worker completed (1.5s, 1 tool call)",
+		msgWorkerComplete(1500*time.Millisecond, nil):         "✅ Worker completed (1.5s)",
 		msgQCStart("Translate README"):                        "🔍 QC verifying: Translate README",
 		msgQCPassed(95):                                       "✅ QC passed (Score: 95/100)",
 		msgQCFailed(35, 1, 3):                                 "❌ QC failed (Score: 35/100) - Retrying (1/2)",

@@ -101,6 +101,10 @@ func (ex *Execution) runTask(t *Task) taskOutcome {
 		if ctx.Err() != nil {
 			return outcomeCancelled
 		}
+		var toolCalls *int // nil: the worker makes none, and says nothing of them
+		if ex.r.opts.Agents.countsToolCalls(t.Worker) {
+			toolCalls = ptr(res.ToolCalls)
+		}
 		if err != nil {
 			reason := describeFailure(err, t.TimeoutOrDefault())
 			gap = &Gap{
@@ -113,7 +117,7 @@ func (ex *Execution) runTask(t *Task) taskOutcome {
 			}
 			ex.r.emit(ex, EventWorkerComplete, EventData{
 				TaskID: t.ID, TaskTitle: title, Phase: PhaseWorker, Attempt: attempt, MaxAttempts: maxAttempts,
-				DurationMs: ptr(took.Milliseconds()), ToolCalls: ptr(res.ToolCalls), OK: ptr(false), Worker: res.Worker,
+				DurationMs: ptr(took.Milliseconds()), ToolCalls: toolCalls, OK: ptr(false), Worker: res.Worker,
 				Error: reason, Output: lastBytes(res.Output, maxEventOutput),
 				Message: msgWorkerFailed(took, reason, attempt, maxAttempts),
 			})
@@ -122,8 +126,8 @@ func (ex *Execution) runTask(t *Task) taskOutcome {
 		}
 		ex.r.emit(ex, EventWorkerComplete, EventData{
 			TaskID: t.ID, TaskTitle: title, Phase: PhaseWorker, Attempt: attempt, MaxAttempts: maxAttempts,
-			DurationMs: ptr(took.Milliseconds()), ToolCalls: ptr(res.ToolCalls), OK: ptr(true), Worker: res.Worker,
-			Message: msgWorkerComplete(took, res.ToolCalls),
+			DurationMs: ptr(took.Milliseconds()), ToolCalls: toolCalls, OK: ptr(true), Worker: res.Worker,
+			Message: msgWorkerComplete(took, toolCalls),
 		})
 		var commit string
 		if t.Isolated() {

@@ -166,3 +166,17 @@ func TestRunBrokenLLMConfigSaysRunAgain(t *testing.T) {
 		t.Errorf("exit %v:\n%s", cmd.ProcessState, out)
 	}
 }
+
+// A shell worker makes no tool calls and a single task runs alone: the
+// progress says neither "0 tool calls" nor "2 at a time".
+func TestRunReadableSaysNothingIdle(t *testing.T) {
+	ws := t.TempDir()
+	os.WriteFile(filepath.Join(ws, "wf.yaml"), []byte("name: one\nparallelism: 2\ntasks:\n  - id: a\n    worker: {command: echo hi > a.txt}\n"), 0o644)
+	out, stderr, code := runBin(t, ws, "run", "wf.yaml", "--no-save")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if strings.Contains(out, "tool call") || strings.Contains(out, "at a time") || !strings.Contains(out, "[a] ✅ Worker completed (") {
+		t.Errorf("output:\n%s", out)
+	}
+}

@@ -36,7 +36,13 @@ func (p *textPrinter) print(nev notify.Event) error {
 	var b strings.Builder
 	switch ev.Event {
 	case engine.EventExecutionStart:
-		fmt.Fprintf(&b, "%s  [%s, %d at a time]\n", d.Message, ev.ExecutionID, d.Parallelism)
+		// No more run at once than there are tasks: a one-task workflow
+		// runs nothing "2 at a time".
+		if d.Tasks != nil && *d.Tasks < 2 {
+			fmt.Fprintf(&b, "%s  [%s]\n", d.Message, ev.ExecutionID)
+		} else {
+			fmt.Fprintf(&b, "%s  [%s, %d at a time]\n", d.Message, ev.ExecutionID, min(d.Parallelism, ptrOr(d.Tasks, d.Parallelism)))
+		}
 	case engine.EventWorkerStart:
 		fmt.Fprintf(&b, "[%s] %s (attempt %d/%d)\n", d.TaskID, d.Message, d.Attempt, d.MaxAttempts)
 	case engine.EventQCComplete, engine.EventTaskFail:
@@ -103,4 +109,11 @@ func writeIndented(b *strings.Builder, heading string, lines []string) {
 	for _, l := range lines {
 		fmt.Fprintf(b, "        %s\n", l)
 	}
+}
+
+func ptrOr[T any](p *T, or T) T {
+	if p == nil {
+		return or
+	}
+	return *p
 }

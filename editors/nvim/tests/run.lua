@@ -428,7 +428,7 @@ test(":MimirRun runs the example, from a path relative to the workspace, with th
   }) do
     assert(all:find(want, 1, true), "no notification with " .. want .. "\nnotifications:\n" .. all)
   end
-  assert(all:find("✅ Worker completed %(%d+%.%ds, 0 tool calls%)"), "no worker-complete toast")
+  assert(all:find("✅ Worker completed %(%d+%.%ds%)"), "no worker-complete toast")
   local warned = messages("⚠️ QC failed")
   eq(warned[1].level, vim.log.levels.WARN, "QC failed level")
 end)
