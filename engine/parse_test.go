@@ -306,20 +306,23 @@ tasks:
 
 func TestMessages(t *testing.T) {
 	for got, want := range map[string]string{
-		msgWorkerStart("Translate README"):                    "🤖 Worker executing: Translate README",
-		msgWorkerComplete(15*time.Second, ptr(3)):             "✅ Worker completed (15.0s, 3 tool calls)",
-		msgWorkerComplete(1500*time.Millisecond, ptr(1)):      "✅ Worker completed (1.5s, 1 tool call)",
-		msgWorkerComplete(1500*time.Millisecond, nil):         "✅ Worker completed (1.5s)",
-		msgQCStart("Translate README"):                        "🔍 QC verifying: Translate README",
-		msgQCPassed(95):                                       "✅ QC passed (Score: 95/100)",
-		msgQCFailed(35, 1, 3):                                 "❌ QC failed (Score: 35/100) - Retrying (1/2)",
-		msgQCFailed(35, 2, 3):                                 "❌ QC failed (Score: 35/100) - Retrying (2/2)",
-		msgQCFailed(35, 3, 3):                                 "❌ QC failed (Score: 35/100) - No retries left",
-		msgWorkerFailed(2*time.Second, "exit status 2", 1, 2): "❌ Worker failed (2.0s): exit status 2 - Retrying (1/1)",
-		msgExecutionComplete(2, 2, 3):                         "✅ Execution completed: 2/2 tasks, 3 deliverables",
-		msgExecutionFailed(1, 3, 1):                           "❌ Execution failed: 1 of 3 tasks failed, 1 skipped",
-		SavedMessage(3, 0, "/w/deliverables"):                 "✅ Saved 3 deliverables to /w/deliverables",
-		SavedMessage(2, 1, "/w/deliverables"):                 "⚠️ Saved 2 of 3 deliverables to /w/deliverables (1 failed)",
+		msgWorkerStart("Translate README"):                             "🤖 Worker executing: Translate README",
+		msgWorkerComplete(15*time.Second, ptr(3)):                      "✅ Worker completed (15.0s, 3 tool calls)",
+		msgWorkerComplete(1500*time.Millisecond, ptr(1)):               "✅ Worker completed (1.5s, 1 tool call)",
+		msgWorkerComplete(1500*time.Millisecond, nil):                  "✅ Worker completed (1.5s)",
+		msgQCStart("Translate README"):                                 "🔍 QC verifying: Translate README",
+		msgQCPassed(95):                                                "✅ QC passed (Score: 95/100)",
+		msgQCFailed(35, 1, 3):                                          "❌ QC failed (Score: 35/100) - Retrying (1/2)",
+		msgQCFailed(35, 2, 3):                                          "❌ QC failed (Score: 35/100) - Retrying (2/2)",
+		msgQCFailed(35, 3, 3):                                          "❌ QC failed (Score: 35/100) - No retries left",
+		msgWorkerFailed(2*time.Second, "exit status 2", 1, 2):          "❌ Worker failed (2.0s): exit status 2 - Retrying (1/1)",
+		msgExecutionComplete(2, 2, 3):                                  "✅ Execution completed: 2/2 tasks, 3 deliverables",
+		msgExecutionFailed(1, 3, 1):                                    "❌ Execution failed: 1 of 3 tasks failed, 1 skipped",
+		SavedMessage(3, 0, "/w/deliverables", nil):                     "✅ Saved 3 deliverables to /w/deliverables",
+		SavedMessage(2, 1, "/w/deliverables", nil):                     "⚠️ Saved 2 of 3 deliverables to /w/deliverables (1 failed)",
+		SavedMessage(3, 0, "/w/d", counts{"saved": 3}):                 "✅ Saved 3 deliverables to /w/d",
+		SavedMessage(3, 0, "/w/d", counts{"saved": 1, "unchanged": 2}): "✅ Saved 3 deliverables to /w/d (1 new, 2 unchanged)",
+		SavedMessage(2, 1, "/w/d", counts{"renamed": 2, "failed": 1}):  "⚠️ Saved 2 of 3 deliverables to /w/d (2 kept beside a different file as a numbered copy, 1 failed)",
 	} {
 		if got != want {
 			t.Errorf("got %q, want %q", got, want)
@@ -408,3 +411,7 @@ func TestUnknownDependencyListsTasks(t *testing.T) {
 		t.Errorf("got %v, want the tasks listed as tasks", err)
 	}
 }
+
+type counts map[string]int
+
+func (c counts) StatusCounts() map[string]int { return c }

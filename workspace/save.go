@@ -76,9 +76,22 @@ type SaveReport struct {
 	Target string `json:"target"`
 	// Saved counts files now in place (saved, overwritten, renamed,
 	// unchanged); Failed the failures. Skipped files count in neither.
-	Saved   int          `json:"saved"`
-	Failed  int          `json:"failed"`
-	Results []FileResult `json:"results"`
+	Saved   int         `json:"saved"`
+	Failed  int         `json:"failed"`
+	Results FileResults `json:"results"`
+}
+
+// FileResults are a save's outcomes, file by file.
+type FileResults []FileResult
+
+// StatusCounts counts the files of each status, for a summary that does
+// not hide that most were already there.
+func (rs FileResults) StatusCounts() map[string]int {
+	n := make(map[string]int, 4)
+	for _, r := range rs {
+		n[r.Status]++
+	}
+	return n
 }
 
 // FailedSave is the report of a save that could not be attempted at all:
@@ -248,6 +261,12 @@ func saveFile(root, from *os.Root, target, file string, policy Conflict) FileRes
 		}
 		if !errors.Is(err, fs.ErrExist) {
 			return fail(err)
+		}
+		// A copy kept by an earlier save of the same file: saving it
+		// again would only pile up identical copies.
+		if sameContent(root, alt, sum) {
+			res.Status, res.SavedAs = StatusUnchanged, alt
+			return res
 		}
 	}
 	return fail(fmt.Errorf("%s and %d numbered copies already exist; clean up or save with conflict overwrite", dest, maxKeepBoth))

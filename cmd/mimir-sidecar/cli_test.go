@@ -180,3 +180,23 @@ func TestRunReadableSaysNothingIdle(t *testing.T) {
 		t.Errorf("output:\n%s", out)
 	}
 }
+
+// Running again saves nothing twice, and says so file by file.
+func TestRunAgainSaysUnchanged(t *testing.T) {
+	ws := t.TempDir()
+	os.WriteFile(filepath.Join(ws, "wf.yaml"), []byte("name: s\ntasks:\n  - id: a\n    worker: {command: 'echo same > a.txt; echo same > b.txt'}\n"), 0o644)
+	runBin(t, ws, "run", "wf.yaml")
+	os.WriteFile(filepath.Join(ws, "deliverables/a/b.txt"), []byte("mine\n"), 0o644)
+	out, stderr, code := runBin(t, ws, "run", "wf.yaml")
+	if code != 0 || !strings.Contains(out, "✅ Saved 2 deliverables to "+filepath.Join(ws, "deliverables")+" (1 unchanged, 1 kept beside a different file as a numbered copy)") ||
+		!strings.Contains(out, "    · a/a.txt (unchanged)\n") || !strings.Contains(out, "    ✓ a/b.txt (saved as deliverables/a/b (1).txt: a different file has its name)\n") {
+		t.Errorf("second run: exit %d, stderr %q, output:\n%s", code, stderr, out)
+	}
+	out, _, _ = runBin(t, ws, "run", "wf.yaml")
+	if !strings.Contains(out, "(2 unchanged)") || !strings.Contains(out, "    · a/b.txt (unchanged: the same as deliverables/a/b (1).txt)\n") {
+		t.Errorf("third run:\n%s", out)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(ws, "deliverables/a")); len(entries) != 3 {
+		t.Errorf("deliverables/a holds %d files, want a.txt, b.txt and b (1).txt", len(entries))
+	}
+}

@@ -57,16 +57,9 @@ func (p *textPrinter) print(nev notify.Event) error {
 		}
 	case engine.EventDeliverablesSaved:
 		fmt.Fprintln(&b, d.Message)
-		if results, ok := d.Results.([]any); ok {
-			for _, r := range results {
-				if m, ok := r.(map[string]any); ok && m["status"] == "failed" {
-					if m["error"] == d.Error { // the message above said why
-						fmt.Fprintf(&b, "    ✗ %v\n", m["path"])
-					} else {
-						fmt.Fprintf(&b, "    ✗ %v: %v\n", m["path"], m["error"])
-					}
-				}
-			}
+		var results []workspace.FileResult
+		if raw, err := json.Marshal(d.Results); err == nil && json.Unmarshal(raw, &results) == nil {
+			b.WriteString(describeSave(results, d.Error))
 		}
 	case engine.EventTaskComplete:
 		fmt.Fprintf(&b, "[%s] %s\n", d.TaskID, d.Message)
@@ -116,4 +109,35 @@ func ptrOr[T any](p *T, or T) T {
 		return or
 	}
 	return *p
+}
+
+// describeSave says what happened to each file of a save, one per line.
+// reason is the whole save's failure, already said above its files.
+func describeSave(results []workspace.FileResult, reason string) string {
+	var b strings.Builder
+	for _, r := range results {
+		switch r.Status {
+		case workspace.StatusSaved:
+			fmt.Fprintf(&b, "    ✓ %s\n", r.Path)
+		case workspace.StatusUnchanged:
+			if strings.HasSuffix(r.SavedAs, "/"+r.Path) || r.SavedAs == r.Path {
+				fmt.Fprintf(&b, "    · %s (unchanged)\n", r.Path)
+			} else { // a numbered copy an earlier save kept
+				fmt.Fprintf(&b, "    · %s (unchanged: the same as %s)\n", r.Path, r.SavedAs)
+			}
+		case workspace.StatusOverwritten:
+			fmt.Fprintf(&b, "    ✓ %s (overwrote %s)\n", r.Path, r.SavedAs)
+		case workspace.StatusRenamed:
+			fmt.Fprintf(&b, "    ✓ %s (saved as %s: a different file has its name)\n", r.Path, r.SavedAs)
+		case workspace.StatusSkipped:
+			fmt.Fprintf(&b, "    · %s (skipped: %s is there already)\n", r.Path, r.SavedAs)
+		case workspace.StatusFailed:
+			if r.Error == reason { // said above
+				fmt.Fprintf(&b, "    ✗ %s\n", r.Path)
+			} else {
+				fmt.Fprintf(&b, "    ✗ %s: %s\n", r.Path, r.Error)
+			}
+		}
+	}
+	return b.String()
 }
