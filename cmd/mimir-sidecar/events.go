@@ -226,7 +226,7 @@ func (f *sseFollower) catchUp(ctx context.Context, ws *workspace.Workspace) {
 			if f.exec != "" && ev.ExecutionID != f.exec {
 				continue
 			}
-			if _, err := f.dispatch(strconv.FormatUint(ev.Seq, 10), ev.Name, string(ev.JSON)); err != nil {
+			if _, err := f.dispatch(strconv.FormatUint(ev.Seq, 10), ev.Name, string(ev.JSON)); err != nil && !errors.Is(err, errStreamSwitched) {
 				return
 			}
 		}
