@@ -49,6 +49,7 @@ run --sse), as they happen.`)
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	stderr = styleFor(stderr, os.Getenv).writer(stderr)
 
 	f := sseFollower{
 		path:  "/events",
@@ -56,6 +57,7 @@ run --sse), as they happen.`)
 		until: *until,
 		out:   stdout,
 		warn:  stderr,
+		style: styleFor(stdout, os.Getenv),
 	}
 	f.lastID = *since
 	if *execID != "" {
@@ -134,6 +136,7 @@ type sseFollower struct {
 	until  bool
 	out    io.Writer
 	warn   io.Writer // resets and other notices, off the events' stream
+	style  style
 	// auto: on the first connection, follow the execution running then
 	// from its first event, and everything after its end.
 	auto bool
@@ -327,7 +330,7 @@ func (f *sseFollower) dispatch(id, name, data string) (bool, error) {
 	if f.json {
 		_, err = fmt.Fprintln(f.out, data)
 	} else {
-		err = (&textPrinter{w: f.out}).print(notify.Event{Name: name, JSON: []byte(data)})
+		err = (&textPrinter{w: f.out, st: f.style}).print(notify.Event{Name: name, JSON: []byte(data)})
 	}
 	if err != nil {
 		return false, fmt.Errorf("print event %s: %w", id, err)

@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
 	"github.com/mimir-sidecar/mimir-sidecar/notify"
@@ -25,7 +28,22 @@ func (p jsonPrinter) print(ev notify.Event) error {
 
 // textPrinter writes progress a person can follow: each event's message,
 // prefixed with its task, and a failed QC's gap in full.
-type textPrinter struct{ w io.Writer }
+type textPrinter struct {
+	w  io.Writer
+	st style
+
+	// On a terminal (st.live), a status line under the events says which
+	// agents are at work and for how long, redrawn by tick.
+	mu      sync.Mutex
+	running map[string]activity // by task
+	status  bool                // a status line is on screen
+}
+
+// activity is an agent at work on a task.
+type activity struct {
+	phase string
+	since time.Time
+}
 
 func (p *textPrinter) print(nev notify.Event) error {
 	var ev engine.Event
@@ -81,8 +99,83 @@ func (p *textPrinter) print(nev notify.Event) error {
 			fmt.Fprintln(&b, d.Message)
 		}
 	}
-	_, err := io.WriteString(p.w, b.String())
+	if !p.st.live {
+		_, err := io.WriteString(p.w, p.st.paint(b.String()))
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.track(ev)
+	_, err := io.WriteString(p.w, p.clearStatus()+p.st.paint(b.String())+p.statusLine(time.Now()))
 	return err
+}
+
+// track notes which agents are at work after ev.
+func (p *textPrinter) track(ev engine.Event) {
+	if p.running == nil {
+		p.running = map[string]activity{}
+	}
+	switch ev.Event {
+	case engine.EventWorkerStart:
+		p.running[ev.Data.TaskID] = activity{phase: "worker", since: time.Now()}
+	case engine.EventQCStart:
+		p.running[ev.Data.TaskID] = activity{phase: "QC", since: time.Now()}
+	case engine.EventWorkerComplete, engine.EventQCComplete, engine.EventTaskComplete, engine.EventTaskFail, engine.EventTaskSkipped:
+		delete(p.running, ev.Data.TaskID)
+	case engine.EventExecutionComplete, engine.EventExecutionCancelled, engine.EventExecutionInterrupted:
+		clear(p.running)
+	}
+}
+
+// tick redraws the status line, for the elapsed times to move.
+func (p *textPrinter) tick(now time.Time) {
+	if !p.st.live {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	io.WriteString(p.w, p.clearStatus()+p.statusLine(now))
+}
+
+// done takes the status line off the screen.
+func (p *textPrinter) done() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	io.WriteString(p.w, p.clearStatus())
+}
+
+func (p *textPrinter) clearStatus() string {
+	if !p.status {
+		return ""
+	}
+	p.status = false
+	return "\r\x1b[K"
+}
+
+// statusLine is the agents at work, longest first, with their elapsed
+// time; "" when none has been at it for a second yet.
+func (p *textPrinter) statusLine(now time.Time) string {
+	tasks := make([]string, 0, len(p.running))
+	for id, a := range p.running {
+		if now.Sub(a.since) >= time.Second {
+			tasks = append(tasks, id)
+		}
+	}
+	if len(tasks) == 0 {
+		return ""
+	}
+	slices.SortFunc(tasks, func(a, b string) int { return p.running[a].since.Compare(p.running[b].since) })
+	// A line that wraps could not be erased: the three at it longest.
+	var parts []string
+	for _, id := range tasks[:min(len(tasks), 3)] {
+		a := p.running[id]
+		parts = append(parts, fmt.Sprintf("[%s] %s %s", id, a.phase, now.Sub(a.since).Truncate(time.Second)))
+	}
+	if len(tasks) > 3 {
+		parts = append(parts, fmt.Sprintf("%d more", len(tasks)-3))
+	}
+	p.status = true
+	return p.st.text("⏳ ") + strings.Join(parts, ", ")
 }
 
 func writeGap(b *strings.Builder, g *engine.Gap) {

@@ -55,6 +55,7 @@ run, 2 for a mistake on the command line, 130 when interrupted.`)
 	if err := checkRunFlags(fs, pos, *resume, *parallelism); err != nil {
 		return err
 	}
+	stderr = styleFor(stderr, os.Getenv).writer(stderr)
 	log, err := newLogger(stderr, *logLevel)
 	if err != nil {
 		return usagef("run", "%v", err)
@@ -165,9 +166,15 @@ run, 2 for a mistake on the command line, 130 when interrupted.`)
 		}
 	}
 
-	var p printer = &textPrinter{w: stdout}
-	if *jsonOut {
-		p = jsonPrinter{w: stdout}
+	var p printer = jsonPrinter{w: stdout}
+	if !*jsonOut {
+		text := &textPrinter{w: stdout, st: styleFor(stdout, os.Getenv)}
+		p = text
+		if text.st.live {
+			stopTicking := tickEverySecond(ctx, text.tick)
+			defer text.done()
+			defer stopTicking()
+		}
 	}
 	final := []string{engine.EventDeliverablesSaved, engine.EventExecutionCancelled}
 	if *apply {
@@ -380,4 +387,28 @@ func checkRunFlags(fs *flag.FlagSet, pos []string, resume string, parallelism in
 		return usagef("run", "--sse-addr and --sse-allow-origin need --sse")
 	}
 	return nil
+}
+
+// tickEverySecond calls tick once a second until the returned stop is
+// called (which waits for the last tick to end) or ctx is done.
+func tickEverySecond(ctx context.Context, tick func(time.Time)) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-t.C:
+				tick(now)
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }
