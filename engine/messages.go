@@ -44,6 +44,14 @@ func retrySuffix(attempt, maxAttempts int) string {
 	return fmt.Sprintf(" - Retrying (%d/%d)", attempt, maxAttempts-1)
 }
 
+func msgTaskHeartbeat(phase, title string, d time.Duration) string {
+	who := "Worker"
+	if phase == PhaseQC {
+		who = "QC"
+	}
+	return fmt.Sprintf("⏳ %s still at work: %s (%s)", who, title, d.Round(time.Second))
+}
+
 func msgTaskStart(title string) string { return "▶️ Task started: " + title }
 
 func msgTaskComplete(title string, attempt, maxAttempts int) string {

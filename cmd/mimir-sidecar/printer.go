@@ -63,6 +63,11 @@ func (p *textPrinter) print(nev notify.Event) error {
 		}
 	case engine.EventWorkerStart:
 		fmt.Fprintf(&b, "[%s] %s (attempt %d/%d)\n", d.TaskID, d.Message, d.Attempt, d.MaxAttempts)
+	case engine.EventTaskHeartbeat:
+		if p.st.live {
+			return nil // the status line says it, second by second
+		}
+		fmt.Fprintf(&b, "[%s] %s\n", d.TaskID, d.Message)
 	case engine.EventQCComplete, engine.EventTaskFail:
 		fmt.Fprintf(&b, "[%s] %s\n", d.TaskID, d.Message)
 		if d.Gap != nil && (d.Passed == nil || !*d.Passed) {
