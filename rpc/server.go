@@ -175,6 +175,7 @@ func methodTable() []method {
 		{name: "mimir/execution", handle: typed((*server).execution), async: true, command: true, stringArg: "executionId"},
 		{name: "mimir/deliverables", handle: typed((*server).deliverables), async: true, command: true, stringArg: "executionId"},
 		{name: "mimir/saveDeliverables", handle: typed((*server).saveDeliverables), async: true, command: true},
+		{name: "mimir/downloads", handle: typed((*server).downloads), async: true, command: true},
 		{name: "mimir/readDeliverable", handle: typed((*server).readDeliverable), async: true, command: true},
 		{name: "mimir/applyChanges", handle: typed((*server).applyChanges), async: true, command: true, stringArg: "executionId"},
 		{name: "mimir/discardChanges", handle: typed((*server).discardChanges), async: true, command: true, stringArg: "executionId"},

@@ -14,7 +14,7 @@ import (
 // "help COMMAND" does.
 func TestHelpOnStdout(t *testing.T) {
 	dir := t.TempDir()
-	for _, cmd := range []string{"serve", "run", "events", "apply", "prune", "worker", "executions"} {
+	for _, cmd := range []string{"serve", "run", "events", "apply", "prune", "worker", "executions", "downloads"} {
 		for _, args := range [][]string{{cmd, "-h"}, {cmd, "--help"}, {"help", cmd}} {
 			out, stderr, code := runBin(t, dir, args...)
 			if code != 0 || stderr != "" || !strings.Contains(out, "Usage: mimir-sidecar") || !strings.Contains(out, "-workspace") && cmd != "worker" {
@@ -198,5 +198,30 @@ func TestRunAgainSaysUnchanged(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(filepath.Join(ws, "deliverables/a")); len(entries) != 3 {
 		t.Errorf("deliverables/a holds %d files, want a.txt, b.txt and b (1).txt", len(entries))
+	}
+}
+
+// downloads lists past saves, newest first, with each file's outcome.
+func TestDownloadsCommand(t *testing.T) {
+	ws := t.TempDir()
+	if _, stderr, code := runBin(t, ws, "downloads"); code != 0 || !strings.Contains(stderr, "No saves") {
+		t.Errorf("no history: exit %d, %q", code, stderr)
+	}
+	os.WriteFile(filepath.Join(ws, "wf.yaml"), []byte("name: s\ntasks:\n  - id: a\n    worker: {command: 'echo same > a.txt'}\n"), 0o644)
+	first, _, _ := runBin(t, ws, "run", "wf.yaml", "--json")
+	runBin(t, ws, "run", "wf.yaml")
+	out, stderr, code := runBin(t, ws, "downloads")
+	if code != 0 || strings.Count(out, "✅ Saved 1 deliverable to ") != 2 ||
+		strings.Index(out, "· a/a.txt (unchanged)") > strings.Index(out, "✓ a/a.txt") {
+		t.Errorf("exit %d, stderr %q, output:\n%s", code, stderr, out)
+	}
+	id := parseEvents(t, first)[0].ExecutionID
+	out, _, _ = runBin(t, ws, "downloads", "--json", "--execution", id)
+	var d struct {
+		ExecutionID, Target string
+		Files               []struct{ Path, Status string }
+	}
+	if err := json.Unmarshal([]byte(out), &d); err != nil || d.ExecutionID != id || d.Target != filepath.Join(ws, "deliverables") || len(d.Files) != 1 || d.Files[0].Status != "saved" {
+		t.Errorf("--json --execution %s: %v %q", id, err, out)
 	}
 }

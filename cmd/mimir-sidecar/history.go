@@ -142,3 +142,85 @@ func when(t time.Time) string {
 	}
 	return t.Format("2006-01-02 15:04")
 }
+
+// downloadsCmd lists past saves of deliverables, newest first, each with
+// what became of its files.
+func downloadsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("downloads", `Usage: mimir-sidecar downloads [--limit N] [--execution ID] [--json] [--workspace DIR]
+
+Lists the saves of deliverables into the workspace, newest first: which
+execution, when, into which folder, and what became of each file (saved,
+unchanged, saved as a numbered copy, overwritten, skipped, failed).`)
+	wsDir := fs.String("workspace", ".", "the workspace whose saves to list")
+	limit := fs.Int("limit", 10, "list at most this many saves (0: all of them)")
+	execID := fs.String("execution", "", "only the saves of this execution")
+	jsonOut := fs.Bool("json", false, "print one save (JSON, with its files) per line")
+	pos, err := parseFlags(fs, args, stdout)
+	if err == nil {
+		err = noArgs("downloads", pos)
+	}
+	if err != nil {
+		return err
+	}
+	if *limit < 0 {
+		return usagef("downloads", "--limit %d: 1 or more, or 0 for all", *limit)
+	}
+	ws, err := workspace.Open(*wsDir)
+	if err != nil {
+		return err
+	}
+	st := styleFor(stdout, os.Getenv)
+	runner, err := openHistory(ctx, ws, "see them in the editor (mimir/downloads)")
+	if errors.Is(err, errNoHistory) {
+		if !*jsonOut {
+			fmt.Fprintf(stderr, "No saves in %s yet: mimir-sidecar run WORKFLOW saves its deliverables at the end\n", ws.Dir())
+		}
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer runner.Close(context.Background())
+	listed := 0
+	for before := uint64(0); ; {
+		page, err := runner.Downloads(ctx, before, engine.MaxPage)
+		if err != nil {
+			return err
+		}
+		for _, d := range page.Downloads {
+			if *execID != "" && d.ExecutionID != *execID {
+				continue
+			}
+			if *jsonOut {
+				data, err := json.Marshal(d)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(stdout, "%s\n", data)
+			} else {
+				fmt.Fprint(stdout, st.paint(describeDownload(d)))
+			}
+			if listed++; *limit > 0 && listed >= *limit {
+				return nil
+			}
+		}
+		if page.Next == 0 {
+			break
+		}
+		before = page.Next
+	}
+	if listed == 0 && !*jsonOut {
+		fmt.Fprintf(stderr, "No saves in %s yet: mimir-sidecar run WORKFLOW saves its deliverables at the end\n", ws.Dir())
+	}
+	return nil
+}
+
+// describeDownload is one save: when, which execution, its message, then
+// its files.
+func describeDownload(d engine.Download) string {
+	var files []workspace.FileResult
+	if raw, err := json.Marshal(d.Files); err == nil {
+		_ = json.Unmarshal(raw, &files)
+	}
+	return fmt.Sprintf("%s  %s\n%s\n%s", when(d.Time), d.ExecutionID, d.Message, describeSave(files, d.Error))
+}

@@ -66,6 +66,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintln(stdout, "mimir-sidecar", version)
 	case "executions":
 		err = executionsCmd(ctx, rest, stdout, stderr)
+	case "downloads":
+		err = downloadsCmd(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		err = helpCmd(ctx, rest, stdout, stderr)
 	default:
@@ -98,6 +100,7 @@ func usage(w io.Writer) {
   mimir-sidecar events [flags]        follow a running sidecar's events (SSE)
   mimir-sidecar apply EXECUTION       apply the changes of its isolated tasks to the working tree
   mimir-sidecar executions [flags]    list the workspace's executions, newest first
+  mimir-sidecar downloads [flags]     list past saves of deliverables, file by file
   mimir-sidecar prune [flags]         remove old executions from the history
   mimir-sidecar worker --nats URL     run task attempts sidecars queue on NATS JetStream
   mimir-sidecar version               print the version
