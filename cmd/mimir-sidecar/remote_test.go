@@ -135,9 +135,28 @@ func (w *workerProc) logs() string {
 // sidecarRun is `mimir-sidecar run --json` in the background.
 type sidecarRun struct {
 	cmd  *exec.Cmd
-	out  bytes.Buffer
-	errb bytes.Buffer
+	out  lockedBuffer // read while the run writes it
+	errb lockedBuffer
 	done chan error
+}
+
+// lockedBuffer is a bytes.Buffer a test may read while a process's output
+// is copied into it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func startRun(t *testing.T, dir string, args ...string) *sidecarRun {

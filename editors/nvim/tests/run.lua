@@ -588,6 +588,20 @@ test(":MimirDeliverables says why a download failed, naming each file that did n
   assert(unknown.msg:find("ex_nope", 1, true), unknown.msg)
 end)
 
+test(":MimirDownloads lists the saves, newest first, and opens a file of one", function()
+  local shown = script_select({ "✅ Saved 2 deliverables to " .. ws .. "/typed", "✓ translate-fr/docs/fr/README.md" })
+  vim.cmd("MimirDownloads")
+  wait_for("the saves listed, then the files of one", function()
+    return #shown == 2
+  end)
+  local newest = "⚠️ Saved 0 of 1 deliverables to " .. ws .. "/blocked (1 failed)"
+  eq(shown[1][1]:sub(1, #newest), newest, "the newest save first")
+  wait_for("the file opened", function()
+    return vim.api.nvim_buf_get_name(0) == ws .. "/typed/translate-fr/docs/fr/README.md"
+  end)
+  vim.cmd("bwipeout")
+end)
+
 test("an auto-save still shows its toast", function()
   local client = require("mimir.client")
   local res, err = client.request_sync("mimir/execute", {
