@@ -31,12 +31,14 @@ func eventsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := newFlagSet("events", `Usage: mimir-sidecar events [flags]
 
 Prints the events of the sidecar running for a workspace (an editor's, or
-run --sse), as they happen.`)
+run --sse), as they happen: by default the execution it is running, from
+its first event, then every event after. Says when the sidecar exits (or
+was killed: its pid in .mimir/sidecar.json is gone) instead of waiting.`)
 	wsDir := fs.String("workspace", ".", "the workspace whose sidecar to follow")
 	execID := fs.String("execution", "", "follow only this execution, from its first event")
 	jsonOut := fs.Bool("json", false, "print one event envelope per line (notices such as a reset go to stderr)")
 	until := fs.Bool("until-complete", false, "with --execution: exit after the execution's last event (complete, cancelled or interrupted)")
-	since := fs.String("since", "", "start after this event id (seq); default: now, or with --execution the execution's first event")
+	since := fs.String("since", "", "start after this event id (seq); default: the running execution's first event (else now), or with --execution that execution's first")
 	pos, err := parseFlags(fs, args, stdout)
 	if err == nil {
 		err = noArgs("events", pos)
