@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
 	"github.com/mimir-sidecar/mimir-sidecar/workspace"
@@ -35,6 +36,9 @@ Exit status 0 when applied, 1 on conflicts or failure, 2 for a mistake on the co
 		return usagef("apply", "which execution? mimir-sidecar apply EXECUTION (mimir-sidecar executions lists them)")
 	case *discard && (*branch != "" || len(tasks) > 0):
 		return usagef("apply", "--discard applies nothing: drop --branch and --task, or --discard")
+	}
+	if !*jsonOut {
+		stdout = styleFor(stdout, os.Getenv).writer(stdout)
 	}
 	ws, err := workspace.Open(*wsDir)
 	if err != nil {

@@ -42,6 +42,8 @@ Stops on Ctrl-C or SIGTERM; attempts it was running go to another worker.`)
 	case *concurrency < 1:
 		return usagef("worker", "--concurrency %d: how many attempts run at once is 1 or more", *concurrency)
 	}
+	stdout = styleFor(stdout, os.Getenv).writer(stdout)
+	stderr = styleFor(stderr, os.Getenv).writer(stderr)
 	log, err := newLogger(stderr, *logLevel)
 	if err != nil {
 		return usagef("worker", "%v", err)
