@@ -108,6 +108,14 @@ was killed: its pid in .mimir/sidecar.json is gone) instead of waiting.`)
 				fmt.Fprintf(stderr, "mimir-sidecar events: the sidecar (pid %d) has exited; waiting for the next one (Ctrl-C to stop).\n", followed)
 				followed, attempt = 0, 1
 			} else if attempt == 0 {
+				// An execution that ended needs no sidecar: its history has
+				// all of it.
+				if f.exec != "" {
+					f.catchUp(ctx, ws)
+					if f.ended {
+						return nil
+					}
+				}
 				fmt.Fprintf(stderr, "mimir-sidecar events: no sidecar is running for %s; waiting for one (an editor's, or mimir-sidecar run --sse; Ctrl-C to stop).\n", ws.Dir())
 			}
 			err = nil

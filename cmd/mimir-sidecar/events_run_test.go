@@ -83,3 +83,16 @@ func TestEventsBesideRunSSE(t *testing.T) {
 		t.Errorf("run: %v", err)
 	}
 }
+
+// events --execution of an execution that ended, with no sidecar running,
+// shows it from the history and exits, instead of waiting for a sidecar.
+func TestEventsOfAFinishedExecutionWithoutSidecar(t *testing.T) {
+	ws := t.TempDir()
+	os.WriteFile(filepath.Join(ws, "wf.yaml"), []byte("name: s\ntasks:\n  - id: a\n    worker: {command: 'echo hi > a.txt'}\n"), 0o644)
+	out, _, _ := runBin(t, ws, "run", "wf.yaml", "--json")
+	id := parseEvents(t, out)[0].ExecutionID
+	got, errs, code := eventsBin(t, ws, "--execution", id, "--json")
+	if code != 0 || got != out {
+		t.Errorf("exit %d, stderr %q; printed:\n%s\nwant what the run printed:\n%s", code, errs, got, out)
+	}
+}
