@@ -160,6 +160,17 @@ type Agents map[string]AgentKind
 type AgentKind struct {
 	Worker func(task *Task, spec *AgentSpec) (Worker, error)
 	QC     func(task *Task, spec *AgentSpec) (QC, error)
+	// NoToolCalls says that its workers do not work through tool calls
+	// (a command): worker-complete then says nothing of them, where
+	// "0 tool calls" would only puzzle.
+	NoToolCalls bool
+}
+
+// countsToolCalls reports whether the workers of spec's kind make tool
+// calls, so that their count means something.
+func (a Agents) countsToolCalls(spec *AgentSpec) bool {
+	k, err := a.kind(spec)
+	return err != nil || !k.NoToolCalls
 }
 
 func (a Agents) worker(wf *Workflow, t *Task) (Worker, error) {

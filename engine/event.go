@@ -32,6 +32,10 @@ const (
 	// EventTaskWaiting says an attempt was handed to the workers (see
 	// Dispatcher) and none has taken it yet.
 	EventTaskWaiting = "task-waiting"
+	// EventTaskHeartbeat says an agent is still at work on a task, how
+	// long it has been (durationMs): one every Options.HeartbeatEvery
+	// while an agent call lasts, so that a long one does not look hung.
+	EventTaskHeartbeat = "task-heartbeat"
 	// EventExecutionWarning says, once per execution, what the user must
 	// know about how it runs (no sandbox on this system, say).
 	EventExecutionWarning = "execution-warning"

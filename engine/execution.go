@@ -334,6 +334,6 @@ func (ex *Execution) RecordSaved(target string, saved, failed int, results any) 
 		Saved:   ptr(saved),
 		Failed:  ptr(failed),
 		Results: results,
-		Message: SavedMessage(saved, failed, target),
+		Message: SavedMessage(saved, failed, target, results),
 	})
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -10,12 +11,13 @@ import (
 
 func msgWorkerStart(title string) string { return "🤖 Worker executing: " + title }
 
-func msgWorkerComplete(d time.Duration, toolCalls int) string {
-	unit := "tool calls"
-	if toolCalls == 1 {
-		unit = "tool call"
+// msgWorkerComplete counts the tool calls of a worker that makes them
+// (toolCalls not nil).
+func msgWorkerComplete(d time.Duration, toolCalls *int) string {
+	if toolCalls == nil {
+		return fmt.Sprintf("✅ Worker completed (%s)", seconds(d))
 	}
-	return fmt.Sprintf("✅ Worker completed (%s, %d %s)", seconds(d), toolCalls, unit)
+	return fmt.Sprintf("✅ Worker completed (%s, %d %s)", seconds(d), *toolCalls, plural(*toolCalls, "tool call", "tool calls"))
 }
 
 func msgWorkerFailed(d time.Duration, err string, attempt, maxAttempts int) string {
@@ -40,6 +42,14 @@ func retrySuffix(attempt, maxAttempts int) string {
 		return ""
 	}
 	return fmt.Sprintf(" - Retrying (%d/%d)", attempt, maxAttempts-1)
+}
+
+func msgTaskHeartbeat(phase, title string, d time.Duration) string {
+	who := "Worker"
+	if phase == PhaseQC {
+		who = "QC"
+	}
+	return fmt.Sprintf("⏳ %s still at work: %s (%s)", who, title, d.Round(time.Second))
 }
 
 func msgTaskStart(title string) string { return "▶️ Task started: " + title }
@@ -82,12 +92,46 @@ func msgExecutionResumed(workflow string, remaining int) string {
 }
 
 // SavedMessage is the deliverables-saved text, shared by every caller that
-// saves (the run command, the RPC server's save and auto-save).
-func SavedMessage(saved, failed int, target string) string {
-	if failed == 0 {
-		return fmt.Sprintf("✅ Saved %d %s to %s", saved, plural(saved, "deliverable", "deliverables"), target)
+// saves (the run command, the RPC server's save and auto-save). results,
+// when they can count their statuses (workspace.FileResults), say how
+// many of the saved files were new: "saved 6" must not hide that they
+// were all there already.
+func SavedMessage(saved, failed int, target string, results any) string {
+	detail := ""
+	if c, ok := results.(interface{ StatusCounts() map[string]int }); ok {
+		detail = savedDetail(c.StatusCounts())
 	}
-	return fmt.Sprintf("⚠️ Saved %d of %d deliverables to %s (%d failed)", saved, saved+failed, target, failed)
+	if failed == 0 {
+		if detail != "" {
+			detail = " (" + detail + ")"
+		}
+		return fmt.Sprintf("✅ Saved %d %s to %s%s", saved, plural(saved, "deliverable", "deliverables"), target, detail)
+	}
+	if detail != "" {
+		detail += ", "
+	}
+	return fmt.Sprintf("⚠️ Saved %d of %d deliverables to %s (%s%d failed)", saved, saved+failed, target, detail, failed)
+}
+
+// savedDetail counts the outcomes of a save when they were not all new
+// files, "" when they were.
+func savedDetail(n map[string]int) string {
+	if n["unchanged"]+n["renamed"]+n["overwritten"]+n["skipped"] == 0 {
+		return ""
+	}
+	var parts []string
+	for _, s := range []struct{ status, say string }{
+		{"saved", "new"},
+		{"unchanged", "unchanged"},
+		{"overwritten", "overwritten"},
+		{"renamed", "kept beside a different file as a numbered copy"},
+		{"skipped", "skipped"},
+	} {
+		if n[s.status] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n[s.status], s.say))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // SaveFailedMessage is the deliverables-saved text of a save that could

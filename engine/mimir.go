@@ -176,7 +176,7 @@ func (d *decoder) fromMimir(file string, doc *yaml.Node) *yaml.Node {
 			f := fields[k.Value]
 			switch {
 			case f == nil:
-				d.errorf(k, "%s: %q is not a field of Mimir's task definitions%s", c.where, k.Value, suggest(k.Value, mimirFieldNames(table)))
+				d.errorf(k, "%s: %q is not a field of Mimir's task definitions%s", c.where, k.Value, suggest(k.Value, mimirFieldNames(table), "fields"))
 			case f.Unsupported:
 				d.errorf(k, "%s: %s is not supported: %s", c.where, k.Value, f.Note)
 			case f.apply != nil:

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -110,6 +112,14 @@ func parseWorkflow(file string, data []byte) (*Workflow, error) {
 	if len(data) > MaxWorkflowSize {
 		return nil, &ValidationError{Problems: []Problem{{File: file, Message: fmt.Sprintf("%d bytes is more than a workflow can be (%d)", len(data), MaxWorkflowSize)}}}
 	}
+	// JSON is YAML, but not the other way round: a .json file with a
+	// syntax error must be reported as broken JSON, not read as a YAML
+	// string with no tasks.
+	if strings.EqualFold(filepath.Ext(file), ".json") {
+		if p, ok := jsonSyntaxProblem(file, data); !ok {
+			return nil, &ValidationError{Problems: []Problem{p}}
+		}
+	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, &ValidationError{Problems: []Problem{syntaxProblem(file, err)}}
@@ -183,6 +193,26 @@ func aliasBudget(doc *yaml.Node) int {
 	}
 	walk(doc)
 	return len(seen) + maxAliasExpansion
+}
+
+// jsonSyntaxProblem reports where data is not JSON; ok when it is.
+func jsonSyntaxProblem(file string, data []byte) (p Problem, ok bool) {
+	var v any
+	err := json.Unmarshal(data, &v)
+	if err == nil {
+		return Problem{}, true
+	}
+	p = Problem{File: file, Line: 1, Column: 1, Message: "not valid JSON: " + err.Error()}
+	var syntax *json.SyntaxError
+	if errors.As(err, &syntax) {
+		before := data[:min(int(syntax.Offset), len(data))]
+		p.Line = 1 + bytes.Count(before, []byte("\n"))
+		p.Column = 1 + len(before) - (bytes.LastIndexByte(before, '\n') + 1)
+		if p.Column > 1 {
+			p.Column-- // the offset is just past the offending byte
+		}
+	}
+	return p, false
 }
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
@@ -489,7 +519,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) bool 
 			if near := nearest(k.Value, names); near != "" {
 				pos[misspelt+near] = field{key: k, value: val, bad: true}
 			}
-			d.errorf(k, "%s: unknown field %q%s", what, k.Value, suggest(k.Value, names))
+			d.errorf(k, "%s: unknown field %q%s", what, k.Value, suggest(k.Value, names, "fields"))
 			continue
 		}
 		before := len(d.problems)
@@ -536,12 +566,13 @@ func describe(n *yaml.Node) string {
 	return strconv.Quote(n.Value)
 }
 
-// suggest names the known field closest to a misspelt one.
-func suggest(got string, known []string) string {
+// suggest names the known name closest to a misspelt one, else lists
+// them all; kind says what they are ("fields", "tasks").
+func suggest(got string, known []string, kind string) string {
 	if best := nearest(got, known); best != "" {
 		return fmt.Sprintf(" (did you mean %q?)", best)
 	}
-	return " (known fields: " + strings.Join(known, ", ") + ")"
+	return " (known " + kind + ": " + strings.Join(known, ", ") + ")"
 }
 
 // nearest is the known name within two edits of got, or "".

@@ -306,19 +306,23 @@ tasks:
 
 func TestMessages(t *testing.T) {
 	for got, want := range map[string]string{
-		msgWorkerStart("Translate README"):                    "🤖 Worker executing: Translate README",
-		msgWorkerComplete(15*time.Second, 3):                  "✅ Worker completed (15.0s, 3 tool calls)",
-		msgWorkerComplete(1500*time.Millisecond, 1):           "✅ Worker completed (1.5s, 1 tool call)",
-		msgQCStart("Translate README"):                        "🔍 QC verifying: Translate README",
-		msgQCPassed(95):                                       "✅ QC passed (Score: 95/100)",
-		msgQCFailed(35, 1, 3):                                 "❌ QC failed (Score: 35/100) - Retrying (1/2)",
-		msgQCFailed(35, 2, 3):                                 "❌ QC failed (Score: 35/100) - Retrying (2/2)",
-		msgQCFailed(35, 3, 3):                                 "❌ QC failed (Score: 35/100) - No retries left",
-		msgWorkerFailed(2*time.Second, "exit status 2", 1, 2): "❌ Worker failed (2.0s): exit status 2 - Retrying (1/1)",
-		msgExecutionComplete(2, 2, 3):                         "✅ Execution completed: 2/2 tasks, 3 deliverables",
-		msgExecutionFailed(1, 3, 1):                           "❌ Execution failed: 1 of 3 tasks failed, 1 skipped",
-		SavedMessage(3, 0, "/w/deliverables"):                 "✅ Saved 3 deliverables to /w/deliverables",
-		SavedMessage(2, 1, "/w/deliverables"):                 "⚠️ Saved 2 of 3 deliverables to /w/deliverables (1 failed)",
+		msgWorkerStart("Translate README"):                             "🤖 Worker executing: Translate README",
+		msgWorkerComplete(15*time.Second, ptr(3)):                      "✅ Worker completed (15.0s, 3 tool calls)",
+		msgWorkerComplete(1500*time.Millisecond, ptr(1)):               "✅ Worker completed (1.5s, 1 tool call)",
+		msgWorkerComplete(1500*time.Millisecond, nil):                  "✅ Worker completed (1.5s)",
+		msgQCStart("Translate README"):                                 "🔍 QC verifying: Translate README",
+		msgQCPassed(95):                                                "✅ QC passed (Score: 95/100)",
+		msgQCFailed(35, 1, 3):                                          "❌ QC failed (Score: 35/100) - Retrying (1/2)",
+		msgQCFailed(35, 2, 3):                                          "❌ QC failed (Score: 35/100) - Retrying (2/2)",
+		msgQCFailed(35, 3, 3):                                          "❌ QC failed (Score: 35/100) - No retries left",
+		msgWorkerFailed(2*time.Second, "exit status 2", 1, 2):          "❌ Worker failed (2.0s): exit status 2 - Retrying (1/1)",
+		msgExecutionComplete(2, 2, 3):                                  "✅ Execution completed: 2/2 tasks, 3 deliverables",
+		msgExecutionFailed(1, 3, 1):                                    "❌ Execution failed: 1 of 3 tasks failed, 1 skipped",
+		SavedMessage(3, 0, "/w/deliverables", nil):                     "✅ Saved 3 deliverables to /w/deliverables",
+		SavedMessage(2, 1, "/w/deliverables", nil):                     "⚠️ Saved 2 of 3 deliverables to /w/deliverables (1 failed)",
+		SavedMessage(3, 0, "/w/d", counts{"saved": 3}):                 "✅ Saved 3 deliverables to /w/d",
+		SavedMessage(3, 0, "/w/d", counts{"saved": 1, "unchanged": 2}): "✅ Saved 3 deliverables to /w/d (1 new, 2 unchanged)",
+		SavedMessage(2, 1, "/w/d", counts{"renamed": 2, "failed": 1}):  "⚠️ Saved 2 of 3 deliverables to /w/d (2 kept beside a different file as a numbered copy, 1 failed)",
 	} {
 		if got != want {
 			t.Errorf("got %q, want %q", got, want)
@@ -371,3 +375,43 @@ func FuzzParseWorkflow(f *testing.F) {
 		}
 	})
 }
+
+// A .json workflow is held to JSON: YAML reads many broken JSON texts as
+// something else (a string, a task with no worker), which is then
+// reported as the wrong problem.
+func TestJSONWorkflowSyntax(t *testing.T) {
+	for _, tc := range []struct {
+		src       string
+		line, col int
+	}{
+		{"{\"name\": \"x\",\n \"tasks\": [{\"id\": \"a\",\n   \"worker\": {\"command\": \"x\"},}]}\n", 3, 31},
+		{"{\"name\": \"x\", \"tasks\": [{\"id\": \"a\", 'worker': {\"command\": \"x\"}}]}", 1, 37},
+		{"{\"name\": \"x\",\n # a comment\n \"tasks\": []}", 2, 2},
+	} {
+		_, err := ParseWorkflow("wf.json", []byte(tc.src))
+		var ve *ValidationError
+		if !errors.As(err, &ve) || len(ve.Problems) != 1 {
+			t.Errorf("%q: %v, want one problem", tc.src, err)
+			continue
+		}
+		p := ve.Problems[0]
+		if !strings.HasPrefix(p.Message, "not valid JSON: ") || p.Line != tc.line || p.Column != tc.col {
+			t.Errorf("%q: %d:%d %s; want not valid JSON at %d:%d", tc.src, p.Line, p.Column, p.Message, tc.line, tc.col)
+		}
+	}
+	// The same text in a .yaml file is YAML's to judge.
+	if _, err := ParseWorkflow("wf.yaml", []byte("{\"name\": \"x\", \"tasks\": [{\"id\": \"a\", 'worker': {\"command\": \"x\"}}]}")); err != nil {
+		t.Errorf("YAML: %v", err)
+	}
+}
+
+func TestUnknownDependencyListsTasks(t *testing.T) {
+	_, err := ParseWorkflow("wf.yaml", []byte("name: x\ntasks:\n  - id: alpha\n    worker: {command: x}\n    dependsOn: [nope]\n"))
+	if err == nil || !strings.Contains(err.Error(), "(known tasks: alpha)") || strings.Contains(err.Error(), "fields") {
+		t.Errorf("got %v, want the tasks listed as tasks", err)
+	}
+}
+
+type counts map[string]int
+
+func (c counts) StatusCounts() map[string]int { return c }

@@ -96,11 +96,18 @@ type Options struct {
 	// Dispatcher, when set, runs the attempts of every task without
 	// isolation elsewhere (see Dispatcher); nil runs them here.
 	Dispatcher Dispatcher
+	// HeartbeatEvery is how often a task-heartbeat says an agent is still
+	// at work (default DefaultHeartbeat; negative: never). It is the
+	// throttle too: no task gets more than one per period.
+	HeartbeatEvery time.Duration
 	// Retention, when set with a Journal, is applied to the history in the
 	// background: at start and each time an execution ends (see
 	// LoadRetention). Running and interrupted executions are always kept.
 	Retention *PruneRule
 }
+
+// DefaultHeartbeat is how often a long agent call is said to go on.
+const DefaultHeartbeat = 30 * time.Second
 
 // Runner runs executions and numbers their events. It owns every
 // execution's goroutines: Close stops them all.

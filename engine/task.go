@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -94,12 +95,16 @@ func (ex *Execution) runTask(t *Task) taskOutcome {
 		began := time.Now()
 		// The task's timeout bounds each agent call on its own: the worker
 		// here, QC below with a fresh one.
-		res, err := callAgent(ctx, ex, t, "worker", func(ctx context.Context) (WorkResult, error) {
+		res, err := callAgent(ctx, ex, t, PhaseWorker, attempt, func(ctx context.Context) (WorkResult, error) {
 			return worker.Work(ctx, job)
 		})
 		took := time.Since(began)
 		if ctx.Err() != nil {
 			return outcomeCancelled
+		}
+		var toolCalls *int // nil: the worker makes none, and says nothing of them
+		if ex.r.opts.Agents.countsToolCalls(t.Worker) {
+			toolCalls = ptr(res.ToolCalls)
 		}
 		if err != nil {
 			reason := describeFailure(err, t.TimeoutOrDefault())
@@ -113,7 +118,7 @@ func (ex *Execution) runTask(t *Task) taskOutcome {
 			}
 			ex.r.emit(ex, EventWorkerComplete, EventData{
 				TaskID: t.ID, TaskTitle: title, Phase: PhaseWorker, Attempt: attempt, MaxAttempts: maxAttempts,
-				DurationMs: ptr(took.Milliseconds()), ToolCalls: ptr(res.ToolCalls), OK: ptr(false), Worker: res.Worker,
+				DurationMs: ptr(took.Milliseconds()), ToolCalls: toolCalls, OK: ptr(false), Worker: res.Worker,
 				Error: reason, Output: lastBytes(res.Output, maxEventOutput),
 				Message: msgWorkerFailed(took, reason, attempt, maxAttempts),
 			})
@@ -122,8 +127,8 @@ func (ex *Execution) runTask(t *Task) taskOutcome {
 		}
 		ex.r.emit(ex, EventWorkerComplete, EventData{
 			TaskID: t.ID, TaskTitle: title, Phase: PhaseWorker, Attempt: attempt, MaxAttempts: maxAttempts,
-			DurationMs: ptr(took.Milliseconds()), ToolCalls: ptr(res.ToolCalls), OK: ptr(true), Worker: res.Worker,
-			Message: msgWorkerComplete(took, res.ToolCalls),
+			DurationMs: ptr(took.Milliseconds()), ToolCalls: toolCalls, OK: ptr(true), Worker: res.Worker,
+			Message: msgWorkerComplete(took, toolCalls),
 		})
 		var commit string
 		if t.Isolated() {
@@ -145,7 +150,7 @@ func (ex *Execution) runTask(t *Task) taskOutcome {
 			sandboxFields(job.sandbox(PhaseQC), &start)
 			ex.r.emit(ex, EventQCStart, start)
 			began := time.Now()
-			v, err := callAgent(ctx, ex, t, "QC", func(ctx context.Context) (Verdict, error) {
+			v, err := callAgent(ctx, ex, t, PhaseQC, attempt, func(ctx context.Context) (Verdict, error) {
 				return qc.Check(ctx, job)
 			})
 			took := time.Since(began)
@@ -235,7 +240,10 @@ func (ex *Execution) writeGap(t *Task, attempt int, gap *Gap) (string, error) {
 // the task's timeout. A panic in the agent fails the call, with an error
 // that says so, instead of taking the sidecar and every other execution
 // down with it.
-func callAgent[T any](ctx context.Context, ex *Execution, t *Task, role string, f func(context.Context) (T, error)) (T, error) {
+func callAgent[T any](ctx context.Context, ex *Execution, t *Task, phase string, attempt int, f func(context.Context) (T, error)) (T, error) {
+	role := map[string]string{PhaseWorker: "worker", PhaseQC: "QC"}[phase]
+	stop := ex.heartbeat(t, phase, attempt)
+	defer stop()
 	return callWithTimeout(ctx, t.TimeoutOrDefault(), func(ctx context.Context) (v T, err error) {
 		defer func() {
 			if p := recover(); p != nil {
@@ -246,6 +254,40 @@ func callAgent[T any](ctx context.Context, ex *Execution, t *Task, role string, 
 		}()
 		return f(ctx)
 	})
+}
+
+// heartbeat emits a task-heartbeat every HeartbeatEvery until stop is
+// called, which waits for the last one: an editor then shows that a long
+// agent call is alive, and for how long, with no event per second.
+func (ex *Execution) heartbeat(t *Task, phase string, attempt int) (stop func()) {
+	every := cmp.Or(ex.r.opts.HeartbeatEvery, DefaultHeartbeat)
+	if every < 0 {
+		return func() {}
+	}
+	began := time.Now()
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case now := <-tick.C:
+				took := now.Sub(began)
+				ex.r.emit(ex, EventTaskHeartbeat, EventData{
+					TaskID: t.ID, TaskTitle: t.DisplayTitle(), Phase: phase, Attempt: attempt, MaxAttempts: t.Attempts(),
+					DurationMs: ptr(took.Milliseconds()), Message: msgTaskHeartbeat(phase, t.DisplayTitle(), took),
+				})
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-stopped
+	}
 }
 
 // callWithTimeout bounds one agent call by the task's timeout.

@@ -147,7 +147,7 @@ func (d *decoder) validate(wf *Workflow, doc *yaml.Node) {
 			}
 			listed[dep] = at
 			if _, ok := byID[dep]; !ok {
-				d.errorf(at, "task %q depends on %q, which is not a task of this workflow%s", t.ID, dep, suggest(dep, ids(wf)))
+				d.errorf(at, "task %q depends on %q, which is not a task of this workflow%s", t.ID, dep, suggest(dep, ids(wf), "tasks"))
 			}
 		}
 	}

@@ -94,7 +94,7 @@ func (s *server) save(ctx context.Context, ex *engine.Execution, paths []string,
 		Saved:       report.Saved,
 		Failed:      report.Failed,
 		Results:     report.Results,
-		Message:     engine.SavedMessage(report.Saved, report.Failed, report.Target),
+		Message:     engine.SavedMessage(report.Saved, report.Failed, report.Target, report.Results),
 	}, nil
 }
 

@@ -193,6 +193,12 @@ func (s *server) reportProgress(ctx context.Context, f *forwarder, ev *engine.Ev
 		msg = d.TaskTitle + " · started"
 	case engine.EventWorkerStart, engine.EventQCStart:
 		msg = fmt.Sprintf("%s · %s · attempt %d/%d", d.TaskTitle, d.Phase, d.Attempt, d.MaxAttempts)
+	case engine.EventTaskHeartbeat:
+		var ms int64
+		if d.DurationMs != nil {
+			ms = *d.DurationMs
+		}
+		msg = fmt.Sprintf("%s · %s · %s", d.TaskTitle, d.Phase, (time.Duration(ms) * time.Millisecond).Round(time.Second))
 	case engine.EventWorkerToolCall, engine.EventAgentPermission:
 		// What an agent is doing, as it does it: the bar's message is
 		// where an editor shows it without opening anything.

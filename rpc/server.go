@@ -175,6 +175,7 @@ func methodTable() []method {
 		{name: "mimir/execution", handle: typed((*server).execution), async: true, command: true, stringArg: "executionId"},
 		{name: "mimir/deliverables", handle: typed((*server).deliverables), async: true, command: true, stringArg: "executionId"},
 		{name: "mimir/saveDeliverables", handle: typed((*server).saveDeliverables), async: true, command: true},
+		{name: "mimir/downloads", handle: typed((*server).downloads), async: true, command: true},
 		{name: "mimir/readDeliverable", handle: typed((*server).readDeliverable), async: true, command: true},
 		{name: "mimir/applyChanges", handle: typed((*server).applyChanges), async: true, command: true, stringArg: "executionId"},
 		{name: "mimir/discardChanges", handle: typed((*server).discardChanges), async: true, command: true, stringArg: "executionId"},
@@ -508,7 +509,7 @@ func decode(method string, params json.RawMessage, v any) error {
 	// JSON v2 matches names exactly: "executionID" is a typo to report,
 	// not an alias of "executionId" as encoding/json would take it.
 	if err := jsonv2.Unmarshal(params, v, jsonv2.RejectUnknownMembers(true)); err != nil {
-		return invalidParams(method, err)
+		return invalidParams(method, paramsProblem(err, v))
 	}
 	return nil
 }

@@ -76,9 +76,22 @@ type SaveReport struct {
 	Target string `json:"target"`
 	// Saved counts files now in place (saved, overwritten, renamed,
 	// unchanged); Failed the failures. Skipped files count in neither.
-	Saved   int          `json:"saved"`
-	Failed  int          `json:"failed"`
-	Results []FileResult `json:"results"`
+	Saved   int         `json:"saved"`
+	Failed  int         `json:"failed"`
+	Results FileResults `json:"results"`
+}
+
+// FileResults are a save's outcomes, file by file.
+type FileResults []FileResult
+
+// StatusCounts counts the files of each status, for a summary that does
+// not hide that most were already there.
+func (rs FileResults) StatusCounts() map[string]int {
+	n := make(map[string]int, 4)
+	for _, r := range rs {
+		n[r.Status]++
+	}
+	return n
 }
 
 // FailedSave is the report of a save that could not be attempted at all:
@@ -96,6 +109,24 @@ func (w *Workspace) FailedSave(target string, files []string, reason string) Sav
 
 const maxKeepBoth = 1000
 
+// TargetDir is the folder, relative to the workspace, that a save into
+// target ("" is "deliverables") writes to. It refuses one outside the
+// workspace or inside a .git folder, so that callers can refuse it before
+// there is anything to save.
+func (w *Workspace) TargetDir(target string) (string, error) {
+	if target == "" {
+		target = "deliverables"
+	}
+	rel, err := w.Rel(target)
+	if err != nil {
+		return "", err
+	}
+	if err := checkWritable(rel); err != nil {
+		return "", err
+	}
+	return rel, nil
+}
+
 // Save copies files (slash-separated paths relative to src) into the target
 // folder, keeping their relative paths and creating folders as needed. It
 // fails as a whole only when nothing can be attempted; each file's problem
@@ -112,10 +143,7 @@ func (w *Workspace) Save(ctx context.Context, src string, files []string, opts S
 	if _, err := ParseConflict(string(policy)); err != nil {
 		return SaveReport{}, err
 	}
-	rel, err := w.Rel(target)
-	if err == nil {
-		err = checkWritable(rel)
-	}
+	rel, err := w.TargetDir(target)
 	if err != nil {
 		return SaveReport{}, fmt.Errorf("save deliverables: target folder: %w", err)
 	}
@@ -233,6 +261,12 @@ func saveFile(root, from *os.Root, target, file string, policy Conflict) FileRes
 		}
 		if !errors.Is(err, fs.ErrExist) {
 			return fail(err)
+		}
+		// A copy kept by an earlier save of the same file: saving it
+		// again would only pile up identical copies.
+		if sameContent(root, alt, sum) {
+			res.Status, res.SavedAs = StatusUnchanged, alt
+			return res
 		}
 	}
 	return fail(fmt.Errorf("%s and %d numbered copies already exist; clean up or save with conflict overwrite", dest, maxKeepBoth))

@@ -468,3 +468,29 @@ func FuzzCheckName(f *testing.F) {
 		}
 	})
 }
+
+// Saving again what an earlier save kept as a numbered copy finds that
+// copy: identical copies do not pile up, and the report says so.
+func TestSaveAgainFindsItsNumberedCopy(t *testing.T) {
+	f := newFixture(t, map[string]string{"t/index.html": "new"})
+	write(t, filepath.Join(f.ws.Dir(), "deliverables/t/index.html"), "edited by hand")
+	var got []string
+	for range 3 {
+		rep, err := f.ws.Save(context.Background(), f.src, []string{"t/index.html"}, SaveOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, rep.Results[0].Status+" "+rep.Results[0].SavedAs)
+		if rep.Saved != 1 || rep.Results.StatusCounts()[rep.Results[0].Status] != 1 {
+			t.Errorf("report %+v", rep)
+		}
+	}
+	want := []string{"renamed deliverables/t/index (1).html", "unchanged deliverables/t/index (1).html", "unchanged deliverables/t/index (1).html"}
+	if !slices.Equal(got, want) {
+		t.Errorf("three saves: %q, want %q", got, want)
+	}
+	if _, err := os.Stat(filepath.Join(f.ws.Dir(), "deliverables/t/index (2).html")); err == nil {
+		t.Error("an identical copy piled up")
+	}
+	f.assertNoTemp(t)
+}

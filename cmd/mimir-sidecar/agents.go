@@ -31,11 +31,12 @@ func sandboxFor(ws *workspace.Workspace) (engine.SandboxSettings, []string, erro
 // provider's concurrency limit holds across executions. A broken llm
 // configuration is no error here: exec workflows need none of it, and the
 // llm agents report it to the workflows that use them when those are
-// prepared.
-func agentsFor(ws *workspace.Workspace, log *slog.Logger) (engine.Agents, error) {
+// prepared, with fixHint: what to do once it is fixed ("" when that is
+// to start the sidecar again).
+func agentsFor(ws *workspace.Workspace, log *slog.Logger, fixHint string) (engine.Agents, error) {
 	return engine.Agents{
 		"exec": exec.Agent(),
 		"acp":  acp.AgentWith(acp.Options{Logger: log.With("component", "acp")}),
-		"llm":  llm.LoadKind(ws.Dir(), llm.WithLogger(log.With("component", "llm"))),
+		"llm":  llm.LoadKind(ws.Dir(), llm.WithLogger(log.With("component", "llm")), llm.WithFixHint(fixHint)),
 	}, nil
 }

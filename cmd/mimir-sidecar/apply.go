@@ -4,60 +4,53 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
-	"github.com/mimir-sidecar/mimir-sidecar/engine/journal"
 	"github.com/mimir-sidecar/mimir-sidecar/workspace"
 )
 
 // applyCmd applies the changes of an execution's isolated tasks to the
 // working tree, commits them on a branch, or discards their worktrees.
 func applyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("apply", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("apply", `Usage: mimir-sidecar apply EXECUTION [--task ID]... [--branch NAME] [--workspace DIR]
+       mimir-sidecar apply EXECUTION --discard
+
+Applies what the execution's isolated tasks (isolation: worktree or copy) changed to the working tree:
+a three-way merge against the workspace as the execution found it. Files you edited since are merged;
+overlapping edits are conflicts, reported per file, and then nothing is written.
+Exit status 0 when applied, 1 on conflicts or failure, 2 for a mistake on the command line.`)
 	wsDir := fs.String("workspace", ".", "the workspace the execution ran in")
 	var tasks listFlag
 	fs.Var(&tasks, "task", "apply only this task's change (repeatable; default: every isolated task that completed)")
 	branch := fs.String("branch", "", "commit the change on this new branch, based on HEAD, and leave the working tree alone")
 	discard := fs.Bool("discard", false, "remove the execution's worktrees instead of applying (the change stays recorded)")
 	jsonOut := fs.Bool("json", false, "print the report as JSON")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, "Usage: mimir-sidecar apply EXECUTION [--task ID]... [--branch NAME] [--workspace DIR]\n       mimir-sidecar apply EXECUTION --discard\n\n"+
-			"Applies what the execution's isolated tasks (isolation: worktree or copy) changed to the working tree:\n"+
-			"a three-way merge against the workspace as the execution found it. Files you edited since are merged;\n"+
-			"overlapping edits are conflicts, reported per file, and then nothing is written.\n"+
-			"Exit status 0 when applied, 1 on conflicts or failure.\n\n")
-		fs.PrintDefaults()
+	pos, err := parseFlags(fs, args, stdout)
+	switch {
+	case err != nil:
+		return err
+	case len(pos) != 1:
+		return usagef("apply", "which execution? mimir-sidecar apply EXECUTION (mimir-sidecar executions lists them)")
+	case *discard && (*branch != "" || len(tasks) > 0):
+		return usagef("apply", "--discard applies nothing: drop --branch and --task, or --discard")
 	}
-	pos, err := parseFlags(fs, args)
-	if err != nil || len(pos) != 1 || (*discard && (*branch != "" || len(tasks) > 0)) {
-		if err == nil {
-			fs.Usage()
-		}
-		return exitError{2}
+	if !*jsonOut {
+		stdout = styleFor(stdout, os.Getenv).writer(stdout)
 	}
 	ws, err := workspace.Open(*wsDir)
 	if err != nil {
 		return err
 	}
-	if err := ws.EnsureStateDir(); err != nil {
-		return err
-	}
-	log, err := newLogger(stderr, defaultLogLevel())
-	if err != nil {
-		return err
-	}
-	j, _, err := journal.Open(ws.StateDir(), log)
-	if errors.Is(err, journal.ErrJournalBusy) {
-		return fmt.Errorf("%w: apply from the editor (mimir/applyChanges), or close it first", err)
+	runner, err := openHistory(ctx, ws, "apply from the editor (mimir/applyChanges)")
+	if errors.Is(err, errNoHistory) {
+		return fmt.Errorf("no execution %q in %s: nothing ran there yet", pos[0], ws.Dir())
 	}
 	if err != nil {
 		return err
 	}
-	runner := engine.NewRunner(ctx, engine.Options{Workspace: ws.Dir(), StateDir: ws.StateDir(), Journal: j, Logger: log})
 	defer runner.Close(context.Background())
 	ex, ok := runner.Get(pos[0])
 	if !ok {

@@ -61,14 +61,19 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = workerCmd(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "mimir-sidecar", sidecarVersion())
+	case "executions":
+		err = executionsCmd(ctx, rest, stdout, stderr)
+	case "downloads":
+		err = downloadsCmd(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
-		usage(stdout)
+		err = helpCmd(ctx, rest, stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "mimir-sidecar: unknown command %q\n\n", cmd)
 		usage(stderr)
 		return 2
 	}
 	var exit exitError
+	var bad usageError
 	switch {
 	case err == nil:
 		return 0
@@ -76,6 +81,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exit.code
 	case errors.Is(err, flag.ErrHelp):
 		return 0
+	case errors.As(err, &bad):
+		printUsageError(stderr, bad)
+		return 2
 	default:
 		fmt.Fprintln(stderr, "mimir-sidecar:", err)
 		return 1
@@ -88,29 +96,14 @@ func usage(w io.Writer) {
   mimir-sidecar run WORKFLOW [flags]  run one workflow and save its deliverables
   mimir-sidecar events [flags]        follow a running sidecar's events (SSE)
   mimir-sidecar apply EXECUTION       apply the changes of its isolated tasks to the working tree
+  mimir-sidecar executions [flags]    list the workspace's executions, newest first
+  mimir-sidecar downloads [flags]     list past saves of deliverables, file by file
   mimir-sidecar prune [flags]         remove old executions from the history
   mimir-sidecar worker --nats URL     run task attempts sidecars queue on NATS JetStream
   mimir-sidecar version               print the version
 
-Run "mimir-sidecar COMMAND -h" for a command's flags.
+Run "mimir-sidecar help COMMAND" (or "mimir-sidecar COMMAND -h") for a command's flags.
 `)
-}
-
-// parseFlags parses flags wherever they stand among the arguments, so
-// "run wf.yaml --json" works as well as "run --json wf.yaml".
-func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return positional, nil
-		}
-		positional = append(positional, args[0])
-		args = args[1:]
-	}
 }
 
 // newLogger logs to stderr (stdout may be the RPC channel), quiet unless

@@ -433,8 +433,8 @@ func TestPruneCommand(t *testing.T) {
 	if out, stderr, code := runBin(t, fresh, "prune", "--keep", "1"); code != 0 || out != "removed 0 executions\n" {
 		t.Errorf("prune of a workspace with no history: exit %d, %q %q", code, out, stderr)
 	}
-	if _, err := os.Stat(filepath.Join(fresh, ".mimir", ".gitignore")); err != nil {
-		t.Errorf("prune made .mimir without its .gitignore: %v", err)
+	if _, err := os.Stat(filepath.Join(fresh, ".mimir")); err == nil {
+		t.Error("prune of a workspace with no history made a .mimir folder")
 	}
 }
 

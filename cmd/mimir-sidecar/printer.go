@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
 	"github.com/mimir-sidecar/mimir-sidecar/notify"
@@ -25,7 +28,22 @@ func (p jsonPrinter) print(ev notify.Event) error {
 
 // textPrinter writes progress a person can follow: each event's message,
 // prefixed with its task, and a failed QC's gap in full.
-type textPrinter struct{ w io.Writer }
+type textPrinter struct {
+	w  io.Writer
+	st style
+
+	// On a terminal (st.live), a status line under the events says which
+	// agents are at work and for how long, redrawn by tick.
+	mu      sync.Mutex
+	running map[string]activity // by task
+	status  bool                // a status line is on screen
+}
+
+// activity is an agent at work on a task.
+type activity struct {
+	phase string
+	since time.Time
+}
 
 func (p *textPrinter) print(nev notify.Event) error {
 	var ev engine.Event
@@ -36,9 +54,20 @@ func (p *textPrinter) print(nev notify.Event) error {
 	var b strings.Builder
 	switch ev.Event {
 	case engine.EventExecutionStart:
-		fmt.Fprintf(&b, "%s  [%s, %d at a time]\n", d.Message, ev.ExecutionID, d.Parallelism)
+		// No more run at once than there are tasks: a one-task workflow
+		// runs nothing "2 at a time".
+		if d.Tasks != nil && *d.Tasks < 2 {
+			fmt.Fprintf(&b, "%s  [%s]\n", d.Message, ev.ExecutionID)
+		} else {
+			fmt.Fprintf(&b, "%s  [%s, %d at a time]\n", d.Message, ev.ExecutionID, min(d.Parallelism, ptrOr(d.Tasks, d.Parallelism)))
+		}
 	case engine.EventWorkerStart:
 		fmt.Fprintf(&b, "[%s] %s (attempt %d/%d)\n", d.TaskID, d.Message, d.Attempt, d.MaxAttempts)
+	case engine.EventTaskHeartbeat:
+		if p.st.live {
+			return nil // the status line says it, second by second
+		}
+		fmt.Fprintf(&b, "[%s] %s\n", d.TaskID, d.Message)
 	case engine.EventQCComplete, engine.EventTaskFail:
 		fmt.Fprintf(&b, "[%s] %s\n", d.TaskID, d.Message)
 		if d.Gap != nil && (d.Passed == nil || !*d.Passed) {
@@ -51,12 +80,9 @@ func (p *textPrinter) print(nev notify.Event) error {
 		}
 	case engine.EventDeliverablesSaved:
 		fmt.Fprintln(&b, d.Message)
-		if results, ok := d.Results.([]any); ok {
-			for _, r := range results {
-				if m, ok := r.(map[string]any); ok && m["status"] == "failed" {
-					fmt.Fprintf(&b, "    ✗ %v: %v\n", m["path"], m["error"])
-				}
-			}
+		var results []workspace.FileResult
+		if raw, err := json.Marshal(d.Results); err == nil && json.Unmarshal(raw, &results) == nil {
+			b.WriteString(describeSave(results, d.Error))
 		}
 	case engine.EventTaskComplete:
 		fmt.Fprintf(&b, "[%s] %s\n", d.TaskID, d.Message)
@@ -78,8 +104,83 @@ func (p *textPrinter) print(nev notify.Event) error {
 			fmt.Fprintln(&b, d.Message)
 		}
 	}
-	_, err := io.WriteString(p.w, b.String())
+	if !p.st.live {
+		_, err := io.WriteString(p.w, p.st.paint(b.String()))
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.track(ev)
+	_, err := io.WriteString(p.w, p.clearStatus()+p.st.paint(b.String())+p.statusLine(time.Now()))
 	return err
+}
+
+// track notes which agents are at work after ev.
+func (p *textPrinter) track(ev engine.Event) {
+	if p.running == nil {
+		p.running = map[string]activity{}
+	}
+	switch ev.Event {
+	case engine.EventWorkerStart:
+		p.running[ev.Data.TaskID] = activity{phase: "worker", since: time.Now()}
+	case engine.EventQCStart:
+		p.running[ev.Data.TaskID] = activity{phase: "QC", since: time.Now()}
+	case engine.EventWorkerComplete, engine.EventQCComplete, engine.EventTaskComplete, engine.EventTaskFail, engine.EventTaskSkipped:
+		delete(p.running, ev.Data.TaskID)
+	case engine.EventExecutionComplete, engine.EventExecutionCancelled, engine.EventExecutionInterrupted:
+		clear(p.running)
+	}
+}
+
+// tick redraws the status line, for the elapsed times to move.
+func (p *textPrinter) tick(now time.Time) {
+	if !p.st.live {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	io.WriteString(p.w, p.clearStatus()+p.statusLine(now))
+}
+
+// done takes the status line off the screen.
+func (p *textPrinter) done() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	io.WriteString(p.w, p.clearStatus())
+}
+
+func (p *textPrinter) clearStatus() string {
+	if !p.status {
+		return ""
+	}
+	p.status = false
+	return "\r\x1b[K"
+}
+
+// statusLine is the agents at work, longest first, with their elapsed
+// time; "" when none has been at it for a second yet.
+func (p *textPrinter) statusLine(now time.Time) string {
+	tasks := make([]string, 0, len(p.running))
+	for id, a := range p.running {
+		if now.Sub(a.since) >= time.Second {
+			tasks = append(tasks, id)
+		}
+	}
+	if len(tasks) == 0 {
+		return ""
+	}
+	slices.SortFunc(tasks, func(a, b string) int { return p.running[a].since.Compare(p.running[b].since) })
+	// A line that wraps could not be erased: the three at it longest.
+	var parts []string
+	for _, id := range tasks[:min(len(tasks), 3)] {
+		a := p.running[id]
+		parts = append(parts, fmt.Sprintf("[%s] %s %s", id, a.phase, now.Sub(a.since).Truncate(time.Second)))
+	}
+	if len(tasks) > 3 {
+		parts = append(parts, fmt.Sprintf("%d more", len(tasks)-3))
+	}
+	p.status = true
+	return p.st.text("⏳ ") + strings.Join(parts, ", ")
 }
 
 func writeGap(b *strings.Builder, g *engine.Gap) {
@@ -99,4 +200,42 @@ func writeIndented(b *strings.Builder, heading string, lines []string) {
 	for _, l := range lines {
 		fmt.Fprintf(b, "        %s\n", l)
 	}
+}
+
+func ptrOr[T any](p *T, or T) T {
+	if p == nil {
+		return or
+	}
+	return *p
+}
+
+// describeSave says what happened to each file of a save, one per line.
+// reason is the whole save's failure, already said above its files.
+func describeSave(results []workspace.FileResult, reason string) string {
+	var b strings.Builder
+	for _, r := range results {
+		switch r.Status {
+		case workspace.StatusSaved:
+			fmt.Fprintf(&b, "    ✓ %s\n", r.Path)
+		case workspace.StatusUnchanged:
+			if strings.HasSuffix(r.SavedAs, "/"+r.Path) || r.SavedAs == r.Path {
+				fmt.Fprintf(&b, "    · %s (unchanged)\n", r.Path)
+			} else { // a numbered copy an earlier save kept
+				fmt.Fprintf(&b, "    · %s (unchanged: the same as %s)\n", r.Path, r.SavedAs)
+			}
+		case workspace.StatusOverwritten:
+			fmt.Fprintf(&b, "    ✓ %s (overwrote %s)\n", r.Path, r.SavedAs)
+		case workspace.StatusRenamed:
+			fmt.Fprintf(&b, "    ✓ %s (saved as %s: a different file has its name)\n", r.Path, r.SavedAs)
+		case workspace.StatusSkipped:
+			fmt.Fprintf(&b, "    · %s (skipped: %s is there already)\n", r.Path, r.SavedAs)
+		case workspace.StatusFailed:
+			if r.Error == reason { // said above
+				fmt.Fprintf(&b, "    ✗ %s\n", r.Path)
+			} else {
+				fmt.Fprintf(&b, "    ✗ %s: %s\n", r.Path, r.Error)
+			}
+		}
+	}
+	return b.String()
 }

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
@@ -22,8 +24,12 @@ import (
 )
 
 func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("run", `Usage: mimir-sidecar run WORKFLOW [flags]
+       mimir-sidecar run --resume ID [flags]
+
+Runs one workflow, shows its progress and saves its deliverables.
+Exit status 0 when the execution completed, 1 when it failed or could not
+run, 2 for a mistake on the command line, 130 when interrupted.`)
 	wsDir := fs.String("workspace", ".", "the workspace folder: state goes to its .mimir/, deliverables to its deliverables/")
 	jsonOut := fs.Bool("json", false, "print one event envelope per line instead of readable progress")
 	parallelism := fs.Int("parallelism", 0, "tasks run at once (default: the workflow's, else one per CPU)")
@@ -41,33 +47,31 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	httpExec := fs.Bool("http-execute", false, "with --sse: let Mimir's POST /api/execute-workflow run workflows (it runs agents; also httpExecute: true in the user configuration)")
 	var sseOrigins listFlag
 	fs.Var(&sseOrigins, "sse-allow-origin", "with --sse: a browser origin allowed to use the SSE mirror (repeatable, or comma-separated)")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, "Usage: mimir-sidecar run WORKFLOW [flags]\n       mimir-sidecar run --resume ID [flags]\n\nRuns one workflow, shows its progress and saves its deliverables.\nExit status 0 only when the execution completed.\n\n")
-		fs.PrintDefaults()
-	}
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return exitError{2}
-	}
-	if (len(pos) != 1) == (*resume == "") {
-		fs.Usage()
-		return exitError{2}
-	}
-	if *branch != "" && !*apply {
-		fmt.Fprintln(stderr, "mimir-sidecar run: --branch needs --apply")
-		return exitError{2}
-	}
-	log, err := newLogger(stderr, *logLevel)
+	pos, err := parseFlags(fs, args, stdout)
 	if err != nil {
 		return err
+	}
+	if err := checkRunFlags(fs, pos, *resume, *parallelism); err != nil {
+		return err
+	}
+	stderr = styleFor(stderr, os.Getenv).writer(stderr)
+	log, err := newLogger(stderr, *logLevel)
+	if err != nil {
+		return usagef("run", "%v", err)
 	}
 	policy, err := workspace.ParseConflict(*conflict)
 	if err != nil {
-		return err
+		return usagef("run", "--conflict: %v", err)
 	}
 	ws, err := workspace.Open(*wsDir)
 	if err != nil {
 		return err
+	}
+	if !*noSave {
+		// Refused now, not after the whole execution ran.
+		if _, err := ws.TargetDir(*target); err != nil {
+			return usagef("run", "--deliverables %s: %v; name a folder inside the workspace %s", *target, err, ws.Dir())
+		}
 	}
 	var wf *engine.Workflow
 	if *resume == "" {
@@ -98,7 +102,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 
-	agents, err := agentsFor(ws, log)
+	agents, err := agentsFor(ws, log, "run the workflow again")
 	if err != nil {
 		return err
 	}
@@ -165,9 +169,15 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	}
 
-	var p printer = &textPrinter{w: stdout}
-	if *jsonOut {
-		p = jsonPrinter{w: stdout}
+	var p printer = jsonPrinter{w: stdout}
+	if !*jsonOut {
+		text := &textPrinter{w: stdout, st: styleFor(stdout, os.Getenv)}
+		p = text
+		if text.st.live {
+			stopTicking := tickEverySecond(ctx, text.tick)
+			defer text.done()
+			defer stopTicking()
+		}
 	}
 	final := []string{engine.EventDeliverablesSaved, engine.EventExecutionCancelled}
 	if *apply {
@@ -202,9 +212,9 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		report, err := ws.Save(saveCtx, ex.StagingDir(), paths, workspace.SaveOptions{Target: *target, Conflict: policy})
 		cancel()
 		if err != nil {
-			saveErr = fmt.Errorf("save deliverables: %w", err)
-			// Shown like any save (and kept in the journal), not only as
-			// the exit status.
+			// Shown once, as the deliverables-saved event (and kept in the
+			// journal): the exit status says the rest.
+			saveErr = exitError{1}
 			failed := ws.FailedSave(*target, paths, err.Error())
 			ex.RecordSaveFailed(failed.Target, failed.Failed, failed.Results, err.Error())
 		} else {
@@ -356,4 +366,52 @@ func (f *follower) print(ev notify.Event) error {
 		return errFollowDone
 	}
 	return nil
+}
+
+// checkRunFlags refuses a run command line that cannot mean anything, before
+// anything runs.
+func checkRunFlags(fs *flag.FlagSet, pos []string, resume string, parallelism int) error {
+	set := setFlags(fs)
+	on := func(name string) bool { return fs.Lookup(name).Value.String() == "true" }
+	switch {
+	case len(pos) == 0 && resume == "":
+		return usagef("run", "which workflow? mimir-sidecar run WORKFLOW, or --resume ID")
+	case len(pos) > 0 && resume != "":
+		return usagef("run", "--resume %s continues an execution of its own workflow: drop %s, or --resume", resume, pos[0])
+	case len(pos) > 1:
+		return usagef("run", "one workflow at a time, not %d (%s)", len(pos), strings.Join(pos, ", "))
+	case parallelism < 0:
+		return usagef("run", "--parallelism %d: how many tasks run at once is 1 or more", parallelism)
+	case set["branch"] && !on("apply"):
+		return usagef("run", "--branch needs --apply")
+	case on("no-save") && (set["deliverables"] || set["conflict"]):
+		return usagef("run", "--no-save saves nothing: drop --deliverables and --conflict, or --no-save")
+	case !on("sse") && (set["sse-addr"] || set["sse-allow-origin"]):
+		return usagef("run", "--sse-addr and --sse-allow-origin need --sse")
+	}
+	return nil
+}
+
+// tickEverySecond calls tick once a second until the returned stop is
+// called (which waits for the last tick to end) or ctx is done.
+func tickEverySecond(ctx context.Context, tick func(time.Time)) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-t.C:
+				tick(now)
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }

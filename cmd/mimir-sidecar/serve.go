@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
-	"fmt"
 	"io"
 	"strings"
 
@@ -15,8 +13,9 @@ import (
 )
 
 func serveCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("serve", `Usage: mimir-sidecar [serve] [flags]
+
+Speaks JSON-RPC with LSP framing on stdin/stdout; editors start it this way.`)
 	fs.Bool("stdio", true, "speak JSON-RPC on stdin/stdout (the only transport)")
 	maxMessage := fs.Int("max-message", rpc.DefaultMaxMessage, "the largest message accepted, in bytes")
 	wsDir := fs.String("workspace", "", "the workspace when the editor names none (default: the working directory)")
@@ -28,26 +27,23 @@ func serveCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	httpExec := fs.Bool("http-execute", false, "let Mimir's POST /api/execute-workflow on the SSE port run workflows (it runs agents; also httpExecute: true in the user configuration)")
 	var origins listFlag
 	fs.Var(&origins, "sse-allow-origin", "a browser origin allowed to use the SSE mirror (repeatable, or comma-separated)")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, "Usage: mimir-sidecar [serve] [flags]\n\nSpeaks JSON-RPC with LSP framing on stdin/stdout; editors start it this way.\n\n")
-		fs.PrintDefaults()
+	pos, err := parseFlags(fs, args, stdout)
+	if err == nil {
+		err = noArgs("serve", pos)
 	}
-	if pos, err := parseFlags(fs, args); err != nil || len(pos) > 0 {
-		if err == nil {
-			fs.Usage()
-		}
-		return exitError{2}
+	if err != nil {
+		return err
 	}
 	log, err := newLogger(stderr, *logLevel)
 	if err != nil {
-		return err
+		return usagef("serve", "%v", err)
 	}
 	opts := rpc.Options{
 		Version:          sidecarVersion(),
 		Logger:           log.With("component", "rpc"),
 		MaxMessage:       *maxMessage,
 		DefaultWorkspace: *wsDir,
-		Agents:           func(ws *workspace.Workspace) (engine.Agents, error) { return agentsFor(ws, log) },
+		Agents:           func(ws *workspace.Workspace) (engine.Agents, error) { return agentsFor(ws, log, "") },
 		Sandbox:          sandboxFor,
 		Dispatcher: func(ctx context.Context, ws *workspace.Workspace) (rpc.Dispatcher, []string, error) {
 			d, msgs, err := dispatcherFor(ctx, ws, remote.Config{URL: *natsURL, Prefix: *natsPrefix}, log)

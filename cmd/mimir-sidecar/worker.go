@@ -2,13 +2,10 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine/remote"
@@ -17,8 +14,10 @@ import (
 
 // workerCmd runs attempts that sidecars queued on NATS JetStream.
 func workerCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("worker", `Usage: mimir-sidecar worker --nats URL --prefix PREFIX [flags]
+
+Runs the task attempts a sidecar started with --nats queues, with this machine's agents and sandbox.
+Stops on Ctrl-C or SIGTERM; attempts it was running go to another worker.`)
 	natsURL := fs.String("nats", "", "the NATS server (nats://host:4222, tls://…); required")
 	prefix := fs.String("prefix", "", "the prefix the sidecar dispatches under (it prints it when it starts)")
 	name := fs.String("name", "", "this worker's name in events (default: host-pid)")
@@ -29,23 +28,23 @@ func workerCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	ca := fs.String("ca", "", "a PEM file of the CAs to trust for tls:// servers")
 	ackWait := fs.Duration("ack-wait", remote.DefaultAckWait, "how long this worker may go silent before its attempt goes to another (the sidecar's must match)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error (logs go to stderr)")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, "Usage: mimir-sidecar worker --nats URL --prefix PREFIX [flags]\n\nRuns the task attempts a sidecar started with --nats queues, with this machine's agents and sandbox.\nStops on Ctrl-C or SIGTERM; attempts it was running go to another worker.\n\n")
-		fs.PrintDefaults()
+	pos, err := parseFlags(fs, args, stdout)
+	if err == nil {
+		err = noArgs("worker", pos)
 	}
-	if pos, err := parseFlags(fs, args); err != nil || len(pos) > 0 || *natsURL == "" || *prefix == "" || *concurrency < 1 {
-		if err == nil {
-			if *natsURL == "" || *prefix == "" {
-				fmt.Fprintln(stderr, "mimir-sidecar worker: --nats and --prefix are required")
-			} else {
-				fs.Usage()
-			}
-		}
-		return exitError{2}
+	switch {
+	case err != nil:
+		return err
+	case *natsURL == "" || *prefix == "":
+		return usagef("worker", "--nats and --prefix are required")
+	case *concurrency < 1:
+		return usagef("worker", "--concurrency %d: how many attempts run at once is 1 or more", *concurrency)
 	}
+	stdout = styleFor(stdout, os.Getenv).writer(stdout)
+	stderr = styleFor(stderr, os.Getenv).writer(stderr)
 	log, err := newLogger(stderr, *logLevel)
 	if err != nil {
-		return err
+		return usagef("worker", "%v", err)
 	}
 	if *dir == "" {
 		if *dir, err = os.MkdirTemp("", "mimir-worker-"); err != nil {
@@ -57,7 +56,7 @@ func workerCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	agents, err := agentsFor(ws, log)
+	agents, err := agentsFor(ws, log, "start the worker again")
 	if err != nil {
 		return err
 	}
@@ -68,7 +67,7 @@ func workerCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	for _, w := range warnings {
 		fmt.Fprintln(stderr, w)
 	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	ctx, stop := notifyStop(ctx)
 	defer stop()
 	setup, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()

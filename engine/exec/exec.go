@@ -32,6 +32,7 @@ func Agent() engine.AgentKind {
 		QC: func(task *engine.Task, spec *engine.AgentSpec) (engine.QC, error) {
 			return qc{spec: spec, threshold: task.Threshold()}, nil
 		},
+		NoToolCalls: true,
 	}
 }
 

@@ -278,6 +278,12 @@ func loadConfig(files []configFile, getenv func(string) string) (*Config, error)
 		}
 	}
 	if v := getenv(EnvProvider); v != "" {
+		// A name that is not configured is a typo unless the address of a
+		// new provider comes with it.
+		if _, ok := cfg.Providers[v]; !ok && getenv(EnvBaseURL) == "" {
+			return nil, fmt.Errorf("%s=%s: unknown provider (known: %s); name one of them, or give the new one's address with %s",
+				EnvProvider, v, strings.Join(cfg.names(), ", "), EnvBaseURL)
+		}
 		cfg.Default = v
 	}
 	if base, model := getenv(EnvBaseURL), getenv(EnvModel); base != "" || model != "" {

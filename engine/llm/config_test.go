@@ -485,3 +485,21 @@ func TestBrokenConfigFailsOnlyLLMWorkflows(t *testing.T) {
 		})
 	}
 }
+
+// A misspelt provider in the environment is named as such, with the
+// known ones, not reported as a provider with no address.
+func TestConfigUnknownEnvProvider(t *testing.T) {
+	for _, env := range []map[string]string{
+		{EnvProvider: "olama"},
+		{EnvProvider: "olama", EnvModel: "qwen2.5-coder:7b"},
+	} {
+		_, err := loadConfig(nil, envOf(env))
+		if err == nil || !strings.Contains(err.Error(), "MIMIR_LLM_PROVIDER=olama: unknown provider (known: ollama)") || strings.Contains(err.Error(), "baseURL is missing") {
+			t.Errorf("%v: %v", env, err)
+		}
+	}
+	// With an address it is a new provider.
+	if cfg, err := loadConfig(nil, envOf(map[string]string{EnvProvider: "mine", EnvBaseURL: "http://localhost:9/v1", EnvModel: "m"})); err != nil || cfg.Default != "mine" {
+		t.Errorf("a new provider with its address: %v", err)
+	}
+}

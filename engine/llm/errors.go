@@ -152,7 +152,13 @@ func (c *client) fromStatus(req chatRequest, resp *http.Response) *callError {
 	}
 	code, msg := errorFields(body)
 	said := ""
-	if msg != "" {
+	html := isHTML(resp.Header, body)
+	switch {
+	case html:
+		// A web page (a web server's error page, a login portal): its
+		// markup says nothing an API's error would, and buries the hint.
+		msg, said = "", ", with a web page rather than an API's answer"
+	case msg != "":
 		said = ": " + c.redact(clip(msg, 300))
 	}
 	e := &callError{status: status, retryAfter: retryAfter(resp.Header, time.Now())}
@@ -177,8 +183,14 @@ func (c *client) fromStatus(req chatRequest, resp *http.Response) *callError {
 			hint = fmt.Sprintf("pull it (`ollama pull %s`) or use one that `ollama list` shows", model)
 		}
 		e.msg = fmt.Sprintf("%s has no model %q (%d%s): %s, and set `model` in the workflow or the llm configuration", at, model, status, said, hint)
-	case status == http.StatusNotFound:
+	case status == http.StatusNotFound || status == http.StatusNotImplemented || status == http.StatusMethodNotAllowed:
+		// 501 and 405 are what a web server that is not an LLM API answers
+		// a POST with: retrying will not make it one.
 		e.kind = failNotFound
+		if status != http.StatusNotFound {
+			e.msg = fmt.Sprintf("%s does not serve an OpenAI-compatible chat-completions API (%d %s for %s/chat/completions%s): fix `baseURL` of provider %q to point at the LLM server (it usually ends in /v1)", at, status, http.StatusText(status), redactURL(strings.TrimSuffix(c.p.BaseURL, "/")), said, c.p.Name)
+			break
+		}
 		e.msg = fmt.Sprintf("%s has no chat-completions API (404 for %s/chat/completions%s): fix `baseURL` of provider %q (OpenAI-compatible servers usually serve it under /v1)", at, redactURL(strings.TrimSuffix(c.p.BaseURL, "/")), said, c.p.Name)
 	case status == http.StatusTooManyRequests:
 		e.kind = failRateLimit
@@ -197,6 +209,15 @@ func (c *client) fromStatus(req chatRequest, resp *http.Response) *callError {
 		e.msg = fmt.Sprintf("%s rejected the request (%d %s%s): check `model` and the settings of provider %q", at, status, http.StatusText(status), said, c.p.Name)
 	}
 	return e
+}
+
+// isHTML tells a web page from an API's error body.
+func isHTML(h http.Header, body []byte) bool {
+	if strings.Contains(strings.ToLower(h.Get("Content-Type")), "html") {
+		return true
+	}
+	t := strings.ToLower(strings.TrimSpace(string(body[:min(len(body), 512)])))
+	return strings.HasPrefix(t, "<!doctype html") || strings.HasPrefix(t, "<html") || strings.HasPrefix(t, "<head") || strings.HasPrefix(t, "<body")
 }
 
 func (c *client) contextError(model string, status int, msg string) *callError {

@@ -50,6 +50,21 @@ func TestErrorsSayWhatToChange(t *testing.T) {
 			want:     []string{"has no chat-completions API (404", "fix `baseURL`", "/v1"},
 		},
 		{
+			// What python -m http.server answers a POST with.
+			name:     "not an LLM server",
+			script:   []step{status(501, "<!DOCTYPE HTML>\n<html><head><title>Error response</title></head><body><h1>Error response</h1><p>Error code: 501</p></body></html>")},
+			kind:     failNotFound,
+			requests: 1,
+			want:     []string{"does not serve an OpenAI-compatible chat-completions API (501 Not Implemented", "with a web page", "fix `baseURL`"},
+		},
+		{
+			name:     "a proxy's error page, retried",
+			script:   []step{status(502, "<html><body>Bad Gateway</body></html>"), status(502, "<html><body>Bad Gateway</body></html>"), status(502, "<html><body>Bad Gateway</body></html>")},
+			kind:     failServer,
+			requests: 3,
+			want:     []string{"failed (502 Bad Gateway, with a web page rather than an API's answer)"},
+		},
+		{
 			name:     "wrong key",
 			script:   []step{status(401, `{"error": {"message": "Incorrect API key provided", "code": "invalid_api_key"}}`)},
 			mod:      func(p *Provider) { p.APIKeyEnv = "MIMIR_TEST_KEY" },
@@ -193,6 +208,9 @@ func TestErrorsSayWhatToChange(t *testing.T) {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("error %q does not say %q", err, want)
 				}
+			}
+			if strings.Contains(err.Error(), "<html") || strings.Contains(err.Error(), "<!DOCTYPE") {
+				t.Errorf("the error dumps a web page: %v", err)
 			}
 			if errors.Is(err, errRequestTimeout) || strings.Contains(err.Error(), "context deadline exceeded") {
 				t.Errorf("a request timeout reads like the task's deadline: %v", err)

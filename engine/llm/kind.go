@@ -18,6 +18,18 @@ type Option func(*options)
 type options struct {
 	log     *slog.Logger
 	backoff time.Duration
+	fixHint string
+}
+
+// WithFixHint says what to do once a broken llm configuration is fixed
+// ("run the workflow again"), when that is not to start the sidecar
+// again: a one-shot command reads it anew on each run.
+func WithFixHint(hint string) Option {
+	return func(o *options) {
+		if hint != "" {
+			o.fixHint = hint
+		}
+	}
 }
 
 // WithLogger sends the agents' logs (requests, retries, failures; never
@@ -102,12 +114,14 @@ func LoadKind(workspaceDir string, opts ...Option) engine.AgentKind {
 // unusableKind is the llm kind of a sidecar whose llm configuration
 // failed to load: every agent it is asked for fails with err.
 func unusableKind(err error, opts ...Option) engine.AgentKind {
-	o := options{log: slog.New(slog.DiscardHandler)}
+	o := options{log: slog.New(slog.DiscardHandler), fixHint: "start the sidecar again"}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	err = fmt.Errorf("the llm agents are unavailable because the llm configuration cannot be used: %w; fix it and start the sidecar again (workflows without llm agents still run)", err)
-	o.log.Warn("llm configuration unusable; llm agents are unavailable", "error", err.Error())
+	err = fmt.Errorf("the llm agents are unavailable because the llm configuration cannot be used: %w; fix it and %s (workflows without llm agents still run)", err, o.fixHint)
+	// Info, not a warning: each workflow that uses llm agents reports it,
+	// and a warning would say it twice on a terminal.
+	o.log.Info("llm configuration unusable; llm agents are unavailable", "error", err.Error())
 	return engine.AgentKind{
 		Worker: func(*engine.Task, *engine.AgentSpec) (engine.Worker, error) { return nil, err },
 		QC:     func(*engine.Task, *engine.AgentSpec) (engine.QC, error) { return nil, err },

@@ -65,3 +65,7 @@ end, {
 vim.api.nvim_create_user_command("MimirLog", function()
   cmds().log()
 end, { desc = "Show the live event log" })
+
+vim.api.nvim_create_user_command("MimirDownloads", function()
+  require("mimir.downloads").open()
+end, { desc = "List past saves of deliverables; open a saved file" })

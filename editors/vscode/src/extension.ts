@@ -10,6 +10,7 @@ import { deliverablesDir, insideWorkspace, makeFolder, removeIfEmpty } from './d
 import { downloadFailed, downloadOutcome, noDeliverables, type Outcome } from './downloads';
 import { eventLog } from './eventlog';
 import { errorText, fire } from './fire';
+import { browseDownloads, type DownloadsPage } from './downloadHistory';
 import { History } from './history';
 import { Lifecycle, type ManagedClient, type Phase } from './lifecycle';
 import { findSidecar } from './locate';
@@ -512,6 +513,17 @@ export async function activate(ctx: vscode.ExtensionContext) {
       const id = typeof executionId === 'string' ? executionId : history.lastCompleted();
       if (!id) return show(noDeliverables);
       await download(id, Array.isArray(paths) ? paths : undefined);
+    }),
+    vscode.commands.registerCommand('mimir.showDownloads', async () => {
+      const c = await sc.ready();
+      const root = vscode.workspace.workspaceFolders?.[0]?.uri;
+      if (!c || !root) return;
+      await browseDownloads({
+        page: (cursor) => c.sendRequest<DownloadsPage>('mimir/downloads', cursor ? { cursor, limit: executionsPage } : { limit: executionsPage }),
+        pick: (items, placeHolder) => Promise.resolve(vscode.window.showQuickPick(items, { placeHolder })),
+        open: async (savedAs) => void (await vscode.window.showTextDocument(vscode.Uri.joinPath(root, savedAs))),
+        warn: (m) => void vscode.window.showWarningMessage(`Mimir: ${m}`),
+      }).catch((err) => vscode.window.showErrorMessage(`Mimir: ${errorText(err)}`));
     }),
     vscode.commands.registerCommand('mimir.openDeliverablesFolder', openFolder),
     // Not mimir.applyChanges / mimir.discardChanges: the language client

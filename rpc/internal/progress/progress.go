@@ -2,8 +2,8 @@
 // internal/progress does: a Tracker asks the client for a token, and the
 // WorkDone it returns reports begin, report and end on it. The client must
 // accept the token before anything is reported on it; what comes while it
-// is being asked is kept (begin, the latest report, end) and sent once it
-// has, so the caller never waits for the client's answer.
+// is being asked is kept (begin, updated by the latest report, and end) and
+// sent once it has, so the caller never waits for the client's answer.
 package progress
 
 import (
@@ -72,7 +72,7 @@ type WorkDone struct {
 
 	mu      sync.Mutex
 	state   state
-	pending []any // begin, then the latest report, then end
+	pending []any // begin (with the latest report folded in), then end
 }
 
 // Token is the progress token, as the client sees it.
@@ -93,8 +93,10 @@ func (wd *WorkDone) End(message string) {
 }
 
 // send reports value, or keeps it until the client has accepted the
-// token. Of the reports only the latest is kept: each one says where the
-// work stands.
+// token. A report that comes meanwhile is folded into the begin, which
+// then says where the work stands: a report sent right behind its begin
+// is dropped by some clients (coc.nvim), which had not yet set the
+// progress up.
 func (wd *WorkDone) send(value any) {
 	wd.mu.Lock()
 	defer wd.mu.Unlock()
@@ -102,10 +104,15 @@ func (wd *WorkDone) send(value any) {
 	case ready:
 		wd.client.Notify(wd.token, value)
 	case creating:
-		_, isReport := value.(*protocol.WorkDoneProgressReport)
-		if n := len(wd.pending); isReport && n > 0 {
-			if _, was := wd.pending[n-1].(*protocol.WorkDoneProgressReport); was {
-				wd.pending[n-1] = value
+		report, isReport := value.(*protocol.WorkDoneProgressReport)
+		if n := len(wd.pending); isReport && n == 1 {
+			if begin, ok := wd.pending[0].(*protocol.WorkDoneProgressBegin); ok {
+				if report.Message != nil {
+					begin.Message = report.Message
+				}
+				if report.Percentage != nil {
+					begin.Percentage = report.Percentage
+				}
 				return
 			}
 		}
