@@ -18,8 +18,8 @@ import (
 	"time"
 
 	"github.com/mimir-sidecar/mimir-sidecar/engine"
-	"github.com/mimir-sidecar/mimir-sidecar/internal/proc"
 	"github.com/mimir-sidecar/mimir-sidecar/engine/journal"
+	"github.com/mimir-sidecar/mimir-sidecar/internal/proc"
 	"github.com/mimir-sidecar/mimir-sidecar/notify"
 	"github.com/mimir-sidecar/mimir-sidecar/workspace"
 )
