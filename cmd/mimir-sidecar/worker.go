@@ -26,7 +26,7 @@ Stops on Ctrl-C or SIGTERM; attempts it was running go to another worker.`)
 	creds := fs.String("creds", "", "a NATS .creds file")
 	tokenEnv := fs.String("token-env", "", "the environment variable holding a NATS token")
 	ca := fs.String("ca", "", "a PEM file of the CAs to trust for tls:// servers")
-	ackWait := fs.Duration("ack-wait", remote.DefaultAckWait, "how long this worker may go silent before its attempt goes to another (the sidecar's must match)")
+	ackWait := fs.Duration("ack-wait", remote.DefaultAckWait, "how long a silent worker keeps an attempt before it goes to another, if this worker is the first to set up the prefix (else the setting already there stands)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error (logs go to stderr)")
 	pos, err := parseFlags(fs, args, stdout)
 	if err == nil {

@@ -156,12 +156,22 @@ func (c Config) cancelSubject(exec, attempt string) string {
 	return c.Prefix + ".cancel." + exec + "." + attempt
 }
 
-// ensure makes (or finds, as both sides make them the same) the streams,
-// the workers' consumer and the buckets.
+// ensure makes the streams, the workers' consumer and the buckets, or
+// opens them as the first side to come (the sidecar or a worker) made
+// them: nothing is reconfigured once made, so a worker never changes what
+// a sidecar set up (and no stream is updated under a consumer being made,
+// which the server does not take well).
 func ensure(ctx context.Context, js jetstream.JetStream, c Config) (*layout, error) {
 	l := &layout{cfg: c}
+	stream := func(cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+		s, err := js.CreateStream(ctx, cfg)
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			return js.Stream(ctx, cfg.Name)
+		}
+		return s, err
+	}
 	var err error
-	l.attempts, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	l.attempts, err = stream(jetstream.StreamConfig{
 		Name:      c.attemptsStream(),
 		Subjects:  []string{c.Prefix + ".attempts.>"},
 		Retention: jetstream.WorkQueuePolicy,
@@ -172,7 +182,7 @@ func ensure(ctx context.Context, js jetstream.JetStream, c Config) (*layout, err
 	if err != nil {
 		return nil, fmt.Errorf("set up the attempts stream: %w", err)
 	}
-	l.events, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	l.events, err = stream(jetstream.StreamConfig{
 		Name:     c.eventsStream(),
 		Subjects: []string{c.Prefix + ".events.>"},
 		Storage:  jetstream.FileStorage,
@@ -182,25 +192,43 @@ func ensure(ctx context.Context, js jetstream.JetStream, c Config) (*layout, err
 	if err != nil {
 		return nil, fmt.Errorf("set up the events stream: %w", err)
 	}
-	l.workers, err = l.attempts.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+	l.workers, err = l.attempts.CreateConsumer(ctx, jetstream.ConsumerConfig{
 		Durable:       "workers",
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       c.AckWait,
 		MaxDeliver:    c.MaxDeliver,
 		MaxAckPending: -1,
 	})
+	if errors.Is(err, jetstream.ErrConsumerExists) {
+		l.workers, err = l.attempts.Consumer(ctx, "workers")
+	}
 	if err != nil {
 		return nil, fmt.Errorf("set up the workers' consumer: %w", err)
 	}
-	l.files, err = js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: c.Prefix + "_files", Storage: jetstream.FileStorage, TTL: 24 * time.Hour, Replicas: c.Replicas})
+	l.files, err = js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: c.Prefix + "_files", Storage: jetstream.FileStorage, TTL: 24 * time.Hour, Replicas: c.Replicas})
+	if errors.Is(err, jetstream.ErrBucketExists) {
+		l.files, err = js.ObjectStore(ctx, c.Prefix+"_files")
+	}
 	if err != nil {
 		return nil, fmt.Errorf("set up the files bucket: %w", err)
 	}
-	l.done, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: c.Prefix + "_done", Storage: jetstream.FileStorage, TTL: 24 * time.Hour, Replicas: c.Replicas})
+	l.done, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: c.Prefix + "_done", Storage: jetstream.FileStorage, TTL: 24 * time.Hour, Replicas: c.Replicas})
+	if errors.Is(err, jetstream.ErrBucketExists) {
+		l.done, err = js.KeyValue(ctx, c.Prefix+"_done")
+	}
 	if err != nil {
 		return nil, fmt.Errorf("set up the attempts' ledger: %w", err)
 	}
 	return l, nil
+}
+
+// ackWait is the workers' consumer's AckWait as the server has it (the
+// side that made it chose), which a worker's progress must beat.
+func (l *layout) ackWait() time.Duration {
+	if info := l.workers.CachedInfo(); info != nil && info.Config.AckWait > 0 {
+		return info.Config.AckWait
+	}
+	return l.cfg.AckWait
 }
 
 // attemptMsg is an attempt as it is queued.

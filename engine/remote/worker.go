@@ -192,7 +192,7 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg) {
 	progress.Add(1)
 	go func() {
 		defer progress.Done()
-		t := time.NewTicker(w.opts.Config.AckWait / 3)
+		t := time.NewTicker(w.l.ackWait() / 3)
 		defer t.Stop()
 		for {
 			select {
