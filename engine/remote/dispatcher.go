@@ -45,19 +45,9 @@ func NewDispatcher(ctx context.Context, cfg Config, log *slog.Logger) (*Dispatch
 	if err != nil {
 		return nil, err
 	}
-	nc, err := Connect(cfg, "mimir-sidecar")
+	nc, js, l, err := open(ctx, cfg, "mimir-sidecar")
 	if err != nil {
 		return nil, err
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		nc.Close()
-		return nil, err
-	}
-	l, err := ensure(ctx, js, cfg)
-	if err != nil {
-		nc.Close()
-		return nil, fmt.Errorf("NATS at %s: %w", cfg.URL, err)
 	}
 	d := &Dispatcher{cfg: cfg, nc: nc, js: js, l: l, files: &store{obs: l.files}, log: log, cleared: map[string]bool{}, given: map[uint64]chan struct{}{}}
 	// JetStream says when an attempt was delivered MaxDeliver times and

@@ -128,6 +128,26 @@ func Connect(c Config, name string) (*nats.Conn, error) {
 	return nc, nil
 }
 
+// open connects as name and sets up (or finds) the prefix's streams and
+// buckets.
+func open(ctx context.Context, cfg Config, name string) (*nats.Conn, jetstream.JetStream, *layout, error) {
+	nc, err := Connect(cfg, name)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, nil, err
+	}
+	l, err := ensure(ctx, js, cfg)
+	if err != nil {
+		nc.Close()
+		return nil, nil, nil, fmt.Errorf("NATS at %s: %w", cfg.URL, err)
+	}
+	return nc, js, l, nil
+}
+
 // layout is the names under a prefix, and the streams, consumer and
 // buckets made from them.
 type layout struct {

@@ -72,19 +72,9 @@ func NewWorker(ctx context.Context, opts WorkerOptions) (*Worker, error) {
 		host, _ := os.Hostname()
 		opts.Name = fmt.Sprintf("%s-%d", host, os.Getpid())
 	}
-	nc, err := Connect(cfg, "mimir-sidecar worker "+opts.Name)
+	nc, js, l, err := open(ctx, cfg, "mimir-sidecar worker "+opts.Name)
 	if err != nil {
 		return nil, err
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		nc.Close()
-		return nil, err
-	}
-	l, err := ensure(ctx, js, cfg)
-	if err != nil {
-		nc.Close()
-		return nil, fmt.Errorf("NATS at %s: %w", cfg.URL, err)
 	}
 	return &Worker{opts: opts, nc: nc, js: js, l: l, files: &store{obs: l.files}, running: map[string]*running{}}, nil
 }
