@@ -166,7 +166,7 @@ func TestExecuteExample(t *testing.T) {
 	if len(list) != 6 {
 		t.Fatalf("deliverables = %v, want 6", list)
 	}
-	resp, before := c.call("mimir/saveDeliverables", map[string]any{"executionId": execID, "paths": []string{"site/site/index.html", "translate-fr/docs/fr/README.md"}})
+	resp, before := c.call("mimir/saveDeliverables", map[string]any{"executionId": execID, "paths": []string{"site/index.html", "translate-fr/docs/fr/README.md"}})
 	saved, _ := resp["result"].(map[string]any)
 	if saved["saved"] != float64(2) || saved["failed"] != float64(0) || saved["target"] != filepath.Join(ws, "deliverables") {
 		t.Errorf("save = %v", saved)
@@ -174,7 +174,7 @@ func TestExecuteExample(t *testing.T) {
 	if want := "✅ Saved 2 deliverables to " + filepath.Join(ws, "deliverables"); saved["message"] != want {
 		t.Errorf("save message %q, want %q", saved["message"], want)
 	}
-	for _, f := range []string{"deliverables/site/site/index.html", "deliverables/translate-fr/docs/fr/README.md"} {
+	for _, f := range []string{"deliverables/site/index.html", "deliverables/translate-fr/docs/fr/README.md"} {
 		if _, err := os.Stat(filepath.Join(ws, f)); err != nil {
 			t.Errorf("saved file: %v", err)
 		}
@@ -193,7 +193,7 @@ func TestExecuteExample(t *testing.T) {
 		t.Errorf("translate-fr state = %v, want attempt 2 with the last gap", fr)
 	}
 
-	read := c.result("mimir/readDeliverable", map[string]any{"executionId": execID, "path": "site/site/index.html", "limit": 15})
+	read := c.result("mimir/readDeliverable", map[string]any{"executionId": execID, "path": "site/index.html", "limit": 15})
 	if read["encoding"] != "utf-8" || read["content"] != "<!doctype html>" || read["truncated"] != true {
 		t.Errorf("readDeliverable = %v", read)
 	}
@@ -219,7 +219,7 @@ func TestToastsSettingAndAutoSave(t *testing.T) {
 			t.Errorf("toasts=failures sent an info toast: %v", p["message"])
 		}
 	}
-	if _, err := os.Stat(filepath.Join(ws, "out/docs/site/site/index.html")); err != nil {
+	if _, err := os.Stat(filepath.Join(ws, "out/docs/site/index.html")); err != nil {
 		t.Errorf("auto-save did not write into out/docs: %v", err)
 	}
 	saved := frames[len(frames)-1]["params"].(map[string]any)["data"].(map[string]any)
@@ -644,7 +644,7 @@ func TestMirrorAdvertisedAndCleanedUp(t *testing.T) {
 	// An execution's events and deliverables reach the mirror.
 	id := c.result("mimir/execute", map[string]any{"workflow": exampleWorkflow})["executionId"].(string)
 	c.until(isEvent("execution-complete"))
-	req, _ := http.NewRequest("GET", url+"/executions/"+id+"/deliverables/site/site/index.html", nil)
+	req, _ := http.NewRequest("GET", url+"/executions/"+id+"/deliverables/site/index.html", nil)
 	req.Header.Set("Authorization", "Bearer "+sse["token"].(string))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -151,7 +151,7 @@ func TestRunExampleJSON(t *testing.T) {
 			t.Errorf("%s: saved file does not match its sha256 and size", d.Path)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(ws, "deliverables/site/site/index.html")); err != nil {
+	if _, err := os.Stat(filepath.Join(ws, "deliverables/site/index.html")); err != nil {
 		t.Errorf("nested deliverable: %v", err)
 	}
 }

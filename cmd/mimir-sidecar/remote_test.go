@@ -222,7 +222,7 @@ func TestExampleOnThreeWorkers(t *testing.T) {
 			t.Errorf("%s of %s names no worker: %+v", ev.Event, ev.Data.TaskID, ev.Data)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(ws, "deliverables", "site", "site", "index.html")); err != nil {
+	if _, err := os.Stat(filepath.Join(ws, "deliverables", "site", "index.html")); err != nil {
 		t.Errorf("the deliverables were not saved: %v", err)
 	}
 }

@@ -98,7 +98,7 @@ test('runs the example workflow and reports every phase', async (t) => {
   const saved = await conn.sendRequest('mimir/saveDeliverables', { executionId: res.executionId });
   assert.equal(saved.saved, 6);
   assert.equal(saved.message, `✅ Saved 6 deliverables to ${join(ws, 'deliverables')}`);
-  assert.ok(existsSync(join(ws, 'deliverables/site/site/index.html')));
+  assert.ok(existsSync(join(ws, 'deliverables/site/index.html')));
   assert.ok(existsSync(join(ws, 'deliverables/translate-de/docs/de/README.md')));
 
   await conn.sendRequest('shutdown');

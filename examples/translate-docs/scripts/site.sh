@@ -2,10 +2,12 @@
 # Worker: publish both translations as a small static site.
 set -eu
 root="$MIMIR_STAGING_ROOT"
-mkdir -p site/fr site/de
-cp "$root/translate-fr/docs/fr/README.md" site/fr/README.md
-cp "$root/translate-de/docs/de/README.md" site/de/README.md
-cat > site/index.html <<HTML
+# The task's folder is the site: its deliverables are site/index.html,
+# site/fr/README.md and site/de/README.md, not site/site/….
+mkdir -p fr de
+cp "$root/translate-fr/docs/fr/README.md" fr/README.md
+cp "$root/translate-de/docs/de/README.md" de/README.md
+cat > index.html <<HTML
 <!doctype html>
 <html lang="en">
 <meta charset="utf-8">
@@ -16,4 +18,4 @@ cat > site/index.html <<HTML
   <li><a href="de/README.md">Deutsch</a></li>
 </ul>
 HTML
-echo "site: $(find site -type f | wc -l) files"
+echo "site: $(find . -type f | wc -l) files"

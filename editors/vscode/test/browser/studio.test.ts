@@ -119,12 +119,12 @@ test('the Download Deliverables button, selection and preview', async (t) => {
   assert.equal(dl.paths!.length, 5);
   assert.ok(!dl.paths!.includes(skip));
 
-  await page.locator('button[data-preview="site/site/index.html"]').click();
+  await page.locator('button[data-preview="site/index.html"]').click();
   const asked = (await posted()).find((m) => m.type === 'preview');
-  assert.equal(asked?.path, 'site/site/index.html');
-  await page.evaluate(() => window.postMessage({ type: 'preview', executionId: 'x', preview: { path: 'site/site/index.html', size: 200, offset: 0, encoding: 'utf-8', content: '<!doctype html>\n<h1>Mimir documentation</h1>', truncated: false } }, '*'));
+  assert.equal(asked?.path, 'site/index.html');
+  await page.evaluate(() => window.postMessage({ type: 'preview', executionId: 'x', preview: { path: 'site/index.html', size: 200, offset: 0, encoding: 'utf-8', content: '<!doctype html>\n<h1>Mimir documentation</h1>', truncated: false } }, '*'));
   await page.locator('#preview', { hasText: 'Mimir documentation' }).waitFor({ timeout: 5000 });
-  assert.equal(await page.locator('#preview-title').textContent(), 'site/site/index.html');
+  assert.equal(await page.locator('#preview-title').textContent(), 'site/index.html');
 
   mkdirSync(new URL('../../test-artifacts/', import.meta.url), { recursive: true });
   await page.screenshot({ path: new URL('../../test-artifacts/studio.png', import.meta.url).pathname, fullPage: true });

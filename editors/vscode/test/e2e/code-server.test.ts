@@ -35,9 +35,9 @@ const expected = [
   'glossary/reports/glossary.csv',
   'translate-fr/docs/fr/README.md',
   'translate-de/docs/de/README.md',
-  'site/site/de/README.md',
-  'site/site/fr/README.md',
-  'site/site/index.html',
+  'site/de/README.md',
+  'site/fr/README.md',
+  'site/index.html',
 ].sort();
 
 function filesUnder(dir: string): string[] {
@@ -426,7 +426,7 @@ test('the extension in code-server: run a workflow, see its toasts, download its
   assert.equal(done, `✅ Downloaded 6 deliverables to ${join(sb.ws, 'deliverables')}`);
   assert.deepEqual(filesUnder(join(sb.ws, 'deliverables')), expected);
   for (const f of expected) assert.ok(statSync(join(sb.ws, 'deliverables', f)).size > 0, `${f} is empty`);
-  assert.match(readFileSync(join(sb.ws, 'deliverables', 'site/site/index.html'), 'utf8'), /fr\/README\.md/);
+  assert.match(readFileSync(join(sb.ws, 'deliverables', 'site/index.html'), 'utf8'), /fr\/README\.md/);
   // The extension's own message is enough: the sidecar's deliverables-saved
   // toast is for saves nobody asked for (auto-save). Once the extension has
   // logged the event, it has decided about its toast; a toast asked for
