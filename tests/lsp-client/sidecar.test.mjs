@@ -90,7 +90,8 @@ test('runs the example workflow and reports every phase', async (t) => {
   ]) {
     assert.ok(toasts.some((s) => s.startsWith(want)), `no toast starting ${JSON.stringify(want)}`);
   }
-  assert.ok(toasts.some((s) => /^✅ Worker completed \(\d+\.\ds, 0 tool calls\)$/.test(s)));
+  // A shell worker makes no tool calls, so its toast does not count them.
+  assert.ok(toasts.some((s) => /^✅ Worker completed \(\d+\.\ds\)$/.test(s)));
   const qcFail = toasts.find((s) => s.startsWith('⚠️ QC failed'));
   assert.match(qcFail, /📋 Issues:\nSection 4\. Workers is not translated/);
   assert.match(qcFail, /🔧 Required fixes:\nFix 1: Translate the remaining sections \(4-7\)/);
