@@ -708,7 +708,7 @@ end)
 
 test("a broken workflow shows diagnostics and its run says why", function()
   local path = ws .. "/broken.mimir.yaml"
-  write(path, "name: broken\ntasks:\n  - id: a\n    worker: {command: x}\n    dependsOn: [nope]\n")
+  write(path, "name: broken\ntasks:\n  - id: a\n    worker: {command: x}\n    dependsOn: [nope]\n  - id: b\n    worker: {command: x}\n    dependsOn: [nada]\n")
   vim.cmd("edit " .. path)
   local buf = vim.api.nvim_get_current_buf()
   wait_for("diagnostics", function()
@@ -727,6 +727,11 @@ test("a broken workflow shows diagnostics and its run says why", function()
   local note = found[#found]
   assert(vim.startswith(note.msg, "❌ "), note.msg)
   eq(note.level, vim.log.levels.ERROR, "level")
+  -- Every problem once: the sidecar's message lists them all already.
+  for _, p in ipairs({ 'depends on "nope"', 'depends on "nada"' }) do
+    local _, n = note.msg:gsub(vim.pesc(p), "")
+    eq(n, 1, "times " .. p .. " is in " .. note.msg)
+  end
 end)
 
 local slow = "name: slow\ntasks:\n  - id: nap\n    worker: {command: sleep 300}\n"
