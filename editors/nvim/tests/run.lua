@@ -123,6 +123,32 @@ test("log line format", function()
     "    7 qc-complete          [a] ⚠️ x ⏎ y", "line")
 end)
 
+-- A plugin manager that does not run :helptags (packpath, a plain
+-- runtimepath) leaves :help mimir failing unless doc/tags is committed; it
+-- is, and must be what :helptags makes of doc/ now.
+test(":help mimir opens the plugin's help, and the committed doc/tags are what :helptags makes", function()
+  local doc = repo .. "/editors/nvim/doc"
+  local tmp = vim.fn.tempname()
+  vim.fn.mkdir(tmp, "p")
+  for _, f in ipairs(vim.fn.readdir(doc)) do
+    if f:match("%.txt$") then
+      write(tmp .. "/" .. f, read(doc .. "/" .. f))
+    end
+  end
+  vim.cmd("helptags " .. vim.fn.fnameescape(tmp))
+  local fresh = read(tmp .. "/tags")
+  vim.fn.delete(tmp, "rf")
+  local ok, committed = pcall(read, doc .. "/tags")
+  assert(ok, "doc/tags is missing: run nvim --headless '+helptags editors/nvim/doc' +q and commit it")
+  eq(committed, fresh, "doc/tags (regenerate: nvim --headless '+helptags editors/nvim/doc' +q)")
+  vim.cmd("help mimir")
+  local name = vim.api.nvim_buf_get_name(0)
+  local line = vim.api.nvim_get_current_line()
+  vim.cmd("helpclose")
+  assert(vim.endswith(name, "/editors/nvim/doc/mimir.txt"), name)
+  assert(line:find("*mimir*", 1, true), line)
+end)
+
 test("download messages are the seed's, worded as the VS Code extension's", function()
   local deliverables = require("mimir.deliverables")
   local INFO, WARN, ERROR = vim.log.levels.INFO, vim.log.levels.WARN, vim.log.levels.ERROR
