@@ -149,6 +149,12 @@ test(":help mimir opens the plugin's help, and the committed doc/tags are what :
   assert(line:find("*mimir*", 1, true), line)
 end)
 
+test("a Neovim with no plugin shows the sidecar's progress with docs/protocol.md's statusline recipe", function()
+  local out = vim.fn.system({ "timeout", "60", "nvim", "--headless", "-u", "NONE", "-i", "NONE", "-n", "-c", "luafile " .. repo .. "/editors/nvim/tests/plain.lua" })
+  assert(vim.v.shell_error == 0, "tests/plain.lua failed:\n" .. out)
+  assert(out:find("statusline: [^\n]*Mimir: slow: nap · worker · attempt 1/3 %(0%%%)"), out)
+end)
+
 test("download messages are the seed's, worded as the VS Code extension's", function()
   local deliverables = require("mimir.deliverables")
   local INFO, WARN, ERROR = vim.log.levels.INFO, vim.log.levels.WARN, vim.log.levels.ERROR
