@@ -468,7 +468,14 @@ export async function activate(ctx: vscode.ExtensionContext) {
     if (!root) return void vscode.window.showErrorMessage('Mimir: open the workspace folder first; saved deliverables are in it.');
     const file = resolve(root, savedAs);
     if (!insideWorkspace(root, file)) return void vscode.window.showErrorMessage(`Mimir: cannot open ${savedAs}: not a file of the workspace.`);
-    await vscode.window.showTextDocument(vscode.Uri.file(file), { viewColumn: StudioPanel.editorColumn() });
+    const uri = vscode.Uri.file(file);
+    try {
+      await vscode.workspace.fs.stat(uri);
+    } catch {
+      return void vscode.window.showWarningMessage(`Mimir: ${savedAs} is no longer there: it was moved or deleted since it was saved. Download the deliverables again to get it back.`);
+    }
+    // vscode.open, not showTextDocument: a deliverable may be an image.
+    await vscode.commands.executeCommand('vscode.open', uri, { viewColumn: StudioPanel.editorColumn() });
   };
 
   const actions: StudioActions = {
