@@ -33,6 +33,12 @@ func toast(ev *engine.Event) (level int, text string, ok bool) {
 		}
 		return levelWarning, qcFailedToast(d), true
 	case engine.EventTaskFail:
+		// Why it failed is in no other toast when the task could not even
+		// start or collect its deliverables; a client with no plugin has
+		// nothing else.
+		if d.Error != "" {
+			return levelError, d.Message + ": " + d.Error, true
+		}
 		return levelError, d.Message, true
 	case engine.EventExecutionComplete:
 		if d.Status == engine.StatusCompleted {

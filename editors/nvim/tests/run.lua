@@ -123,6 +123,38 @@ test("log line format", function()
     "    7 qc-complete          [a] ⚠️ x ⏎ y", "line")
 end)
 
+-- A plugin manager that does not run :helptags (packpath, a plain
+-- runtimepath) leaves :help mimir failing unless doc/tags is committed; it
+-- is, and must be what :helptags makes of doc/ now.
+test(":help mimir opens the plugin's help, and the committed doc/tags are what :helptags makes", function()
+  local doc = repo .. "/editors/nvim/doc"
+  local tmp = vim.fn.tempname()
+  vim.fn.mkdir(tmp, "p")
+  for _, f in ipairs(vim.fn.readdir(doc)) do
+    if f:match("%.txt$") then
+      write(tmp .. "/" .. f, read(doc .. "/" .. f))
+    end
+  end
+  vim.cmd("helptags " .. vim.fn.fnameescape(tmp))
+  local fresh = read(tmp .. "/tags")
+  vim.fn.delete(tmp, "rf")
+  local ok, committed = pcall(read, doc .. "/tags")
+  assert(ok, "doc/tags is missing: run nvim --headless '+helptags editors/nvim/doc' +q and commit it")
+  eq(committed, fresh, "doc/tags (regenerate: nvim --headless '+helptags editors/nvim/doc' +q)")
+  vim.cmd("help mimir")
+  local name = vim.api.nvim_buf_get_name(0)
+  local line = vim.api.nvim_get_current_line()
+  vim.cmd("helpclose")
+  assert(vim.endswith(name, "/editors/nvim/doc/mimir.txt"), name)
+  assert(line:find("*mimir*", 1, true), line)
+end)
+
+test("a Neovim with no plugin shows the sidecar's progress with docs/protocol.md's statusline recipe", function()
+  local out = vim.fn.system({ "timeout", "60", "nvim", "--headless", "-u", "NONE", "-i", "NONE", "-n", "-c", "luafile " .. repo .. "/editors/nvim/tests/plain.lua" })
+  assert(vim.v.shell_error == 0, "tests/plain.lua failed:\n" .. out)
+  assert(out:find("statusline: [^\n]*Mimir: slow: nap · worker · attempt 1/3 %(0%%%)"), out)
+end)
+
 test("download messages are the seed's, worded as the VS Code extension's", function()
   local deliverables = require("mimir.deliverables")
   local INFO, WARN, ERROR = vim.log.levels.INFO, vim.log.levels.WARN, vim.log.levels.ERROR
@@ -708,7 +740,7 @@ end)
 
 test("a broken workflow shows diagnostics and its run says why", function()
   local path = ws .. "/broken.mimir.yaml"
-  write(path, "name: broken\ntasks:\n  - id: a\n    worker: {command: x}\n    dependsOn: [nope]\n")
+  write(path, "name: broken\ntasks:\n  - id: a\n    worker: {command: x}\n    dependsOn: [nope]\n  - id: b\n    worker: {command: x}\n    dependsOn: [nada]\n")
   vim.cmd("edit " .. path)
   local buf = vim.api.nvim_get_current_buf()
   wait_for("diagnostics", function()
@@ -727,6 +759,11 @@ test("a broken workflow shows diagnostics and its run says why", function()
   local note = found[#found]
   assert(vim.startswith(note.msg, "❌ "), note.msg)
   eq(note.level, vim.log.levels.ERROR, "level")
+  -- Every problem once: the sidecar's message lists them all already.
+  for _, p in ipairs({ 'depends on "nope"', 'depends on "nada"' }) do
+    local _, n = note.msg:gsub(vim.pesc(p), "")
+    eq(n, 1, "times " .. p .. " is in " .. note.msg)
+  end
 end)
 
 local slow = "name: slow\ntasks:\n  - id: nap\n    worker: {command: sleep 300}\n"

@@ -1,7 +1,7 @@
 // mimir-sidecar for VS Code: starts the sidecar, turns its events into
 // notifications, progress and the Studio, saves deliverables, and applies
 // the changes of isolated tasks.
-import { isAbsolute, join, relative } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import * as vscode from 'vscode';
 import { State, type LanguageClient } from 'vscode-languageclient/node';
 import { applyFailed, applyOutcome, blocking, branchNameProblem, noChanges, noChangesToDiscard, pendingChanges, readWhole, suggestedBranch, type PendingChanges } from './changes';
@@ -10,7 +10,7 @@ import { deliverablesDir, insideWorkspace, makeFolder, removeIfEmpty } from './d
 import { downloadFailed, downloadOutcome, noDeliverables, type Outcome } from './downloads';
 import { eventLog } from './eventlog';
 import { errorText, fire } from './fire';
-import { browseDownloads, type DownloadsPage } from './downloadHistory';
+import { browseDownloads, pageParams, type DownloadsPage } from './downloadHistory';
 import { History } from './history';
 import { Lifecycle, type ManagedClient, type Phase } from './lifecycle';
 import { findSidecar } from './locate';
@@ -461,6 +461,23 @@ export async function activate(ctx: vscode.ExtensionContext) {
     });
   };
 
+  // The download history, the same for Mimir: Show Downloads and the Studio.
+  const downloadsPage = (c: LanguageClient, cursor?: string) => c.sendRequest<DownloadsPage>('mimir/downloads', pageParams(cursor));
+  const openSaved = async (savedAs: string) => {
+    const root = workspaceRoot();
+    if (!root) return void vscode.window.showErrorMessage('Mimir: open the workspace folder first; saved deliverables are in it.');
+    const file = resolve(root, savedAs);
+    if (!insideWorkspace(root, file)) return void vscode.window.showErrorMessage(`Mimir: cannot open ${savedAs}: not a file of the workspace.`);
+    const uri = vscode.Uri.file(file);
+    try {
+      await vscode.workspace.fs.stat(uri);
+    } catch {
+      return void vscode.window.showWarningMessage(`Mimir: ${savedAs} is no longer there: it was moved or deleted since it was saved. Download the deliverables again to get it back.`);
+    }
+    // vscode.open, not showTextDocument: a deliverable may be an image.
+    await vscode.commands.executeCommand('vscode.open', uri, { viewColumn: StudioPanel.editorColumn() });
+  };
+
   const actions: StudioActions = {
     client: () => sc.quiet(),
     history: () => history.events,
@@ -473,6 +490,12 @@ export async function activate(ctx: vscode.ExtensionContext) {
     discard: (id) => discardChanges(id),
     openPatch,
     compare,
+    downloads: (cursor) => {
+      const c = sc.quiet();
+      if (!c) return Promise.reject(new Error('the Mimir sidecar is not running (see the Mimir output, or Mimir: Restart Sidecar)'));
+      return downloadsPage(c, cursor);
+    },
+    openSaved,
   };
   const studio = () => StudioPanel.show(ctx, actions);
 
@@ -516,12 +539,11 @@ export async function activate(ctx: vscode.ExtensionContext) {
     }),
     vscode.commands.registerCommand('mimir.showDownloads', async () => {
       const c = await sc.ready();
-      const root = vscode.workspace.workspaceFolders?.[0]?.uri;
-      if (!c || !root) return;
+      if (!c) return;
       await browseDownloads({
-        page: (cursor) => c.sendRequest<DownloadsPage>('mimir/downloads', cursor ? { cursor, limit: executionsPage } : { limit: executionsPage }),
+        page: (cursor) => downloadsPage(c, cursor),
         pick: (items, placeHolder) => Promise.resolve(vscode.window.showQuickPick(items, { placeHolder })),
-        open: async (savedAs) => void (await vscode.window.showTextDocument(vscode.Uri.joinPath(root, savedAs))),
+        open: openSaved,
         warn: (m) => void vscode.window.showWarningMessage(`Mimir: ${m}`),
       }).catch((err) => vscode.window.showErrorMessage(`Mimir: ${errorText(err)}`));
     }),

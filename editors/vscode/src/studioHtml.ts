@@ -35,6 +35,10 @@ export function studioHtml(a: StudioAssets): string {
 <h3 id="preview-title"></h3>
 <pre id="preview"></pre>
 <div id="executions"></div>
+<details id="downloads">
+  <summary title="Past saves of deliverables into the workspace (mimir/downloads)">📜 Download history</summary>
+  <ul id="download-list"></ul>
+</details>
 <script nonce="${a.nonce}" src="${a.scriptUri}"></script>
 </body>
 </html>`;

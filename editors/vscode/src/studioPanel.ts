@@ -3,6 +3,7 @@
 // what happened before.
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
+import type { DownloadsPage } from './downloadHistory';
 import { errorText, fire } from './fire';
 import type { AnyEvent, ReadResponse } from './protocol';
 import { nonce, studioHtml } from './studioHtml';
@@ -21,6 +22,10 @@ export interface StudioActions {
   discard: (executionId: string) => Promise<void>;
   openPatch: (executionId: string, path: string) => Promise<void>;
   compare: (path: string, theirs: string) => Promise<void>;
+  /** The download history's page after cursor, as Mimir: Show Downloads reads it. */
+  downloads: (cursor?: string) => Promise<DownloadsPage>;
+  /** Opens a saved file, as Mimir: Show Downloads does. */
+  openSaved: (savedAs: string) => Promise<void>;
 }
 
 export class StudioPanel {
@@ -112,6 +117,16 @@ export class StudioPanel {
         break;
       case 'compare':
         await this.actions.compare(m.path, m.theirs);
+        break;
+      case 'openSaved':
+        await this.actions.openSaved(m.savedAs);
+        break;
+      case 'downloads':
+        try {
+          this.send({ type: 'downloads', cursor: m.cursor, page: await this.actions.downloads(m.cursor) });
+        } catch (err) {
+          this.send({ type: 'downloadsError', message: errorText(err) });
+        }
         break;
       case 'preview': {
         const c = this.actions.client();

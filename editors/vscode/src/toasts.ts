@@ -32,7 +32,7 @@ export function toast(ev: MimirEvent): Toast | undefined {
     case 'qc-complete':
       return d.passed ? { level: 'info', text: d.message } : { level: 'warning', text: qcFailed(ev) };
     case 'task-fail':
-      return { level: 'error', text: d.message };
+      return { level: 'error', text: d.error ? `${d.message}: ${d.error}` : d.message };
     case 'execution-complete':
       return { level: d.status === 'completed' ? 'info' : 'error', text: d.message };
     case 'execution-cancelled':

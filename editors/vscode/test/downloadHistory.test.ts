@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { browseDownloads, type Download, type DownloadsUI, type Item } from '../src/downloadHistory';
+import { browseDownloads, pageParams, withPage, type Download, type DownloadsUI, type Item } from '../src/downloadHistory';
 
 const save = (seq: number, files: Download['files']): Download => ({
   seq, executionId: `ex_${seq}`, time: '2026-12-03T14:00:00Z', target: '/ws/deliverables', saved: files.length, failed: 0,
@@ -43,4 +43,18 @@ test('a failed file says why instead of opening; no history says so', async () =
   r = scripted({ '': { downloads: [] } }, []);
   await browseDownloads(r.ui);
   assert.match(r.did[0], /^warn No downloads yet/);
+});
+
+test('the newest page replaces what is shown, an older one goes after it, never twice', () => {
+  const [a, b, c] = [save(9, []), save(5, []), save(2, [])];
+  let v = withPage({ downloads: [] }, { downloads: [a, b], nextCursor: '5' }, false);
+  v = withPage(v, { downloads: [b, c] }, true);
+  assert.deepEqual(v.downloads.map((d) => d.seq), [9, 5, 2]);
+  assert.equal(v.nextCursor, undefined);
+  // Read again after a save: the newest page, not the older ones kept.
+  v = withPage(v, { downloads: [save(10, []), a], nextCursor: '9' }, false);
+  assert.deepEqual(v.downloads.map((d) => d.seq), [10, 9]);
+  assert.equal(v.nextCursor, '9');
+  assert.deepEqual(pageParams(), { limit: 100 });
+  assert.deepEqual(pageParams('9'), { cursor: '9', limit: 100 });
 });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { downloadButton, initialState, reduce, runningExecutions, toggle } from '../webview/state';
+import { downloadButton, downloadsError, downloadsPage, initialState, reduce, runningExecutions, savedFileView, staleDownloads, toggle } from '../webview/state';
 import type { MimirEvent } from '../src/protocol';
 
 // A real run of examples/translate-docs, recorded with `run --json`.
@@ -80,4 +80,29 @@ test('a resumed execution runs again: status, Cancel, and the tasks that did not
     s = reduce(s, ev(7, 'worker-start', { taskId: 'b', phase: 'worker', attempt: 1, maxAttempts: 3 }));
     assert.equal(s.executions[0].tasks.find((t) => t.id === 'b')!.status, 'running');
   }
+});
+
+test('the download history: its files in the palette words, openable only when saved, read again after a save', () => {
+  const d = {
+    seq: 7, executionId: 'ex_7', time: '2026-12-03T14:00:00Z', target: 'deliverables', saved: 2, failed: 1, message: 'Saved 2 of 3',
+    files: [
+      { path: 'site/index.html', savedAs: 'deliverables/site/index (1).html', status: 'renamed' },
+      { path: 'a.md', savedAs: 'deliverables/a.md', status: 'unchanged' },
+      { path: 'b.md', status: 'failed', error: 'disk full' },
+    ],
+  };
+  assert.deepEqual(d.files.map(savedFileView), [
+    { text: '✅ site/index.html', status: 'renamed', detail: 'saved as deliverables/site/index (1).html (a different file has its name)', open: 'deliverables/site/index (1).html' },
+    { text: '➖ a.md', status: 'unchanged', detail: 'already there, the same, at deliverables/a.md', open: 'deliverables/a.md' },
+    { text: '❌ b.md', status: 'failed', detail: 'disk full', open: undefined },
+  ]);
+  const saved = { seq: 8, executionId: 'ex_7', event: 'deliverables-saved', time: d.time, data: { message: 'Saved' } } as unknown as MimirEvent;
+  assert.equal(staleDownloads(initialState, saved), false, 'read before anyone asked for it');
+  let s = downloadsPage(initialState, { downloads: [d], nextCursor: '7' });
+  assert.equal(staleDownloads(s, saved), true);
+  assert.equal(staleDownloads(s, events[0]), false);
+  s = downloadsError(s, 'the sidecar is not running');
+  assert.deepEqual([s.downloads?.downloads.length, s.downloads?.nextCursor, s.downloads?.error], [1, '7', 'the sidecar is not running']);
+  s = downloadsPage(s, { downloads: [] }, '7');
+  assert.equal(s.downloads?.error, undefined, 'an error outlives the page that answered');
 });

@@ -1,5 +1,22 @@
 // The Studio page: renders StudioState, posts the user's actions.
-import { changeButtons, downloadButton, initialState, reduce, runningExecutions, setApplying, toggle, type ButtonView, type ExecutionView, type StudioState, type TaskView } from './state';
+import { noDownloads } from '../src/downloadHistory';
+import {
+  changeButtons,
+  downloadButton,
+  downloadsError,
+  downloadsPage,
+  initialState,
+  reduce,
+  runningExecutions,
+  savedFileView,
+  setApplying,
+  staleDownloads,
+  toggle,
+  type ButtonView,
+  type ExecutionView,
+  type StudioState,
+  type TaskView,
+} from './state';
 import type { FromStudio, ToStudio } from './messages';
 
 declare function acquireVsCodeApi(): { postMessage(msg: FromStudio): void };
@@ -152,10 +169,51 @@ function renderExecutions() {
   );
 }
 
+/** The download history: every save, newest first, each file with what
+ * became of it and, when it was saved, a link that opens it. */
+function renderDownloads() {
+  const root = document.getElementById('download-list')!;
+  const h = state.downloads;
+  if (!h) return root.replaceChildren();
+  const items: Node[] = h.downloads.map((d) =>
+    el(
+      'li',
+      { className: d.failed || d.error ? 'download failed' : 'download' },
+      el('p', {}, d.message, ' ', el('span', { className: 'muted', textContent: `${new Date(d.time).toLocaleString()} · ${d.executionId} · into ${d.target}` })),
+      el(
+        'ul',
+        {},
+        ...d.files.map((f) => {
+          const v = savedFileView(f);
+          const item = el('li', { className: v.status }, `${v.text} `, el('span', { className: 'muted', textContent: v.status + (v.detail ? `: ${v.detail}` : '') }));
+          if (v.open) {
+            const open = el('button', { className: 'link', textContent: 'Open', title: `Open ${v.open}` });
+            open.dataset.open = v.open;
+            const savedAs = v.open;
+            open.addEventListener('click', () => vscode.postMessage({ type: 'openSaved', savedAs }));
+            item.append(' ', open);
+          }
+          return item;
+        }),
+      ),
+    ),
+  );
+  if (h.downloads.length === 0 && !h.error) items.push(el('li', { className: 'muted', textContent: noDownloads }));
+  if (h.error) items.push(el('li', { className: 'error', textContent: `Cannot read the download history: ${h.error}` }));
+  if (h.nextCursor) {
+    const more = el('button', { id: 'older-downloads', className: 'link', textContent: 'Older downloads…' });
+    const cursor = h.nextCursor;
+    more.addEventListener('click', () => vscode.postMessage({ type: 'downloads', cursor }));
+    items.push(el('li', {}, more));
+  }
+  root.replaceChildren(...items);
+}
+
 function render() {
   renderButton();
   renderDeliverables();
   renderExecutions();
+  renderDownloads();
 }
 
 document.getElementById('run')!.addEventListener('click', () => vscode.postMessage({ type: 'run' }));
@@ -167,6 +225,11 @@ document.getElementById('cancel')!.addEventListener('click', () => {
 });
 document.getElementById('download')!.addEventListener('click', () => {
   if (state.lastExecutionId) vscode.postMessage({ type: 'download', executionId: state.lastExecutionId, paths: state.selected });
+});
+
+// The history is read when its section is first opened, not before.
+document.getElementById('downloads')!.addEventListener('toggle', (e) => {
+  if ((e.target as HTMLDetailsElement).open && !state.downloads) vscode.postMessage({ type: 'downloads' });
 });
 
 document.getElementById('apply')!.addEventListener('click', () => {
@@ -186,8 +249,17 @@ window.addEventListener('message', (e: MessageEvent<ToStudio>) => {
   const msg = e.data;
   switch (msg.type) {
     case 'event':
+      if (staleDownloads(state, msg.event)) vscode.postMessage({ type: 'downloads' });
       state = reduce(state, msg.event);
       render();
+      break;
+    case 'downloads':
+      state = downloadsPage(state, msg.page, msg.cursor);
+      renderDownloads();
+      break;
+    case 'downloadsError':
+      state = downloadsError(state, msg.message);
+      renderDownloads();
       break;
     case 'preview': {
       const p = msg.preview;

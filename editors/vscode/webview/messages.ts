@@ -1,4 +1,5 @@
 // Messages between the Studio page and the extension.
+import type { DownloadsPage } from '../src/downloadHistory';
 import type { AnyEvent, ReadResponse } from '../src/protocol';
 
 export type ToStudio =
@@ -7,7 +8,10 @@ export type ToStudio =
   | { type: 'previewError'; path: string; message: string }
   // The extension started (an id) or ended (null) applying or discarding
   // an execution's changes.
-  | { type: 'applying'; executionId: string | null };
+  | { type: 'applying'; executionId: string | null }
+  // A page of the download history, after cursor (none: the newest).
+  | { type: 'downloads'; cursor?: string; page: DownloadsPage }
+  | { type: 'downloadsError'; message: string };
 
 export type FromStudio =
   | { type: 'ready' }
@@ -22,4 +26,8 @@ export type FromStudio =
   | { type: 'openPatch'; executionId: string; path: string }
   // A conflicting file: the user's (path, in the workspace) beside the
   // task's version (theirs, absolute).
-  | { type: 'compare'; path: string; theirs: string };
+  | { type: 'compare'; path: string; theirs: string }
+  // The download history's page after cursor (none: the newest).
+  | { type: 'downloads'; cursor?: string }
+  // A saved file, by its path relative to the workspace.
+  | { type: 'openSaved'; savedAs: string };

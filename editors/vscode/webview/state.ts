@@ -1,6 +1,7 @@
 // The Studio's state as a function of the events it receives: kept free of
 // the DOM and of VS Code so that it is tested on its own.
 import { actionable, blocking, nextChangesState } from '../src/changes';
+import { fileDetail, notOpenable, withPage, type DownloadsPage, type HistoryView, type SavedFile } from '../src/downloadHistory';
 import type { AnyEvent, AppliedFile, Changes, ChangesState, Deliverable, Gap } from '../src/protocol';
 
 export interface TaskView {
@@ -44,9 +45,42 @@ export interface StudioState {
   /** The execution whose changes the extension is applying (or
    * discarding) right now: its buttons wait. */
   applying: string | null;
+  /** The download history (mimir/downloads), once asked for: read when
+   * its section is first opened, and again after every save. */
+  downloads?: HistoryView & { error?: string };
 }
 
 export const initialState: StudioState = { executions: [], lastExecutionId: null, deliverables: [], selected: [], applying: null };
+
+/** A page of the download history arrived (an older one when asked with a cursor). */
+export function downloadsPage(state: StudioState, page: DownloadsPage, cursor?: string): StudioState {
+  return { ...state, downloads: withPage(state.downloads ?? { downloads: [] }, page, cursor !== undefined) };
+}
+
+export function downloadsError(state: StudioState, message: string): StudioState {
+  return { ...state, downloads: { ...(state.downloads ?? { downloads: [] }), error: message } };
+}
+
+/** Whether an event makes the download history shown out of date: a save
+ * when the history has been read. */
+export function staleDownloads(state: StudioState, ev: AnyEvent): boolean {
+  return state.downloads !== undefined && ev.event === 'deliverables-saved';
+}
+
+const savedIcon: Record<string, string> = { saved: '✅', overwritten: '✅', renamed: '✅', unchanged: '➖', skipped: '⏭️', failed: '❌' };
+
+export interface SavedFileView {
+  text: string;
+  status: string;
+  detail?: string;
+  /** The path to open, relative to the workspace; absent when the file was not saved. */
+  open?: string;
+}
+
+/** A file of a save as the Studio lists it: the same words as Mimir: Show Downloads. */
+export function savedFileView(f: SavedFile): SavedFileView {
+  return { text: `${savedIcon[f.status] ?? ''} ${f.path}`.trim(), status: f.status, detail: fileDetail(f), open: notOpenable(f) ? undefined : f.savedAs };
+}
 
 function task(ex: ExecutionView, ev: AnyEvent): TaskView | undefined {
   const id = ev.data.taskId;

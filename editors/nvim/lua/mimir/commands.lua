@@ -37,14 +37,8 @@ function M.run(file)
   end
   client.request("mimir/execute", { workflow = path }, function(err, res)
     if err then
-      local problems = err.data and err.data.problems
-      if type(problems) == "table" and #problems > 0 then
-        local lines = {}
-        for _, p in ipairs(problems) do
-          table.insert(lines, string.format("%s:%d:%d: %s", p.file, p.line, p.column, p.message))
-        end
-        return fail(err.message .. "\n" .. table.concat(lines, "\n"))
-      end
+      -- An invalid workflow's message lists every problem (file:line:col),
+      -- as err.data.problems does for a client that places them: shown once.
       return fail(err)
     end
     notify(string.format("🚀 %s started (%d tasks) as %s", res.workflow, res.tasks, res.executionId))

@@ -36,6 +36,9 @@ function M.toast(ev)
     end
     return WARN, qc_failed(d)
   elseif name == "task-fail" then
+    if type(d.error) == "string" and d.error ~= "" then
+      return ERROR, d.message .. ": " .. d.error
+    end
     return ERROR, d.message
   elseif name == "execution-complete" then
     return d.status == "completed" and INFO or ERROR, d.message

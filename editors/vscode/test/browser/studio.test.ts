@@ -41,7 +41,7 @@ async function replay(page: Page, evs: MimirEvent[]) {
   await page.waitForFunction((m) => [...document.querySelectorAll('.execution p')].some((p) => p.textContent === m), last);
 }
 
-type Posted = { type: string; paths?: string[]; executionId?: string; path?: string; onBranch?: boolean; theirs?: string };
+type Posted = { type: string; paths?: string[]; executionId?: string; path?: string; onBranch?: boolean; theirs?: string; cursor?: string; savedAs?: string };
 
 /** The Studio page in headless Chromium, closed when the test ends; errors
  * collects what the page logged as errors. */
@@ -190,5 +190,52 @@ test('Apply Changes, Apply on Branch…, Discard; the changed files, the patch a
   assert.equal(await apply.textContent(), '✅ Applied');
   for (const b of [apply, branch, discard]) assert.equal(await b.isDisabled(), true, 'clickable once applied');
   assert.equal(await page.locator('button[data-compare]').count(), 0, 'a stale Compare after the apply');
+  assert.deepEqual(errors, [], 'the page logged errors (a CSP violation would show here)');
+});
+
+test('the download history: read when opened, older pages, a file opened, read again after a save', async (t) => {
+  const { page, errors, posted } = await openStudio(t);
+  const asked = async () => (await posted()).filter((m) => m.type === 'downloads');
+  const newest = {
+    seq: 9, executionId: 'ex_9', time: '2026-12-03T14:00:00Z', target: 'deliverables', saved: 1, failed: 1, message: '⚠️ Saved 1 of 2 deliverables to deliverables',
+    files: [
+      { path: 'site/index.html', savedAs: 'deliverables/site/index (1).html', status: 'renamed' },
+      { path: 'notes.md', status: 'failed', error: 'disk full' },
+    ],
+  };
+  const older = { ...newest, seq: 3, executionId: 'ex_3', failed: 0, message: '✅ Saved 1 deliverable to deliverables', files: [{ path: 'site/index.html', savedAs: 'deliverables/site/index.html', status: 'saved' }] };
+  const answer = (msg: object) => page.evaluate((m) => window.postMessage(m, '*'), msg);
+
+  assert.deepEqual(await asked(), [], 'read before the section was opened');
+  await page.locator('#downloads summary').click();
+  await page.waitForFunction(() => (window as unknown as { posted: { type: string }[] }).posted.some((m) => m.type === 'downloads'));
+  assert.deepEqual(await asked(), [{ type: 'downloads' }]);
+
+  await answer({ type: 'downloads', page: { downloads: [newest], nextCursor: '9' } });
+  await page.locator('#download-list', { hasText: 'Saved 1 of 2' }).waitFor({ timeout: 5000 });
+  const list = page.locator('#download-list');
+  assert.match((await list.textContent()) ?? '', /site\/index\.html renamed: saved as deliverables\/site\/index \(1\)\.html/);
+  assert.match((await list.textContent()) ?? '', /notes\.md failed: disk full/);
+  assert.equal(await page.locator('button[data-open]').count(), 1, 'a file that was not saved has an Open');
+  await page.locator('button[data-open="deliverables/site/index (1).html"]').click();
+
+  await page.locator('#older-downloads').click();
+  await answer({ type: 'downloads', cursor: '9', page: { downloads: [older] } });
+  await page.locator('#download-list', { hasText: 'Saved 1 deliverable' }).waitFor({ timeout: 5000 });
+  assert.equal(await page.locator('li.download').count(), 2);
+  assert.equal(await page.locator('#older-downloads').count(), 0, 'Older downloads… on the last page');
+
+  // A save: the history is read again.
+  const saved = { seq: 10, executionId: 'ex_9', event: 'deliverables-saved', time: newest.time, data: { message: '✅ Saved 1 deliverable to deliverables' } };
+  await answer({ type: 'event', event: saved });
+  await page.waitForFunction(() => (window as unknown as { posted: { type: string }[] }).posted.filter((m) => m.type === 'downloads').length === 3);
+  assert.deepEqual(
+    (await posted()).filter((m) => m.type === 'downloads' || m.type === 'openSaved'),
+    [{ type: 'downloads' }, { type: 'openSaved', savedAs: 'deliverables/site/index (1).html' }, { type: 'downloads', cursor: '9' }, { type: 'downloads' }],
+  );
+  await answer({ type: 'downloadsError', message: 'the Mimir sidecar is not running' });
+  await page.locator('#download-list', { hasText: 'Cannot read the download history: the Mimir sidecar is not running' }).waitFor({ timeout: 5000 });
+  mkdirSync(new URL('../../test-artifacts/', import.meta.url), { recursive: true });
+  await page.screenshot({ path: new URL('../../test-artifacts/studio-downloads.png', import.meta.url).pathname, fullPage: true });
   assert.deepEqual(errors, [], 'the page logged errors (a CSP violation would show here)');
 });

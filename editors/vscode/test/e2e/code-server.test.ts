@@ -442,6 +442,18 @@ test('the extension in code-server: run a workflow, see its toasts, download its
   await studio(page).locator('#open-folder').click();
   await page.locator('.explorer-folders-view .monaco-list-row.selected', { hasText: 'deliverables' }).waitFor({ timeout: 10_000 });
 
+  step('the Studio\'s download history lists the save, file by file; Open opens a saved file');
+  // The notification center covers the Studio's lower part, where the
+  // history is; it is shown again after, for the toasts to come.
+  await runCommand(page, 'Notifications: Hide Notifications');
+  await page.locator('.notifications-center.visible').waitFor({ state: 'detached', timeout: 10_000 });
+  await studio(page).locator('#downloads summary').click();
+  await studio(page).locator('li.download', { hasText: '✅ Saved 6 deliverables' }).waitFor({ timeout: 15_000 });
+  await studio(page).locator('button[data-open="deliverables/site/index.html"]').click();
+  await page.locator('.tab', { hasText: 'index.html' }).waitFor({ timeout: 15_000 });
+  await runCommand(page, 'Notifications: Show Notifications');
+  await page.locator('.notifications-center.visible').waitFor({ timeout: 10_000 });
+
   step('the Studio\'s Executions button lists the execution');
   await studio(page).locator('#show-executions').click();
   await page.locator('.quick-input-list .monaco-list-row', { hasText: 'translate-docs — completed' }).waitFor({ timeout: 15_000 });
