@@ -31,6 +31,22 @@
 // [RunCommand], which keeps them in the task's folder, under the sandbox
 // and inside the execution's process control.
 //
+// # Isolation
+//
+// A task with isolation (worktree, or copy outside git) works in a git
+// worktree of the workspace as the user has it, made in a repository of
+// the execution's own (package internal/git, file isolation.go): its QC
+// agent gets the worker's change as a diff ([Job.Change]), its deliverable
+// is that change, and [Execution.ChangeSet] hands it to package workspace
+// to apply.
+//
+// # Elsewhere
+//
+// With [Options.Dispatcher] set, the worker and QC calls of tasks without
+// isolation run elsewhere (package engine/remote: workers over NATS
+// JetStream); scheduling, retries, the gap, the journal and the seq stay
+// here. [RunAttempt] is what a worker runs.
+//
 // # Events
 //
 // Every step is an [Event]: one envelope with a seq that only grows, an
