@@ -199,6 +199,8 @@ func (s *server) reportProgress(ctx context.Context, f *forwarder, ev *engine.Ev
 			ms = *d.DurationMs
 		}
 		msg = fmt.Sprintf("%s · %s · %s", d.TaskTitle, d.Phase, (time.Duration(ms) * time.Millisecond).Round(time.Second))
+	case engine.EventTaskWaiting:
+		msg = d.TaskTitle + " · ⏳ waiting for a worker"
 	case engine.EventWorkerToolCall, engine.EventAgentPermission:
 		// What an agent is doing, as it does it: the bar's message is
 		// where an editor shows it without opening anything.

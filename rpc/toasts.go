@@ -45,7 +45,7 @@ func toast(ev *engine.Event) (level int, text string, ok bool) {
 			return levelInfo, d.Message, true
 		}
 		return levelError, d.Message, true
-	case engine.EventExecutionCancelled, engine.EventExecutionWarning:
+	case engine.EventExecutionCancelled, engine.EventExecutionWarning, engine.EventTaskWaiting:
 		return levelWarning, d.Message, true
 	case engine.EventDeliverablesSaved:
 		if d.Error != "" {

@@ -37,6 +37,7 @@ export function toast(ev: MimirEvent): Toast | undefined {
       return { level: d.status === 'completed' ? 'info' : 'error', text: d.message };
     case 'execution-cancelled':
     case 'execution-warning':
+    case 'task-waiting':
       return { level: 'warning', text: d.message };
     case 'deliverables-saved':
       return { level: d.error ? 'error' : (d.failed ?? 0) > 0 ? 'warning' : 'info', text: d.message };

@@ -42,7 +42,7 @@ function M.toast(ev)
     return ERROR, d.message
   elseif name == "execution-complete" then
     return d.status == "completed" and INFO or ERROR, d.message
-  elseif name == "execution-cancelled" or name == "execution-warning" then
+  elseif name == "execution-cancelled" or name == "execution-warning" or name == "task-waiting" then
     return WARN, d.message
   elseif name == "deliverables-saved" then
     if type(d.error) == "string" and d.error ~= "" then
