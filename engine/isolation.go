@@ -351,6 +351,9 @@ func (ex *Execution) RecordApplied(ctx context.Context, status, branch string, a
 // DiscardChanges removes the execution's worktrees and reports it; the
 // changes stay recorded, and can still be applied.
 func (ex *Execution) DiscardChanges(ctx context.Context) error {
+	if ex.Info().Status == StatusRunning {
+		return fmt.Errorf("execution %s is still running: its tasks work in those worktrees; cancel it first, or discard once it has finished", ex.id)
+	}
 	if err := ex.RemoveWorktrees(ctx); err != nil {
 		return err
 	}

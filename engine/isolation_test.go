@@ -3,12 +3,14 @@
 package engine
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mimir-sidecar/mimir-sidecar/internal/git"
 	"github.com/mimir-sidecar/mimir-sidecar/internal/git/gittest"
@@ -176,5 +178,37 @@ func TestChangesAppliedPassesTheJournalsCheck(t *testing.T) {
 	}
 	if err := CheckEvent(&Event{ExecutionID: id, Event: EventExecutionComplete, Data: EventData{Status: "applied"}}, id); err == nil {
 		t.Error("execution-complete with an apply's status passed")
+	}
+}
+
+// Neither applying nor discarding touches a running execution's
+// worktrees: its tasks work in them.
+func TestChangesWaitForTheExecutionToEnd(t *testing.T) {
+	ws := gittest.Repo(t, map[string]string{"a.txt": "a\n"})
+	release := make(chan struct{})
+	rec := &recorder{}
+	r := NewRunner(t.Context(), Options{Workspace: ws, Sink: rec, Agents: Agents{"exec": commandAgent(), "test": {
+		Worker: func(*Task, *AgentSpec) (Worker, error) {
+			return funcAgent{work: func(ctx context.Context, j *Job) (WorkResult, error) {
+				<-release
+				return WorkResult{}, nil
+			}}, nil
+		},
+		QC: func(*Task, *AgentSpec) (QC, error) { return funcAgent{}, nil },
+	}}})
+	tk := &Task{ID: "t", Worker: &AgentSpec{Type: "test"}, Isolation: IsolationWorktree}
+	ex, err := r.Execute(&Workflow{Name: "w", Tasks: []*Task{tk}}, ExecOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { close(release); <-ex.Done() }()
+	for ex.Info().Status != StatusRunning {
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := ex.ChangeSet(nil); err == nil || !strings.Contains(err.Error(), "still running") {
+		t.Errorf("ChangeSet of a running execution: %v", err)
+	}
+	if err := ex.DiscardChanges(t.Context()); err == nil || !strings.Contains(err.Error(), "still running") {
+		t.Errorf("DiscardChanges of a running execution: %v", err)
 	}
 }
