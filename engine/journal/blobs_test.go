@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -266,5 +267,36 @@ func TestSaveDeliverablesOfStoredExecution(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(state, "blobs", sum(same("a")))); string(b) != same("a") {
 		t.Errorf("saving changed the blob: %q", b)
+	}
+}
+
+// The retention says how many blobs, and bytes, it freed.
+func TestRetentionReportsFreedBlobs(t *testing.T) {
+	ws := t.TempDir()
+	state := filepath.Join(ws, ".mimir")
+	watch := &logWatch{message: "removed=1 blobs=1 bytes=6 ", seen: make(chan struct{})}
+	log := slog.New(slog.NewTextHandler(watch, nil))
+	n := 0
+	agents := writes(func(task string) string {
+		if task == "b" {
+			n++
+			return fmt.Sprintf("run %d\n", n)
+		}
+		return same(task)
+	})
+	r := engine.NewRunner(t.Context(), engine.Options{Workspace: ws, StateDir: state, Journal: openJournal(t, state), Logger: log, Agents: agents,
+		Retention: &engine.PruneRule{Keep: 1, Both: true}})
+	defer r.Close(context.Background())
+	runOnce(t, r)
+	runOnce(t, r)
+	select {
+	case <-watch.seen:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the retention did not report the blob it freed within 20s:\n%s", watch.text.String())
+	}
+	want := []string{sum(same("a")), sum("run 2\n")}
+	slices.Sort(want)
+	if got := blobNames(t, state); !slices.Equal(got, want) {
+		t.Errorf("blobs after the retention %v, want the kept run's %v", got, want)
 	}
 }
