@@ -60,10 +60,9 @@ func (ex *Execution) storeDeliverables(found []Deliverable) {
 	}
 	for _, d := range found {
 		err := storeBlob(state, executionFolder(ex.id)+"/staging/"+d.Path, d)
-		var linkErr *os.LinkError
 		switch {
 		case err == nil:
-		case errors.As(err, &linkErr):
+		case cannotLink(err):
 			// No hard links here (FAT, some network shares): nothing to
 			// share, and nothing wrong.
 			r.log.Debug("the file system does not link files; deliverables are kept as they are", "execution", ex.id, "err", err)
@@ -72,6 +71,14 @@ func (ex *Execution) storeDeliverables(found []Deliverable) {
 			r.log.Warn("a deliverable is kept as it is, not stored by content", "execution", ex.id, "deliverable", d.Path, "err", err)
 		}
 	}
+}
+
+// cannotLink says whether err is the file system refusing a hard link
+// (one without them, or a file with all the links it can have), not a
+// refusal of what was found.
+func cannotLink(err error) bool {
+	var le *os.LinkError
+	return errors.As(err, &le) && le.Op != "renameat" && le.Op != "rename"
 }
 
 // storeBlob makes the staging file name, which holds d, one file with the
@@ -153,20 +160,25 @@ func (r *Runner) collectBlobs(ctx context.Context) (freed, error) {
 	}
 	r.blobs.mu.Lock()
 	defer r.blobs.mu.Unlock()
+	// Cleared before the references are read: a prune that ends meanwhile
+	// sets it again, and its collection runs after this one.
+	if !r.blobs.due.Swap(false) {
+		return out, nil
+	}
 	ents, err := state.ReadDir(blobsFolder, maxBlobs)
 	if errors.Is(err, fs.ErrNotExist) && !statedir.IsRefused(err) {
-		r.blobs.due.Store(false)
 		return out, nil
 	}
 	if err != nil {
+		r.blobs.due.Store(true)
 		return out, fmt.Errorf("collect unused deliverables: %w", err)
 	}
 	if len(ents) == 0 {
-		r.blobs.due.Store(false)
 		return out, nil
 	}
 	refs, ok, err := r.deliverableSums(ctx)
 	if err != nil || !ok {
+		r.blobs.due.Store(true)
 		return out, err
 	}
 	for _, e := range ents {
@@ -178,12 +190,12 @@ func (r *Runner) collectBlobs(ctx context.Context) (freed, error) {
 			size = info.Size()
 		}
 		if err := state.Remove(blobsFolder + "/" + e.Name()); err != nil {
+			r.blobs.due.Store(true)
 			return out, fmt.Errorf("collect unused deliverables: %w", err)
 		}
 		out.Blobs++
 		out.Bytes += size
 	}
-	r.blobs.due.Store(false)
 	return out, nil
 }
 
