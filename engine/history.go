@@ -498,8 +498,13 @@ func (r *Runner) pruneBy(ctx context.Context, rule PruneRule) ([]string, freed, 
 	if len(ids) > 0 {
 		r.blobs.due.Store(true)
 	}
+	// The prune is done either way: blobs left behind cost only disk, and
+	// the next prune tries again.
 	f, err := r.collectBlobs(ctx)
-	return ids, f, err
+	if err != nil && !errors.Is(err, ErrClosed) {
+		r.log.Warn("remove the stored deliverables no execution uses; the next prune tries again", "err", err)
+	}
+	return ids, f, nil
 }
 
 func (r *Runner) prune(ctx context.Context, rule PruneRule) ([]string, error) {

@@ -300,3 +300,38 @@ func TestRetentionReportsFreedBlobs(t *testing.T) {
 		t.Errorf("blobs after the retention %v, want the kept run's %v", got, want)
 	}
 }
+
+// A blobs folder that is a link is refused, and the log says what to do:
+// nothing is linked through it, the tasks complete with their own files,
+// and a prune still prunes.
+func TestBlobsFolderLinkIsRefused(t *testing.T) {
+	ws := t.TempDir()
+	state := filepath.Join(ws, ".mimir")
+	watch := &logWatch{message: "remove " + filepath.Join(state, "blobs") + " and the sidecar recreates it", seen: make(chan struct{})}
+	r := engine.NewRunner(t.Context(), engine.Options{Workspace: ws, StateDir: state, Journal: openJournal(t, state),
+		Logger: slog.New(slog.NewTextHandler(watch, nil)), Agents: writes(same)})
+	defer r.Close(context.Background())
+	outside := t.TempDir()
+	if err := os.MkdirAll(state, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(state, "blobs")); err != nil {
+		t.Fatal(err)
+	}
+	ex := runOnce(t, r)
+	if b, err := os.ReadFile(filepath.Join(ex.StagingDir(), "a", "out.txt")); err != nil || string(b) != same("a") {
+		t.Errorf("the deliverable: %q, %v", b, err)
+	}
+	runOnce(t, r)
+	if removed, err := r.Prune(0, 1); err != nil || len(removed) != 1 {
+		t.Errorf("prune: %v, %v", removed, err)
+	}
+	if ents, _ := os.ReadDir(outside); len(ents) != 0 {
+		t.Errorf("files were put through the link: %v", ents)
+	}
+	select {
+	case <-watch.seen: // logged before the task completed
+	default:
+		t.Errorf("the log does not say what to do about the link:\n%s", watch.text.String())
+	}
+}
