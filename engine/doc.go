@@ -67,4 +67,15 @@
 // executions, so that start-up and memory do not grow with the history.
 // [Options.Retention] prunes it in the background. Package engine/journal
 // keeps them in SQLite under the state folder.
+//
+// # Deliverables stored once
+//
+// When a task passes, each of its deliverables (hashed as they are
+// collected) becomes a hard link to the state folder's blobs/<sha256>, the
+// blob's content hashed again first, so a re-run that makes the same files
+// costs no disk. The staging folders still hold every file by name: saving,
+// previewing and pruning are unchanged, and removing a blob takes no file
+// from an execution. After a prune, the blobs no execution in the journal
+// reports among its deliverables (its task-complete events) are removed,
+// never while an execution runs.
 package engine

@@ -484,6 +484,30 @@ func (r *Runner) pruneCandidates(ctx context.Context, j Journal, rule PruneRule,
 // and files; running ones are never pruned. It returns the ids removed,
 // newest first.
 func (r *Runner) PruneBy(ctx context.Context, rule PruneRule) ([]string, error) {
+	ids, _, err := r.pruneBy(ctx, rule)
+	return ids, err
+}
+
+// pruneBy is PruneBy, and then the removal of the deliverables' blobs no
+// kept execution uses; it says what that freed.
+func (r *Runner) pruneBy(ctx context.Context, rule PruneRule) ([]string, freed, error) {
+	ids, err := r.prune(ctx, rule)
+	if err != nil {
+		return ids, freed{}, err
+	}
+	if len(ids) > 0 {
+		r.blobs.due.Store(true)
+	}
+	// The prune is done either way: blobs left behind cost only disk, and
+	// the next prune tries again.
+	f, err := r.collectBlobs(ctx)
+	if err != nil && !errors.Is(err, ErrClosed) {
+		r.log.Warn("remove the stored deliverables no execution uses; the next prune tries again", "err", err)
+	}
+	return ids, f, nil
+}
+
+func (r *Runner) prune(ctx context.Context, rule PruneRule) ([]string, error) {
 	r.mu.Lock()
 	if r.closed {
 		// Close lets go of the journal: pruning on would remove files and

@@ -158,14 +158,14 @@ func (r *Runner) retainInBackground(rule PruneRule) {
 	go func() {
 		defer close(r.retainDone)
 		for {
-			ids, err := r.PruneBy(r.ctx, rule)
+			ids, freed, err := r.pruneBy(r.ctx, rule)
 			switch {
 			case errors.Is(err, ErrClosed):
 				return
 			case err != nil:
 				r.log.Warn("apply the history retention; it is tried again when an execution ends", "keeps", rule.String(), "err", err)
-			case len(ids) > 0:
-				r.log.Info("the history retention removed executions, with their files", "removed", len(ids), "keeps", rule.String())
+			case len(ids) > 0 || freed.Blobs > 0:
+				r.log.Info("the history retention removed executions, with their files", "removed", len(ids), "blobs", freed.Blobs, "bytes", freed.Bytes, "keeps", rule.String())
 			}
 			select {
 			case <-r.retainStop:

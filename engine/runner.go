@@ -65,6 +65,9 @@ type Journal interface {
 	// Forget removes executions and their events, and gives the space
 	// they took back to the file system.
 	Forget(ids []string) error
+	// DeliverableSums is the set of sha256 sums of the deliverables
+	// the executions it holds report: the blobs that must be kept.
+	DeliverableSums(ctx context.Context) (map[string]bool, error)
 	// StopWaiting lets go of Append and Flush calls waiting on a disk
 	// that cannot write: the runner's time to stop is up.
 	StopWaiting()
@@ -148,6 +151,10 @@ type Runner struct {
 	// a refused folder fails the executions that need it, not the runner.
 	stateMu sync.Mutex
 	state   *statedir.Dir
+
+	// blobs orders storing deliverables by content against removing the
+	// blobs no execution uses.
+	blobs blobStore
 }
 
 // stateDir is the state folder every file of an execution is made,
@@ -201,6 +208,7 @@ func NewRunner(ctx context.Context, opts Options) *Runner {
 		executions: map[string]*Execution{},
 		retain:     make(chan struct{}, 1),
 	}
+	r.blobs.due.Store(true)
 	if j := opts.Journal; j != nil {
 		r.journal = j
 		if last, err := j.LastSeq(); err != nil {

@@ -196,6 +196,7 @@ func (ex *Execution) runTask(t *Task) taskOutcome {
 		if err != nil {
 			return ex.failTask(t, attempt, gap, err.Error())
 		}
+		ex.storeDeliverables(found)
 		ex.r.emit(ex, EventTaskComplete, EventData{
 			TaskID: t.ID, TaskTitle: title, Attempt: attempt, MaxAttempts: maxAttempts,
 			Score: ptr(score), Deliverables: found, Changes: changes, Message: msgTaskComplete(title, attempt, maxAttempts),

@@ -350,3 +350,35 @@ func (j *Journal) compact() error {
 	_, err := j.db.Exec("VACUUM")
 	return err
 }
+
+// DeliverableSums is the set of sha256 sums of the deliverables that the
+// executions in the journal report: what the stored blobs of a workspace
+// must keep. It is read by SQLite from the task-complete events' JSON, not
+// a table of its own: the events are the record, so the set cannot
+// disagree with them, no schema change is needed, and a prune that forgets
+// events forgets their references with them. The rows come with the
+// workspace, so a value in them can only keep a blob, never remove one;
+// a row that is not JSON is passed over.
+func (j *Journal) DeliverableSums(ctx context.Context) (map[string]bool, error) {
+	rows, err := j.db.QueryContext(ctx, `SELECT DISTINCT d.value ->> '$.sha256'
+		FROM events AS e, json_each(CAST(e.envelope AS TEXT), '$.data.deliverables') AS d
+		WHERE e.name = ? AND json_valid(CAST(e.envelope AS TEXT))`, engine.EventTaskComplete)
+	if err != nil {
+		return nil, fmt.Errorf("read the journal's deliverables: %w", err)
+	}
+	defer rows.Close()
+	sums := map[string]bool{}
+	for rows.Next() {
+		var sum sql.NullString
+		if err := rows.Scan(&sum); err != nil {
+			return nil, fmt.Errorf("read the journal's deliverables: %w", err)
+		}
+		if sum.Valid {
+			sums[sum.String] = true
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read the journal's deliverables: %w", err)
+	}
+	return sums, nil
+}

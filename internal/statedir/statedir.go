@@ -399,3 +399,71 @@ func (d *Dir) ReadDir(name string, max int) ([]fs.DirEntry, error) {
 	}
 	return ents, nil
 }
+
+// Link makes newname, which must be absent, a hard link to oldname, a
+// regular file reached through folders only: a link, named pipe or device
+// at oldname is refused, never linked or followed. An error from the file
+// system itself (one without hard links) wraps the link error, so callers
+// can tell it from a refusal.
+func (d *Dir) Link(oldname, newname string) error {
+	o, st, err := d.lstat(oldname)
+	if err != nil {
+		return fmt.Errorf("link %s: %w", d.Join(oldname), err)
+	}
+	if !st.Mode().IsRegular() {
+		return &RefusedError{Path: d.Join(oldname), Mode: st.Mode(), Want: wantFile}
+	}
+	n, _, err := d.lstat(newname)
+	switch {
+	case err == nil:
+		return &fs.PathError{Op: "link", Path: d.Join(newname), Err: fs.ErrExist}
+	case IsRefused(err) || !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("link %s: %w", d.Join(newname), err)
+	}
+	if err := d.root.Link(o, n); err != nil {
+		return fmt.Errorf("link %s to %s: %w", d.Join(newname), d.Join(oldname), err)
+	}
+	// Swapped between the look and the link (a link put in its place):
+	// what was linked is not the file looked at.
+	if got, err := d.root.Lstat(n); err != nil || !os.SameFile(got, st) {
+		_ = d.root.Remove(n)
+		return fmt.Errorf("link %s: it changed while it was linked; try again", d.Join(oldname))
+	}
+	return nil
+}
+
+// LinkOver replaces newname with a hard link to oldname atomically: a link
+// made beside newname is renamed over it, so a reader sees the old file or
+// the new one. What is at newname is replaced, never written through; a
+// folder there is refused, and oldname must be a regular file (see Link).
+func (d *Dir) LinkOver(oldname, newname string) error {
+	c, st, err := d.lstat(newname)
+	if err != nil && (IsRefused(err) || !errors.Is(err, fs.ErrNotExist)) {
+		return fmt.Errorf("replace %s: %w", d.Join(newname), err)
+	}
+	if st != nil && st.IsDir() {
+		return &RefusedError{Path: d.Join(newname), Mode: st.Mode(), Want: wantFile}
+	}
+	dir, base := path.Split(c)
+	var tmp string
+	for i := 0; ; i++ {
+		tmp = fmt.Sprintf("%s.%s.link-%d-%d", dir, base, os.Getpid(), i)
+		err = d.Link(oldname, tmp)
+		if err == nil || i == 10 || !errors.Is(err, fs.ErrExist) {
+			break
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("replace %s: %w", d.Join(newname), err)
+	}
+	err = d.root.Rename(tmp, c)
+	// A rename between two names of one file leaves both: the temporary
+	// one goes either way.
+	if rerr := d.root.Remove(tmp); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) && err == nil {
+		err = rerr
+	}
+	if err != nil {
+		return fmt.Errorf("replace %s: %w", d.Join(newname), err)
+	}
+	return nil
+}

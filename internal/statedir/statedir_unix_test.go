@@ -212,3 +212,41 @@ func TestOpenExistingWithCreate(t *testing.T) {
 		d.Close()
 	}
 }
+
+// Link and LinkOver make hard links to regular files only: a link, FIFO
+// or device is refused, never linked or followed, and nothing outside
+// changes.
+func TestLinkRefusesWhatIsNotARegularFile(t *testing.T) {
+	ws, outside := setup(t)
+	d, err := Open(filepath.Join(ws, ".mimir"))
+	must(t, err)
+	defer d.Close()
+	must(t, d.WriteFile("file", []byte("mine"), 0o644))
+	for _, name := range []string{"link", "dirlink", "zero", "fifo"} {
+		wantRefused(t, "Link from "+name, d.Link(name, "new"), "")
+		wantRefused(t, "LinkOver from "+name, d.LinkOver(name, "file"), "")
+	}
+	if _, err := d.Lstat("new"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a refused link left a name behind: %v", err)
+	}
+	if err := d.Link("file", "link"); !errors.Is(err, fs.ErrExist) {
+		t.Errorf("Link over an existing name: %v, want it to exist", err)
+	}
+	must(t, d.Link("file", "twin"))
+	must(t, d.LinkOver("file", "link")) // the link itself is replaced
+	a, _ := d.Lstat("file")
+	for _, name := range []string{"twin", "link"} {
+		if b, err := d.Lstat(name); err != nil || !os.SameFile(a, b) {
+			t.Errorf("%s is not the same file as file: %v", name, err)
+		}
+	}
+	must(t, d.LinkOver("file", "twin")) // already one file: no temporary left
+	ents, err := d.ReadDir(".", 100)
+	must(t, err)
+	for _, e := range ents {
+		if strings.Contains(e.Name(), ".link-") {
+			t.Errorf("a temporary link was left: %s", e.Name())
+		}
+	}
+	unchanged(t, outside)
+}
