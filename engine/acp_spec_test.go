@@ -2,9 +2,7 @@ package engine
 
 import (
 	"encoding/json"
-	"errors"
 	"slices"
-	"strings"
 	"testing"
 )
 
@@ -25,21 +23,7 @@ func TestACPAgentSpecProblems(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			src := "name: n\ntasks:\n  - id: t\n    " + c.task + "\n"
-			_, err := ParseWorkflow("wf.yaml", []byte(src))
-			var ve *ValidationError
-			if !errors.As(err, &ve) {
-				t.Fatalf("err = %v, want a validation error", err)
-			}
-			for _, p := range ve.Problems {
-				if strings.Contains(p.Message, c.want) {
-					if p.Line != c.line {
-						t.Errorf("problem %q at line %d, want line %d", p.Message, p.Line, c.line)
-					}
-					return
-				}
-			}
-			t.Errorf("problems %v do not say %q", ve.Problems, c.want)
+			wantProblem(t, c.task, c.want, c.line)
 		})
 	}
 }

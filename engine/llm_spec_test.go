@@ -162,21 +162,7 @@ func TestLLMAgentSpecProblems(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			src := "name: n\ntasks:\n  - id: t\n    " + c.task + "\n"
-			_, err := ParseWorkflow("wf.yaml", []byte(src))
-			var ve *ValidationError
-			if !errors.As(err, &ve) {
-				t.Fatalf("err = %v, want a validation error", err)
-			}
-			for _, p := range ve.Problems {
-				if strings.Contains(p.Message, c.want) {
-					if p.Line != c.line {
-						t.Errorf("problem %q at line %d, want line %d", p.Message, p.Line, c.line)
-					}
-					return
-				}
-			}
-			t.Errorf("problems %v do not say %q", ve.Problems, c.want)
+			wantProblem(t, c.task, c.want, c.line)
 		})
 	}
 }
@@ -251,4 +237,25 @@ func TestPreambleFileStaysInWorkflowFolder(t *testing.T) {
 			t.Errorf("%s: %q, want %q", file, got, want)
 		}
 	}
+}
+
+// wantProblem parses a one-task workflow whose task is task and wants a
+// problem saying want at line.
+func wantProblem(t *testing.T, task, want string, line int) {
+	t.Helper()
+	src := "name: n\ntasks:\n  - id: t\n    " + task + "\n"
+	_, err := ParseWorkflow("wf.yaml", []byte(src))
+	var ve *ValidationError
+	if !errors.As(err, &ve) {
+		t.Fatalf("err = %v, want a validation error", err)
+	}
+	for _, p := range ve.Problems {
+		if strings.Contains(p.Message, want) {
+			if p.Line != line {
+				t.Errorf("problem %q at line %d, want line %d", p.Message, p.Line, line)
+			}
+			return
+		}
+	}
+	t.Errorf("problems %v do not say %q", ve.Problems, want)
 }
