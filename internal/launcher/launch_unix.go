@@ -5,7 +5,6 @@ package launcher
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -81,15 +80,9 @@ func launch(enc string, argv []string) int {
 	// and the launcher waits for that rather than die first. (Caught, not
 	// ignored: an ignored signal would stay ignored in the command.)
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
-	cmd := exec.Command(w.Path)
-	cmd.Args = argv
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	if err := cmd.Start(); err != nil {
-		fmt.Fprintf(os.Stderr, "start %s: %v\n", w.Path, err)
-		if errors.Is(err, os.ErrNotExist) {
-			return 127
-		}
-		return 126
+	cmd, code := startCommand(w, argv)
+	if cmd == nil {
+		return code
 	}
 	// Ends with this process, which ends with the command or kills it.
 	go func() {

@@ -3,7 +3,6 @@ package launcher
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -88,15 +87,9 @@ func launch(enc string, argv []string) int {
 	// the sidecar, which gets it as well, decides what ends (it cancels),
 	// not this launcher's death, which would fail the attempt first.
 	signal.Notify(make(chan os.Signal, 1), os.Interrupt)
-	cmd := exec.Command(w.Path)
-	cmd.Args = argv
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	if err := cmd.Start(); err != nil {
-		fmt.Fprintf(os.Stderr, "start %s: %v\n", w.Path, err)
-		if errors.Is(err, os.ErrNotExist) {
-			return 127
-		}
-		return 126
+	cmd, failed := startCommand(w, argv)
+	if cmd == nil {
+		return failed
 	}
 	exited := make(chan int, 1)
 	go func() {
