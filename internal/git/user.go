@@ -60,14 +60,13 @@ func dotGit(p string) (string, error) {
 	if fi.IsDir() {
 		return p, nil
 	}
-	f, err := os.Open(p)
+	// The workspace's file: opened without waiting on a pipe put there,
+	// and read within a bound.
+	data, err := readAtMost(p, 4<<10)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("read %s: %w", p, err)
 	}
-	defer f.Close()
-	buf := make([]byte, 4<<10)
-	n, _ := f.Read(buf)
-	line, _, _ := bytes.Cut(buf[:n], []byte("\n"))
+	line, _, _ := bytes.Cut(data, []byte("\n"))
 	target, ok := strings.CutPrefix(strings.TrimSpace(string(line)), "gitdir:")
 	if !ok {
 		return "", fmt.Errorf("%s is neither a folder nor a \"gitdir:\" file", p)
