@@ -494,3 +494,20 @@ func TestResumedExecutionClearsItsOldAttempts(t *testing.T) {
 		t.Errorf("%d worker-complete events in the resumed run, want 1", completes)
 	}
 }
+
+// A NATS server that is not there is said so, with what to do, not
+// waited on for ever.
+func TestUnreachableNATSIsSaid(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	ws := t.TempDir()
+	os.WriteFile(filepath.Join(ws, "wf.yaml"), []byte(slowWorkflow), 0o644)
+	_, stderr, code := runBin(t, ws, "run", "wf.yaml", "--nats", "nats://"+addr)
+	if code != 1 || !strings.Contains(stderr, "could not be reached") || !strings.Contains(stderr, "nats-server -js") {
+		t.Errorf("run with no NATS server: %d\n%s", code, stderr)
+	}
+}

@@ -12,6 +12,10 @@ import (
 	"github.com/mimir-sidecar/mimir-sidecar/workspace"
 )
 
+// natsSetup bounds connecting and setting up the prefix: an unreachable
+// server is reported then, not waited on for ever.
+const natsSetup = 10 * time.Second
+
 // workerCmd runs attempts that sidecars queued on NATS JetStream.
 func workerCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("worker", `Usage: mimir-sidecar worker --nats URL --prefix PREFIX [flags]
@@ -69,7 +73,7 @@ Stops on Ctrl-C or SIGTERM; attempts it was running go to another worker.`)
 	}
 	ctx, stop := notifyStop(ctx)
 	defer stop()
-	setup, cancel := context.WithTimeout(ctx, 30*time.Second)
+	setup, cancel := context.WithTimeout(ctx, natsSetup)
 	defer cancel()
 	w, err := remote.NewWorker(setup, remote.WorkerOptions{
 		Config:      remote.Config{URL: *natsURL, Prefix: *prefix, Credentials: *creds, TokenEnv: *tokenEnv, CA: *ca, AckWait: *ackWait},
@@ -96,7 +100,7 @@ func dispatcherFor(ctx context.Context, ws *workspace.Workspace, flags remote.Co
 	if err != nil || cfg.URL == "" {
 		return nil, msgs, err
 	}
-	setup, cancel := context.WithTimeout(ctx, 30*time.Second)
+	setup, cancel := context.WithTimeout(ctx, natsSetup)
 	defer cancel()
 	d, err := remote.NewDispatcher(setup, cfg, log.With("component", "remote"))
 	if err != nil {

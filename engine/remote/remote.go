@@ -142,7 +142,11 @@ func open(ctx context.Context, cfg Config, name string) (*nats.Conn, jetstream.J
 	}
 	l, err := ensure(ctx, js, cfg)
 	if err != nil {
+		connected := nc.IsConnected()
 		nc.Close()
+		if !connected {
+			return nil, nil, nil, fmt.Errorf("NATS at %s could not be reached (%w): start the server (nats-server -js) or fix the address", cfg.URL, err)
+		}
 		return nil, nil, nil, fmt.Errorf("NATS at %s: %w", cfg.URL, err)
 	}
 	return nc, js, l, nil
