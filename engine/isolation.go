@@ -166,20 +166,20 @@ func (ex *Execution) prepareWorktree(ctx context.Context, t *Task) (string, erro
 	if err != nil {
 		return "", fmt.Errorf("prepare the worktree of task %s: %w", t.ID, err)
 	}
-	base := []string{snapshot}
 	done := map[string]*Changes{}
 	for _, ti := range ex.Info().TaskList {
 		done[ti.ID] = ti.Changes
 	}
+	var results []string // of the isolated tasks t depends on
 	for _, d := range t.DependsOn {
 		if c := done[d]; c != nil {
-			base = append(base, c.Commit)
+			results = append(results, c.Commit)
 		}
 	}
-	if len(base) > 1 {
-		base = base[1:]
+	if len(results) == 0 {
+		results = []string{snapshot}
 	}
-	start, err := repo.Merge(ctx, base...)
+	start, err := repo.Merge(ctx, results...)
 	if err != nil {
 		return "", err
 	}
