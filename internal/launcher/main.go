@@ -4,10 +4,8 @@ package launcher
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 )
 
 // Main runs the launcher when this process is one, and never returns
@@ -31,21 +29,4 @@ func readWire(enc string, argv []string) (wire, bool) {
 	}
 	_ = os.Unsetenv(envKey)
 	return w, true
-}
-
-// startCommand starts the command with the launcher's standard streams;
-// when it cannot, it returns the exit code a shell gives (127: not found,
-// 126: not runnable).
-func startCommand(w wire, argv []string) (*exec.Cmd, int) {
-	cmd := exec.Command(w.Path)
-	cmd.Args = argv
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	if err := cmd.Start(); err != nil {
-		fmt.Fprintf(os.Stderr, "start %s: %v\n", w.Path, err)
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, 127
-		}
-		return nil, 126
-	}
-	return cmd, 0
 }
