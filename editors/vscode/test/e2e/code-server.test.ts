@@ -286,10 +286,20 @@ async function waitForLog(logs: string, text: string, timeout: number) {
 }
 
 async function runCommand(page: Page, title: string) {
-  await page.keyboard.press('F1');
   const input = page.locator('.quick-input-widget input');
-  await input.waitFor({ state: 'visible', timeout: 10_000 });
-  await input.fill(`>${title}`);
+  // The palette can close as soon as it opens when focus moves (an editor
+  // tab closing, a notification): open it again rather than wait on it.
+  for (let tries = 1; ; tries++) {
+    await page.keyboard.press('F1');
+    try {
+      await input.waitFor({ state: 'visible', timeout: 10_000 });
+      await input.fill(`>${title}`, { timeout: 5_000 });
+      break;
+    } catch (err) {
+      if (tries === 3) throw err;
+      await page.keyboard.press('Escape');
+    }
+  }
   const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
   await row.waitFor({ state: 'visible', timeout: 10_000 });
   await page.keyboard.press('Enter');
